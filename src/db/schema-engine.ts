@@ -1,0 +1,111 @@
+// Prisma's WebAssembly schema engine: migrations without the native binary that
+// `prisma migrate` would download (these machines cannot reach it). It writes the
+// same `_prisma_migrations` table, so `prisma migrate deploy` stays compatible.
+import { readFile, readdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
+
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const schemaPath = join(projectRoot, 'prisma/schema.prisma');
+export const migrationsDir = join(projectRoot, 'prisma/migrations');
+export const noFilters = { externalTables: [], externalEnums: [] };
+
+let wasmReady: Promise<typeof import('@prisma/schema-engine-wasm')> | undefined;
+
+// The package imports its .wasm bundler-style, which Node rejects; instantiate by hand.
+function loadWasm() {
+  wasmReady ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const pkgDir = dirname(require.resolve('@prisma/schema-engine-wasm'));
+    const bg = await import(pathToFileURL(join(pkgDir, 'schema_engine_bg.js')).href);
+    const bytes = await readFile(join(pkgDir, 'schema_engine_bg.wasm'));
+    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': bg });
+    bg.__wbg_set_wasm(instance.exports);
+    (instance.exports as { __wbindgen_start: () => void }).__wbindgen_start();
+    return bg as typeof import('@prisma/schema-engine-wasm');
+  })();
+  return wasmReady;
+}
+
+const PG_CHAR = 18;
+const PG_TEXT = 25;
+let charPatched = false;
+
+/**
+ * The engine describes a database with catalog queries that return Postgres's
+ * one-byte "char" type, which @prisma/adapter-pg 7.10 rejects as unsupported
+ * (so diffs from the migrations folder fail). pg already parses those values as
+ * strings; reporting the column as text is exactly right. Applied once, to the
+ * adapter's shared query path.
+ */
+async function teachAdapterCharColumns(factory: PrismaPg) {
+  if (charPatched) return;
+  charPatched = true;
+  const adapter = await factory.connect();
+  const queryable = Object.getPrototypeOf(Object.getPrototypeOf(adapter)) as {
+    performIO: (this: unknown, ...args: unknown[]) => Promise<{ fields: { dataTypeID: number }[] }>;
+  };
+  const performIO = queryable.performIO;
+  queryable.performIO = async function (this: unknown, ...args: unknown[]) {
+    const result = await performIO.apply(this, args);
+    for (const field of result.fields) if (field.dataTypeID === PG_CHAR) field.dataTypeID = PG_TEXT;
+    return result;
+  };
+  await adapter.dispose();
+}
+
+/** An engine bound to one database (for diffs from migrations: an empty shadow database). */
+export async function openSchemaEngine(connectionString: string): Promise<SchemaEngine> {
+  const { SchemaEngine } = await loadWasm();
+  const datamodel = await readFile(schemaPath, 'utf8');
+  const pgFactory = new PrismaPg({ connectionString });
+  await teachAdapterCharColumns(pgFactory);
+  const factory = bindMigrationAwareSqlAdapterFactory(pgFactory);
+  return SchemaEngine.new({ datamodels: [['schema.prisma', datamodel]] }, () => {}, factory);
+}
+
+export async function readMigrations(): Promise<MigrationList> {
+  const entries = await readdir(migrationsDir, { withFileTypes: true }).catch(() => []);
+  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const lockContent = await readFile(join(migrationsDir, 'migration_lock.toml'), 'utf8').catch(
+    () => 'provider = "postgresql"\n',
+  );
+  return {
+    baseDir: migrationsDir,
+    lockfile: { path: 'migration_lock.toml', content: lockContent },
+    shadowDbInitScript: '',
+    migrationDirectories: await Promise.all(
+      dirs.map(async (path) => ({
+        path,
+        migrationFile: {
+          path: 'migration.sql',
+          content: { tag: 'ok' as const, value: await readFile(join(migrationsDir, path, 'migration.sql'), 'utf8') },
+        },
+      })),
+    ),
+  };
+}
+
+/** SQL that takes the migrations folder to what schema.prisma describes ('' when none). */
+export async function pendingSchemaChange(shadowDatabaseUrl: string): Promise<string> {
+  const engine = await openSchemaEngine(shadowDatabaseUrl);
+  try {
+    const migrations = await readMigrations();
+    const datamodel = await readFile(schemaPath, 'utf8');
+    const result = await engine.diff({
+      from: migrations.migrationDirectories.length ? { tag: 'migrations', ...migrations } : { tag: 'empty' },
+      to: { tag: 'schemaDatamodel', files: [{ path: schemaPath, content: datamodel }] },
+      script: true,
+      exitCode: null,
+      filters: noFilters,
+    });
+    const sql = result.stdout ?? '';
+    return /^\s*(--.*\n?\s*)*$/.test(sql) || sql.includes('This is an empty migration') ? '' : sql;
+  } finally {
+    engine.free();
+  }
+}
