@@ -5,8 +5,22 @@ export type Db = PrismaClient;
 /** The interactive-transaction client, for code that must run inside one. */
 export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
-export function createPrismaClient(connectionString: string, options: { max?: number } = {}): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString, max: options.max ?? 10 }) });
+export interface ClientOptions {
+  max?: number;
+  /** Called with every SQL statement (tests count them to catch N+1). */
+  onQuery?: (sql: string) => void;
+}
+
+export function createPrismaClient(connectionString: string, options: ClientOptions = {}): PrismaClient {
+  const client = new PrismaClient({
+    adapter: new PrismaPg({ connectionString, max: options.max ?? 10 }),
+    log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
+  });
+  if (options.onQuery) {
+    const onQuery = options.onQuery;
+    (client as PrismaClient<'query'>).$on('query', (e) => onQuery(e.query));
+  }
+  return client;
 }
 
 let current: PrismaClient | undefined;
@@ -17,8 +31,8 @@ export function db(): PrismaClient {
   return current;
 }
 
-export function connectDb(connectionString: string): PrismaClient {
-  current = createPrismaClient(connectionString);
+export function connectDb(connectionString: string, options?: ClientOptions): PrismaClient {
+  current = createPrismaClient(connectionString, options);
   return current;
 }
 

@@ -1,0 +1,14 @@
+// Imports every type family (each registers itself on the builder), then builds.
+import { builder } from './builder.js';
+import './types/enums.js';
+import './types/user-error.js';
+import './types/step.js';
+import './types/sequence.js';
+import './types/enrollment.js';
+import './types/message.js';
+import './types/subscriber.js';
+import './types/list.js';
+import './types/segment.js';
+import './types/event.js';
+
+export const schema = builder.toSchema();

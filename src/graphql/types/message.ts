@@ -1,0 +1,48 @@
+import { normalizeEmail } from '../../domain/email-address.js';
+import { tryDecodeId } from '../../domain/public-id.js';
+import { db } from '../../db/client.js';
+import { builder } from '../builder.js';
+import { connectionWithTotalCount } from './connection.js';
+import { MessageStatusEnum } from './enums.js';
+
+export const MessageRef = builder.prismaNode('Message', {
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  fields: (t) => ({
+    to: t.exposeString('to'),
+    subject: t.exposeString('subject'),
+    html: t.exposeString('html'),
+    text: t.exposeString('text', { nullable: true }),
+    status: t.expose('status', { type: MessageStatusEnum }),
+    sentAt: t.expose('sentAt', { type: 'DateTime', nullable: true }),
+    openedAt: t.expose('openedAt', { type: 'DateTime', nullable: true }),
+    clickedAt: t.expose('clickedAt', { type: 'DateTime', nullable: true }),
+    enrollment: t.relation('enrollment', { nullable: true }),
+    step: t.relation('step', { nullable: true }),
+  }),
+});
+
+const MessageConnection = connectionWithTotalCount(MessageRef, 'MessageConnection');
+
+function messageFilter(args: { to?: string | null; enrollmentId?: string | null }, workspaceId: string) {
+  return {
+    workspaceId,
+    ...(args.to ? { to: normalizeEmail(args.to) } : {}),
+    // An ID of another type matches no message rather than failing the whole query.
+    ...(args.enrollmentId ? { enrollmentId: tryDecodeId('Enrollment', args.enrollmentId) ?? '00000000-0000-0000-0000-000000000000' } : {}),
+  };
+}
+
+builder.queryFields((t) => ({
+  messages: t.prismaConnection(
+    {
+      type: 'Message',
+      cursor: 'id',
+      args: { to: t.arg.string(), enrollmentId: t.arg.id() },
+      totalCount: (_parent, args, ctx) => db().message.count({ where: messageFilter(args, ctx.workspaceId) }),
+      resolve: (query, _root, args, ctx) =>
+        db().message.findMany({ ...query, where: messageFilter(args, ctx.workspaceId), orderBy: { id: 'desc' } }),
+    },
+    MessageConnection,
+  ),
+}));

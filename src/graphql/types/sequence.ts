@@ -1,0 +1,295 @@
+import { durationInDays } from '../../domain/delay.js';
+import { decodeId, encodeId } from '../../domain/public-id.js';
+import type { SendWindow } from '../../domain/schedule.js';
+import { db } from '../../db/client.js';
+import { changeSequenceStatus, createSequence, updateSequence } from '../../services/sequences.js';
+import { loadSequenceStats, type SequenceStats } from '../../services/stats.js';
+import { builder, type MutationFieldBuilder } from '../builder.js';
+import { connectionWithTotalCount } from './connection.js';
+import { EnrollmentConnection } from './enrollment.js';
+import {
+  EnrollmentModeEnum,
+  EnrollmentStatusEnum,
+  GenerationStatusEnum,
+  ReplyActionEnum,
+  SequenceStatusEnum,
+  StopConditionTypeEnum,
+  TriggerTypeEnum,
+} from './enums.js';
+import { StepInput } from './step.js';
+import { payload, UserErrorRef } from './user-error.js';
+
+const liveSteps = { position: { not: null } } as const;
+
+interface TriggerShape {
+  type: string;
+  listId: string | null;
+  tagName: string | null;
+  segmentId: string | null;
+  eventName: string | null;
+  inactiveDays: number | null;
+  minCount: number | null;
+  timeWindowDays: number | null;
+}
+
+const TriggerRef = builder.objectRef<TriggerShape>('Trigger').implement({
+  fields: (t) => ({
+    type: t.field({ type: TriggerTypeEnum, resolve: (tr) => tr.type as never }),
+    listId: t.id({ nullable: true, resolve: (tr) => tr.listId && encodeId('List', tr.listId) }),
+    tagName: t.exposeString('tagName', { nullable: true }),
+    segmentId: t.id({ nullable: true, resolve: (tr) => tr.segmentId && encodeId('Segment', tr.segmentId) }),
+    eventName: t.exposeString('eventName', { nullable: true }),
+    inactiveDays: t.exposeInt('inactiveDays', { nullable: true }),
+    minCount: t.exposeInt('minCount', { nullable: true }),
+    timeWindowDays: t.exposeInt('timeWindowDays', { nullable: true }),
+  }),
+});
+
+const StopConditionRef = builder
+  .objectRef<{ type: string; value: string | null }>('StopCondition')
+  .implement({
+    fields: (t) => ({
+      type: t.field({ type: StopConditionTypeEnum, resolve: (c) => c.type as never }),
+      value: t.exposeString('value', { nullable: true }),
+    }),
+  });
+
+const SendWindowRef = builder.objectRef<SendWindow>('SendWindow').implement({
+  description: 'Sending hours: a step that falls due outside them waits for the next opening.',
+  fields: (t) => ({
+    timezone: t.exposeString('timezone'),
+    daysOfWeek: t.exposeIntList('daysOfWeek', { description: '1 = Monday … 7 = Sunday' }),
+    startHour: t.exposeInt('startHour', { description: '0-23, inclusive' }),
+    endHour: t.exposeInt('endHour', { description: '1-24, exclusive' }),
+  }),
+});
+
+const SequenceStatsRef = builder.objectRef<SequenceStats>('SequenceStats').implement({
+  fields: (t) => ({
+    enrolled: t.exposeInt('enrolled'),
+    active: t.exposeInt('active'),
+    completed: t.exposeInt('completed'),
+    cancelled: t.exposeInt('cancelled'),
+    stopped: t.exposeInt('stopped'),
+    sent: t.exposeInt('sent'),
+    delivered: t.exposeInt('delivered'),
+    opened: t.exposeInt('opened'),
+    clicked: t.exposeInt('clicked'),
+    replied: t.exposeInt('replied'),
+    positiveReplies: t.exposeInt('positiveReplies'),
+    neutralReplies: t.exposeInt('neutralReplies'),
+    negativeReplies: t.exposeInt('negativeReplies'),
+    bounced: t.exposeInt('bounced'),
+    optedOut: t.exposeInt('optedOut'),
+    failed: t.exposeInt('failed'),
+  }),
+});
+
+export const SequenceRef = builder.prismaNode('Sequence', {
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  fields: (t) => ({
+    slug: t.exposeString('slug'),
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    tags: t.exposeStringList('tags'),
+    status: t.expose('status', { type: SequenceStatusEnum }),
+    enabled: t.boolean({ resolve: (s) => s.status === 'ACTIVE' }),
+    enabledAt: t.expose('enabledAt', { type: 'DateTime', nullable: true }),
+    trigger: t.field({
+      type: TriggerRef,
+      resolve: (s) => ({
+        type: s.triggerType,
+        listId: s.triggerListId,
+        tagName: s.triggerTagName,
+        segmentId: s.triggerSegmentId,
+        eventName: s.triggerEventName,
+        inactiveDays: s.triggerInactiveDays,
+        minCount: s.triggerMinCount,
+        timeWindowDays: s.triggerTimeWindowDays,
+      }),
+    }),
+    enrollmentMode: t.expose('enrollmentMode', { type: EnrollmentModeEnum }),
+    enrollmentFieldPath: t.exposeString('enrollmentFieldPath', { nullable: true }),
+    stopCondition: t.field({
+      type: StopConditionRef,
+      resolve: (s) => ({ type: s.stopConditionType, value: s.stopConditionValue }),
+    }),
+    primaryReplyAction: t.expose('primaryReplyAction', { type: ReplyActionEnum }),
+    primaryReplyPauseDuration: t.exposeInt('primaryReplyPauseDuration', { nullable: true, description: 'seconds' }),
+    throttleCapacity: t.exposeInt('throttleCapacity', { nullable: true, description: 'most runs active at once' }),
+    throttleMaxAddsPerDay: t.exposeInt('throttleMaxAddsPerDay', { nullable: true, description: 'most runs started per day' }),
+    throttlePaused: t.exposeBoolean('throttlePaused'),
+    maxActivations: t.exposeInt('maxActivations', { nullable: true, description: 'most runs ever' }),
+    transactional: t.exposeBoolean('transactional', { description: 'true: sends even to opted-out subscribers' }),
+    sendWindow: t.field({
+      type: SendWindowRef,
+      nullable: true,
+      resolve: (s) => (s.sendWindow as SendWindow | null) ?? null,
+    }),
+    goal: t.exposeString('goal', { nullable: true }),
+    generationStatus: t.expose('generationStatus', { type: GenerationStatusEnum }),
+    steps: t.relation('steps', { query: { where: liveSteps, orderBy: { position: 'asc' } } }),
+    stepCount: t.relationCount('steps', { where: liveSteps }),
+    durationInDays: t.int({
+      select: { steps: { where: liveSteps, select: { delayDays: true, delayHours: true, delayMinutes: true } } },
+      resolve: (s) =>
+        durationInDays(s.steps.map((d) => ({ days: d.delayDays, hours: d.delayHours, minutes: d.delayMinutes }))),
+    }),
+    stats: t.loadable({
+      type: SequenceStatsRef,
+      load: (ids: string[]) => loadSequenceStats(ids),
+      resolve: (s) => s.id,
+    }),
+    enrollments: t.relatedConnection(
+      'enrollments',
+      {
+        cursor: 'id',
+        totalCount: true,
+        args: { status: t.arg({ type: [EnrollmentStatusEnum] }) },
+        query: (args) => ({
+          where: args.status ? { status: { in: args.status } } : {},
+          orderBy: { id: 'desc' },
+        }),
+      },
+      EnrollmentConnection,
+    ),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const SequenceConnection = connectionWithTotalCount(SequenceRef, 'SequenceConnection');
+
+builder.queryFields((t) => ({
+  sequence: t.prismaField({
+    type: 'Sequence',
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, ctx) =>
+      db().sequence.findFirst({ ...query, where: { id: decodeId('Sequence', args.id, ['id']), workspaceId: ctx.workspaceId } }),
+  }),
+  sequences: t.prismaConnection(
+    {
+      type: 'Sequence',
+      cursor: 'id',
+      totalCount: (_parent, args, ctx) => db().sequence.count({ where: sequenceFilter(args, ctx.workspaceId) }),
+      args: {
+        status: t.arg({ type: SequenceStatusEnum }),
+        search: t.arg.string({ description: 'Case-insensitive match on the name' }),
+      },
+      resolve: (query, _root, args, ctx) =>
+        db().sequence.findMany({ ...query, where: sequenceFilter(args, ctx.workspaceId), orderBy: { id: 'desc' } }),
+    },
+    SequenceConnection,
+  ),
+}));
+
+function sequenceFilter(args: { status?: string | null; search?: string | null }, workspaceId: string) {
+  return {
+    workspaceId,
+    ...(args.status ? { status: args.status as never } : {}),
+    ...(args.search ? { name: { contains: args.search, mode: 'insensitive' as const } } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- mutations
+
+const StopConditionInput = builder.inputType('StopConditionInput', {
+  fields: (t) => ({ type: t.field({ type: StopConditionTypeEnum, required: true }), value: t.string() }),
+});
+
+const SendWindowInput = builder.inputType('SendWindowInput', {
+  fields: (t) => ({
+    timezone: t.string({ required: true }),
+    daysOfWeek: t.intList({ required: true }),
+    startHour: t.int({ required: true }),
+    endHour: t.int({ required: true }),
+  }),
+});
+
+const CreateSequenceInput = builder.inputType('CreateSequenceInput', {
+  description: 'Either goal (with emailCount, default 5, at most 10) or steps.',
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    slug: t.string(),
+    description: t.string(),
+    tags: t.stringList(),
+    trigger: t.field({ type: TriggerTypeEnum, required: true }),
+    listId: t.id(),
+    tagName: t.string(),
+    segmentId: t.id(),
+    eventName: t.string(),
+    inactiveDays: t.int(),
+    minCount: t.int(),
+    timeWindowDays: t.int(),
+    enrollmentMode: t.field({ type: EnrollmentModeEnum }),
+    enrollmentFieldPath: t.string(),
+    stopCondition: t.field({ type: StopConditionInput }),
+    primaryReplyAction: t.field({ type: ReplyActionEnum }),
+    primaryReplyPauseDuration: t.int(),
+    throttleCapacity: t.int(),
+    throttleMaxAddsPerDay: t.int(),
+    maxActivations: t.int(),
+    transactional: t.boolean(),
+    sendWindow: t.field({ type: SendWindowInput }),
+    goal: t.string(),
+    emailCount: t.int(),
+    steps: t.field({ type: [StepInput] }),
+  }),
+});
+
+const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
+  description: 'Every field optional; steps, when given, replace the steps of the sequence.',
+  fields: (t) => ({
+    name: t.string(),
+    description: t.string(),
+    tags: t.stringList(),
+    stopCondition: t.field({ type: StopConditionInput }),
+    primaryReplyAction: t.field({ type: ReplyActionEnum }),
+    primaryReplyPauseDuration: t.int(),
+    throttleCapacity: t.int(),
+    throttleMaxAddsPerDay: t.int(),
+    throttlePaused: t.boolean(),
+    maxActivations: t.int(),
+    transactional: t.boolean(),
+    sendWindow: t.field({ type: SendWindowInput }),
+    steps: t.field({ type: [StepInput] }),
+  }),
+});
+
+const SequencePayload = builder.objectRef<{ sequenceId?: string; errors: unknown[] }>('SequencePayload').implement({
+  fields: (t) => ({
+    sequence: t.prismaField({
+      type: 'Sequence',
+      nullable: true,
+      resolve: (query, p) => (p.sequenceId ? db().sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
+    }),
+    errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors as never }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createSequence: t.field({
+    type: SequencePayload,
+    args: { input: t.arg({ type: CreateSequenceInput, required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await createSequence(ctx, args.input) })),
+  }),
+  updateSequence: t.field({
+    type: SequencePayload,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSequenceInput, required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await updateSequence(ctx, args.id, args.input) })),
+  }),
+  enableSequence: statusMutation(t, 'enable'),
+  disableSequence: statusMutation(t, 'disable'),
+  archiveSequence: statusMutation(t, 'archive'),
+}));
+
+function statusMutation(t: MutationFieldBuilder, action: 'enable' | 'disable' | 'archive') {
+  return t.field({
+    type: SequencePayload,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await changeSequenceStatus(ctx, args.id, action) })),
+  });
+}

@@ -1,0 +1,139 @@
+import { normalizeEmail } from '../../domain/email-address.js';
+import { UserError } from '../../domain/errors.js';
+import { decodeId } from '../../domain/public-id.js';
+import { db } from '../../db/client.js';
+import { addTag, removeTag, setListMembership, unsubscribe, upsertSubscriber } from '../../services/audience.js';
+import { builder } from '../builder.js';
+import { connectionWithTotalCount } from './connection.js';
+import { EnrollmentConnection } from './enrollment.js';
+import { EnrollmentStatusEnum, SubscriberStatusEnum } from './enums.js';
+import { ListRef } from './list.js';
+import { payload, UserErrorRef } from './user-error.js';
+
+export const SubscriberRef = builder.prismaNode('Subscriber', {
+  id: { field: 'id' },
+  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  fields: (t) => ({
+    email: t.exposeString('email'),
+    firstName: t.exposeString('firstName', { nullable: true }),
+    lastName: t.exposeString('lastName', { nullable: true }),
+    attributes: t.expose('attributes', { type: 'JSON' }),
+    tags: t.stringList({
+      select: { tags: { select: { tag: { select: { name: true } } }, orderBy: { createdAt: 'asc' } } },
+      resolve: (s) => s.tags.map((t) => t.tag.name),
+    }),
+    lists: t.field({
+      type: [ListRef],
+      select: (_args, _ctx, nestedSelection) => ({ lists: { select: { list: nestedSelection(true) } } }),
+      resolve: (s) => s.lists.map((m) => m.list),
+    }),
+    status: t.expose('status', { type: SubscriberStatusEnum }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    enrollments: t.relatedConnection(
+      'enrollments',
+      {
+        cursor: 'id',
+        totalCount: true,
+        args: { status: t.arg({ type: [EnrollmentStatusEnum] }) },
+        query: (args) => ({ where: args.status ? { status: { in: args.status } } : {}, orderBy: { id: 'desc' } }),
+      },
+      EnrollmentConnection,
+    ),
+  }),
+});
+
+const SubscriberConnection = connectionWithTotalCount(SubscriberRef, 'SubscriberConnection');
+
+function subscriberFilter(search: string | null | undefined, workspaceId: string) {
+  if (!search) return { workspaceId };
+  const contains = { contains: search, mode: 'insensitive' as const };
+  return { workspaceId, OR: [{ email: contains }, { firstName: contains }, { lastName: contains }] };
+}
+
+builder.queryFields((t) => ({
+  subscriber: t.prismaField({
+    type: 'Subscriber',
+    nullable: true,
+    args: { id: t.arg.id(), email: t.arg.string() },
+    resolve: (query, _root, args, ctx) => {
+      if ((args.id == null) === (args.email == null)) {
+        throw new UserError('Give exactly one of id or email', ['id'], 'BAD_USER_INPUT');
+      }
+      const where = args.id
+        ? { id: decodeId('Subscriber', args.id, ['id']) }
+        : { email: normalizeEmail(args.email!) };
+      return db().subscriber.findFirst({ ...query, where: { ...where, workspaceId: ctx.workspaceId } });
+    },
+  }),
+  subscribers: t.prismaConnection(
+    {
+      type: 'Subscriber',
+      cursor: 'id',
+      args: { search: t.arg.string({ description: 'Case-insensitive match on email or name' }) },
+      totalCount: (_parent, args, ctx) => db().subscriber.count({ where: subscriberFilter(args.search, ctx.workspaceId) }),
+      resolve: (query, _root, args, ctx) =>
+        db().subscriber.findMany({ ...query, where: subscriberFilter(args.search, ctx.workspaceId), orderBy: { id: 'desc' } }),
+    },
+    SubscriberConnection,
+  ),
+}));
+
+const SubscriberInput = builder.inputType('SubscriberInput', {
+  fields: (t) => ({
+    email: t.string({ required: true }),
+    firstName: t.string(),
+    lastName: t.string(),
+    attributes: t.field({ type: 'JSON', description: 'Merged key by key into the stored attributes' }),
+    tags: t.stringList({ description: 'Added; tags not listed are kept' }),
+    listIds: t.idList({ description: 'Lists to add the subscriber to' }),
+  }),
+});
+
+export const SubscriberPayload = builder
+  .objectRef<{ subscriberId?: string; errors: UserError[] }>('SubscriberPayload')
+  .implement({
+    fields: (t) => ({
+      subscriber: t.prismaField({
+        type: 'Subscriber',
+        nullable: true,
+        resolve: (query, p) =>
+          p.subscriberId ? db().subscriber.findUnique({ ...query, where: { id: p.subscriberId } }) : null,
+      }),
+      errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
+    }),
+  });
+
+builder.mutationFields((t) => ({
+  upsertSubscriber: t.field({
+    type: SubscriberPayload,
+    args: { input: t.arg({ type: SubscriberInput, required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ subscriberId: await upsertSubscriber(ctx, args.input) })),
+  }),
+  addTag: t.field({
+    type: SubscriberPayload,
+    args: { subscriberId: t.arg.id({ required: true }), tag: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ subscriberId: await addTag(ctx, args.subscriberId, args.tag) })),
+  }),
+  removeTag: t.field({
+    type: SubscriberPayload,
+    args: { subscriberId: t.arg.id({ required: true }), tag: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ subscriberId: await removeTag(ctx, args.subscriberId, args.tag) })),
+  }),
+  addToList: t.field({
+    type: SubscriberPayload,
+    args: { subscriberId: t.arg.id({ required: true }), listId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      payload(async () => ({ subscriberId: await setListMembership(ctx, args.subscriberId, args.listId, true) })),
+  }),
+  removeFromList: t.field({
+    type: SubscriberPayload,
+    args: { subscriberId: t.arg.id({ required: true }), listId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) =>
+      payload(async () => ({ subscriberId: await setListMembership(ctx, args.subscriberId, args.listId, false) })),
+  }),
+  unsubscribe: t.field({
+    type: SubscriberPayload,
+    args: { subscriberId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ subscriberId: await unsubscribe(ctx, args.subscriberId) })),
+  }),
+}));

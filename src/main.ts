@@ -1,0 +1,64 @@
+// Startup: config → database → migrations → API keys → HTTP server.
+// SIGTERM/SIGINT release everything in reverse order.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureApiKey, generateApiKey } from './auth/api-keys.js';
+import { ConfigError, parseConfig, type Config } from './config.js';
+import { connectDb, disconnectDb } from './db/client.js';
+import { openDatabase } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+import { createLogger } from './logger.js';
+import { buildApp } from './server/app.js';
+
+let config: Config;
+try {
+  config = parseConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+const logger = createLogger(config.LOG_LEVEL);
+const database = await openDatabase(config, (line) => logger.warn({ postgres: line }));
+const applied = await migrate(database.url);
+if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
+const prisma = connectDb(database.url);
+const graphiqlApiKey = await provisionKeys(prisma);
+
+const app = buildApp({ prisma, logger, graphiqlApiKey });
+const port = await app.start(config.PORT, config.HOST);
+logger.info(`Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
+
+/**
+ * STEPWISE_API_KEY is made valid when set. On the embedded default without one, a
+ * development key is created once, kept next to the data, and printed at each
+ * start (and prefilled in GraphiQL, which is only reachable locally then).
+ */
+async function provisionKeys(client: PrismaClient): Promise<string | undefined> {
+  if (config.STEPWISE_API_KEY) {
+    await ensureApiKey(client, config.STEPWISE_API_KEY);
+    return undefined;
+  }
+  if (!database.embedded) return undefined;
+  const file = join(config.STEPWISE_DATA_DIR, 'dev-api-key');
+  const key = existsSync(file) ? readFileSync(file, 'utf8').trim() : generateApiKey();
+  await ensureApiKey(client, key, 'Development');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  console.log(`Development API key (send as "Authorization: Bearer <key>"): ${key}`);
+  return key;
+}
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  await app.stop();
+  await disconnectDb();
+  await database.stop();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

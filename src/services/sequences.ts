@@ -1,0 +1,201 @@
+// Sequence definitions: create, edit and move through statuses. Each call is one
+// transaction, so an invalid step leaves nothing behind.
+import { UserError, notFound } from '../domain/errors.js';
+import { importHtml } from '../domain/html-import.js';
+import {
+  checkReplyPause,
+  createSequenceSchema,
+  updateSequenceSchema,
+  type StepDefinition,
+} from '../domain/sequence-input.js';
+import { transition, type SequenceAction } from '../domain/sequence-status.js';
+import { slugify, uniqueSlug } from '../domain/slug.js';
+import { db, type Tx } from '../db/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { tryDecodeId } from '../domain/public-id.js';
+import { parseInput, UserErrors } from './user-input.js';
+
+export interface Actor {
+  workspaceId: string;
+}
+
+const INPUT = ['input'];
+
+export async function createSequence(actor: Actor, rawInput: unknown): Promise<string> {
+  const input = parseInput(createSequenceSchema, rawInput, INPUT);
+  return db().$transaction(async (tx) => {
+    const triggerListId = input.listId ? await requireOwned(tx, actor, 'list', input.listId, 'listId') : null;
+    const triggerSegmentId = input.segmentId
+      ? await requireOwned(tx, actor, 'segment', input.segmentId, 'segmentId')
+      : null;
+    const slug = await chooseSlug(tx, actor, input.slug ?? null, input.name);
+    const sequence = await tx.sequence.create({
+      data: {
+        workspaceId: actor.workspaceId,
+        slug,
+        name: input.name,
+        description: input.description ?? null,
+        tags: input.tags,
+        triggerType: input.trigger,
+        triggerListId,
+        triggerTagName: input.tagName ?? null,
+        triggerSegmentId,
+        triggerEventName: input.eventName ?? null,
+        triggerInactiveDays: input.inactiveDays ?? null,
+        triggerMinCount: input.minCount ?? null,
+        triggerTimeWindowDays: input.timeWindowDays ?? null,
+        enrollmentMode: input.enrollmentMode,
+        enrollmentFieldPath: input.enrollmentFieldPath ?? null,
+        stopConditionType: input.stopCondition.type,
+        stopConditionValue: input.stopCondition.value ?? null,
+        primaryReplyAction: input.primaryReplyAction,
+        primaryReplyPauseDuration: input.primaryReplyPauseDuration ?? null,
+        throttleCapacity: input.throttleCapacity ?? null,
+        throttleMaxAddsPerDay: input.throttleMaxAddsPerDay ?? null,
+        throttlePaused: input.throttlePaused,
+        maxActivations: input.maxActivations ?? null,
+        transactional: input.transactional,
+        sendWindow: input.sendWindow ?? Prisma.DbNull,
+        goal: input.goal ?? null,
+        emailCount: input.goal ? (input.emailCount ?? 5) : null,
+        generationStatus: input.goal ? 'PENDING' : 'NONE',
+      },
+    });
+    if (input.steps?.length) await replaceSteps(tx, sequence.id, input.steps);
+    return sequence.id;
+  });
+}
+
+export async function updateSequence(actor: Actor, id: string, rawInput: unknown): Promise<string> {
+  const input = parseInput(updateSequenceSchema, rawInput, INPUT);
+  return db().$transaction(async (tx) => {
+    const current = await loadSequenceForUpdate(tx, actor, id);
+    if (current.status === 'ARCHIVED') {
+      throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
+    }
+    const merged = { ...current, ...input };
+    const mergedErrors: UserError[] = [];
+    checkReplyPause(merged, (path, message) => mergedErrors.push(new UserError(`${path} ${message}`, [...INPUT, path], 'VALIDATION')));
+    if (mergedErrors.length) throw new UserErrors(mergedErrors);
+
+    await tx.sequence.update({
+      where: { id: current.id },
+      data: {
+        name: input.name,
+        description: input.description,
+        tags: input.tags,
+        stopConditionType: input.stopCondition?.type,
+        stopConditionValue: input.stopCondition ? (input.stopCondition.value ?? null) : undefined,
+        primaryReplyAction: input.primaryReplyAction,
+        primaryReplyPauseDuration: input.primaryReplyPauseDuration,
+        throttleCapacity: input.throttleCapacity,
+        throttleMaxAddsPerDay: input.throttleMaxAddsPerDay,
+        throttlePaused: input.throttlePaused,
+        maxActivations: input.maxActivations,
+        transactional: input.transactional,
+        sendWindow: input.sendWindow === undefined ? undefined : (input.sendWindow ?? Prisma.DbNull),
+      },
+    });
+    if (input.steps) await replaceSteps(tx, current.id, input.steps);
+    return current.id;
+  });
+}
+
+export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<string> {
+  return db().$transaction(async (tx) => {
+    const current = await loadSequenceForUpdate(tx, actor, id);
+    const next = transition(current.status, action);
+    if (action === 'enable') await checkEnableable(tx, current);
+    await tx.sequence.update({
+      where: { id: current.id },
+      data: {
+        status: next.status,
+        enabledAt: next.enabledAt === 'set' ? new Date() : next.enabledAt === 'clear' ? null : undefined,
+      },
+    });
+    return current.id;
+  });
+}
+
+async function checkEnableable(tx: Tx, sequence: { id: string; generationStatus: string }) {
+  if (sequence.generationStatus === 'PENDING' || sequence.generationStatus === 'RUNNING') {
+    throw new UserError('The sequence is still being generated', ['id'], 'GENERATION_PENDING');
+  }
+  const steps = await tx.step.count({ where: { sequenceId: sequence.id, position: { not: null } } });
+  if (steps === 0) throw new UserError('A sequence needs at least one step to be enabled', ['id'], 'NO_STEPS');
+}
+
+/** Locks the row so concurrent status changes and edits apply one after the other. */
+async function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
+  const uuid = tryDecodeId('Sequence', id);
+  if (uuid) await tx.$executeRaw`SELECT 1 FROM "Sequence" WHERE id = ${uuid}::uuid FOR UPDATE`;
+  const sequence = uuid ? await tx.sequence.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
+  if (!sequence) throw notFound('Sequence', ['id']);
+  return sequence;
+}
+
+async function requireOwned(tx: Tx, actor: Actor, model: 'list' | 'segment', id: string, field: string) {
+  const type = model === 'list' ? 'List' : 'Segment';
+  const uuid = tryDecodeId(type, id);
+  const where = { id: uuid ?? undefined, workspaceId: actor.workspaceId };
+  const found = uuid
+    ? model === 'list'
+      ? await tx.list.findFirst({ where, select: { id: true } })
+      : await tx.segment.findFirst({ where, select: { id: true } })
+    : null;
+  if (!found) throw notFound(type, [...INPUT, field]);
+  return found.id;
+}
+
+async function chooseSlug(tx: Tx, actor: Actor, requested: string | null, name: string) {
+  if (requested) {
+    const taken = await tx.sequence.findFirst({ where: { workspaceId: actor.workspaceId, slug: requested } });
+    if (taken) throw new UserError(`The slug "${requested}" is already used by another sequence`, [...INPUT, 'slug'], 'SLUG_TAKEN');
+    return requested;
+  }
+  const base = slugify(name);
+  const existing = await tx.sequence.findMany({
+    where: { workspaceId: actor.workspaceId, slug: { startsWith: base } },
+    select: { slug: true },
+  });
+  const taken = new Set(existing.map((s) => s.slug));
+  return uniqueSlug(base, (slug) => taken.has(slug));
+}
+
+/**
+ * Makes the sequence's live steps exactly `steps`, in order. A step input that
+ * names the ID of one of the sequence's live steps updates it in place, so runs
+ * and stats keep pointing at it; steps left out are retired (their history stays).
+ */
+async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefinition[]) {
+  const live = await tx.step.findMany({ where: { sequenceId, position: { not: null } }, select: { id: true } });
+  const liveIds = new Set(live.map((s) => s.id));
+  const keptIds = steps.map((step, i) => {
+    if (step.id == null) return null;
+    const uuid = tryDecodeId('Step', step.id);
+    if (!uuid || !liveIds.has(uuid)) throw notFound('Step', [...INPUT, 'steps', String(i), 'id']);
+    return uuid;
+  });
+  // Positions are unique per sequence: clear them all before assigning the new order.
+  await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null } });
+  const retired = [...liveIds].filter((id) => !keptIds.includes(id));
+  if (retired.length) await tx.step.updateMany({ where: { id: { in: retired } }, data: { removedAt: new Date() } });
+
+  for (const [i, step] of steps.entries()) {
+    const data = {
+      position: i + 1,
+      type: step.type,
+      name: step.name ?? null,
+      delayDays: step.delay.days,
+      delayHours: step.delay.hours,
+      delayMinutes: step.delay.minutes,
+      subject: step.subject ?? null,
+      previewText: step.previewText ?? null,
+      blocks: step.type === 'EMAIL' ? ((step.blocks ?? importHtml(step.html!)) as Prisma.InputJsonValue) : Prisma.DbNull,
+      discount: step.discount ? (JSON.parse(JSON.stringify(step.discount)) as Prisma.InputJsonValue) : Prisma.DbNull,
+    };
+    const keptId = keptIds[i];
+    if (keptId) await tx.step.update({ where: { id: keptId }, data });
+    else await tx.step.create({ data: { ...data, sequenceId } });
+  }
+}

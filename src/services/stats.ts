@@ -1,0 +1,92 @@
+// Sequence and step figures, aggregated from recorded facts with one grouped
+// query per batch of sequences or steps (the GraphQL layer batches them).
+import { db } from '../db/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+
+export interface MessageCounts {
+  sent: number;
+  delivered: number;
+  opened: number;
+  clicked: number;
+  replied: number;
+  positiveReplies: number;
+  neutralReplies: number;
+  negativeReplies: number;
+  bounced: number;
+  optedOut: number;
+  failed: number;
+}
+
+export interface SequenceStats extends MessageCounts {
+  enrolled: number;
+  active: number;
+  completed: number;
+  cancelled: number;
+  stopped: number;
+}
+
+const emptyMessageCounts = (): MessageCounts => ({
+  sent: 0,
+  delivered: 0,
+  opened: 0,
+  clicked: 0,
+  replied: 0,
+  positiveReplies: 0,
+  neutralReplies: 0,
+  negativeReplies: 0,
+  bounced: 0,
+  optedOut: 0,
+  failed: 0,
+});
+
+// One row per group key; counts are per message, so opening twice counts once.
+const MESSAGE_COUNT_COLUMNS = Prisma.sql`
+  count(*) FILTER (WHERE m."sentAt" IS NOT NULL)::int AS sent,
+  count(*) FILTER (WHERE m."deliveredAt" IS NOT NULL)::int AS delivered,
+  count(*) FILTER (WHERE m."openedAt" IS NOT NULL)::int AS opened,
+  count(*) FILTER (WHERE m."clickedAt" IS NOT NULL)::int AS clicked,
+  count(*) FILTER (WHERE m."repliedAt" IS NOT NULL)::int AS replied,
+  count(*) FILTER (WHERE m."replySentiment" = 'POSITIVE')::int AS "positiveReplies",
+  count(*) FILTER (WHERE m."replySentiment" = 'NEUTRAL')::int AS "neutralReplies",
+  count(*) FILTER (WHERE m."replySentiment" = 'NEGATIVE')::int AS "negativeReplies",
+  count(*) FILTER (WHERE m."bouncedAt" IS NOT NULL)::int AS bounced,
+  count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM "MessageEvent" me WHERE me."messageId" = m.id AND me.type = 'UNSUBSCRIBE'))::int AS "optedOut",
+  count(*) FILTER (WHERE m.status = 'FAILED')::int AS failed`;
+
+export async function loadStepStats(stepIds: readonly string[]): Promise<MessageCounts[]> {
+  const rows = await db().$queryRaw<(MessageCounts & { key: string })[]>`
+    SELECT m."stepId"::text AS key, ${MESSAGE_COUNT_COLUMNS}
+    FROM "Message" m WHERE m."stepId" = ANY(${stepIds as string[]}::uuid[])
+    GROUP BY m."stepId"`;
+  const byKey = new Map(rows.map(({ key, ...counts }) => [key, counts]));
+  return stepIds.map((id) => byKey.get(id) ?? emptyMessageCounts());
+}
+
+export async function loadSequenceStats(sequenceIds: readonly string[]): Promise<SequenceStats[]> {
+  const ids = sequenceIds as string[];
+  const [messageRows, runRows] = await Promise.all([
+    db().$queryRaw<(MessageCounts & { key: string })[]>`
+      SELECT s."sequenceId"::text AS key, ${MESSAGE_COUNT_COLUMNS}
+      FROM "Message" m JOIN "Step" s ON s.id = m."stepId"
+      WHERE s."sequenceId" = ANY(${ids}::uuid[])
+      GROUP BY s."sequenceId"`,
+    db().$queryRaw<{ key: string; status: string; count: number }[]>`
+      SELECT "sequenceId"::text AS key, status::text, count(*)::int AS count
+      FROM "Enrollment" WHERE "sequenceId" = ANY(${ids}::uuid[])
+      GROUP BY "sequenceId", status`,
+  ]);
+  const messages = new Map(messageRows.map(({ key, ...counts }) => [key, counts]));
+  return sequenceIds.map((id) => {
+    const runs = runRows.filter((r) => r.key === id);
+    const count = (status: string) => runs.find((r) => r.status === status)?.count ?? 0;
+    return {
+      ...(messages.get(id) ?? emptyMessageCounts()),
+      enrolled: runs.reduce((sum, r) => sum + r.count, 0),
+      active: count('ACTIVE'),
+      completed: count('COMPLETED'),
+      cancelled: count('CANCELLED'),
+      stopped: count('STOPPED'),
+    };
+  });
+}

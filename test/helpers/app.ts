@@ -1,0 +1,41 @@
+import { afterAll } from 'vitest';
+import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
+import { createLogger } from '../../src/logger.js';
+import { buildApp } from '../../src/server/app.js';
+import { useTestDatabase } from './database.js';
+import type { ClientOptions } from '../../src/db/client.js';
+
+export interface GqlResult<T = any> {
+  data?: T;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+/** A test database plus the app on it; `workspace()` makes a tenant with its own key. */
+export async function useTestApp(options?: ClientOptions) {
+  const { prisma, url } = await useTestDatabase(options);
+  const app = buildApp({ prisma, logger: createLogger('silent') });
+  afterAll(() => app.stop());
+
+  async function request(body: unknown, headers: Record<string, string> = {}) {
+    return app.yoga.fetch('http://stepwise.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  async function workspace(name = 'Test workspace') {
+    const { key, workspaceId } = await createWorkspaceWithKey(prisma, name);
+    const auth = { authorization: `Bearer ${key}` };
+    return {
+      key,
+      workspaceId,
+      async gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
+        const response = await request({ query, variables }, auth);
+        return (await response.json()) as GqlResult<T>;
+      },
+    };
+  }
+
+  return { app, prisma, url, request, workspace };
+}
