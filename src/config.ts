@@ -2,14 +2,14 @@
 // one line naming the variable, instead of failing later somewhere deep.
 import { z } from 'zod';
 
-const optionalUrl = (protocols: RegExp) =>
+const optionalUrl = (...schemes: string[]) =>
   z
     .string()
     .trim()
     .transform((v) => (v === '' ? undefined : v))
     .optional()
-    .refine((v) => v === undefined || (URL.canParse(v) && protocols.test(new URL(v).protocol)), {
-      message: `must be a URL (${protocols.source.replace(/[\^$()]/g, '').replace(/:/g, '')})`,
+    .refine((v) => v === undefined || (URL.canParse(v) && schemes.includes(new URL(v).protocol.slice(0, -1))), {
+      message: `must be a URL (${schemes.join(', ')})`,
     });
 
 const int = (min: number, max: number, fallback: number) =>
@@ -24,12 +24,12 @@ const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
   HOST: z.string().default('0.0.0.0'),
-  DATABASE_URL: optionalUrl(/^postgres(ql)?:$/),
+  DATABASE_URL: optionalUrl('postgres', 'postgresql'),
   /** Where the embedded Postgres keeps its data when DATABASE_URL is unset. */
   STEPWISE_DATA_DIR: z.string().default('.data'),
   EMBEDDED_POSTGRES_PORT: int(1, 65535, 54329),
-  PUBLIC_URL: optionalUrl(/^https?:$/),
-  SMTP_URL: optionalUrl(/^smtps?:$/),
+  PUBLIC_URL: optionalUrl('http', 'https'),
+  SMTP_URL: optionalUrl('smtp', 'smtps'),
   MAIL_FROM: z.string().default('Stepwise <no-reply@stepwise.local>'),
   STEPWISE_API_KEY: z
     .string()

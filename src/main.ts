@@ -46,7 +46,7 @@ async function provisionKeys(client: PrismaClient): Promise<string | undefined> 
   const key = existsSync(file) ? readFileSync(file, 'utf8').trim() : generateApiKey();
   await ensureApiKey(client, key, 'Development');
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
-  console.log(`Development API key (send as "Authorization: Bearer <key>"): ${key}`);
+  console.log(`Development API key: ${key} (send it as the header Authorization: Bearer <key>)`);
   return key;
 }
 

@@ -1,4 +1,4 @@
-import { openSchemaEngine, readMigrations, noFilters } from './schema-engine.js';
+import { withSchemaEngine, readMigrations, noFilters } from './schema-engine.js';
 
 /**
  * Applies pending migrations from prisma/migrations, recording them in
@@ -6,14 +6,9 @@ import { openSchemaEngine, readMigrations, noFilters } from './schema-engine.js'
  * processes starting together apply each migration once.
  */
 export async function migrate(databaseUrl: string): Promise<string[]> {
-  const engine = await openSchemaEngine(databaseUrl);
-  try {
-    const { appliedMigrationNames } = await engine.applyMigrations({
-      migrationsList: await readMigrations(),
-      filters: noFilters,
-    });
+  const migrationsList = await readMigrations();
+  return withSchemaEngine(databaseUrl, async (engine) => {
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: noFilters });
     return appliedMigrationNames;
-  } finally {
-    engine.free();
-  }
+  });
 }

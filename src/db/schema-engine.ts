@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
 
@@ -58,14 +59,25 @@ async function teachAdapterCharColumns(factory: PrismaPg) {
   await adapter.dispose();
 }
 
-/** An engine bound to one database (for diffs from migrations: an empty shadow database). */
-export async function openSchemaEngine(connectionString: string): Promise<SchemaEngine> {
+/**
+ * Runs `fn` with an engine bound to one database (for diffs from migrations: an
+ * empty shadow database), then frees it and closes its connections, so the
+ * database can be dropped or used as a template right after.
+ */
+export async function withSchemaEngine<T>(connectionString: string, fn: (engine: SchemaEngine) => Promise<T>): Promise<T> {
   const { SchemaEngine } = await loadWasm();
   const datamodel = await readFile(schemaPath, 'utf8');
-  const pgFactory = new PrismaPg({ connectionString });
+  const pool = new pg.Pool({ connectionString, max: 2 });
+  const pgFactory = new PrismaPg(pool);
   await teachAdapterCharColumns(pgFactory);
   const factory = bindMigrationAwareSqlAdapterFactory(pgFactory);
-  return SchemaEngine.new({ datamodels: [['schema.prisma', datamodel]] }, () => {}, factory);
+  const engine = await SchemaEngine.new({ datamodels: [['schema.prisma', datamodel]] }, () => {}, factory);
+  try {
+    return await fn(engine);
+  } finally {
+    engine.free();
+    await pool.end();
+  }
 }
 
 export async function readMigrations(): Promise<MigrationList> {
@@ -92,8 +104,7 @@ export async function readMigrations(): Promise<MigrationList> {
 
 /** SQL that takes the migrations folder to what schema.prisma describes ('' when none). */
 export async function pendingSchemaChange(shadowDatabaseUrl: string): Promise<string> {
-  const engine = await openSchemaEngine(shadowDatabaseUrl);
-  try {
+  return withSchemaEngine(shadowDatabaseUrl, async (engine) => {
     const migrations = await readMigrations();
     const datamodel = await readFile(schemaPath, 'utf8');
     const result = await engine.diff({
@@ -105,7 +116,5 @@ export async function pendingSchemaChange(shadowDatabaseUrl: string): Promise<st
     });
     const sql = result.stdout ?? '';
     return /^\s*(--.*\n?\s*)*$/.test(sql) || sql.includes('This is an empty migration') ? '' : sql;
-  } finally {
-    engine.free();
-  }
+  });
 }

@@ -87,7 +87,7 @@ export const discountSchema = z
     }
     if (d.duration === 'repeating' && d.durationInMonths == null) issue('durationInMonths', 'is required when duration is repeating');
     if (d.duration !== 'repeating' && d.durationInMonths != null) issue('durationInMonths', 'only applies when duration is repeating');
-    if (d.expiresAt != null && d.expiresInHours != null) issue('expiresInHours', 'give either expiresAt or expiresInHours, not both');
+    if (d.expiresAt != null && d.expiresInHours != null) issue('expiresInHours', 'cannot be combined with expiresAt');
     if (!d.appliesToAllPlans && !d.planIds?.length) issue('planIds', 'are required when appliesToAllPlans is false');
   });
 export type DiscountTerms = z.output<typeof discountSchema>;
@@ -119,7 +119,7 @@ export const stepSchema = z
     if (s.type === 'EMAIL') {
       if (s.subject == null) issue('subject', 'is required for an EMAIL step');
       if (s.blocks == null && s.html == null) issue('blocks', 'an EMAIL step needs blocks or html');
-      if (s.blocks != null && s.html != null) issue('html', 'give either blocks or html, not both');
+      if (s.blocks != null && s.html != null) issue('html', 'cannot be combined with blocks');
       if (s.discount != null) issue('discount', 'only applies to a CREATE_DISCOUNT step');
     } else {
       if (s.discount == null) issue('discount', 'is required for a CREATE_DISCOUNT step');
@@ -195,7 +195,7 @@ export const createSequenceSchema = z
       if (input.trigger !== 'EVENT_RECEIVED') issue('enrollmentMode', 'MATCHING_FIELD only applies to EVENT_RECEIVED triggers');
       if (!input.enrollmentFieldPath) issue('enrollmentFieldPath', 'is required with MATCHING_FIELD enrollment');
     }
-    if (input.goal != null && input.steps != null) issue('goal', 'give either goal or steps, not both');
+    if (input.goal != null && input.steps != null) issue('goal', 'cannot be combined with steps');
     if (input.emailCount != null && input.goal == null) issue('emailCount', 'only applies with goal');
     checkReplyPause(input, issue);
   });

@@ -29,7 +29,7 @@ export const builder = new SchemaBuilder<{
     filterConnectionTotalCount: true,
     defaultConnectionSize: 20,
     maxConnectionSize: 100,
-    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',
+    onUnusedQuery: null,
   },
   relay: {
     clientMutationId: 'omit',

@@ -3,8 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError } from 'graphql';
-import { createYoga, maskError } from 'graphql-yoga';
+import { createGraphQLError, createYoga, maskError } from 'graphql-yoga';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -34,17 +33,18 @@ type WsExtra = {
 };
 
 const unauthenticated = (message: string) =>
-  new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+  createGraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 
 /** Input mistakes thrown by queries show as BAD_USER_INPUT errors with their field path; the rest is masked. */
 function maskUserFacingError(error: unknown, message: string, isDev?: boolean): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
-  const userErrors = asUserErrors(original);
-  if (userErrors && error instanceof GraphQLError) {
+  // Resolver errors arrive located (wrapped in a GraphQLError); the thrown error is originalError.
+  const located = error as { originalError?: unknown; nodes?: never; path?: readonly (string | number)[] };
+  const userErrors = asUserErrors(located?.originalError);
+  if (userErrors) {
     const [first] = userErrors;
-    return new GraphQLError(userErrors.map((e) => e.message).join('; '), {
-      nodes: error.nodes,
-      path: error.path,
+    return createGraphQLError(userErrors.map((e) => e.message).join('; '), {
+      nodes: located.nodes,
+      path: located.path,
       extensions: { code: first!.code === 'VALIDATION' ? 'BAD_USER_INPUT' : first!.code, field: first!.field },
     });
   }

@@ -4,20 +4,21 @@ import { connectDb, disconnectDb, type ClientOptions } from '../../src/db/client
 import { adminUrlFor, dropDatabase, ensureDatabase } from '../../src/db/postgres.js';
 import { databaseUrlFor } from './global-setup.js';
 
-/**
- * A fresh, migrated database for this test file (a copy of the template), made
- * the process's database; dropped after the file's tests.
- */
-export async function useTestDatabase(options?: ClientOptions) {
+/** A fresh database on the test server: a copy of the migrated template, or empty. Dropped after the file. */
+export async function createTestDatabase(options: { empty?: boolean } = {}) {
   const serverUrl = inject('databaseUrl');
   const admin = adminUrlFor(serverUrl);
   const name = `stepwise_test_${randomBytes(6).toString('hex')}`;
-  await ensureDatabase(admin, name, inject('templateDatabase'));
-  const url = databaseUrlFor(serverUrl, name);
+  await ensureDatabase(admin, name, options.empty ? undefined : inject('templateDatabase'));
+  afterAll(() => dropDatabase(admin, name));
+  return { url: databaseUrlFor(serverUrl, name), name };
+}
+
+/** A fresh migrated database for this test file, made the process's database. */
+export async function useTestDatabase(options?: ClientOptions) {
+  const { url, name } = await createTestDatabase();
   const prisma = connectDb(url, options);
-  afterAll(async () => {
-    await disconnectDb();
-    await dropDatabase(admin, name);
-  });
+  // Registered after the drop, so it runs first (afterAll hooks run in reverse).
+  afterAll(() => disconnectDb());
   return { prisma, url, name };
 }

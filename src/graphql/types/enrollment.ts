@@ -18,6 +18,7 @@ export const StepRunRef = builder.prismaObject('StepRun', {
 /** One run of one subscriber through one sequence; its id is also the execution id. */
 export const EnrollmentRef = builder.prismaNode('Enrollment', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     sequence: t.relation('sequence'),

@@ -2,6 +2,7 @@ import { builder } from '../builder.js';
 
 export const EventRef = builder.prismaNode('Event', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     name: t.exposeString('name'),

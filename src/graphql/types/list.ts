@@ -4,6 +4,7 @@ import { builder } from '../builder.js';
 
 export const ListRef = builder.prismaNode('List', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     name: t.exposeString('name'),

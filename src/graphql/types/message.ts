@@ -7,6 +7,7 @@ import { MessageStatusEnum } from './enums.js';
 
 export const MessageRef = builder.prismaNode('Message', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     to: t.exposeString('to'),

@@ -4,6 +4,7 @@ import { builder } from '../builder.js';
 
 export const SegmentRef = builder.prismaNode('Segment', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     name: t.exposeString('name'),

@@ -17,7 +17,7 @@ import {
   TriggerTypeEnum,
 } from './enums.js';
 import { StepInput } from './step.js';
-import { payload, UserErrorRef } from './user-error.js';
+import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
 
 const liveSteps = { position: { not: null } } as const;
 
@@ -87,6 +87,7 @@ const SequenceStatsRef = builder.objectRef<SequenceStats>('SequenceStats').imple
 
 export const SequenceRef = builder.prismaNode('Sequence', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     slug: t.exposeString('slug'),
@@ -259,14 +260,14 @@ const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
   }),
 });
 
-const SequencePayload = builder.objectRef<{ sequenceId?: string; errors: unknown[] }>('SequencePayload').implement({
+const SequencePayload = builder.objectRef<{ sequenceId?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
   fields: (t) => ({
     sequence: t.prismaField({
       type: 'Sequence',
       nullable: true,
       resolve: (query, p) => (p.sequenceId ? db().sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
     }),
-    errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors as never }),
+    errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
   }),
 });
 

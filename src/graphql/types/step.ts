@@ -78,6 +78,7 @@ export const StepStatsRef = builder.objectRef<MessageCounts>('StepStats').implem
 
 export const StepRef = builder.prismaNode('Step', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, sequence: { workspaceId: ctx.workspaceId } }),
   fields: (t) => ({
     // Retired steps (removed by an edit) keep their runs' history but have no position.

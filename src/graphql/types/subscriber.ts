@@ -8,10 +8,11 @@ import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentConnection } from './enrollment.js';
 import { EnrollmentStatusEnum, SubscriberStatusEnum } from './enums.js';
 import { ListRef } from './list.js';
-import { payload, UserErrorRef } from './user-error.js';
+import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
 
 export const SubscriberRef = builder.prismaNode('Subscriber', {
   id: { field: 'id' },
+  nullable: true,
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     email: t.exposeString('email'),
@@ -90,7 +91,7 @@ const SubscriberInput = builder.inputType('SubscriberInput', {
 });
 
 export const SubscriberPayload = builder
-  .objectRef<{ subscriberId?: string; errors: UserError[] }>('SubscriberPayload')
+  .objectRef<{ subscriberId?: string; errors: UserErrorShape[] }>('SubscriberPayload')
   .implement({
     fields: (t) => ({
       subscriber: t.prismaField({
