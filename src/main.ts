@@ -1,4 +1,4 @@
-// Startup: config → database → migrations → API keys → HTTP server.
+// Startup: config → database → migrations → job queue and workers → API keys → HTTP server.
 // SIGTERM/SIGINT release everything in reverse order.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,9 @@ import { migrate } from './db/migrate.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createLogger } from './logger.js';
 import { buildApp } from './server/app.js';
+import { startBoss, stopBoss } from './engine/boss.js';
+import { startWorkers } from './engine/workers.js';
+import { configureMail } from './mail/transport.js';
 
 let config: Config;
 try {
@@ -25,11 +28,20 @@ const database = await openDatabase(config, (line) => logger.warn({ postgres: li
 const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
 const prisma = connectDb(database.url);
-const graphiqlApiKey = await provisionKeys(prisma);
+configureMail({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+const serveHttp = config.STEPWISE_ROLE !== 'worker';
+const runJobs = config.STEPWISE_ROLE !== 'api';
+// API processes also start pg-boss: they insert jobs, in the same transactions as their writes.
+const jobs = await startBoss(database.url, { schedule: runJobs, supervise: runJobs });
+if (runJobs) await startWorkers(jobs, { concurrency: config.WORKER_CONCURRENCY });
 
-const app = buildApp({ prisma, logger, graphiqlApiKey });
-const port = await app.start(config.PORT, config.HOST);
-logger.info(`Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
+const graphiqlApiKey = await provisionKeys(prisma);
+const app = serveHttp ? buildApp({ prisma, logger, graphiqlApiKey }) : undefined;
+if (app) {
+  const port = await app.start(config.PORT, config.HOST);
+  logger.info(`Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
+}
+if (runJobs) logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'Stepwise workers are running');
 
 /**
  * STEPWISE_API_KEY is made valid when set. On the embedded default without one, a
@@ -55,7 +67,8 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down');
-  await app.stop();
+  await app?.stop();
+  await stopBoss();
   await disconnectDb();
   await database.stop();
   process.exit(0);

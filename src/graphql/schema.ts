@@ -10,5 +10,6 @@ import './types/subscriber.js';
 import './types/list.js';
 import './types/segment.js';
 import './types/event.js';
+import './types/run-mutations.js';
 
 export const schema = builder.toSchema();

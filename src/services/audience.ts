@@ -9,6 +9,8 @@ import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { refreshSegmentMemberships } from './segments.js';
+import type { Fact } from '../domain/triggers.js';
+import { applyFacts, type FactContext } from '../engine/triggers.js';
 import { parseInput } from './user-input.js';
 import type { Actor } from './sequences.js';
 
@@ -28,45 +30,56 @@ export const subscriberInputSchema = z.object({
 export async function upsertSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(subscriberInputSchema, rawInput, ['input']);
   return db().$transaction(async (tx) => {
-    const listIds = await requireOwnedIds(tx, actor, 'List', input.listIds ?? [], ['input', 'listIds']);
-    const existing = await tx.subscriber.findUnique({
-      where: { workspaceId_email: { workspaceId: actor.workspaceId, email: input.email } },
-    });
-    // Attributes merge key by key: a partial update does not wipe what it leaves out.
-    const attributes = { ...((existing?.attributes as object | null) ?? {}), ...(input.attributes ?? {}) };
-    const subscriber = await tx.subscriber.upsert({
-      where: { workspaceId_email: { workspaceId: actor.workspaceId, email: input.email } },
-      create: {
-        workspaceId: actor.workspaceId,
-        email: input.email,
-        firstName: input.firstName ?? null,
-        lastName: input.lastName ?? null,
-        attributes: attributes as Prisma.InputJsonObject,
-      },
-      update: {
-        firstName: input.firstName === undefined ? undefined : input.firstName,
-        lastName: input.lastName === undefined ? undefined : input.lastName,
-        attributes: attributes as Prisma.InputJsonObject,
-      },
-    });
-    for (const name of input.tags ?? []) await attachTag(tx, actor, subscriber.id, name);
-    if (listIds.length) {
-      await tx.listMembership.createMany({
-        data: listIds.map((listId) => ({ listId, subscriberId: subscriber.id })),
-        skipDuplicates: true,
-      });
-    }
-    await refreshSubscriberSegments(tx, actor, subscriber.id);
-    return subscriber.id;
+    const { id, facts } = await upsertSubscriberInTx(tx, actor, input, ['input']);
+    await changed(tx, actor, id, facts);
+    return id;
   });
+}
+
+/** The upsert itself; returns what changed, for the caller to apply in its transaction. */
+export async function upsertSubscriberInTx(
+  tx: Tx,
+  actor: Actor,
+  input: z.output<typeof subscriberInputSchema>,
+  field: string[],
+): Promise<{ id: string; facts: Fact[] }> {
+  const listIds = await requireOwnedIds(tx, actor, 'List', input.listIds ?? [], [...field, 'listIds']);
+  const existing = await tx.subscriber.findUnique({
+    where: { workspaceId_email: { workspaceId: actor.workspaceId, email: input.email } },
+  });
+  // Attributes merge key by key: a partial update does not wipe what it leaves out.
+  const attributes = { ...((existing?.attributes as object | null) ?? {}), ...(input.attributes ?? {}) };
+  const subscriber = await tx.subscriber.upsert({
+    where: { workspaceId_email: { workspaceId: actor.workspaceId, email: input.email } },
+    create: {
+      workspaceId: actor.workspaceId,
+      email: input.email,
+      firstName: input.firstName ?? null,
+      lastName: input.lastName ?? null,
+      attributes: attributes as Prisma.InputJsonObject,
+    },
+    update: {
+      firstName: input.firstName === undefined ? undefined : input.firstName,
+      lastName: input.lastName === undefined ? undefined : input.lastName,
+      attributes: attributes as Prisma.InputJsonObject,
+    },
+  });
+  const facts: Fact[] = existing ? [] : [{ kind: 'subscriber_created' }];
+  for (const name of input.tags ?? []) {
+    if (await attachTag(tx, actor, subscriber.id, name)) facts.push({ kind: 'tag_added', tag: name });
+  }
+  for (const listId of listIds) {
+    if (await joinList(tx, listId, subscriber.id)) facts.push({ kind: 'list_added', listId });
+  }
+  return { id: subscriber.id, facts };
 }
 
 export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
   const tag = parseInput(tagName, rawTag, ['tag']);
   return db().$transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
-    await attachTag(tx, actor, id, tag);
-    await refreshSubscriberSegments(tx, actor, id);
+    const added = await attachTag(tx, actor, id, tag);
+    await changed(tx, actor, id, added ? [{ kind: 'tag_added', tag }] : []);
     return id;
   });
 }
@@ -75,8 +88,8 @@ export async function removeTag(actor: Actor, subscriberId: string, rawTag: unkn
   const name = parseInput(tagName, rawTag, ['tag']);
   return db().$transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
-    await tx.subscriberTag.deleteMany({ where: { subscriberId: id, tag: { workspaceId: actor.workspaceId, name } } });
-    await refreshSubscriberSegments(tx, actor, id);
+    const { count } = await tx.subscriberTag.deleteMany({ where: { subscriberId: id, tag: { workspaceId: actor.workspaceId, name } } });
+    await changed(tx, actor, id, count ? [{ kind: 'tag_removed', tag: name }] : []);
     return id;
   });
 }
@@ -93,12 +106,14 @@ export async function setListMembership(actor: Actor, subscriberId: string, list
   return db().$transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
     const [list] = await requireOwnedIds(tx, actor, 'List', [listId], ['listId']);
+    const facts: Fact[] = [];
     if (member) {
-      await tx.listMembership.createMany({ data: [{ listId: list!, subscriberId: id }], skipDuplicates: true });
+      if (await joinList(tx, list!, id)) facts.push({ kind: 'list_added', listId: list! });
     } else {
-      await tx.listMembership.deleteMany({ where: { listId: list!, subscriberId: id } });
+      const { count } = await tx.listMembership.deleteMany({ where: { listId: list!, subscriberId: id } });
+      if (count) facts.push({ kind: 'list_removed', listId: list! });
     }
-    await refreshSubscriberSegments(tx, actor, id);
+    await changed(tx, actor, id, facts);
     return id;
   });
 }
@@ -143,21 +158,35 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
   );
 }
 
-async function refreshSubscriberSegments(tx: Tx, actor: Actor, subscriberId: string) {
+/**
+ * After a subscriber changed: segments are re-evaluated, and the changes (plus
+ * any segment entered) start and stop runs. Returns the runs started.
+ */
+export async function changed(tx: Tx, actor: Actor, subscriberId: string, facts: Fact[], event?: FactContext['event']) {
   const segments = await tx.segment.findMany({
     where: { workspaceId: actor.workspaceId },
     select: { id: true, definition: true },
   });
-  return refreshSegmentMemberships(tx, segments, [subscriberId]);
+  const entered = await refreshSegmentMemberships(tx, segments, [subscriberId]);
+  const all: Fact[] = [...facts, ...entered.map((e) => ({ kind: 'segment_entered' as const, segmentId: e.segmentId }))];
+  return applyFacts(tx, { workspaceId: actor.workspaceId, subscriberId, event }, all);
 }
 
-async function attachTag(tx: Tx, actor: Actor, subscriberId: string, name: string) {
+/** True when the tag was not there before. */
+async function attachTag(tx: Tx, actor: Actor, subscriberId: string, name: string): Promise<boolean> {
   const tag = await tx.tag.upsert({
     where: { workspaceId_name: { workspaceId: actor.workspaceId, name } },
     create: { workspaceId: actor.workspaceId, name },
     update: {},
   });
-  await tx.subscriberTag.createMany({ data: [{ subscriberId, tagId: tag.id }], skipDuplicates: true });
+  const { count } = await tx.subscriberTag.createMany({ data: [{ subscriberId, tagId: tag.id }], skipDuplicates: true });
+  return count > 0;
+}
+
+/** True when the subscriber was not on the list before. */
+async function joinList(tx: Tx, listId: string, subscriberId: string): Promise<boolean> {
+  const { count } = await tx.listMembership.createMany({ data: [{ listId, subscriberId }], skipDuplicates: true });
+  return count > 0;
 }
 
 export async function requireSubscriber(tx: Tx, actor: Actor, publicId: string, field = ['subscriberId']) {

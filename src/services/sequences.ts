@@ -14,6 +14,10 @@ import { db, type Tx } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { parseInput, UserErrors } from './user-input.js';
+import { rescheduleCurrentSteps } from './runs.js';
+import { now } from '../clock.js';
+import { enqueue } from '../engine/boss.js';
+import { QUEUES } from '../engine/queues.js';
 
 export interface Actor {
   workspaceId: string;
@@ -97,6 +101,11 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
       },
     });
     if (input.steps) await replaceSteps(tx, current.id, input.steps);
+    // Relaxed throttles may let queued runs start.
+    const throttles = ['throttlePaused', 'throttleCapacity', 'throttleMaxAddsPerDay'] as const;
+    if (throttles.some((k) => input[k] !== undefined)) {
+      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id } }]);
+    }
     return current.id;
   });
 }
@@ -110,9 +119,18 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
       where: { id: current.id },
       data: {
         status: next.status,
-        enabledAt: next.enabledAt === 'set' ? new Date() : next.enabledAt === 'clear' ? null : undefined,
+        enabledAt: next.enabledAt === 'set' ? now() : next.enabledAt === 'clear' ? null : undefined,
       },
     });
+    if (current.status === 'PAUSED' && next.status === 'ACTIVE') {
+      // The runs' timelines stood still while disabled: steps that fell due go out once, now.
+      const waiting = await tx.enrollment.findMany({
+        where: { sequenceId: current.id, status: 'ACTIVE' },
+        select: { id: true, sequenceId: true, currentStepPosition: true, nextTriggerAt: true },
+      });
+      await rescheduleCurrentSteps(tx, waiting);
+      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id } }]);
+    }
     return current.id;
   });
 }
@@ -179,7 +197,7 @@ async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefinition[])
   // Positions are unique per sequence: clear them all before assigning the new order.
   await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null } });
   const retired = [...liveIds].filter((id) => !keptIds.includes(id));
-  if (retired.length) await tx.step.updateMany({ where: { id: { in: retired } }, data: { removedAt: new Date() } });
+  if (retired.length) await tx.step.updateMany({ where: { id: { in: retired } }, data: { removedAt: now() } });
 
   for (const [i, step] of steps.entries()) {
     const data = {

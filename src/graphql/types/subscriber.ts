@@ -79,7 +79,7 @@ builder.queryFields((t) => ({
   ),
 }));
 
-const SubscriberInput = builder.inputType('SubscriberInput', {
+export const SubscriberInput = builder.inputType('SubscriberInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
     firstName: t.string(),

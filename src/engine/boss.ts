@@ -1,0 +1,62 @@
+// pg-boss in the same Postgres. Jobs are inserted through the caller's Prisma
+// transaction, so a job exists exactly when the state change that needs it commits.
+import PgBoss from 'pg-boss';
+import type { Tx } from '../db/client.js';
+import { QUEUES } from './queues.js';
+
+let current: PgBoss | undefined;
+
+export function boss(): PgBoss {
+  if (!current) throw new Error('job queue not started: call startBoss first');
+  return current;
+}
+
+export async function startBoss(connectionString: string, options: { schedule?: boolean; supervise?: boolean } = {}) {
+  const instance = new PgBoss({
+    connectionString,
+    max: 4,
+    schedule: options.schedule ?? true,
+    supervise: options.supervise ?? true,
+  });
+  instance.on('error', (error) => console.error('pg-boss', error));
+  await instance.start();
+  for (const name of Object.values(QUEUES)) {
+    // Retries with backoff: a step that fails (SMTP down) is tried again, then failed for good.
+    await instance.createQueue(name, { name, retryLimit: 5, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 });
+  }
+  current = instance;
+  return instance;
+}
+
+export async function stopBoss(options: { graceful?: boolean; timeout?: number } = {}) {
+  const instance = current;
+  current = undefined;
+  await instance?.stop({ graceful: options.graceful ?? true, timeout: options.timeout ?? 10_000, wait: true });
+}
+
+/** pg-boss's SQL, run on the Prisma transaction. */
+export function txDb(tx: Tx): PgBoss.Db {
+  return {
+    executeSql: async (text, values) => {
+      const params = values.map((v) =>
+        v === undefined ? null : v instanceof Date ? v.toISOString() : typeof v === 'object' && v !== null ? JSON.stringify(v) : v,
+      );
+      return { rows: await tx.$queryRawUnsafe<unknown[]>(text, ...params) };
+    },
+  };
+}
+
+export interface JobToSend {
+  name: string;
+  data: object;
+  startAfter?: Date;
+}
+
+/** Inserts jobs inside `tx`: they run only if the transaction commits. */
+export async function enqueue(tx: Tx, jobs: JobToSend[]): Promise<void> {
+  if (!jobs.length) return;
+  await boss().insert(
+    jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter?.toISOString() })),
+    { db: txDb(tx) },
+  );
+}

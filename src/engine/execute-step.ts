@@ -1,0 +1,218 @@
+// Runs one step of one run. Everything happens in one transaction that holds the
+// run's row lock: a cancel that commits first makes the step skip; a cancel that
+// comes while the email is being handed to SMTP waits, and then finds it recorded.
+import { randomBytes } from 'node:crypto';
+import { now } from '../clock.js';
+import { normalizeBlocks } from '../domain/blocks.js';
+import { delayToSeconds } from '../domain/delay.js';
+import type { MergeTagContext } from '../domain/merge-tags.js';
+import { dueAt, nextOpening, type SendWindow } from '../domain/schedule.js';
+import type { DiscountTerms } from '../domain/sequence-input.js';
+import { db, type Tx } from '../db/client.js';
+import type { Enrollment, Sequence, Step, Subscriber } from '../generated/prisma/client.js';
+import { renderEmail } from '../mail/render.js';
+import { mailer, senderDomain } from '../mail/transport.js';
+import { enqueue } from './boss.js';
+import { QUEUES, type StepJob } from './queues.js';
+import { runEnded } from './release-queued.js';
+import { setRunStatus } from './run-status.js';
+
+export type StepOutcome = 'executed' | 'deferred' | 'skipped';
+
+type LoadedRun = Enrollment & { sequence: Sequence; subscriber: Subscriber };
+
+/** A step that failed for good: the run ends FAILED with the error in its history. */
+class StepFailure extends Error {}
+
+export async function executeStep(job: StepJob, options: { finalAttempt: boolean }): Promise<StepOutcome> {
+  return db().$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${job.enrollmentId}::uuid FOR UPDATE`;
+      const run = await tx.enrollment.findUnique({
+        where: { id: job.enrollmentId },
+        include: { sequence: true, subscriber: true },
+      });
+      // Cancelled, stopped, paused or finished meanwhile: nothing to do. A disabled
+      // sequence's runs wait; enabling the sequence schedules them again.
+      if (!run || run.status !== 'ACTIVE' || run.sequence.status !== 'ACTIVE') return 'skipped';
+      const step = await tx.step.findUnique({ where: { id: job.stepId } });
+      if (!step || step.position === null || step.position !== run.currentStepPosition) return 'skipped';
+      const previous = await tx.stepRun.findUnique({
+        where: { enrollmentId_stepId: { enrollmentId: run.id, stepId: step.id } },
+      });
+      if (previous) return 'skipped';
+
+      const at = now();
+      const opening = nextOpening(at, run.sequence.sendWindow as SendWindow | null);
+      if (opening.getTime() > at.getTime()) {
+        await tx.enrollment.update({ where: { id: run.id }, data: { nextTriggerAt: opening } });
+        await enqueue(tx, [{ name: QUEUES.step, data: job, startAfter: opening }]);
+        return 'deferred';
+      }
+
+      const scheduledAt = run.nextTriggerAt ?? at;
+      try {
+        if (step.type === 'EMAIL') await sendEmailStep(tx, run, step, scheduledAt, at);
+        else await createDiscountStep(tx, run, step, scheduledAt, at);
+      } catch (error) {
+        if (!options.finalAttempt && !(error instanceof StepFailure)) throw error;
+        const message = error instanceof Error ? error.message : String(error);
+        // The email step may have recorded its message before the relay refused it.
+        const failed = { status: 'FAILED' as const, executedAt: at, error: message };
+        const stepRun = await tx.stepRun.upsert({
+          where: { enrollmentId_stepId: { enrollmentId: run.id, stepId: step.id } },
+          create: { enrollmentId: run.id, stepId: step.id, scheduledAt, ...failed },
+          update: failed,
+        });
+        if (stepRun.messageId) {
+          await tx.message.update({ where: { id: stepRun.messageId }, data: { status: 'FAILED', sentAt: null, error: message } });
+        }
+        await setRunStatus(tx, run, 'FAILED', `step ${step.position} failed: ${message}`);
+        await runEnded(tx, run.sequence);
+        return 'executed';
+      }
+      await advance(tx, run, step.position, at);
+      return 'executed';
+    },
+    { timeout: 60_000, maxWait: 30_000 },
+  );
+}
+
+/** Points the run at its next step, or completes it after the last. */
+async function advance(tx: Tx, run: LoadedRun, position: number, at: Date) {
+  const next = await tx.step.findFirst({
+    where: { sequenceId: run.sequenceId, position: { gt: position } },
+    orderBy: { position: 'asc' },
+  });
+  if (!next) {
+    await setRunStatus(tx, run, 'COMPLETED', null, { currentStepPosition: position });
+    await runEnded(tx, run.sequence);
+    return;
+  }
+  const delay = delayToSeconds({ days: next.delayDays, hours: next.delayHours, minutes: next.delayMinutes });
+  const due = dueAt(at, delay, run.sequence.sendWindow as SendWindow | null);
+  await tx.enrollment.update({ where: { id: run.id }, data: { currentStepPosition: next.position, nextTriggerAt: due } });
+  await enqueue(tx, [{ name: QUEUES.step, data: { enrollmentId: run.id, stepId: next.id }, startAfter: due }]);
+}
+
+async function sendEmailStep(tx: Tx, run: LoadedRun, step: Step, scheduledAt: Date, at: Date) {
+  const subscriber = run.subscriber;
+  // The policy point for every send: opted-out subscribers get only transactional email.
+  if (subscriber.status !== 'ACTIVE' && !run.sequence.transactional) {
+    await tx.stepRun.create({
+      data: {
+        enrollmentId: run.id,
+        stepId: step.id,
+        status: 'SKIPPED',
+        scheduledAt,
+        executedAt: at,
+        error: `subscriber is ${subscriber.status.toLowerCase()}`,
+      },
+    });
+    return;
+  }
+  const rendered = await renderEmail({
+    subject: step.subject ?? '',
+    previewText: step.previewText,
+    blocks: normalizeBlocks(step.blocks),
+    context: await mergeContext(tx, run),
+    transactional: run.sequence.transactional,
+  });
+  const { transport, from } = mailer();
+  const smtpMessageId = `<${run.id}.${step.id}@${senderDomain()}>`;
+  const message = await tx.message.create({
+    data: {
+      workspaceId: run.workspaceId,
+      enrollmentId: run.id,
+      stepId: step.id,
+      subscriberId: subscriber.id,
+      to: subscriber.email,
+      from,
+      subject: rendered.subject,
+      previewText: rendered.previewText,
+      html: rendered.html,
+      text: rendered.text,
+      status: 'SENT',
+      sentAt: at,
+      attempts: 1,
+      smtpMessageId,
+    },
+  });
+  await tx.stepRun.create({
+    data: { enrollmentId: run.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at, messageId: message.id, attempts: 1 },
+  });
+  // Last: if the relay refuses, the transaction rolls back and the job is retried.
+  await transport.send({
+    from,
+    to: subscriber.email,
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    messageId: smtpMessageId,
+    headers: { 'X-Stepwise-Run': run.id, 'X-Stepwise-Step': step.id },
+  });
+}
+
+/** What merge tags see: the subscriber now, the run's entry event as it was, its latest discount. */
+export async function mergeContext(tx: Tx, run: { id: string; subscriber: Subscriber; entryEvent: unknown }): Promise<MergeTagContext> {
+  const discount = await tx.discount.findFirst({ where: { enrollmentId: run.id }, orderBy: { createdAt: 'desc' } });
+  return {
+    subscriber: {
+      email: run.subscriber.email,
+      firstName: run.subscriber.firstName,
+      lastName: run.subscriber.lastName,
+      attributes: (run.subscriber.attributes ?? {}) as Record<string, unknown>,
+    },
+    event: (run.entryEvent ?? null) as Record<string, unknown> | null,
+    discount: discount && {
+      code: discount.code,
+      percentOff: discount.percentOff,
+      amountOff: discount.amountOff,
+      currency: discount.currency,
+      expiresAt: discount.expiresAt,
+    },
+  };
+}
+
+const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+/** A code that is hard to guess and easy to type (no 0/O, 1/I). */
+export function discountCode(prefix: string | null | undefined): string {
+  const bytes = randomBytes(10);
+  const body = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length]).join('');
+  return prefix ? `${prefix}-${body}` : body;
+}
+
+async function createDiscountStep(tx: Tx, run: LoadedRun, step: Step, scheduledAt: Date, at: Date) {
+  const terms = step.discount as unknown as DiscountTerms;
+  if (terms.provider !== 'BUILTIN') {
+    throw new StepFailure(`${terms.provider} discounts need the ${terms.provider} integration, which is not connected`);
+  }
+  const expiresAt = terms.expiresAt
+    ? new Date(terms.expiresAt)
+    : terms.expiresInHours
+      ? new Date(at.getTime() + terms.expiresInHours * 3_600_000)
+      : null;
+  await tx.discount.create({
+    data: {
+      workspaceId: run.workspaceId,
+      enrollmentId: run.id,
+      stepId: step.id,
+      subscriberId: run.subscriberId,
+      provider: 'BUILTIN',
+      code: discountCode(terms.codePrefix),
+      discountType: terms.discountType,
+      percentOff: terms.percentOff ?? null,
+      amountOff: terms.amountOff ?? null,
+      currency: terms.currency ?? null,
+      duration: terms.duration,
+      durationInMonths: terms.durationInMonths ?? null,
+      planIds: terms.planIds ?? [],
+      maxRedemptions: terms.maxRedemptions ?? null,
+      lockedToSubscriber: terms.lockToSubscriber,
+      expiresAt,
+      createdAt: at,
+    },
+  });
+  await tx.stepRun.create({ data: { enrollmentId: run.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at } });
+}

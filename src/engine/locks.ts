@@ -1,0 +1,12 @@
+import { createHash } from 'node:crypto';
+import type { Tx } from '../db/client.js';
+
+/**
+ * A transaction-scoped advisory lock named by `parts`: serialises only the work
+ * that competes for the same limit (one sequence's throttle, one subscriber's
+ * one-time run), and is released at commit.
+ */
+export async function advisoryLock(tx: Tx, ...parts: string[]): Promise<void> {
+  const key = createHash('sha256').update(parts.join('\u0000')).digest().readBigInt64BE(0);
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(${key})`;
+}

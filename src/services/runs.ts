@@ -1,0 +1,283 @@
+// Events and runs: trackEvent, enrolling by hand, removing, pausing, resuming
+// and replies. Each call is one transaction with the jobs it schedules.
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
+import { now } from '../clock.js';
+import { emailSchema } from '../domain/email-address.js';
+import { UserError, notFound } from '../domain/errors.js';
+import { tryDecodeId } from '../domain/public-id.js';
+import type { Fact } from '../domain/triggers.js';
+import { db, type Tx } from '../db/client.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { enqueue } from '../engine/boss.js';
+import { advisoryLock } from '../engine/locks.js';
+import { QUEUES } from '../engine/queues.js';
+import { runEnded } from '../engine/release-queued.js';
+import { OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
+import { startRun } from '../engine/start-run.js';
+import { changed, requireSubscriber, subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
+import type { Actor } from './sequences.js';
+import { parseInput } from './user-input.js';
+
+const propertiesSchema = z.record(z.string(), z.json(), { message: 'must be a JSON object' });
+const idempotencyKeySchema = z.string().trim().min(1, { message: 'must not be empty' }).max(200);
+
+const trackEventSchema = z
+  .object({
+    subscriberId: z.string().nullish(),
+    email: emailSchema.nullish(),
+    event: z.string().trim().min(1, { message: 'must not be empty' }).max(200),
+    properties: propertiesSchema.nullish(),
+    idempotencyKey: idempotencyKeySchema.nullish(),
+    occurredAt: z.date().nullish(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.subscriberId == null && input.email == null) {
+      ctx.addIssue({ code: 'custom', path: ['subscriberId'], message: 'give subscriberId or email' });
+    }
+  });
+
+export interface TrackedEvent {
+  eventId: string;
+  enrollmentIds: string[];
+}
+
+/**
+ * Records an event for a subscriber (created when a new email is given) and lets
+ * it start and stop runs. The same idempotency key with the same data returns the
+ * first call's event and runs; with different data it is refused.
+ */
+export async function trackEvent(actor: Actor, rawInput: unknown): Promise<TrackedEvent> {
+  const input = parseInput(trackEventSchema, rawInput, ['input']);
+  return db().$transaction(
+    async (tx) => {
+      const properties = input.properties ?? {};
+      if (input.idempotencyKey) {
+        await advisoryLock(tx, 'event', actor.workspaceId, input.idempotencyKey);
+        const earlier = await tx.event.findUnique({
+          where: { workspaceId_idempotencyKey: { workspaceId: actor.workspaceId, idempotencyKey: input.idempotencyKey } },
+          include: { subscriber: { select: { email: true } }, enrollments: { select: { id: true }, orderBy: { id: 'asc' } } },
+        });
+        if (earlier) {
+          const sameSubscriber = input.subscriberId
+            ? tryDecodeId('Subscriber', input.subscriberId) === earlier.subscriberId
+            : input.email === earlier.subscriber.email;
+          if (!sameSubscriber || earlier.name !== input.event || !isDeepStrictEqual(earlier.properties, properties)) {
+            throw new UserError(
+              'This idempotencyKey was already used for a different event',
+              ['input', 'idempotencyKey'],
+              'IDEMPOTENCY_CONFLICT',
+            );
+          }
+          return { eventId: earlier.id, enrollmentIds: earlier.enrollments.map((e) => e.id) };
+        }
+      }
+
+      const facts: Fact[] = [];
+      let subscriberId: string;
+      if (input.subscriberId) {
+        subscriberId = await requireSubscriber(tx, actor, input.subscriberId, ['input', 'subscriberId']);
+      } else {
+        const upserted = await upsertSubscriberInTx(tx, actor, { email: input.email! }, ['input']);
+        subscriberId = upserted.id;
+        facts.push(...upserted.facts);
+      }
+      const occurredAt = input.occurredAt ?? now();
+      const event = await tx.event.create({
+        data: {
+          workspaceId: actor.workspaceId,
+          subscriberId,
+          name: input.event,
+          properties: properties as Prisma.InputJsonObject,
+          idempotencyKey: input.idempotencyKey ?? null,
+          occurredAt,
+        },
+      });
+      await tx.$executeRaw`UPDATE "Subscriber" SET "lastEventAt" = GREATEST("lastEventAt", ${occurredAt}) WHERE id = ${subscriberId}::uuid`;
+      facts.push({ kind: 'event', name: input.event });
+      const enrollmentIds = await changed(tx, actor, subscriberId, facts, {
+        id: event.id,
+        name: event.name,
+        properties,
+        idempotencyKey: event.idempotencyKey,
+        occurredAt,
+      });
+      return { eventId: event.id, enrollmentIds };
+    },
+    { timeout: 30_000 },
+  );
+}
+
+const enrollSchema = z.object({
+  sequenceId: z.string(),
+  subscriber: subscriberInputSchema,
+  properties: propertiesSchema.nullish(),
+  idempotencyKey: idempotencyKeySchema.nullish(),
+});
+
+/** Starts a run by hand (any trigger type), creating or updating the subscriber. */
+export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
+  const input = parseInput(enrollSchema, rawInput, ['input']);
+  return db().$transaction(async (tx) => {
+    const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
+    if (sequence.status !== 'ACTIVE') {
+      throw new UserError(
+        `The sequence is ${sequence.status.toLowerCase()}; enable it before enrolling subscribers`,
+        ['input', 'sequenceId'],
+        'SEQUENCE_NOT_ACTIVE',
+      );
+    }
+    const { id: subscriberId, facts } = await upsertSubscriberInTx(tx, actor, input.subscriber, ['input', 'subscriber']);
+    const entryEvent = input.properties ?? null;
+    const result = await startRun(tx, {
+      sequence,
+      subscriberId,
+      entryEvent,
+      idempotencyKey: input.idempotencyKey ?? null,
+    });
+    if (!result.started) {
+      if (result.code === 'DUPLICATE' && result.enrollmentId) {
+        const earlier = await tx.enrollment.findUniqueOrThrow({ where: { id: result.enrollmentId } });
+        if (earlier.subscriberId === subscriberId && isDeepStrictEqual(earlier.entryEvent ?? null, entryEvent)) return earlier.id;
+        throw new UserError('This idempotencyKey was already used for a different enrollment', ['input', 'idempotencyKey'], 'IDEMPOTENCY_CONFLICT');
+      }
+      throw new UserError(result.reason, ['input', 'sequenceId'], result.code);
+    }
+    await changed(tx, actor, subscriberId, facts);
+    return result.enrollmentId;
+  });
+}
+
+/** Cancels the subscriber's open run of the sequence. */
+export async function removeSubscriberFromSequence(actor: Actor, rawInput: unknown): Promise<string> {
+  const input = parseInput(z.object({ sequenceId: z.string(), email: emailSchema }), rawInput, ['input']);
+  return db().$transaction(async (tx) => {
+    const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
+    const runs = await tx.enrollment.findMany({
+      where: { sequenceId: sequence.id, subscriber: { email: input.email }, status: { in: OPEN_STATUSES } },
+      orderBy: { startedAt: 'desc' },
+    });
+    if (!runs.length) throw new UserError(`${input.email} has no active run of this sequence`, ['input', 'email'], 'NOT_FOUND');
+    for (const run of runs) await setRunStatus(tx, run, 'CANCELLED', 'removed from sequence');
+    await runEnded(tx, sequence);
+    return runs[0]!.id;
+  });
+}
+
+export async function pauseEnrollment(actor: Actor, id: string): Promise<string> {
+  return db().$transaction(async (tx) => {
+    const run = await lockRun(tx, actor, id);
+    if (run.status !== 'ACTIVE') throw new UserError(`Only an active run can be paused; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
+    await setRunStatus(tx, run, 'PAUSED', 'paused by hand');
+    return run.id;
+  });
+}
+
+/** A resumed run goes on with the step it was waiting for, at once if that fell due meanwhile. */
+export async function resumeEnrollment(actor: Actor, id: string): Promise<string> {
+  return db().$transaction(async (tx) => {
+    const run = await lockRun(tx, actor, id);
+    if (run.status !== 'PAUSED') throw new UserError(`Only a paused run can be resumed; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
+    const due = new Date(Math.max(now().getTime(), run.nextTriggerAt?.getTime() ?? 0));
+    await setRunStatus(tx, run, 'ACTIVE', 'resumed', { nextTriggerAt: due });
+    await rescheduleCurrentSteps(tx, [{ ...run, nextTriggerAt: due }]);
+    return run.id;
+  });
+}
+
+/**
+ * Jobs for runs that wait on a step (after a resume, or when their disabled
+ * sequence is enabled again). A run that still has its job gets a second one;
+ * whichever comes later finds the step done and skips, so nothing is sent twice.
+ */
+export async function rescheduleCurrentSteps(
+  tx: Tx,
+  runs: { id: string; sequenceId: string; currentStepPosition: number | null; nextTriggerAt: Date | null }[],
+) {
+  const at = now();
+  const positions = runs.filter((r) => r.currentStepPosition !== null);
+  if (!positions.length) return;
+  const steps = await tx.step.findMany({
+    where: { sequenceId: { in: [...new Set(positions.map((r) => r.sequenceId))] }, position: { not: null } },
+    select: { id: true, sequenceId: true, position: true },
+  });
+  const stepAt = new Map(steps.map((s) => [`${s.sequenceId}:${s.position}`, s.id]));
+  await enqueue(
+    tx,
+    positions.flatMap((r) => {
+      const stepId = stepAt.get(`${r.sequenceId}:${r.currentStepPosition}`);
+      const due = new Date(Math.max(at.getTime(), r.nextTriggerAt?.getTime() ?? 0));
+      return stepId ? [{ name: QUEUES.step, data: { enrollmentId: r.id, stepId }, startAfter: due }] : [];
+    }),
+  );
+}
+
+const replySchema = z.object({
+  messageId: z.string(),
+  sentiment: z.enum(['POSITIVE', 'NEUTRAL', 'NEGATIVE']).nullish(),
+  fromPrimary: z.boolean().nullish(),
+});
+
+/**
+ * Records a reply to a message and applies the sequence's reply action when the
+ * reply is from the primary recipient: FINISH completes the run, CONTINUE lets it
+ * go on, PAUSE pauses it for primaryReplyPauseDuration and then finishes it.
+ */
+export async function recordReply(actor: Actor, rawInput: unknown): Promise<string | null> {
+  const input = parseInput(replySchema, rawInput, ['input']);
+  return db().$transaction(async (tx) => {
+    const uuid = tryDecodeId('Message', input.messageId);
+    const message = uuid ? await tx.message.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
+    if (!message) throw notFound('Message', ['input', 'messageId']);
+    const at = now();
+    await tx.message.update({
+      where: { id: message.id },
+      data: {
+        repliedAt: message.repliedAt ?? at,
+        replySentiment: input.sentiment ?? message.replySentiment ?? 'NEUTRAL',
+        replyFromPrimary: input.fromPrimary ?? true,
+      },
+    });
+    await tx.messageEvent.create({ data: { messageId: message.id, type: 'REPLY', data: { sentiment: input.sentiment ?? null }, createdAt: at } });
+    if (!message.enrollmentId) return null;
+    const run = await lockRun(tx, actor, message.enrollmentId, true);
+    if (input.fromPrimary === false || !OPEN_STATUSES.includes(run.status)) return run.id;
+    const sequence = await tx.sequence.findUniqueOrThrow({ where: { id: run.sequenceId } });
+    if (sequence.primaryReplyAction === 'FINISH') {
+      await setRunStatus(tx, run, 'COMPLETED', 'replied');
+      await runEnded(tx, sequence);
+    } else if (sequence.primaryReplyAction === 'PAUSE' && run.status !== 'PAUSED') {
+      const until = new Date(at.getTime() + (sequence.primaryReplyPauseDuration ?? 0) * 1000);
+      await setRunStatus(tx, run, 'PAUSED', 'replied', { pausedUntil: until });
+      await enqueue(tx, [{ name: QUEUES.pauseTimeout, data: { enrollmentId: run.id, pausedUntil: until.toISOString() }, startAfter: until }]);
+    }
+    return run.id;
+  });
+}
+
+/** The PAUSE reply action's end: a run still paused by that reply finishes. */
+export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
+  await db().$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${enrollmentId}::uuid FOR UPDATE`;
+    const run = await tx.enrollment.findUnique({ where: { id: enrollmentId }, include: { sequence: true } });
+    if (!run || run.status !== 'PAUSED' || run.pausedUntil?.getTime() !== pausedUntil.getTime()) return;
+    await setRunStatus(tx, run, 'COMPLETED', 'reply pause ended');
+    await runEnded(tx, run.sequence);
+  });
+}
+
+async function requireSequence(tx: Tx, actor: Actor, publicId: string, field: string[]) {
+  const uuid = tryDecodeId('Sequence', publicId);
+  const sequence = uuid ? await tx.sequence.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
+  if (!sequence) throw notFound('Sequence', field);
+  return sequence;
+}
+
+/** The run, row-locked for this transaction. `isRowId`: given as a row ID rather than a public one. */
+async function lockRun(tx: Tx, actor: Actor, id: string, isRowId = false) {
+  const uuid = isRowId ? id : tryDecodeId('Enrollment', id);
+  if (uuid) await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${uuid}::uuid FOR UPDATE`;
+  const run = uuid ? await tx.enrollment.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
+  if (!run) throw notFound('Enrollment', ['id']);
+  return run;
+}
