@@ -34,27 +34,37 @@ function loadWasm() {
 
 const PG_CHAR = 18;
 const PG_TEXT = 25;
-let charPatched = false;
+let adapterPatched = false;
+
+type Queryable = {
+  performIO: (this: unknown, ...args: unknown[]) => Promise<{ fields: { dataTypeID: number }[] }>;
+};
+type PgAdapter = { executeScript: (this: { client: pg.Pool }, script: string) => Promise<void> };
 
 /**
- * The engine describes a database with catalog queries that return Postgres's
- * one-byte "char" type, which @prisma/adapter-pg 7.10 rejects as unsupported
- * (so diffs from the migrations folder fail). pg already parses those values as
- * strings; reporting the column as text is exactly right. Applied once, to the
- * adapter's shared query path.
+ * Two gaps in @prisma/adapter-pg 7.10 when the schema engine runs on it, mended
+ * once on the adapter's classes:
+ * - describing a database returns Postgres's one-byte "char" columns, which the
+ *   adapter rejects as unsupported (diffs from the migrations folder fail); pg
+ *   already parses them as strings, so they are reported as text;
+ * - executeScript splits migration scripts at every ";", which breaks
+ *   dollar-quoted function bodies; Postgres's simple query protocol runs a
+ *   multi-statement script as is, as `prisma migrate` does.
  */
-async function teachAdapterCharColumns(factory: PrismaPg) {
-  if (charPatched) return;
-  charPatched = true;
+async function patchAdapter(factory: PrismaPg) {
+  if (adapterPatched) return;
+  adapterPatched = true;
   const adapter = await factory.connect();
-  const queryable = Object.getPrototypeOf(Object.getPrototypeOf(adapter)) as {
-    performIO: (this: unknown, ...args: unknown[]) => Promise<{ fields: { dataTypeID: number }[] }>;
-  };
+  const adapterClass = Object.getPrototypeOf(adapter) as PgAdapter;
+  const queryable = Object.getPrototypeOf(adapterClass) as Queryable;
   const performIO = queryable.performIO;
   queryable.performIO = async function (this: unknown, ...args: unknown[]) {
     const result = await performIO.apply(this, args);
     for (const field of result.fields) if (field.dataTypeID === PG_CHAR) field.dataTypeID = PG_TEXT;
     return result;
+  };
+  adapterClass.executeScript = async function (script: string) {
+    await this.client.query(script);
   };
   await adapter.dispose();
 }
@@ -69,7 +79,7 @@ export async function withSchemaEngine<T>(connectionString: string, fn: (engine:
   const datamodel = await readFile(schemaPath, 'utf8');
   const pool = new pg.Pool({ connectionString, max: 2 });
   const pgFactory = new PrismaPg(pool);
-  await teachAdapterCharColumns(pgFactory);
+  await patchAdapter(pgFactory);
   const factory = bindMigrationAwareSqlAdapterFactory(pgFactory);
   const engine = await SchemaEngine.new({ datamodels: [['schema.prisma', datamodel]] }, () => {}, factory);
   try {

@@ -1,6 +1,7 @@
 // pg-boss in the same Postgres. Jobs are inserted through the caller's Prisma
 // transaction, so a job exists exactly when the state change that needs it commits.
 import PgBoss from 'pg-boss';
+import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import { QUEUES } from './queues.js';
 
@@ -52,11 +53,20 @@ export interface JobToSend {
   startAfter?: Date;
 }
 
-/** Inserts jobs inside `tx`: they run only if the transaction commits. */
+/**
+ * Inserts jobs inside `tx`: they run only if the transaction commits. `startAfter`
+ * is engine time (the clock); the queue runs on the database's clock, so it is
+ * given the wait from now (an interval after the database's now()), not the instant.
+ */
 export async function enqueue(tx: Tx, jobs: JobToSend[]): Promise<void> {
   if (!jobs.length) return;
+  const at = now().getTime();
   await boss().insert(
-    jobs.map((j) => ({ name: j.name, data: j.data, startAfter: j.startAfter?.toISOString() })),
+    jobs.map((j) => ({
+      name: j.name,
+      data: j.data,
+      startAfter: j.startAfter ? `${Math.max(0, (j.startAfter.getTime() - at) / 1000)} seconds` : undefined,
+    })),
     { db: txDb(tx) },
   );
 }

@@ -1,6 +1,7 @@
 // Runs one step of one run. Everything happens in one transaction that holds the
 // run's row lock: a cancel that commits first makes the step skip; a cancel that
 // comes while the email is being handed to SMTP waits, and then finds it recorded.
+import { transaction } from '../db/transaction.js';
 import { randomBytes } from 'node:crypto';
 import { now } from '../clock.js';
 import { normalizeBlocks } from '../domain/blocks.js';
@@ -25,7 +26,7 @@ type LoadedRun = Enrollment & { sequence: Sequence; subscriber: Subscriber };
 class StepFailure extends Error {}
 
 export async function executeStep(job: StepJob, options: { finalAttempt: boolean }): Promise<StepOutcome> {
-  return db().$transaction(
+  return transaction(
     async (tx) => {
       await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${job.enrollmentId}::uuid FOR UPDATE`;
       const run = await tx.enrollment.findUnique({

@@ -1,6 +1,7 @@
 // INACTIVITY triggers: a scheduled sweep finds subscribers with no (matching)
 // event for `inactiveDays` and starts one run per inactivity stretch: a run
 // started after their last activity means this stretch is already handled.
+import { transaction } from '../db/transaction.js';
 import { now } from '../clock.js';
 import { db } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -32,7 +33,7 @@ export async function sweepInactivity(): Promise<number> {
         ORDER BY s.id
         LIMIT ${BATCH}`;
       for (const subscriber of inactive) {
-        const result = await db().$transaction((tx) =>
+        const result = await transaction((tx) =>
           startRun(tx, { sequence, subscriberId: subscriber.id, entryEvent: { inactiveSince: subscriber.lastActivity.toISOString() } }),
         );
         if (result.started) started += 1;

@@ -1,5 +1,6 @@
 // Throttled runs wait as QUEUED; they start, oldest first, when capacity frees,
 // when the day rolls over (a scheduled sweep), or when throttles are relaxed.
+import { transaction } from '../db/transaction.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import type { Sequence } from '../generated/prisma/client.js';
@@ -28,7 +29,7 @@ export async function releaseQueued(sequenceId?: string): Promise<number> {
   let started = 0;
   for (const id of sequenceIds) {
     for (;;) {
-      const count = await db().$transaction((tx) => releaseBatch(tx, id), { timeout: 60_000 });
+      const count = await transaction((tx) => releaseBatch(tx, id), { timeout: 60_000 });
       started += count;
       if (count < BATCH) break;
     }

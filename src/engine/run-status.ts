@@ -4,6 +4,8 @@
 import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import type { EnrollmentStatus, Prisma } from '../generated/prisma/client.js';
+import { runBeforeCommit } from '../db/transaction.js';
+import { advisoryLock } from './locks.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
@@ -65,23 +67,47 @@ export interface RunChange {
   occurredAt: Date;
 }
 
-/** Appends changes (already applied to the runs) to the log and notifies listeners after commit. */
+const pending = new WeakMap<Tx, RunChange[]>();
+
+/**
+ * Appends changes (already applied to the runs) to the log. They are written as
+ * the transaction's last statements: per workspace, under a lock held until
+ * commit, each gets the next `seq`, so seq order is commit order and a reader
+ * never sees a smaller seq appear behind one it has already read. Listeners are
+ * told after commit (NOTIFY is transactional) and re-read the log.
+ */
 export async function logRunChanges(tx: Tx, changes: RunChange[]): Promise<void> {
   if (!changes.length) return;
-  await tx.enrollmentChange.createMany({
-    data: changes.map((c) => ({
-      workspaceId: c.workspaceId,
-      enrollmentId: c.id,
-      sequenceId: c.sequenceId,
-      subscriberId: c.subscriberId,
-      previousStatus: c.previousStatus,
-      status: c.status,
-      reason: c.reason,
-      occurredAt: c.occurredAt,
-    })),
-  });
-  const workspaces = [...new Set(changes.map((c) => c.workspaceId))];
-  for (const workspaceId of workspaces) {
+  const buffer = pending.get(tx) ?? [];
+  pending.set(tx, buffer);
+  buffer.push(...changes);
+  runBeforeCommit(tx, flushRunChanges);
+}
+
+async function flushRunChanges(tx: Tx): Promise<void> {
+  const changes = pending.get(tx) ?? [];
+  pending.delete(tx);
+  const byWorkspace = new Map<string, RunChange[]>();
+  for (const c of changes) byWorkspace.set(c.workspaceId, [...(byWorkspace.get(c.workspaceId) ?? []), c]);
+  // A fixed lock order: two transactions touching the same workspaces cannot deadlock.
+  for (const workspaceId of [...byWorkspace.keys()].sort()) {
+    const batch = byWorkspace.get(workspaceId)!;
+    await advisoryLock(tx, 'enrollment-changes', workspaceId);
+    const [{ top }] = await tx.$queryRaw<[{ top: bigint }]>`
+      SELECT COALESCE(max(seq), 0)::bigint AS top FROM "EnrollmentChange" WHERE "workspaceId" = ${workspaceId}::uuid`;
+    await tx.enrollmentChange.createMany({
+      data: batch.map((c, i) => ({
+        seq: top + BigInt(i + 1),
+        workspaceId: c.workspaceId,
+        enrollmentId: c.id,
+        sequenceId: c.sequenceId,
+        subscriberId: c.subscriberId,
+        previousStatus: c.previousStatus,
+        status: c.status,
+        reason: c.reason,
+        occurredAt: c.occurredAt,
+      })),
+    });
     await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
   }
 }

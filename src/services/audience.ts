@@ -1,5 +1,6 @@
 // Subscribers, tags, lists and segments. Every change is one transaction and
 // re-evaluates the segments it can affect.
+import { transaction } from '../db/transaction.js';
 import { z } from 'zod';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError, notFound } from '../domain/errors.js';
@@ -29,7 +30,7 @@ export const subscriberInputSchema = z.object({
 /** Finds the subscriber by email (case-insensitive) and updates it, or creates it. */
 export async function upsertSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(subscriberInputSchema, rawInput, ['input']);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const { id, facts } = await upsertSubscriberInTx(tx, actor, input, ['input']);
     await changed(tx, actor, id, facts);
     return id;
@@ -57,6 +58,8 @@ export async function upsertSubscriberInTx(
       firstName: input.firstName ?? null,
       lastName: input.lastName ?? null,
       attributes: attributes as Prisma.InputJsonObject,
+      // Engine time: inactivity counts from joining, on the same clock as events.
+      createdAt: now(),
     },
     update: {
       firstName: input.firstName === undefined ? undefined : input.firstName,
@@ -76,7 +79,7 @@ export async function upsertSubscriberInTx(
 
 export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
   const tag = parseInput(tagName, rawTag, ['tag']);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
     const added = await attachTag(tx, actor, id, tag);
     await changed(tx, actor, id, added ? [{ kind: 'tag_added', tag }] : []);
@@ -86,7 +89,7 @@ export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown
 
 export async function removeTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
   const name = parseInput(tagName, rawTag, ['tag']);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
     const { count } = await tx.subscriberTag.deleteMany({ where: { subscriberId: id, tag: { workspaceId: actor.workspaceId, name } } });
     await changed(tx, actor, id, count ? [{ kind: 'tag_removed', tag: name }] : []);
@@ -103,7 +106,7 @@ export async function createList(actor: Actor, rawName: unknown): Promise<string
 }
 
 export async function setListMembership(actor: Actor, subscriberId: string, listId: string, member: boolean) {
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
     const [list] = await requireOwnedIds(tx, actor, 'List', [listId], ['listId']);
     const facts: Fact[] = [];
@@ -119,7 +122,7 @@ export async function setListMembership(actor: Actor, subscriberId: string, list
 }
 
 export async function unsubscribe(actor: Actor, subscriberId: string): Promise<string> {
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const id = await requireSubscriber(tx, actor, subscriberId);
     await tx.subscriber.updateMany({
       where: { id, status: 'ACTIVE' },
@@ -132,7 +135,7 @@ export async function unsubscribe(actor: Actor, subscriberId: string): Promise<s
 export async function createSegment(actor: Actor, rawName: unknown, rawDefinition: unknown): Promise<string> {
   const name = parseInput(z.string().trim().min(1, { message: 'must not be empty' }).max(200), rawName, ['name']);
   const definition = parseInput(segmentDefinitionSchema, rawDefinition, ['definition']);
-  return db().$transaction(
+  return transaction(
     async (tx) => {
       const segment = await tx.segment.create({
         data: { workspaceId: actor.workspaceId, name, definition: definition as unknown as Prisma.InputJsonObject },

@@ -1,5 +1,6 @@
 // Events and runs: trackEvent, enrolling by hand, removing, pausing, resuming
 // and replies. Each call is one transaction with the jobs it schedules.
+import { transaction } from '../db/transaction.js';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { now } from '../clock.js';
@@ -49,7 +50,7 @@ export interface TrackedEvent {
  */
 export async function trackEvent(actor: Actor, rawInput: unknown): Promise<TrackedEvent> {
   const input = parseInput(trackEventSchema, rawInput, ['input']);
-  return db().$transaction(
+  return transaction(
     async (tx) => {
       const properties = input.properties ?? {};
       if (input.idempotencyKey) {
@@ -118,7 +119,7 @@ const enrollSchema = z.object({
 /** Starts a run by hand (any trigger type), creating or updating the subscriber. */
 export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(enrollSchema, rawInput, ['input']);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
     if (sequence.status !== 'ACTIVE') {
       throw new UserError(
@@ -151,7 +152,7 @@ export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise
 /** Cancels the subscriber's open run of the sequence. */
 export async function removeSubscriberFromSequence(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(z.object({ sequenceId: z.string(), email: emailSchema }), rawInput, ['input']);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
     const runs = await tx.enrollment.findMany({
       where: { sequenceId: sequence.id, subscriber: { email: input.email }, status: { in: OPEN_STATUSES } },
@@ -165,7 +166,7 @@ export async function removeSubscriberFromSequence(actor: Actor, rawInput: unkno
 }
 
 export async function pauseEnrollment(actor: Actor, id: string): Promise<string> {
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const run = await lockRun(tx, actor, id);
     if (run.status !== 'ACTIVE') throw new UserError(`Only an active run can be paused; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
     await setRunStatus(tx, run, 'PAUSED', 'paused by hand');
@@ -175,7 +176,7 @@ export async function pauseEnrollment(actor: Actor, id: string): Promise<string>
 
 /** A resumed run goes on with the step it was waiting for, at once if that fell due meanwhile. */
 export async function resumeEnrollment(actor: Actor, id: string): Promise<string> {
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const run = await lockRun(tx, actor, id);
     if (run.status !== 'PAUSED') throw new UserError(`Only a paused run can be resumed; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
     const due = new Date(Math.max(now().getTime(), run.nextTriggerAt?.getTime() ?? 0));
@@ -225,7 +226,7 @@ const replySchema = z.object({
  */
 export async function recordReply(actor: Actor, rawInput: unknown): Promise<string | null> {
   const input = parseInput(replySchema, rawInput, ['input']);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const uuid = tryDecodeId('Message', input.messageId);
     const message = uuid ? await tx.message.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
     if (!message) throw notFound('Message', ['input', 'messageId']);
@@ -257,7 +258,7 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
 
 /** The PAUSE reply action's end: a run still paused by that reply finishes. */
 export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
-  await db().$transaction(async (tx) => {
+  await transaction(async (tx) => {
     await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${enrollmentId}::uuid FOR UPDATE`;
     const run = await tx.enrollment.findUnique({ where: { id: enrollmentId }, include: { sequence: true } });
     if (!run || run.status !== 'PAUSED' || run.pausedUntil?.getTime() !== pausedUntil.getTime()) return;

@@ -1,5 +1,6 @@
 // Sequence definitions: create, edit and move through statuses. Each call is one
 // transaction, so an invalid step leaves nothing behind.
+import { transaction } from '../db/transaction.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { importHtml } from '../domain/html-import.js';
 import {
@@ -27,7 +28,7 @@ const INPUT = ['input'];
 
 export async function createSequence(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(createSequenceSchema, rawInput, INPUT);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const triggerListId = input.listId ? await requireOwned(tx, actor, 'list', input.listId, 'listId') : null;
     const triggerSegmentId = input.segmentId
       ? await requireOwned(tx, actor, 'segment', input.segmentId, 'segmentId')
@@ -72,7 +73,7 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
 
 export async function updateSequence(actor: Actor, id: string, rawInput: unknown): Promise<string> {
   const input = parseInput(updateSequenceSchema, rawInput, INPUT);
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     if (current.status === 'ARCHIVED') {
       throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
@@ -111,7 +112,7 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
 }
 
 export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<string> {
-  return db().$transaction(async (tx) => {
+  return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     const next = transition(current.status, action);
     if (action === 'enable') await checkEnableable(tx, current);

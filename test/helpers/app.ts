@@ -2,6 +2,7 @@ import { afterAll } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
+import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { useTestDatabase } from './database.js';
 import type { ClientOptions } from '../../src/db/client.js';
 
@@ -13,8 +14,13 @@ export interface GqlResult<T = any> {
 /** A test database plus the app on it; `workspace()` makes a tenant with its own key. */
 export async function useTestApp(options?: ClientOptions) {
   const { prisma, url } = await useTestDatabase(options);
+  // Writes schedule jobs in their transactions, so the API needs pg-boss (not its workers).
+  const jobs = await startBoss(url, { schedule: false, supervise: false });
   const app = buildApp({ prisma, logger: createLogger('silent') });
-  afterAll(() => app.stop());
+  afterAll(async () => {
+    await app.stop();
+    await stopBoss({ graceful: false, timeout: 1000 });
+  });
 
   async function request(body: unknown, headers: Record<string, string> = {}) {
     return app.yoga.fetch('http://stepwise.test/graphql', {
@@ -37,5 +43,5 @@ export async function useTestApp(options?: ClientOptions) {
     };
   }
 
-  return { app, prisma, url, request, workspace };
+  return { app, prisma, url, request, workspace, jobs };
 }

@@ -2,7 +2,7 @@
 // to a local SMTP server, and a controllable clock.
 import { afterAll } from 'vitest';
 import { useClock } from '../../src/clock.js';
-import { boss, startBoss, stopBoss } from '../../src/engine/boss.js';
+import { boss } from '../../src/engine/boss.js';
 import { startWorkers } from '../../src/engine/workers.js';
 import { configureMail } from '../../src/mail/transport.js';
 import { db } from '../../src/db/client.js';
@@ -21,10 +21,8 @@ export async function useTestEngine(options: { concurrency?: number } = {}) {
   configureMail({ smtpUrl: smtp.url, from: 'Stepwise Test <test@stepwise.test>' });
   const clock = new ShiftableClock();
   const restoreClock = useClock(clock);
-  const instance = await startBoss(t.url, { schedule: false, supervise: false });
-  await startWorkers(instance, { concurrency: options.concurrency ?? 4, pollingIntervalSeconds: 0.5 });
+  await startWorkers(t.jobs, { concurrency: options.concurrency ?? 4, pollingIntervalSeconds: 0.5 });
   afterAll(async () => {
-    await stopBoss({ graceful: false, timeout: 1000 });
     restoreClock();
     await smtp.close();
   });

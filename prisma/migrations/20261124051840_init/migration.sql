@@ -331,6 +331,7 @@ CREATE TABLE "Discount" (
 -- CreateTable
 CREATE TABLE "EnrollmentChange" (
     "id" BIGSERIAL NOT NULL,
+    "seq" BIGINT NOT NULL,
     "workspaceId" UUID NOT NULL,
     "enrollmentId" UUID NOT NULL,
     "sequenceId" UUID NOT NULL,
@@ -443,10 +444,10 @@ CREATE INDEX "Discount_enrollmentId_createdAt_idx" ON "Discount"("enrollmentId",
 CREATE UNIQUE INDEX "Discount_workspaceId_code_key" ON "Discount"("workspaceId", "code");
 
 -- CreateIndex
-CREATE INDEX "EnrollmentChange_workspaceId_id_idx" ON "EnrollmentChange"("workspaceId", "id");
+CREATE INDEX "EnrollmentChange_enrollmentId_idx" ON "EnrollmentChange"("enrollmentId");
 
 -- CreateIndex
-CREATE INDEX "EnrollmentChange_enrollmentId_idx" ON "EnrollmentChange"("enrollmentId");
+CREATE UNIQUE INDEX "EnrollmentChange_workspaceId_seq_key" ON "EnrollmentChange"("workspaceId", "seq");
 
 -- AddForeignKey
 ALTER TABLE "ApiKey" ADD CONSTRAINT "ApiKey_workspaceId_fkey" FOREIGN KEY ("workspaceId") REFERENCES "Workspace"("id") ON DELETE CASCADE ON UPDATE CASCADE;
