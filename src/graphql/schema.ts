@@ -11,5 +11,6 @@ import './types/list.js';
 import './types/segment.js';
 import './types/event.js';
 import './types/run-mutations.js';
+import './types/cancellation.js';
 
 export const schema = builder.toSchema();

@@ -173,8 +173,12 @@ export async function settle(t: TestEngine): Promise<void> {
   });
 }
 
-/** Moves engine time forward and waits until every job that fell due has been worked. */
+/**
+ * Lets the work due now finish (so the jobs it schedules exist and move with the
+ * clock), moves engine time forward, and waits until every job that fell due has been worked.
+ */
 export async function advanceAndSettle(t: TestEngine, ms: number): Promise<void> {
+  await settle(t);
   await t.advance(ms);
   await settle(t);
 }

@@ -2,6 +2,8 @@
 // template database with every migration applied. Each test file then clones
 // the template (test/helpers/database.ts), so files run in parallel in isolation.
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/db/migrate.js';
 import { adminUrlFor, dropDatabase, ensureDatabase, startEmbeddedPostgres } from '../../src/db/postgres.js';
@@ -19,10 +21,24 @@ export function databaseUrlFor(url: string, name: string): string {
   return u.toString();
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 export default async function setup(project: TestProject) {
+  // Each run gets its own embedded server (own data directory and port), so
+  // several test runs on one machine never share or stop each other's database.
+  const dataDir = `.data/test-postgres/${process.pid}`;
   const server = process.env.DATABASE_URL
     ? { url: process.env.DATABASE_URL, stop: async () => {} }
-    : await startEmbeddedPostgres({ dataDir: '.data/test-postgres', port: 54330, database: 'postgres' });
+    : await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres' });
   const admin = adminUrlFor(server.url);
   const template = `stepwise_template_${randomBytes(4).toString('hex')}`;
   await ensureDatabase(admin, template);
@@ -32,5 +48,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await dropDatabase(admin, template);
     await server.stop();
+    if (!process.env.DATABASE_URL) await rm(dataDir, { recursive: true, force: true });
   };
 }

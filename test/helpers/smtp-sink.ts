@@ -9,13 +9,17 @@ export interface SmtpSink {
   messages: ParsedMail[];
   /** Refuse every message (the relay is "down" for mail, still reachable). */
   rejectAll: boolean;
+  /** Hold each message this long before accepting it (a slow relay). */
+  delayMs: number;
+  /** Called when a message starts arriving, before it is accepted. */
+  onIncoming?: () => void;
   waitFor(count: number, timeoutMs?: number): Promise<ParsedMail[]>;
   close(): Promise<void>;
 }
 
 export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
-  const sink = { rejectAll: false } as SmtpSink;
+  const sink = { rejectAll: false, delayMs: 0 } as SmtpSink;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -26,8 +30,10 @@ export async function startSmtpSink(): Promise<SmtpSink> {
         stream.on('end', () => callback(Object.assign(new Error('Mailbox unavailable'), { responseCode: 450 })));
         return;
       }
+      sink.onIncoming?.();
       simpleParser(stream)
-        .then((mail) => {
+        .then(async (mail) => {
+          if (sink.delayMs) await new Promise((r) => setTimeout(r, sink.delayMs));
           messages.push(mail);
           callback();
         })
