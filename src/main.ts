@@ -13,6 +13,7 @@ import { buildApp } from './server/app.js';
 import { startBoss, stopBoss } from './engine/boss.js';
 import { startWorkers } from './engine/workers.js';
 import { configureMail } from './mail/transport.js';
+import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 
 let config: Config;
 try {
@@ -36,6 +37,8 @@ const jobs = await startBoss(database.url, { schedule: runJobs, supervise: runJo
 if (runJobs) await startWorkers(jobs, { concurrency: config.WORKER_CONCURRENCY });
 
 const graphiqlApiKey = await provisionKeys(prisma);
+// Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY.
+if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ err: error }, 'change listener'));
 const app = serveHttp ? buildApp({ prisma, logger, graphiqlApiKey }) : undefined;
 if (app) {
   const port = await app.start(config.PORT, config.HOST);
@@ -68,6 +71,7 @@ async function shutdown(signal: string) {
   stopping = true;
   logger.info({ signal }, 'shutting down');
   await app?.stop();
+  await stopChangeNotifier();
   await stopBoss();
   await disconnectDb();
   await database.stop();

@@ -84,6 +84,11 @@ export async function logRunChanges(tx: Tx, changes: RunChange[]): Promise<void>
   runBeforeCommit(tx, flushRunChanges);
 }
 
+/** Changes logged in this transaction that are not written yet (they are, just before commit). */
+export function unwrittenRunChanges(tx: Tx): readonly RunChange[] {
+  return pending.get(tx) ?? [];
+}
+
 async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];
   pending.delete(tx);

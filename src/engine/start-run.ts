@@ -10,7 +10,7 @@ import type { Prisma, Sequence } from '../generated/prisma/client.js';
 import { enqueue } from './boss.js';
 import { advisoryLock } from './locks.js';
 import { QUEUES } from './queues.js';
-import { OPEN_STATUSES, logRunChanges } from './run-status.js';
+import { OPEN_STATUSES, logRunChanges, unwrittenRunChanges } from './run-status.js';
 
 export interface StartRunInput {
   sequence: Sequence;
@@ -109,7 +109,15 @@ export async function hasRoomToStart(tx: Tx, sequence: Sequence, at: Date): Prom
         occurredAt: { gte: dayStart },
       },
     });
-    if (begunToday >= sequence.throttleMaxAddsPerDay) return false;
+    // Runs begun earlier in this transaction (a release batch) are logged only at commit.
+    const begunHere = unwrittenRunChanges(tx).filter(
+      (c) =>
+        c.sequenceId === sequence.id &&
+        c.status === 'ACTIVE' &&
+        (c.previousStatus === null || c.previousStatus === 'QUEUED') &&
+        c.occurredAt >= dayStart,
+    ).length;
+    if (begunToday + begunHere >= sequence.throttleMaxAddsPerDay) return false;
   }
   return true;
 }

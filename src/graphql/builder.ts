@@ -45,6 +45,7 @@ builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 export type MutationFieldBuilder = PothosSchemaTypes.MutationFieldBuilder<SchemaTypes, {}>;

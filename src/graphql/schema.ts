@@ -12,5 +12,6 @@ import './types/segment.js';
 import './types/event.js';
 import './types/run-mutations.js';
 import './types/cancellation.js';
+import './types/enrollment-change.js';
 
 export const schema = builder.toSchema();

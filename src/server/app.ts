@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createGraphQLError, createYoga, maskError } from 'graphql-yoga';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerKey, createKeyResolver, type ApiKeyOwner } from '../auth/api-keys.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Context } from '../graphql/context.js';
@@ -30,7 +30,13 @@ interface ServerContext {
 type WsExtra = {
   owner?: ApiKeyOwner;
   request: IncomingMessage;
+  socket: WebSocket;
+  /** The last change cursor sent on this connection. */
+  lastCursor?: string;
 };
+
+/** Bytes a WebSocket may have queued before its client counts as too slow. */
+const MAX_SOCKET_BUFFER = 4 * 1024 * 1024;
 
 const unauthenticated = (message: string) =>
   createGraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
@@ -105,6 +111,18 @@ export function buildApp(options: AppOptions) {
       },
       execute: (args: { rootValue: { execute: (a: unknown) => unknown } }) => args.rootValue.execute(args),
       subscribe: (args: { rootValue: { subscribe: (a: unknown) => unknown } }) => args.rootValue.subscribe(args),
+      // A client whose socket backs up is dropped with its last cursor, instead of
+      // the server buffering without bound; it resumes with after: <cursor>.
+      onNext: (ctx: WsContext<Record<string, unknown>, WsExtra>, _id: string, _payload: unknown, _args: unknown, result: { data?: { enrollmentChanged?: { cursor?: string } } }) => {
+        const socket = ctx.extra.socket;
+        if (socket.bufferedAmount > MAX_SOCKET_BUFFER) {
+          socket.close(4429, `Too far behind; resume with after: "${ctx.extra.lastCursor ?? ''}"`.slice(0, 120));
+          return undefined;
+        }
+        const cursor = result.data?.enrollmentChanged?.cursor;
+        if (cursor) ctx.extra.lastCursor = cursor;
+        return undefined;
+      },
       onSubscribe: async (ctx: WsContext<Record<string, unknown>, WsExtra>, _id: string, params: SubscribePayload) => {
         const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,

@@ -3,6 +3,7 @@ import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
 import { startBoss, stopBoss } from '../../src/engine/boss.js';
+import { startChangeNotifier, stopChangeNotifier } from '../../src/realtime/change-notifier.js';
 import { useTestDatabase } from './database.js';
 import type { ClientOptions } from '../../src/db/client.js';
 
@@ -16,9 +17,11 @@ export async function useTestApp(options?: ClientOptions) {
   const { prisma, url } = await useTestDatabase(options);
   // Writes schedule jobs in their transactions, so the API needs pg-boss (not its workers).
   const jobs = await startBoss(url, { schedule: false, supervise: false });
+  await startChangeNotifier(url);
   const app = buildApp({ prisma, logger: createLogger('silent') });
   afterAll(async () => {
     await app.stop();
+    await stopChangeNotifier();
     await stopBoss({ graceful: false, timeout: 1000 });
   });
 

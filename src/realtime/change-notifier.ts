@@ -1,0 +1,116 @@
+// One LISTEN connection per process for the change log's NOTIFY: it wakes the
+// subscription feeds of a workspace, which then re-read the log. Reconnects with
+// backoff and jitter; after a reconnect every feed re-reads (a NOTIFY may have
+// been missed), and feeds also poll, so NOTIFY is never the only guarantee.
+import pg from 'pg';
+import { CHANGES_CHANNEL } from '../engine/run-status.js';
+
+type Waiter = () => void;
+
+export class ChangeNotifier {
+  private waiters = new Map<string, Set<Waiter>>();
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', (message) => {
+      if (message.payload) this.wake(message.payload);
+    });
+    client.on('error', (error) => {
+      this.onError(error);
+      this.reconnect(client);
+    });
+    client.on('end', () => this.reconnect(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      this.client = client;
+      this.attempt = 0;
+      this.wakeAll();
+    } catch (error) {
+      this.onError(error);
+      this.reconnect(client);
+    }
+  }
+
+  private reconnect(client: pg.Client) {
+    if (this.stopped || this.timer || (this.client && this.client !== client)) return;
+    this.client = undefined;
+    client.end().catch(() => {});
+    // Exponential backoff with full jitter, at most 10 s.
+    const delay = Math.random() * Math.min(10_000, 200 * 2 ** this.attempt++);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.connect();
+    }, delay);
+  }
+
+  private wake(workspaceId: string) {
+    const set = this.waiters.get(workspaceId);
+    if (!set) return;
+    this.waiters.delete(workspaceId);
+    for (const waiter of set) waiter();
+  }
+
+  private wakeAll() {
+    for (const workspaceId of [...this.waiters.keys()]) this.wake(workspaceId);
+  }
+
+  /** Resolves at the next change of the workspace, after `timeoutMs` at the latest, or when aborted. */
+  wait(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(workspaceId);
+      if (!set) this.waiters.set(workspaceId, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.waiters.get(workspaceId)?.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.wakeAll();
+    await this.client?.end().catch(() => {});
+    this.client = undefined;
+  }
+}
+
+let current: ChangeNotifier | undefined;
+
+export async function startChangeNotifier(connectionString: string, onError?: (error: unknown) => void) {
+  const notifier = new ChangeNotifier(connectionString, onError);
+  await notifier.start();
+  current = notifier;
+  return notifier;
+}
+
+export async function stopChangeNotifier() {
+  const notifier = current;
+  current = undefined;
+  await notifier?.stop();
+}
+
+/** Waits for a change of the workspace (or just `timeoutMs` when no notifier runs in this process). */
+export function waitForChange(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  if (current) return current.wait(workspaceId, timeoutMs, signal);
+  return new Promise((resolve) => setTimeout(resolve, timeoutMs));
+}
