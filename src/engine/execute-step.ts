@@ -52,9 +52,12 @@ export async function executeStep(job: StepJob, options: { finalAttempt: boolean
       }
 
       const scheduledAt = run.nextTriggerAt ?? at;
+      let deliver: (() => Promise<void>) | undefined;
       try {
-        if (step.type === 'EMAIL') await sendEmailStep(tx, run, step, scheduledAt, at);
+        if (step.type === 'EMAIL') deliver = await sendEmailStep(tx, run, step, scheduledAt, at);
         else await createDiscountStep(tx, run, step, scheduledAt, at);
+        // A final attempt hands the email over here, so that a refusal becomes the run's failure.
+        if (options.finalAttempt) await deliver?.();
       } catch (error) {
         if (!options.finalAttempt && !(error instanceof StepFailure)) throw error;
         const message = error instanceof Error ? error.message : String(error);
@@ -73,6 +76,10 @@ export async function executeStep(job: StepJob, options: { finalAttempt: boolean
         return 'executed';
       }
       await advance(tx, run, step.position, at);
+      // Otherwise the relay gets it last, once the run has moved on: a crash after the
+      // relay accepted it and before the commit (the one way an email goes out twice,
+      // with the same Message-ID) has little left to hit. A refusal rolls it all back.
+      if (!options.finalAttempt) await deliver?.();
       return 'executed';
     },
     { timeout: 60_000, maxWait: 30_000 },
@@ -96,7 +103,14 @@ async function advance(tx: Tx, run: LoadedRun, position: number, at: Date) {
   await enqueue(tx, [{ name: QUEUES.step, data: { enrollmentId: run.id, stepId: next.id }, startAfter: due }]);
 }
 
-async function sendEmailStep(tx: Tx, run: LoadedRun, step: Step, scheduledAt: Date, at: Date) {
+/** Records the email step; returns the hand-off to the relay, for the caller to make last. */
+async function sendEmailStep(
+  tx: Tx,
+  run: LoadedRun,
+  step: Step,
+  scheduledAt: Date,
+  at: Date,
+): Promise<(() => Promise<void>) | undefined> {
   const subscriber = run.subscriber;
   // The policy point for every send: opted-out subscribers get only transactional email.
   if (subscriber.status !== 'ACTIVE' && !run.sequence.transactional) {
@@ -142,16 +156,17 @@ async function sendEmailStep(tx: Tx, run: LoadedRun, step: Step, scheduledAt: Da
   await tx.stepRun.create({
     data: { enrollmentId: run.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at, messageId: message.id, attempts: 1 },
   });
-  // Last: if the relay refuses, the transaction rolls back and the job is retried.
-  await transport.send({
-    from,
-    to: subscriber.email,
-    subject: rendered.subject,
-    html: rendered.html,
-    text: rendered.text,
-    messageId: smtpMessageId,
-    headers: { 'X-Stepwise-Run': run.id, 'X-Stepwise-Step': step.id },
-  });
+  // If the relay refuses, the transaction rolls back and the job is retried.
+  return () =>
+    transport.send({
+      from,
+      to: subscriber.email,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      messageId: smtpMessageId,
+      headers: { 'X-Stepwise-Run': run.id, 'X-Stepwise-Step': step.id },
+    });
 }
 
 /** What merge tags see: the subscriber now, the run's entry event as it was, its latest discount. */

@@ -80,7 +80,7 @@ export async function logRunChanges(tx: Tx, changes: RunChange[]): Promise<void>
   if (!changes.length) return;
   const buffer = pending.get(tx) ?? [];
   pending.set(tx, buffer);
-  buffer.push(...changes);
+  for (const change of changes) buffer.push(change);
   runBeforeCommit(tx, flushRunChanges);
 }
 
@@ -93,7 +93,11 @@ async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];
   pending.delete(tx);
   const byWorkspace = new Map<string, RunChange[]>();
-  for (const c of changes) byWorkspace.set(c.workspaceId, [...(byWorkspace.get(c.workspaceId) ?? []), c]);
+  for (const c of changes) {
+    const list = byWorkspace.get(c.workspaceId);
+    if (list) list.push(c);
+    else byWorkspace.set(c.workspaceId, [c]);
+  }
   // A fixed lock order: two transactions touching the same workspaces cannot deadlock.
   for (const workspaceId of [...byWorkspace.keys()].sort()) {
     const batch = byWorkspace.get(workspaceId)!;

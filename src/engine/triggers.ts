@@ -47,7 +47,9 @@ export async function applyFacts(tx: Tx, ctx: FactContext, facts: Fact[]): Promi
         sequence,
         subscriberId: ctx.subscriberId,
         entryEvent: fromEvent?.properties ?? null,
-        entryEventId: fromEvent?.id ?? null,
+        // Every run a tracked event's call starts (also CONTACT_ADDED or SEGMENT_ENTERED
+        // ones) links to it, so a replay of its idempotency key returns all of them.
+        entryEventId: ctx.event?.id ?? null,
         eventName: fromEvent?.name ?? null,
         idempotencyKey: fromEvent?.idempotencyKey ?? null,
       });

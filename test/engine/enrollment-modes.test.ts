@@ -125,6 +125,29 @@ describe('idempotency keys', () => {
     await settle(t);
     expect(api.mailTo('ida@modes.test').map((m) => m.subject)).toEqual(['Idem 1']);
   });
+
+  it('concurrent calls with one key for a new email: one subscriber, one event, one run', async () => {
+    const seq = await api.sequence({ name: 'Idem new', trigger: 'EVENT_RECEIVED', eventName: 'idem.new', steps: twoEmails('Idem new') });
+    const input = { email: 'ivy@modes.test', event: 'idem.new', properties: { n: 2 }, idempotencyKey: 'idem-ivy-1' };
+    const results = await Promise.all(Array.from({ length: 5 }, () => api.trackRaw(input)));
+    for (const r of results) expect(r.errors).toEqual([]);
+    expect(new Set(results.flatMap((r) => r.enrollments.map((e: { id: string }) => e.id))).size).toBe(1);
+    expect(await t.prisma.subscriber.count({ where: { email: 'ivy@modes.test' } })).toBe(1);
+    expect(await t.prisma.event.count({ where: { idempotencyKey: 'idem-ivy-1' } })).toBe(1);
+    expect(await api.runs(seq)).toHaveLength(1);
+  });
+
+  it('enrollSubscriber called concurrently with one key starts one run', async () => {
+    const seq = await api.sequence({ name: 'Idem manual', trigger: 'MANUAL', steps: twoEmails('Idem manual') });
+    const input = { sequenceId: seq, subscriber: { email: 'ike@modes.test' }, properties: { n: 3 }, idempotencyKey: 'idem-ike-1' };
+    const results = await Promise.all(Array.from({ length: 5 }, () => api.enrollRaw(input)));
+    for (const r of results) expect(r.errors).toEqual([]);
+    expect(new Set(results.map((r) => r.enrollment.id)).size).toBe(1);
+    expect(await t.prisma.subscriber.count({ where: { email: 'ike@modes.test' } })).toBe(1);
+    expect(await api.runs(seq)).toHaveLength(1);
+    await settle(t);
+    expect(api.mailTo('ike@modes.test').map((m) => m.subject)).toEqual(['Idem manual 1']);
+  });
 });
 
 describe('enrollSubscriber', () => {

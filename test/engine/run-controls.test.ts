@@ -2,7 +2,8 @@
 // replies, pausing by hand, disabling the sequence, opted-out subscribers, and
 // discount steps.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { releaseQueued } from '../../src/engine/release-queued.js';
+import { tryDecodeId } from '../../src/domain/public-id.js';
+import { releaseQueued as releaseAll } from '../../src/engine/release-queued.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { DAY, HOUR, advanceAndSettle, email, engineApi, settle } from './support.js';
 
@@ -23,11 +24,20 @@ async function startRuns(event: string, addresses: string[]): Promise<string[]> 
   return ids;
 }
 
+/** Releases the queued runs of one sequence (by public ID), as the scheduled release does. */
+const releaseQueued = (sequenceId: string) => releaseAll(tryDecodeId('Sequence', sequenceId)!);
+
 const statuses = async (ids: string[]) => Promise.all(ids.map(async (id) => (await api.run(id)).status));
 
 describe('throttles and limits', () => {
   it('throttleMaxAddsPerDay queues runs past the daily limit and starts them oldest first when the day rolls over', async () => {
-    await api.sequence({ name: 'Daily', trigger: 'EVENT_RECEIVED', eventName: 'daily.go', throttleMaxAddsPerDay: 2, steps: [email('Daily')] });
+    const seq = await api.sequence({
+      name: 'Daily',
+      trigger: 'EVENT_RECEIVED',
+      eventName: 'daily.go',
+      throttleMaxAddsPerDay: 2,
+      steps: [email('Daily'), email('Daily later', { days: 30 })],
+    });
     const who = ['d1', 'd2', 'd3', 'd4', 'd5'].map((n) => `${n}@throttle.test`);
     const ids = await startRuns('daily.go', who);
     expect(await statuses(ids)).toEqual(['ACTIVE', 'ACTIVE', 'QUEUED', 'QUEUED', 'QUEUED']);
@@ -36,25 +46,25 @@ describe('throttles and limits', () => {
     expect(queuedRun.nextTriggerAt).toBeNull();
 
     // Same day: releasing starts nothing.
-    expect(await releaseQueued()).toBe(0);
+    expect(await releaseQueued(seq)).toBe(0);
     await settle(t);
     expect(who.map((w) => api.mailTo(w).length)).toEqual([1, 1, 0, 0, 0]);
 
     // Next day: two more, the oldest first.
     await t.advance(DAY);
-    expect(await releaseQueued()).toBe(2);
+    expect(await releaseQueued(seq)).toBe(2);
     await settle(t);
     expect(who.map((w) => api.mailTo(w).length)).toEqual([1, 1, 1, 1, 0]);
-    expect(await statuses(ids)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED', 'QUEUED']);
+    expect(await statuses(ids)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'QUEUED']);
 
     await t.advance(DAY);
-    expect(await releaseQueued()).toBe(1);
+    expect(await releaseQueued(seq)).toBe(1);
     await api.waitForMail(who[4]!, 1);
-    expect(await statuses(ids)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED']);
+    expect(await statuses(ids)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE']);
   });
 
   it('throttleCapacity holds runs as QUEUED while that many are in progress, and starts the oldest when one ends', async () => {
-    await api.sequence({
+    const seq = await api.sequence({
       name: 'Capacity',
       trigger: 'EVENT_RECEIVED',
       eventName: 'cap.go',
@@ -65,13 +75,13 @@ describe('throttles and limits', () => {
     const ids = await startRuns('cap.go', who);
     expect(await statuses(ids)).toEqual(['ACTIVE', 'ACTIVE', 'QUEUED', 'QUEUED']);
     await settle(t);
-    expect(await releaseQueued()).toBe(0); // still full
+    expect(await releaseQueued(seq)).toBe(0); // still full
     expect(who.map((w) => api.mailTo(w).length)).toEqual([1, 1, 0, 0]);
 
     // A paused run still holds its place; a cancelled one frees it (the release runs on its own).
     expect((await api.pause(ids[0]!)).errors).toEqual([]);
-    expect(await releaseQueued()).toBe(0);
-    expect((await api.remove({ sequenceId: (await api.run(ids[0]!)).sequence.id, email: who[0] })).errors).toEqual([]);
+    expect(await releaseQueued(seq)).toBe(0);
+    expect((await api.remove({ sequenceId: seq, email: who[0] })).errors).toEqual([]);
     await api.runWithStatus(ids[2]!, 'ACTIVE');
     expect((await api.run(ids[3]!)).status).toBe('QUEUED');
     await api.waitForMail(who[2]!, 1);
@@ -90,7 +100,7 @@ describe('throttles and limits', () => {
     const who = ['h1', 'h2'].map((n) => `${n}@throttle.test`);
     const ids = await startRuns('held.go', who);
     expect(await statuses(ids)).toEqual(['QUEUED', 'QUEUED']);
-    expect(await releaseQueued()).toBe(0);
+    expect(await releaseQueued(seq)).toBe(0);
     await settle(t);
     expect(who.map((w) => api.mailTo(w).length)).toEqual([0, 0]);
 
@@ -283,41 +293,49 @@ describe('disabling and enabling a sequence', () => {
       name: 'Toggle',
       trigger: 'EVENT_RECEIVED',
       eventName: 'toggle.go',
-      steps: [email('Toggle 1'), email('Toggle 2', { days: 1 }), email('Toggle 3', { days: 1 })],
+      steps: [email('Toggle 1'), email('Toggle 2', { days: 1 }), email('Toggle 3', { days: 1 }), email('Toggle 4', { days: 1 })],
     });
     const who = ['ta@toggle.test', 'tb@toggle.test'];
+    const subjects = (w: string) => api.mailTo(w).map((m) => m.subject);
     const ids = await startRuns('toggle.go', who);
     for (const id of ids) await api.runWhere(id, (r) => r.currentStepPosition === 2);
 
-    // Toggled off and on while nothing is due: no duplicate jobs' worth of email later.
+    // Toggled off and on before step 2 is due: it still goes out once, on time.
     for (let i = 0; i < 3; i++) {
       await api.disable(seq);
       await api.enable(seq);
     }
+    await settle(t);
+    for (const w of who) expect(subjects(w)).toEqual(['Toggle 1']);
+    await advanceAndSettle(t, DAY + 60_000);
+    for (const w of who) expect(subjects(w)).toEqual(['Toggle 1', 'Toggle 2']);
+
     const disabled = await api.disable(seq);
     expect(disabled.sequence.status).toBe('PAUSED');
     // While disabled nothing is sent, and the trigger starts no runs.
     expect((await api.track({ email: 'tc@toggle.test', event: 'toggle.go' })).enrollments).toEqual([]);
     await advanceAndSettle(t, 3 * DAY);
-    expect(who.map((w) => api.mailTo(w).length)).toEqual([1, 1]);
+    for (const w of who) expect(subjects(w)).toEqual(['Toggle 1', 'Toggle 2']);
     expect(await statuses(ids)).toEqual(['ACTIVE', 'ACTIVE']);
 
+    // Steps 3 and 4 both fell due while disabled: step 3 goes out now, once; step 4 a day after it.
     await api.enable(seq);
-    for (const w of who) await api.waitForMail(w, 2);
+    for (const w of who) await api.waitForMail(w, 3);
     await settle(t);
-    // Steps 2 and 3 both fell due while disabled: step 2 now, once; step 3 a day after it.
-    for (const w of who) expect(api.mailTo(w).map((m) => m.subject)).toEqual(['Toggle 1', 'Toggle 2']);
+    for (const w of who) expect(subjects(w)).toEqual(['Toggle 1', 'Toggle 2', 'Toggle 3']);
     await advanceAndSettle(t, DAY + 60_000);
-    for (const w of who) expect(api.mailTo(w).map((m) => m.subject)).toEqual(['Toggle 1', 'Toggle 2', 'Toggle 3']);
+    for (const w of who) expect(subjects(w)).toEqual(['Toggle 1', 'Toggle 2', 'Toggle 3', 'Toggle 4']);
     for (const id of ids) {
       const done = await api.runWithStatus(id, 'COMPLETED');
       expect(done.history.map((h) => [h.step.position, h.status])).toEqual([
         [1, 'SENT'],
         [2, 'SENT'],
         [3, 'SENT'],
+        [4, 'SENT'],
       ]);
     }
-    expect(await t.prisma.message.count({ where: { to: { in: who } } })).toBe(6);
+    expect(await t.prisma.message.count({ where: { to: { in: who } } })).toBe(8);
+    expect(await api.runs(seq)).toHaveLength(2);
   });
 });
 

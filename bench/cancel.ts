@@ -1,0 +1,75 @@
+// Cancelling 100,000 runs by entry-event value in one call: how long it takes,
+// whether the matching uses the GIN index on entryEvent, and whether a step of
+// another sequence can lock its run meanwhile.
+import pg from 'pg';
+import { startBoss, stopBoss } from '../src/engine/boss.js';
+import { cancelEnrollments, fieldValuesMatch } from '../src/services/cancel.js';
+import { encodeId } from '../src/domain/public-id.js';
+import { benchDatabase } from './database.js';
+
+const RUNS = Number(process.env.BENCH_CANCEL_RUNS ?? 100_000);
+
+export async function benchCancel() {
+  const bench = await benchDatabase();
+  const { prisma } = bench;
+  await startBoss(bench.url, { schedule: false, supervise: false });
+  try {
+    const workspace = await prisma.workspace.create({ data: { name: 'bench' } });
+    const make = (name: string) =>
+      prisma.sequence.create({ data: { workspaceId: workspace.id, slug: name, name, triggerType: 'EVENT_RECEIVED', triggerEventName: 'order', status: 'ACTIVE', enrollmentFieldPath: 'order.id' } });
+    const target = await make('target');
+    const other = await make('other');
+    // Subscribers, then RUNS matching runs in the target sequence and as many non-matching ones.
+    await prisma.$executeRaw`
+      INSERT INTO "Subscriber" (id, "workspaceId", email, "updatedAt")
+      SELECT gen_random_uuid(), ${workspace.id}::uuid, 'bench' || i || '@example.com', now() FROM generate_series(1, ${RUNS}) i`;
+    await prisma.$executeRaw`
+      INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "entryEvent", "updatedAt")
+      SELECT gen_random_uuid(), s."workspaceId", q.id, s.id, 'ACTIVE',
+             jsonb_build_object('order', jsonb_build_object('id', CASE WHEN q.id = ${target.id}::uuid THEN 'bulk' ELSE 'keep-' || s.email END)),
+             now()
+      FROM "Subscriber" s CROSS JOIN (VALUES (${target.id}::uuid), (${other.id}::uuid)) AS q(id)
+      WHERE s."workspaceId" = ${workspace.id}::uuid`;
+    await prisma.$executeRawUnsafe('ANALYZE "Enrollment"');
+
+    const plan = await prisma.$queryRaw<{ 'QUERY PLAN': string }[]>`
+      EXPLAIN SELECT e.id FROM "Enrollment" e
+      WHERE e."sequenceId" = ${target.id}::uuid AND e.status IN ('QUEUED', 'ACTIVE', 'PAUSED') AND ${fieldValuesMatch('order.id', ['bulk'])}`;
+    const planText = plan.map((r) => r['QUERY PLAN']).join('\n');
+
+    // While the cancel runs, another sequence's step takes its run's row lock.
+    const probeRun = await prisma.enrollment.findFirstOrThrow({ where: { sequenceId: other.id } });
+    const probe = new pg.Client({ connectionString: bench.url });
+    await probe.connect();
+    const started = performance.now();
+    const cancelling = cancelEnrollments({ workspaceId: workspace.id }, { sequenceId: encodeId('Sequence', target.id), fieldValues: ['bulk'], dryRun: false });
+    await new Promise((r) => setTimeout(r, 200));
+    const lockStart = performance.now();
+    await probe.query('BEGIN');
+    await probe.query(`SET LOCAL lock_timeout = '5s'`);
+    await probe.query('SELECT 1 FROM "Enrollment" WHERE id = $1 FOR UPDATE', [probeRun.id]);
+    await probe.query('COMMIT');
+    const lockMs = performance.now() - lockStart;
+    const result = await cancelling.catch((e) => { console.error("CANCEL FAILED", e); throw e; });
+    const cancelMs = performance.now() - started;
+    await probe.end();
+    const stillActive = await prisma.enrollment.count({ where: { sequenceId: other.id, status: 'ACTIVE' } });
+    const logged = await prisma.enrollmentChange.count({ where: { sequenceId: target.id, status: 'CANCELLED' } });
+
+    return {
+      title: `Cancel ${RUNS.toLocaleString('en')} runs by entry-event value (${bench.where})`,
+      rows: [
+        ['runs cancelled in one call', result.cancelledCount.toLocaleString('en')],
+        ['time for the call', `${(cancelMs / 1000).toFixed(2)} s`],
+        ['changes logged', logged.toLocaleString('en')],
+        ['other sequence: row lock taken during the cancel after', `${lockMs.toFixed(0)} ms`],
+        ['other sequence runs left untouched', stillActive.toLocaleString('en')],
+        ['GIN index on entryEvent used', /Enrollment_entryEvent_idx/.test(planText) ? 'yes' : `no\n${planText}`],
+      ] as [string, string][],
+    };
+  } finally {
+    await stopBoss({ graceful: false, timeout: 1000 });
+    await bench.close();
+  }
+}
+
