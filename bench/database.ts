@@ -36,8 +36,6 @@ export async function benchDatabase() {
     where: process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded Postgres',
     async close() {
       await disconnectDb();
-      const c = new (await import('pg')).default.Client({ connectionString: admin }); await c.connect();
-      console.log((await c.query('select application_name, state, query from pg_stat_activity where datname = $1', [name])).rows); await c.end();
       await dropDatabase(admin, name);
       await server.stop();
       if (!process.env.DATABASE_URL) await rm(dataDir, { recursive: true, force: true });

@@ -104,19 +104,17 @@ async function flushRunChanges(tx: Tx): Promise<void> {
     await advisoryLock(tx, 'enrollment-changes', workspaceId);
     const [{ top }] = await tx.$queryRaw<[{ top: bigint }]>`
       SELECT COALESCE(max(seq), 0)::bigint AS top FROM "EnrollmentChange" WHERE "workspaceId" = ${workspaceId}::uuid`;
-    await tx.enrollmentChange.createMany({
-      data: batch.map((c, i) => ({
-        seq: top + BigInt(i + 1),
-        workspaceId: c.workspaceId,
-        enrollmentId: c.id,
-        sequenceId: c.sequenceId,
-        subscriberId: c.subscriberId,
-        previousStatus: c.previousStatus,
-        status: c.status,
-        reason: c.reason,
-        occurredAt: c.occurredAt,
-      })),
-    });
+    // One statement however many changes (a bulk cancel writes 100,000): arrays, unnested in order.
+    await tx.$executeRaw`
+      INSERT INTO "EnrollmentChange"
+        (seq, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
+      SELECT ${top} + c.n, ${workspaceId}::uuid, c.enrollment, c.sequence, c.subscriber,
+             c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
+      FROM unnest(
+        ${batch.map((c) => c.id)}::uuid[], ${batch.map((c) => c.sequenceId)}::uuid[], ${batch.map((c) => c.subscriberId)}::uuid[],
+        ${batch.map((c) => c.previousStatus)}::text[], ${batch.map((c) => c.status)}::text[], ${batch.map((c) => c.reason)}::text[],
+        ${batch.map((c) => c.occurredAt)}::timestamp(3)[]
+      ) WITH ORDINALITY AS c(enrollment, sequence, subscriber, previous, status, reason, at, n)`;
     await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
   }
 }
