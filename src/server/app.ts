@@ -11,6 +11,7 @@ import { bearerKey, createKeyResolver, type ApiKeyOwner } from '../auth/api-keys
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Context } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
+import { PREVIEW_PATH, servePreview } from './preview-route.js';
 import { asUserErrors } from '../services/user-input.js';
 import type { Logger } from '../logger.js';
 
@@ -91,6 +92,13 @@ export function buildApp(options: AppOptions) {
   const server: Server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.method === 'GET' && PREVIEW_PATH.test(req.url ?? '')) {
+      servePreview(req, res, resolveKey).catch((error) => {
+        options.logger.error({ err: error }, 'preview failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('Preview failed');
+      });
       return;
     }
     void yoga.requestListener(req, res);

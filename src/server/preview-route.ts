@@ -1,0 +1,46 @@
+// GET /preview/:stepId[?email=...]: a step rendered as a page for a browser, as
+// the given subscriber (or a sample one) would receive it. Same auth as the API.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerKey, type ApiKeyOwner } from '../auth/api-keys.js';
+import { encodeId, tryDecodeId } from '../domain/public-id.js';
+import { db } from '../db/client.js';
+import { previewSequence } from '../services/preview.js';
+import { asUserErrors } from '../services/user-input.js';
+
+export const PREVIEW_PATH = /^\/preview\/([a-z]{3}_[0-9a-f]{32})(?:\?.*)?$/;
+
+export async function servePreview(
+  req: IncomingMessage,
+  res: ServerResponse,
+  resolveKey: (key: string) => Promise<ApiKeyOwner | null>,
+): Promise<void> {
+  const key = bearerKey(req.headers.authorization);
+  const owner = key ? await resolveKey(key) : null;
+  if (!owner) {
+    res.writeHead(401, { 'content-type': 'text/plain' }).end('Send the header Authorization: Bearer <key>');
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const stepId = tryDecodeId('Step', url.pathname.split('/')[2] ?? '');
+  const step = stepId
+    ? await db().step.findFirst({ where: { id: stepId, sequence: { workspaceId: owner.workspaceId } }, select: { id: true, sequenceId: true } })
+    : null;
+  if (!step) {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('No such step');
+    return;
+  }
+  try {
+    const email = url.searchParams.get('email');
+    const steps = await previewSequence(owner, { sequenceId: encodeId('Sequence', step.sequenceId), ...(email ? { email } : {}) });
+    const html = steps.find((s) => s.step.id === step.id)?.html;
+    if (html == null) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('This step sends no email (a retired or discount step)');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+  } catch (error) {
+    const errors = asUserErrors(error);
+    if (!errors) throw error;
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(errors.map((e) => e.message).join('\n'));
+  }
+}

@@ -1,0 +1,91 @@
+// What each step of a sequence would send to one subscriber, and when: rendered
+// exactly as the sender renders it, without sending or writing anything.
+import { z } from 'zod';
+import { delayToSeconds } from '../domain/delay.js';
+import { emailSchema } from '../domain/email-address.js';
+import { UserError, notFound } from '../domain/errors.js';
+import type { MergeTagContext } from '../domain/merge-tags.js';
+import { tryDecodeId } from '../domain/public-id.js';
+import { dueAt, type SendWindow } from '../domain/schedule.js';
+import type { DiscountTerms } from '../domain/sequence-input.js';
+import { db } from '../db/client.js';
+import type { Step } from '../generated/prisma/client.js';
+import { renderStep } from '../mail/render-step.js';
+import type { Actor } from './sequences.js';
+import { parseInput } from './user-input.js';
+
+const previewSchema = z.object({
+  sequenceId: z.string(),
+  subscriberId: z.string().nullish(),
+  email: emailSchema.nullish(),
+  properties: z.record(z.string(), z.json(), { message: 'must be a JSON object' }).nullish(),
+  startAt: z.date().nullish(),
+});
+
+export interface PreviewedStep {
+  step: Step;
+  dueAfterSeconds: number;
+  dueAt: Date | null;
+  subject: string | null;
+  previewText: string | null;
+  html: string | null;
+  text: string | null;
+}
+
+export async function previewSequence(actor: Actor, rawInput: unknown): Promise<PreviewedStep[]> {
+  const input = parseInput(previewSchema, rawInput, []);
+  if (input.subscriberId != null && input.email != null) {
+    throw new UserError('Give subscriberId or email, not both', ['email'], 'VALIDATION');
+  }
+  const sequenceId = tryDecodeId('Sequence', input.sequenceId);
+  const sequence = sequenceId
+    ? await db().sequence.findFirst({
+        where: { id: sequenceId, workspaceId: actor.workspaceId },
+        include: { steps: { where: { position: { not: null } }, orderBy: { position: 'asc' } } },
+      })
+    : null;
+  if (!sequence) throw notFound('Sequence', ['sequenceId']);
+
+  // A known subscriber as they are; an unknown email as a new subscriber would be.
+  let subscriber: MergeTagContext['subscriber'] = { email: input.email ?? 'subscriber@example.com', firstName: null, lastName: null, attributes: {} };
+  if (input.subscriberId != null || input.email != null) {
+    const where = input.subscriberId != null ? { id: tryDecodeId('Subscriber', input.subscriberId) ?? undefined } : { email: input.email! };
+    const found = await db().subscriber.findFirst({ where: { ...where, workspaceId: actor.workspaceId } });
+    if (found) {
+      subscriber = { email: found.email, firstName: found.firstName, lastName: found.lastName, attributes: (found.attributes ?? {}) as Record<string, unknown> };
+    } else if (input.subscriberId != null) {
+      throw notFound('Subscriber', ['subscriberId']);
+    }
+  }
+
+  const window = sequence.sendWindow as SendWindow | null;
+  const results: PreviewedStep[] = [];
+  let discount: MergeTagContext['discount'] = null;
+  let elapsed = 0;
+  let previousDue = input.startAt ?? null;
+  for (const step of sequence.steps) {
+    const delay = delayToSeconds({ days: step.delayDays, hours: step.delayHours, minutes: step.delayMinutes });
+    elapsed += delay;
+    const due = previousDue && dueAt(previousDue, delay, window);
+    previousDue = due;
+    if (step.type === 'CREATE_DISCOUNT') {
+      // The real code is made when the step runs; later emails preview a stand-in.
+      const terms = step.discount as unknown as DiscountTerms;
+      discount = {
+        code: `${terms.codePrefix ? `${terms.codePrefix}-` : ''}PREVIEW`,
+        percentOff: terms.percentOff ?? null,
+        amountOff: terms.amountOff ?? null,
+        currency: terms.currency ?? null,
+        expiresAt: terms.expiresAt ? new Date(terms.expiresAt) : terms.expiresInHours && due ? new Date(due.getTime() + terms.expiresInHours * 3_600_000) : null,
+      };
+      results.push({ step, dueAfterSeconds: elapsed, dueAt: due, subject: null, previewText: null, html: null, text: null });
+      continue;
+    }
+    const rendered = await renderStep(step, {
+      context: { subscriber, event: input.properties ?? null, discount },
+      transactional: sequence.transactional,
+    });
+    results.push({ step, dueAfterSeconds: elapsed, dueAt: due, ...rendered });
+  }
+  return results;
+}
