@@ -6,6 +6,7 @@ import { startBoss, stopBoss } from '../src/engine/boss.js';
 import { cancelEnrollments, fieldValuesMatch } from '../src/services/cancel.js';
 import { encodeId } from '../src/domain/public-id.js';
 import { benchDatabase } from './database.js';
+import { printTable } from './report.js';
 
 const RUNS = Number(process.env.BENCH_CANCEL_RUNS ?? 100_000);
 
@@ -59,17 +60,14 @@ export async function benchCancel() {
     const stillActive = await prisma.enrollment.count({ where: { sequenceId: other.id, status: 'ACTIVE' } });
     const logged = await prisma.enrollmentChange.count({ where: { sequenceId: target.id, status: 'CANCELLED' } });
 
-    return {
-      title: `Cancel ${RUNS.toLocaleString('en')} runs by entry-event value (${bench.where})`,
-      rows: [
+    printTable(`cancel: ${RUNS.toLocaleString('en')} runs by entry-event value in one call (${bench.where})`, [
         ['runs cancelled in one call', result.cancelledCount.toLocaleString('en')],
         ['time for the call', `${(cancelMs / 1000).toFixed(2)} s`],
         ['changes logged', logged.toLocaleString('en')],
         ['other sequence: row lock taken during the cancel after', `${lockMs.toFixed(0)} ms`],
         ['other sequence runs left untouched', stillActive.toLocaleString('en')],
         ['GIN index on entryEvent used for a selective value', /Enrollment_entryEvent_idx/.test(planText) ? 'yes' : `no\n${planText}`],
-      ] as [string, string][],
-    };
+      ].map(([measure, value]) => ({ measure: measure!, value: value! })));
   } finally {
     await stopBoss({ graceful: false, timeout: 1000 });
     await bench.close();

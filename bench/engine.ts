@@ -27,6 +27,7 @@ import { configureMail } from '../src/mail/transport.js';
 import { trackEvent } from '../src/services/runs.js';
 import { changeSequenceStatus, createSequence } from '../src/services/sequences.js';
 import { benchDatabase } from './database.js';
+import { printTable, type Row } from './report.js';
 
 export interface EngineBenchOptions {
   runs: number;
@@ -56,17 +57,13 @@ export function engineBenchOptions(env: NodeJS.ProcessEnv = process.env): Engine
   };
 }
 
-interface Row {
-  measure: string;
-  value: string;
-}
 
 export async function benchEngine(options: EngineBenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   const cleanup: (() => Promise<unknown>)[] = [];
   const limit = setTimeout(() => {
     console.error(`engine bench: stopped after the time limit of ${options.timeLimitSeconds}s`);
-    printTable(options, rows);
+    printTable(engineTitle(options), rows);
     process.exit(2);
   }, options.timeLimitSeconds * 1000);
   limit.unref();
@@ -170,7 +167,7 @@ export async function benchEngine(options: EngineBenchOptions): Promise<Row[]> {
     for (const step of cleanup) await step().catch((error) => console.error('engine bench cleanup:', error));
     clearTimeout(limit);
   }
-  printTable(options, rows);
+  printTable(engineTitle(options), rows);
   return rows;
 }
 
@@ -206,13 +203,9 @@ function pgUtc(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-function printTable(options: EngineBenchOptions, rows: Row[]) {
-  const width = Math.max(...rows.map((r) => r.measure.length), 10);
-  console.log(
-    `\nengine: ${options.runs} runs × 2 email steps, ${options.inFlight} trackEvent calls in flight, ` +
-      `WORKER_CONCURRENCY=${options.workerConcurrency}, mail to ${options.smtp ? 'a local SMTP server' : 'the outbox'}`,
+function engineTitle(options: EngineBenchOptions): string {
+  return (
+    `engine: ${options.runs} runs × 2 email steps, ${options.inFlight} trackEvent calls in flight, ` +
+    `WORKER_CONCURRENCY=${options.workerConcurrency}, mail to ${options.smtp ? 'a local SMTP server' : 'the outbox'}`
   );
-  console.log(`${'measure'.padEnd(width)}  value`);
-  console.log(`${'-'.repeat(width)}  ${'-'.repeat(24)}`);
-  for (const row of rows) console.log(`${row.measure.padEnd(width)}  ${row.value}`);
 }

@@ -37,6 +37,10 @@ const configSchema = z.object({
     .optional(),
   /** Signs tracking links and encrypts stored provider secrets. */
   STEPWISE_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /** Where the Stripe SDK sends its requests (a local Stripe-speaking server in tests). */
+  STRIPE_API_HOST: z.string().trim().min(1).default('api.stripe.com'),
+  STRIPE_API_PORT: int(1, 65535, 443),
+  STRIPE_API_PROTOCOL: z.enum(['https', 'http']).default('https'),
   STEPWISE_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   WORKER_CONCURRENCY: int(1, 1000, 10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -13,6 +13,7 @@ import { buildApp } from './server/app.js';
 import { startBoss, stopBoss } from './engine/boss.js';
 import { startWorkers } from './engine/workers.js';
 import { configureMail } from './mail/transport.js';
+import { configureStripe } from './integrations/stripe.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 
 let config: Config;
@@ -30,6 +31,12 @@ const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
 const prisma = connectDb(database.url);
 configureMail({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+configureStripe({
+  secret: config.STEPWISE_SECRET,
+  host: config.STRIPE_API_HOST,
+  port: config.STRIPE_API_PORT,
+  protocol: config.STRIPE_API_PROTOCOL,
+});
 const serveHttp = config.STEPWISE_ROLE !== 'worker';
 const runJobs = config.STEPWISE_ROLE !== 'api';
 // API processes also start pg-boss: they insert jobs, in the same transactions as their writes.

@@ -3,7 +3,7 @@
 import PgBoss from 'pg-boss';
 import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
-import { QUEUES } from './queues.js';
+import { QUEUE_OPTIONS, QUEUES } from './queues.js';
 
 let current: PgBoss | undefined;
 
@@ -23,7 +23,14 @@ export async function startBoss(connectionString: string, options: { schedule?: 
   await instance.start();
   for (const name of Object.values(QUEUES)) {
     // Retries with backoff: a step that fails (SMTP down) is tried again, then failed for good.
-    await instance.createQueue(name, { name, retryLimit: 5, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 });
+    await instance.createQueue(name, {
+      name,
+      retryLimit: 5,
+      retryDelay: 5,
+      retryBackoff: true,
+      expireInSeconds: 120,
+      ...QUEUE_OPTIONS[name],
+    });
   }
   current = instance;
   return instance;

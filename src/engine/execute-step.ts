@@ -11,7 +11,9 @@ import { dueAt, nextOpening, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db, type Tx } from '../db/client.js';
 import type { Enrollment, Sequence, Step, Subscriber } from '../generated/prisma/client.js';
+import { createStripeDiscount, describeStripeError, isTransientStripeError, providerSecrets } from '../integrations/stripe.js';
 import { renderEmail } from '../mail/render.js';
+import { stripeSecretKey } from '../services/integrations.js';
 import { mailer, senderDomain } from '../mail/transport.js';
 import { enqueue } from './boss.js';
 import { QUEUES, type StepJob } from './queues.js';
@@ -192,31 +194,36 @@ export async function mergeContext(tx: Tx, run: { id: string; subscriber: Subscr
 
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
-/** A code that is hard to guess and easy to type (no 0/O, 1/I). */
-export function discountCode(prefix: string | null | undefined): string {
-  const bytes = randomBytes(10);
+/** A code that is hard to guess and easy to type (no 0/O, 1/I); 32 letters, so every byte maps evenly. */
+export function discountCode(prefix: string | null | undefined, bytes: Buffer = randomBytes(10)): string {
   const body = [...bytes].map((b) => CODE_ALPHABET[b % CODE_ALPHABET.length]).join('');
   return prefix ? `${prefix}-${body}` : body;
 }
 
 async function createDiscountStep(tx: Tx, run: LoadedRun, step: Step, scheduledAt: Date, at: Date) {
   const terms = step.discount as unknown as DiscountTerms;
-  if (terms.provider !== 'BUILTIN') {
-    throw new StepFailure(`${terms.provider} discounts need the ${terms.provider} integration, which is not connected`);
+  if (terms.provider !== 'BUILTIN' && terms.provider !== 'STRIPE') {
+    throw new StepFailure(`${String(terms.provider)} discounts need the ${String(terms.provider)} integration, which is not connected`);
   }
   const expiresAt = terms.expiresAt
     ? new Date(terms.expiresAt)
     : terms.expiresInHours
       ? new Date(at.getTime() + terms.expiresInHours * 3_600_000)
       : null;
+  const issued =
+    terms.provider === 'STRIPE'
+      ? await issueStripeDiscount(tx, run, step, terms, expiresAt)
+      : { provider: 'BUILTIN', code: discountCode(terms.codePrefix), externalId: null, externalCouponId: null };
   await tx.discount.create({
     data: {
       workspaceId: run.workspaceId,
       enrollmentId: run.id,
       stepId: step.id,
       subscriberId: run.subscriberId,
-      provider: 'BUILTIN',
-      code: discountCode(terms.codePrefix),
+      provider: issued.provider,
+      code: issued.code,
+      externalId: issued.externalId,
+      externalCouponId: issued.externalCouponId,
       discountType: terms.discountType,
       percentOff: terms.percentOff ?? null,
       amountOff: terms.amountOff ?? null,
@@ -231,4 +238,49 @@ async function createDiscountStep(tx: Tx, run: LoadedRun, step: Step, scheduledA
     },
   });
   await tx.stepRun.create({ data: { enrollmentId: run.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at } });
+}
+
+/**
+ * Creates the coupon and promotion code in the workspace's Stripe account. The code
+ * and the idempotency keys are derived from run and step, so a retry (after a
+ * timeout, a crash, or a rolled-back commit) gets Stripe's first answer back.
+ * Stripe refusing the request (4xx) fails the step now; the network, 429 and 5xx
+ * are thrown to pg-boss to retry, and recorded as the failure on the last attempt.
+ */
+async function issueStripeDiscount(tx: Tx, run: LoadedRun, step: Step, terms: DiscountTerms, expiresAt: Date | null) {
+  let secretKey: string;
+  try {
+    secretKey = await stripeSecretKey(tx, run.workspaceId);
+  } catch (error) {
+    throw new StepFailure(error instanceof Error ? error.message : String(error));
+  }
+  // Stripe codes take letters, digits and dashes.
+  const prefix = terms.codePrefix?.replaceAll('_', '-');
+  const code = discountCode(prefix, providerSecrets()!.derive(`discount-code:${run.id}:${step.id}`, 10));
+  try {
+    const created = await createStripeDiscount({
+      secretKey,
+      idempotencyKey: `stepwise-${run.id}-${step.id}`,
+      code,
+      terms,
+      expiresAt,
+      customer: terms.lockToSubscriber
+        ? {
+            email: run.subscriber.email,
+            name: [run.subscriber.firstName, run.subscriber.lastName].filter(Boolean).join(' ') || null,
+          }
+        : null,
+      metadata: {
+        stepwise_workspace: run.workspaceId,
+        stepwise_run: run.id,
+        stepwise_step: step.id,
+        stepwise_subscriber: run.subscriberId,
+      },
+    });
+    return { provider: 'STRIPE', code: created.code, externalId: created.promotionCodeId, externalCouponId: created.couponId };
+  } catch (error) {
+    const message = describeStripeError(error);
+    if (isTransientStripeError(error)) throw new Error(message, { cause: error });
+    throw new StepFailure(message);
+  }
 }

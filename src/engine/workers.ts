@@ -3,8 +3,15 @@
 import type PgBoss from 'pg-boss';
 import { finishReplyPause } from '../services/runs.js';
 import { executeStep } from './execute-step.js';
+import { generateSequence } from './generate-sequence.js';
 import { sweepInactivity } from './inactivity.js';
-import { QUEUES, pauseTimeoutJobSchema, releaseQueuedJobSchema, stepJobSchema } from './queues.js';
+import {
+  QUEUES,
+  generateSequenceJobSchema,
+  pauseTimeoutJobSchema,
+  releaseQueuedJobSchema,
+  stepJobSchema,
+} from './queues.js';
 import { releaseQueued } from './release-queued.js';
 
 export interface WorkerOptions {
@@ -37,6 +44,11 @@ export async function startWorkers(instance: PgBoss, options: WorkerOptions): Pr
   });
   await instance.work(QUEUES.inactivitySweep, polling, async () => {
     await sweepInactivity();
+  });
+  await instance.work(QUEUES.generateSequence, { ...polling, includeMetadata: true }, async ([job]) => {
+    if (!job) return;
+    const data = generateSequenceJobSchema.parse(job.data);
+    await generateSequence(data, { finalAttempt: job.retryCount >= job.retryLimit });
   });
   // Day roll-over for daily throttles, and inactivity, are found by schedules.
   await instance.schedule(QUEUES.releaseQueued, '*/5 * * * *', {});

@@ -13,6 +13,7 @@ import './types/event.js';
 import './types/run-mutations.js';
 import './types/cancellation.js';
 import './types/enrollment-change.js';
+import './types/integration.js';
 import './types/preview.js';
 
 export const schema = builder.toSchema();

@@ -15,6 +15,7 @@ import { db, type Tx } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { parseInput, UserErrors } from './user-input.js';
+import { isStripeConnected } from './integrations.js';
 import { rescheduleCurrentSteps } from './runs.js';
 import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
@@ -67,6 +68,8 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
       },
     });
     if (input.steps?.length) await replaceSteps(tx, sequence.id, input.steps);
+    // A goal is drafted by a job that commits with the sequence; the answer returns PENDING at once.
+    if (input.goal) await enqueue(tx, [{ name: QUEUES.generateSequence, data: { sequenceId: sequence.id } }]);
     return sequence.id;
   });
 }
@@ -136,12 +139,18 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
   });
 }
 
-async function checkEnableable(tx: Tx, sequence: { id: string; generationStatus: string }) {
+async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: string; generationStatus: string }) {
   if (sequence.generationStatus === 'PENDING' || sequence.generationStatus === 'RUNNING') {
     throw new UserError('The sequence is still being generated', ['id'], 'GENERATION_PENDING');
   }
   const steps = await tx.step.count({ where: { sequenceId: sequence.id, position: { not: null } } });
   if (steps === 0) throw new UserError('A sequence needs at least one step to be enabled', ['id'], 'NO_STEPS');
+  const stripeSteps = await tx.step.count({
+    where: { sequenceId: sequence.id, position: { not: null }, type: 'CREATE_DISCOUNT', discount: { path: ['provider'], equals: 'STRIPE' } },
+  });
+  if (stripeSteps > 0 && !(await isStripeConnected(tx, sequence.workspaceId))) {
+    throw new UserError('The sequence creates Stripe discounts: connect Stripe first (connectStripe)', ['id'], 'STRIPE_NOT_CONNECTED');
+  }
 }
 
 /** Locks the row so concurrent status changes and edits apply one after the other. */
@@ -186,7 +195,7 @@ async function chooseSlug(tx: Tx, actor: Actor, requested: string | null, name: 
  * names the ID of one of the sequence's live steps updates it in place, so runs
  * and stats keep pointing at it; steps left out are retired (their history stays).
  */
-async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefinition[]) {
+export async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefinition[]) {
   const live = await tx.step.findMany({ where: { sequenceId, position: { not: null } }, select: { id: true } });
   const liveIds = new Set(live.map((s) => s.id));
   const keptIds = steps.map((step, i) => {

@@ -1,0 +1,32 @@
+// Connections to outside services (Stripe).
+import { db } from '../../db/client.js';
+import { connectStripe, isStripeConnected } from '../../services/integrations.js';
+import { builder } from '../builder.js';
+import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
+
+const ConnectPayload = builder.objectRef<{ connected?: boolean; errors: UserErrorShape[] }>('ConnectPayload').implement({
+  fields: (t) => ({
+    connected: t.boolean({
+      description: 'Whether the workspace is connected after this call',
+      resolve: (p) => p.connected ?? false,
+    }),
+    errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  connectStripe: t.field({
+    type: ConnectPayload,
+    description: "Connects the workspace's Stripe account; the key is stored encrypted and never returned.",
+    args: { secretKey: t.arg.string({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const result = await payload(async () => {
+        await connectStripe(ctx, args.secretKey);
+        return { connected: true };
+      });
+      // A refused key leaves an earlier connection as it was: say so.
+      if (result.errors.length) result.connected = await isStripeConnected(db(), ctx.workspaceId);
+      return result;
+    },
+  }),
+}));
