@@ -2,21 +2,9 @@
 // set, else on an embedded Postgres of its own. `close()` drops it.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { connectDb, disconnectDb } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
-import { adminUrlFor, dropDatabase, ensureDatabase, startEmbeddedPostgres } from '../src/db/postgres.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { adminUrlFor, dropDatabase, ensureDatabase, freePort, startEmbeddedPostgres } from '../src/db/postgres.js';
 
 export async function benchDatabase() {
   const dataDir = `.data/bench-postgres/${process.pid}`;

@@ -13,6 +13,7 @@ import { buildApp } from './server/app.js';
 import { startBoss, stopBoss } from './engine/boss.js';
 import { startWorkers } from './engine/workers.js';
 import { configureMail } from './mail/transport.js';
+import { configureGenerator } from './generation/generator.js';
 import { configureStripe } from './integrations/stripe.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 
@@ -29,8 +30,15 @@ const logger = createLogger(config.LOG_LEVEL);
 const database = await openDatabase(config, (line) => logger.warn({ postgres: line }));
 const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
-const prisma = connectDb(database.url);
+// Each step job holds a connection for its transaction: size the pool to the workers.
+const prisma = connectDb(database.url, { max: config.WORKER_CONCURRENCY + 5 });
 configureMail({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+configureGenerator({
+  baseUrl: config.LLM_BASE_URL,
+  apiKey: config.LLM_API_KEY,
+  model: config.LLM_MODEL,
+  timeoutMs: config.LLM_TIMEOUT_MS,
+});
 configureStripe({
   secret: config.STEPWISE_SECRET,
   host: config.STRIPE_API_HOST,

@@ -18,6 +18,8 @@ export async function startBoss(connectionString: string, options: { schedule?: 
     max: 4,
     schedule: options.schedule ?? true,
     supervise: options.supervise ?? true,
+    // Jobs of a worker that died come back once they expire; look for them every 30 s.
+    maintenanceIntervalSeconds: 30,
   });
   instance.on('error', (error) => console.error('pg-boss', error));
   await instance.start();

@@ -3,10 +3,9 @@
 // the template (test/helpers/database.ts), so files run in parallel in isolation.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/db/migrate.js';
-import { adminUrlFor, dropDatabase, ensureDatabase, startEmbeddedPostgres } from '../../src/db/postgres.js';
+import { adminUrlFor, dropDatabase, ensureDatabase, freePort, startEmbeddedPostgres } from '../../src/db/postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,17 +18,6 @@ export function databaseUrlFor(url: string, name: string): string {
   const u = new URL(url);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export default async function setup(project: TestProject) {
