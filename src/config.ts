@@ -20,6 +20,21 @@ const int = (min: number, max: number, fallback: number) =>
     .max(max, { message: `must be at most ${max}` })
     .default(fallback);
 
+/** An optional string; empty counts as unset. */
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+/** `true`/`false` (also 1/0, on/off); unset means the default for NODE_ENV. */
+const flag = z
+  .enum(['true', 'false', '1', '0', 'on', 'off', ''], { message: 'must be true or false' })
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : ['true', '1', 'on'].includes(v)));
+
+const LLM_SETTINGS = ['LLM_BASE_URL', 'LLM_API_KEY', 'LLM_MODEL'] as const;
+
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
@@ -44,9 +59,41 @@ const configSchema = z.object({
   STEPWISE_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   WORKER_CONCURRENCY: int(1, 1000, 10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** An OpenAI-compatible chat-completions endpoint drafting sequences from a goal (all three, or none). */
+  LLM_BASE_URL: optionalUrl('http', 'https'),
+  LLM_API_KEY: optionalText,
+  LLM_MODEL: optionalText,
+  /** How long one request to the language model may take (a draft asks at most twice). */
+  LLM_TIMEOUT_MS: int(100, 300_000, 30_000),
+  /** GraphQL requests (HTTP and WebSocket operations) per API key per minute; 0 turns the limit off. */
+  RATE_LIMIT_PER_MINUTE: int(0, 1_000_000, 600),
+  /** Largest accepted request body; larger ones get HTTP 413. */
+  MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024, 1024 * 1024),
+  GRAPHQL_MAX_DEPTH: int(1, 1000, 12),
+  GRAPHQL_MAX_ALIASES: int(0, 1000, 15),
+  GRAPHQL_MAX_TOKENS: int(10, 1_000_000, 10_000),
+  GRAPHQL_MAX_COST: int(1, 10_000_000, 20_000),
+  GRAPHQL_MAX_DIRECTIVES: int(0, 1000, 50),
+  /** Schema introspection and GraphiQL: on unless NODE_ENV=production. */
+  GRAPHQL_INTROSPECTION: flag,
+  GRAPHIQL: flag,
+  /** How long SIGTERM waits for in-flight requests and step jobs before closing them. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
+}).superRefine((c, ctx) => {
+  const given = LLM_SETTINGS.filter((name) => c[name] !== undefined);
+  if (given.length === 0 || given.length === LLM_SETTINGS.length) return;
+  for (const name of LLM_SETTINGS.filter((n) => c[n] === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [name], message: `is required with ${given.join(' and ')}` });
+  }
 });
 
-export type Config = Readonly<z.infer<typeof configSchema> & { PUBLIC_URL: string }>;
+export type Config = Readonly<
+  Omit<z.infer<typeof configSchema>, 'GRAPHQL_INTROSPECTION' | 'GRAPHIQL'> & {
+    PUBLIC_URL: string;
+    GRAPHQL_INTROSPECTION: boolean;
+    GRAPHIQL: boolean;
+  }
+>;
 
 export class ConfigError extends Error {}
 
@@ -61,5 +108,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const data = result.data;
-  return Object.freeze({ ...data, PUBLIC_URL: data.PUBLIC_URL ?? `http://localhost:${data.PORT}` });
+  const development = data.NODE_ENV !== 'production';
+  return Object.freeze({
+    ...data,
+    PUBLIC_URL: data.PUBLIC_URL ?? `http://localhost:${data.PORT}`,
+    GRAPHQL_INTROSPECTION: data.GRAPHQL_INTROSPECTION ?? development,
+    GRAPHIQL: data.GRAPHIQL ?? development,
+  });
 }

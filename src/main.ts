@@ -54,7 +54,7 @@ if (runJobs) await startWorkers(jobs, { concurrency: config.WORKER_CONCURRENCY }
 const graphiqlApiKey = await provisionKeys(prisma);
 // Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY.
 if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ err: error }, 'change listener'));
-const app = serveHttp ? buildApp({ prisma, logger, graphiqlApiKey }) : undefined;
+const app = serveHttp ? buildApp({ prisma, logger, graphiqlApiKey, settings: config }) : undefined;
 if (app) {
   const port = await app.start(config.PORT, config.HOST);
   logger.info(`Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
@@ -84,10 +84,18 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  logger.info({ signal }, 'shutting down');
-  await app?.stop();
+  logger.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+  // Each stage is bounded by SHUTDOWN_TIMEOUT_MS; this is the last resort.
+  setTimeout(() => {
+    logger.error('shutdown took too long; exiting');
+    process.exit(1);
+  }, 2 * config.SHUTDOWN_TIMEOUT_MS + 5000).unref();
+  // HTTP first (in-flight requests may still enqueue jobs), then the job queue,
+  // which lets running step jobs finish and returns the rest to the queue.
+  await app?.stop({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   await stopChangeNotifier();
-  await stopBoss();
+  await stopBoss({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
+  logger.info('stopped');
   await disconnectDb();
   await database.stop();
   process.exit(0);

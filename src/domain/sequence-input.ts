@@ -45,7 +45,8 @@ const REPLY_ACTIONS = ['FINISH', 'CONTINUE', 'PAUSE'] as const;
 const ENROLLMENT_MODES = ['UNLIMITED', 'ONE_TIME', 'MATCHING_FIELD'] as const;
 
 const text = (max: number) => z.string().trim().min(1, { message: 'must not be empty' }).max(max);
-const positiveInt = (max: number) => z.int().min(1, { message: 'must be at least 1' }).max(max);
+const positiveInt = (max: number) =>
+  z.int().min(1, { message: 'must be at least 1' }).max(max, { message: `must be at most ${max}` });
 const fieldPath = z.string().refine(isValidPath, { message: 'must be a dot path such as order.id' });
 
 export const discountSchema = z

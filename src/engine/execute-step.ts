@@ -205,10 +205,13 @@ async function createDiscountStep(tx: Tx, run: LoadedRun, step: Step, scheduledA
   if (terms.provider !== 'BUILTIN' && terms.provider !== 'STRIPE') {
     throw new StepFailure(`${String(terms.provider)} discounts need the ${String(terms.provider)} integration, which is not connected`);
   }
+  // Stripe is asked with an idempotency key, so a retry must send the same expiry:
+  // count from when the step fell due, which stays the same across attempts.
+  const from = terms.provider === 'STRIPE' ? scheduledAt : at;
   const expiresAt = terms.expiresAt
     ? new Date(terms.expiresAt)
     : terms.expiresInHours
-      ? new Date(at.getTime() + terms.expiresInHours * 3_600_000)
+      ? new Date(from.getTime() + terms.expiresInHours * 3_600_000)
       : null;
   const issued =
     terms.provider === 'STRIPE'

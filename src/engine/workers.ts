@@ -45,12 +45,21 @@ export async function startWorkers(instance: PgBoss, options: WorkerOptions): Pr
   await instance.work(QUEUES.inactivitySweep, polling, async () => {
     await sweepInactivity();
   });
-  await instance.work(QUEUES.generateSequence, { ...polling, includeMetadata: true }, async ([job]) => {
-    if (!job) return;
-    const data = generateSequenceJobSchema.parse(job.data);
-    await generateSequence(data, { finalAttempt: job.retryCount >= job.retryLimit });
-  });
+  await workGenerateSequence(instance, polling);
   // Day roll-over for daily throttles, and inactivity, are found by schedules.
   await instance.schedule(QUEUES.releaseQueued, '*/5 * * * *', {});
   await instance.schedule(QUEUES.inactivitySweep, '*/15 * * * *', {});
+}
+
+/** Drafts of sequences created from a goal, one at a time per process (they wait on a model). */
+export async function workGenerateSequence(instance: PgBoss, options: { pollingIntervalSeconds?: number } = {}) {
+  return instance.work(
+    QUEUES.generateSequence,
+    { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5, includeMetadata: true },
+    async ([job]) => {
+      if (!job) return;
+      const data = generateSequenceJobSchema.parse(job.data);
+      await generateSequence(data, { finalAttempt: job.retryCount >= job.retryLimit });
+    },
+  );
 }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, maskError } from 'graphql-yoga';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -14,12 +15,16 @@ import { schema } from '../graphql/schema.js';
 import { PREVIEW_PATH, servePreview } from './preview-route.js';
 import { asUserErrors } from '../services/user-input.js';
 import type { Logger } from '../logger.js';
+import { createServerOperations, type ServerSettings } from './operations.js';
+import { requestIdOf } from './use-request-id.js';
 
 export interface AppOptions {
   prisma: PrismaClient;
   logger: Logger;
   /** Prefilled in GraphiQL's headers: only for a local development key. */
   graphiqlApiKey?: string;
+  /** Limits, rate limit, introspection and GraphiQL switches (defaults: src/config.ts). */
+  settings?: Partial<ServerSettings>;
 }
 
 interface ServerContext {
@@ -60,6 +65,7 @@ function maskUserFacingError(error: unknown, message: string, isDev?: boolean): 
 
 export function buildApp(options: AppOptions) {
   const resolveKey = createKeyResolver(options.prisma);
+  const ops = createServerOperations(options);
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -71,29 +77,39 @@ export function buildApp(options: AppOptions) {
       warn: (...args) => options.logger.warn(args),
       error: (...args) => options.logger.error(args),
     },
-    graphiql: {
+    plugins: ops.plugins,
+    graphiql: ops.settings.GRAPHIQL && {
       title: 'Stepwise',
       subscriptionsProtocol: 'WS',
       headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlApiKey ?? '<your API key>'}` }),
     },
-    maskedErrors: { maskError: maskUserFacingError },
+    // Never development mode: no stack traces or original messages (SQL) reach clients.
+    maskedErrors: {
+      isDev: false,
+      maskError: (error, message) => {
+        const masked = maskUserFacingError(error, message, false);
+        if (masked.message === message) options.logger.error({ err: (error as { originalError?: unknown }).originalError ?? error }, 'unexpected error');
+        return masked;
+      },
+    },
     context: async ({ request, owner }): Promise<Context> => {
-      const requestId = request?.headers.get('x-request-id') ?? randomUUID();
-      if (owner) return { ...owner, requestId };
+      const requestId = request ? requestIdOf(request) : randomUUID();
+      if (owner) {
+        await ops.rateLimit(owner.apiKeyId);
+        return { ...owner, requestId };
+      }
       const header = request.headers.get('authorization');
       if (!header) throw unauthenticated('Missing API key: send the header Authorization: Bearer <key>');
       const key = bearerKey(header);
       const found = key ? await resolveKey(key) : null;
       if (!found) throw unauthenticated('Invalid API key');
+      await ops.rateLimit(found.apiKeyId);
       return { ...found, requestId };
     },
   });
 
   const server: Server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
+    if (ops.handle(req, res)) return;
     if (req.method === 'GET' && PREVIEW_PATH.test(req.url ?? '')) {
       servePreview(req, res, resolveKey).catch((error) => {
         options.logger.error({ err: error }, 'preview failed');
@@ -138,12 +154,23 @@ export function buildApp(options: AppOptions) {
           owner: ctx.extra.owner,
           params,
         });
+        let document;
+        let contextValue;
+        try {
+          // Parse errors (token limit), shutdown and the rate limit end this operation, not the socket.
+          if (ops.drain.draining) throw createGraphQLError('Server is shutting down', { extensions: { code: 'SHUTTING_DOWN' } });
+          document = parse(params.query);
+          contextValue = await contextFactory();
+        } catch (error) {
+          if (error instanceof GraphQLError || (error instanceof Error && error.name === 'GraphQLError')) return [error as GraphQLError];
+          throw error;
+        }
         const args = {
           schema: envelopedSchema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
-          contextValue: await contextFactory(),
+          contextValue,
           rootValue: { execute, subscribe },
         };
         const errors = validate(args.schema, args.document);
@@ -164,12 +191,16 @@ export function buildApp(options: AppOptions) {
       });
       return (server.address() as AddressInfo).port;
     },
-    async stop(): Promise<void> {
+    metrics: ops.metrics,
+    /**
+     * Stops taking work: readiness turns 503, new requests are refused, WebSocket
+     * clients are closed with 1001 (Going away), SSE streams end, and in-flight
+     * requests get up to `timeoutMs` to finish (default: none).
+     */
+    async stop(stopOptions: { timeoutMs?: number } = {}): Promise<void> {
+      ops.drain.draining = true;
       await wsServer.dispose();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await ops.drain.drain(server, stopOptions.timeoutMs ?? 0);
     },
   };
 }

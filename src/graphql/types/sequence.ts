@@ -130,6 +130,10 @@ export const SequenceRef = builder.prismaNode('Sequence', {
     }),
     goal: t.exposeString('goal', { nullable: true }),
     generationStatus: t.expose('generationStatus', { type: GenerationStatusEnum }),
+    generationError: t.exposeString('generationError', {
+      nullable: true,
+      description: 'Why the draft could not be written (generationStatus FAILED)',
+    }),
     steps: t.relation('steps', { query: { where: liveSteps, orderBy: { position: 'asc' } } }),
     stepCount: t.relationCount('steps', { where: liveSteps }),
     durationInDays: t.int({

@@ -1,0 +1,114 @@
+// Signed tracking links: the open pixel, click redirects and the unsubscribe link
+// of one message. Each carries an HMAC over what it does (kind, message and, for
+// clicks, the destination), so a link can be neither forged nor pointed elsewhere:
+// the click redirect only ever sends the reader to the URL that was signed.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export type TrackingKind = 'open' | 'click' | 'unsubscribe';
+
+const KIND_CODE: Record<TrackingKind, string> = { open: 'o', click: 'c', unsubscribe: 'u' };
+const CODE_KIND: Record<string, TrackingKind> = { o: 'open', c: 'click', u: 'unsubscribe' };
+
+/** Where the links point, and the key that signs them. */
+export interface TrackingKeys {
+  /** PUBLIC_URL, without a trailing slash. */
+  baseUrl: string;
+  key: Buffer;
+}
+
+/** Stands in for the message id in previews: the links are well formed, and record nothing. */
+export const PREVIEW_MESSAGE_ID = '00000000-0000-7000-8000-000000000000';
+
+/** Every tracking path starts with this. */
+export const TRACKING_PREFIX = '/t/';
+
+/** The link key from STEPWISE_SECRET: a derived key, so the secret itself signs nothing. */
+export function deriveTrackingKey(secret: string): Buffer {
+  return createHmac('sha256', secret).update('stepwise:tracking-links:v1').digest();
+}
+
+/** 128 bits of HMAC-SHA256, base64url. */
+function sign(key: Buffer, kind: TrackingKind, messageId: string, url = ''): string {
+  return createHmac('sha256', key).update(`${kind}\n${messageId}\n${url}`).digest().subarray(0, 16).toString('base64url');
+}
+
+const compactId = (uuid: string) => uuid.replaceAll('-', '').toLowerCase();
+const expandId = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+
+export function trackingUrl(keys: TrackingKeys, kind: TrackingKind, messageId: string, url?: string): string {
+  const id = compactId(messageId);
+  const signature = sign(keys.key, kind, id, url);
+  const path = `${keys.baseUrl}${TRACKING_PREFIX}${KIND_CODE[kind]}/${id}/${signature}`;
+  if (kind === 'open') return `${path}.gif`;
+  if (kind === 'click') return `${path}?u=${encodeURIComponent(url ?? '')}`;
+  return path;
+}
+
+export interface TrackingTarget {
+  kind: TrackingKind;
+  messageId: string;
+  /** The destination of a click. */
+  url?: string;
+}
+
+const PATH = /^\/t\/([ocu])\/([0-9a-f]{32})\/([A-Za-z0-9_-]{22})(\.gif)?$/;
+
+/**
+ * Reads a tracking request's path and query; null unless it is a well-formed link
+ * whose signature matches (compared in constant time).
+ */
+export function verifyTrackingPath(key: Buffer, pathAndQuery: string): TrackingTarget | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(pathAndQuery, 'http://tracking.invalid');
+  } catch {
+    return null;
+  }
+  const match = PATH.exec(parsed.pathname);
+  if (!match) return null;
+  const [, code, id, signature, gif] = match as unknown as [string, string, string, string, string | undefined];
+  const kind = CODE_KIND[code]!;
+  if ((kind === 'open') !== (gif !== undefined)) return null;
+  const url = kind === 'click' ? parsed.searchParams.get('u') : undefined;
+  if (kind === 'click' && (!url || !/^https?:\/\//i.test(url))) return null;
+  const expected = Buffer.from(sign(key, kind, id, url ?? undefined));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+  return { kind, messageId: expandId(id), ...(url ? { url } : {}) };
+}
+
+/** Which links are rewritten to click redirects: absolute http(s) URLs. */
+export function isTrackableUrl(url: string): boolean {
+  return /^https?:\/\/[^\s]+$/i.test(url.trim());
+}
+
+// ---------------------------------------------------------------------------
+// Message status: QUEUED → SENT → DELIVERED → OPENED → CLICKED, or BOUNCED.
+// A status only moves forward; FAILED (never handed over) stays.
+
+export type MessageStatus = 'QUEUED' | 'SENT' | 'DELIVERED' | 'OPENED' | 'CLICKED' | 'BOUNCED' | 'FAILED';
+
+const RANK: Record<MessageStatus, number> = { QUEUED: 0, SENT: 1, DELIVERED: 2, OPENED: 3, CLICKED: 4, BOUNCED: 5, FAILED: 6 };
+
+export function advanceMessageStatus(current: MessageStatus, next: MessageStatus): MessageStatus {
+  return RANK[next] > RANK[current] ? next : current;
+}
+
+/** The statuses a message may move on from to `next` (for a guarded UPDATE). */
+export function statusesBefore(next: MessageStatus): MessageStatus[] {
+  return (Object.keys(RANK) as MessageStatus[]).filter((s) => RANK[s] < RANK[next]);
+}
+
+/**
+ * A UUIDv7 (RFC 9562: 48-bit Unix milliseconds, version, 74 random bits), the same
+ * kind of id the database gives rows; lets a message's links be made before its row.
+ */
+export function uuidv7(ms: number, random: Buffer = randomBytes(10)): string {
+  const bytes = Buffer.alloc(16);
+  bytes.writeUIntBE(ms, 0, 6);
+  random.copy(bytes, 6, 0, 10);
+  bytes[6] = 0x70 | (bytes[6]! & 0x0f);
+  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
+  const hex = bytes.toString('hex');
+  return expandId(hex);
+}
