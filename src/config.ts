@@ -103,9 +103,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0]);
     const got = env[name];
-    throw new ConfigError(
-      `Invalid configuration: ${name} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`,
-    );
+    // Never echo a secret; show other values so a typo is easy to spot.
+    const shown = got === undefined || /SECRET|KEY|PASSWORD|TOKEN|_URL$/.test(name) ? '' : ` (got ${JSON.stringify(got)})`;
+    throw new ConfigError(`Invalid configuration: ${name} ${issue.message}${shown}`);
   }
   const data = result.data;
   const development = data.NODE_ENV !== 'production';

@@ -4,7 +4,6 @@
 import { transaction } from '../db/transaction.js';
 import { randomBytes } from 'node:crypto';
 import { now } from '../clock.js';
-import { normalizeBlocks } from '../domain/blocks.js';
 import { delayToSeconds } from '../domain/delay.js';
 import type { MergeTagContext } from '../domain/merge-tags.js';
 import { dueAt, nextOpening, type SendWindow } from '../domain/schedule.js';
@@ -12,7 +11,9 @@ import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db, type Tx } from '../db/client.js';
 import type { Enrollment, Sequence, Step, Subscriber } from '../generated/prisma/client.js';
 import { createStripeDiscount, describeStripeError, isTransientStripeError, providerSecrets } from '../integrations/stripe.js';
-import { renderEmail } from '../mail/render.js';
+import { uuidv7 } from '../domain/tracking-links.js';
+import { renderTrackedStep } from '../mail/tracked-email.js';
+import { notifyStatsChanged, trackingKeys } from '../services/tracking.js';
 import { stripeSecretKey } from '../services/integrations.js';
 import { mailer, senderDomain } from '../mail/transport.js';
 import { enqueue } from './boss.js';
@@ -128,17 +129,19 @@ async function sendEmailStep(
     });
     return;
   }
-  const rendered = await renderEmail({
-    subject: step.subject ?? '',
-    previewText: step.previewText,
-    blocks: normalizeBlocks(step.blocks),
+  // The id comes first: the email's tracking and unsubscribe links carry it.
+  const messageId = uuidv7(at.getTime());
+  const rendered = await renderTrackedStep(step, {
     context: await mergeContext(tx, run),
     transactional: run.sequence.transactional,
+    messageId,
+    keys: await trackingKeys(),
   });
   const { transport, from } = mailer();
   const smtpMessageId = `<${run.id}.${step.id}@${senderDomain()}>`;
   const message = await tx.message.create({
     data: {
+      id: messageId,
       workspaceId: run.workspaceId,
       enrollmentId: run.id,
       stepId: step.id,
@@ -158,6 +161,7 @@ async function sendEmailStep(
   await tx.stepRun.create({
     data: { enrollmentId: run.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at, messageId: message.id, attempts: 1 },
   });
+  await notifyStatsChanged(tx, run.workspaceId);
   // If the relay refuses, the transaction rolls back and the job is retried.
   return () =>
     transport.send({
@@ -167,7 +171,7 @@ async function sendEmailStep(
       html: rendered.html,
       text: rendered.text,
       messageId: smtpMessageId,
-      headers: { 'X-Stepwise-Run': run.id, 'X-Stepwise-Step': step.id },
+      headers: { 'X-Stepwise-Run': run.id, 'X-Stepwise-Step': step.id, ...rendered.headers },
     });
 }
 

@@ -13,6 +13,7 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Context } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { PREVIEW_PATH, servePreview } from './preview-route.js';
+import { handleTrackingRequest, isTrackingRequest } from './tracking-routes.js';
 import { asUserErrors } from '../services/user-input.js';
 import type { Logger } from '../logger.js';
 import { createServerOperations, type ServerSettings } from './operations.js';
@@ -115,6 +116,10 @@ export function buildApp(options: AppOptions) {
         options.logger.error({ err: error }, 'preview failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('Preview failed');
       });
+      return;
+    }
+    if (isTrackingRequest(req.url)) {
+      handleTrackingRequest(req, res, { resolveKey, logger: options.logger });
       return;
     }
     void yoga.requestListener(req, res);

@@ -10,7 +10,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 export function createMetrics(prisma: PrismaClient) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'stepwise_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'stepwise_' });
 
   const httpRequests = new Counter({
     name: 'stepwise_http_requests_total',

@@ -1,0 +1,190 @@
+// Recorded facts about sent messages: opens, clicks and unsubscribes (from the
+// signed links), deliveries, bounces, complaints and replies (from the delivery
+// webhook). Each is one transaction; the message keeps the first time of each
+// fact (so stats count a message once) and every fact is kept as a MessageEvent.
+import { randomBytes } from 'node:crypto';
+import { now } from '../clock.js';
+import { db, type Tx } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
+import type { FeedbackEvent } from '../domain/delivery-feedback.js';
+import { encodeId, tryDecodeId } from '../domain/public-id.js';
+import { deriveTrackingKey, statusesBefore, type MessageStatus, type TrackingKeys, type TrackingTarget } from '../domain/tracking-links.js';
+import { runEnded } from '../engine/release-queued.js';
+import { CHANGES_CHANNEL, OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { recordReply } from './runs.js';
+import type { Actor } from './sequences.js';
+
+// ---------------------------------------------------------------------------
+// The link key
+
+const SECRET_SETTING = 'tracking-link-secret';
+
+let settings: { publicUrl: string; secret?: string } = { publicUrl: 'http://localhost:4000' };
+let keys: Promise<TrackingKeys> | undefined;
+
+/** PUBLIC_URL and STEPWISE_SECRET (src/config.ts), set once at startup. */
+export function configureTracking(next: { publicUrl: string; secret?: string }): void {
+  settings = next;
+  keys = undefined;
+}
+
+/**
+ * The base URL and signing key of tracking links. From STEPWISE_SECRET when set;
+ * otherwise from a random secret generated once per installation and kept in the
+ * Setting table, so links in sent email keep working across restarts.
+ */
+export function trackingKeys(): Promise<TrackingKeys> {
+  keys ??= loadKeys().catch((error: unknown) => {
+    keys = undefined;
+    throw error;
+  });
+  return keys;
+}
+
+async function loadKeys(): Promise<TrackingKeys> {
+  const baseUrl = settings.publicUrl.replace(/\/+$/, '');
+  if (settings.secret) return { baseUrl, key: deriveTrackingKey(settings.secret) };
+  const generated = randomBytes(32).toString('base64url');
+  await db().$executeRaw`INSERT INTO "Setting" (key, value) VALUES (${SECRET_SETTING}, ${generated}) ON CONFLICT (key) DO NOTHING`;
+  const row = await db().setting.findUniqueOrThrow({ where: { key: SECRET_SETTING } });
+  return { baseUrl, key: deriveTrackingKey(row.value) };
+}
+
+/** Wakes stats subscriptions of the workspace (delivered on commit, like the change log's). */
+export async function notifyStatsChanged(tx: Tx, workspaceId: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
+}
+
+// ---------------------------------------------------------------------------
+// Message facts
+
+interface MessageFact {
+  status?: MessageStatus;
+  /** Columns set to the time of the fact unless already set. */
+  firstAt: ('deliveredAt' | 'openedAt' | 'clickedAt' | 'bouncedAt' | 'complainedAt' | 'unsubscribedAt')[];
+  event: 'OPEN' | 'CLICK' | 'UNSUBSCRIBE' | 'BOUNCE' | 'COMPLAINT' | 'DELIVERY';
+  url?: string | null;
+  data?: Prisma.InputJsonValue;
+}
+
+interface FactMessage {
+  id: string;
+  workspaceId: string;
+  subscriberId: string | null;
+}
+
+/** Applies a fact to one message; null when there is no such message. */
+async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date): Promise<FactMessage | null> {
+  type Row = FactMessage & { status: MessageStatus } & Record<MessageFact['firstAt'][number], Date | null>;
+  const [message] = await tx.$queryRaw<Row[]>`
+    SELECT id::text, "workspaceId"::text AS "workspaceId", "subscriberId"::text AS "subscriberId", status::text AS status,
+      "deliveredAt", "openedAt", "clickedAt", "bouncedAt", "complainedAt", "unsubscribedAt"
+    FROM "Message" WHERE id = ${messageId}::uuid FOR UPDATE`;
+  if (!message) return null;
+  const data: Prisma.MessageUpdateInput = {};
+  for (const column of fact.firstAt) if (message[column] === null) data[column] = at;
+  if (fact.status && statusesBefore(fact.status).includes(message.status)) data.status = fact.status;
+  if (Object.keys(data).length) await tx.message.update({ where: { id: messageId }, data });
+  await tx.messageEvent.create({ data: { messageId, type: fact.event, url: fact.url ?? null, data: fact.data, createdAt: at } });
+  await notifyStatsChanged(tx, message.workspaceId);
+  return message;
+}
+
+/** Stops the subscriber's open runs (all, or those of non-transactional sequences). */
+async function stopOpenRuns(tx: Tx, subscriberId: string, reason: string, options: { transactionalToo: boolean }) {
+  const ids = await tx.$queryRaw<{ id: string }[]>`
+    SELECT e.id::text FROM "Enrollment" e JOIN "Sequence" s ON s.id = e."sequenceId"
+    WHERE e."subscriberId" = ${subscriberId}::uuid
+      AND e.status::text = ANY(${OPEN_STATUSES as string[]})
+      AND (${options.transactionalToo} OR NOT s.transactional)
+    ORDER BY e.id FOR UPDATE OF e`;
+  for (const { id } of ids) {
+    const run = await tx.enrollment.findUniqueOrThrow({ where: { id }, include: { sequence: true } });
+    await setRunStatus(tx, run, 'STOPPED', reason);
+    await runEnded(tx, run.sequence);
+  }
+}
+
+/** The subscriber opted out: only transactional email from now on. */
+async function optOut(tx: Tx, subscriberId: string | null, at: Date, reason: string) {
+  if (!subscriberId) return;
+  await tx.subscriber.updateMany({ where: { id: subscriberId, status: 'ACTIVE' }, data: { status: 'UNSUBSCRIBED', unsubscribedAt: at } });
+  await stopOpenRuns(tx, subscriberId, reason, { transactionalToo: false });
+}
+
+export interface TrackingRequest {
+  userAgent?: string | null;
+}
+
+/**
+ * Records a verified open, click or unsubscribe. Returns false when the message
+ * does not exist (a preview's links): nothing is recorded then.
+ */
+export async function recordTracking(target: TrackingTarget, request: TrackingRequest = {}): Promise<boolean> {
+  const at = now();
+  const data = request.userAgent ? { userAgent: request.userAgent.slice(0, 500) } : undefined;
+  return transaction(async (tx) => {
+    switch (target.kind) {
+      case 'open':
+        return (await recordFact(tx, target.messageId, { status: 'OPENED', firstAt: ['openedAt'], event: 'OPEN', data }, at)) !== null;
+      case 'click':
+        // A click shows the email was opened, even when its images were blocked.
+        return (
+          (await recordFact(tx, target.messageId, { status: 'CLICKED', firstAt: ['openedAt', 'clickedAt'], event: 'CLICK', url: target.url, data }, at)) !==
+          null
+        );
+      case 'unsubscribe': {
+        const message = await recordFact(tx, target.messageId, { firstAt: ['unsubscribedAt'], event: 'UNSUBSCRIBE', data }, at);
+        if (!message) return false;
+        await optOut(tx, message.subscriberId, at, 'unsubscribed');
+        return true;
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Delivery feedback
+
+export type FeedbackOutcome = 'recorded' | 'unknown-message';
+
+/** A message of the workspace by public id (msg_…) or by its Message-ID header (with or without <>). */
+async function findMessageId(actor: Actor, ref: string): Promise<string | null> {
+  const uuid = tryDecodeId('Message', ref);
+  if (uuid) {
+    const found = await db().message.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } });
+    return found?.id ?? null;
+  }
+  const header = ref.startsWith('<') ? ref : `<${ref}>`;
+  const found = await db().message.findFirst({ where: { smtpMessageId: header, workspaceId: actor.workspaceId }, select: { id: true } });
+  return found?.id ?? null;
+}
+
+export async function recordFeedback(actor: Actor, event: FeedbackEvent): Promise<FeedbackOutcome> {
+  const messageId = await findMessageId(actor, event.messageRef);
+  if (!messageId) return 'unknown-message';
+  if (event.type === 'reply') {
+    await recordReply(actor, { messageId: encodeId('Message', messageId), sentiment: event.sentiment, fromPrimary: event.fromPrimary });
+    await transaction(async (tx) => notifyStatsChanged(tx, actor.workspaceId));
+    return 'recorded';
+  }
+  const at = now();
+  await transaction(async (tx) => {
+    if (event.type === 'delivery') {
+      await recordFact(tx, messageId, { status: 'DELIVERED', firstAt: ['deliveredAt'], event: 'DELIVERY' }, at);
+    } else if (event.type === 'complaint') {
+      const message = await recordFact(tx, messageId, { firstAt: ['complainedAt', 'unsubscribedAt'], event: 'COMPLAINT', data: { detail: event.detail } }, at);
+      await optOut(tx, message?.subscriberId ?? null, at, 'complained');
+    } else if (!event.hard) {
+      await recordFact(tx, messageId, { firstAt: [], event: 'BOUNCE', data: { hard: false, detail: event.detail } }, at);
+    } else {
+      const message = await recordFact(tx, messageId, { status: 'BOUNCED', firstAt: ['bouncedAt'], event: 'BOUNCE', data: { hard: true, detail: event.detail } }, at);
+      if (message?.subscriberId) {
+        await tx.subscriber.updateMany({ where: { id: message.subscriberId, status: { not: 'BOUNCED' } }, data: { status: 'BOUNCED', bouncedAt: at } });
+        await stopOpenRuns(tx, message.subscriberId, 'bounced', { transactionalToo: true });
+      }
+    }
+  });
+  return 'recorded';
+}

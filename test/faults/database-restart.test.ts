@@ -1,0 +1,134 @@
+// The database restarts under a running server: requests fail cleanly while it
+// is down and work again after, without restarting Stepwise; the timeline
+// resumes; a subscriber resumes from its cursor and misses nothing.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import { freePort, startEmbeddedPostgres, type PostgresHandle } from '../../src/db/postgres.js';
+import { startSmtpSink } from '../helpers/smtp-sink.js';
+
+const KEY = 'sk_database_restart_test_key_0123456';
+const dataDir = `.data/fault-postgres/${process.pid}`;
+const pgPort = await freePort();
+const startPg = () => startEmbeddedPostgres({ dataDir, port: pgPort });
+let pg: PostgresHandle = await startPg();
+await migrate(pg.url);
+const smtp = await startSmtpSink();
+let child: ChildProcess | undefined;
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await smtp.close();
+  await pg.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+async function startServer(): Promise<number> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: pg.url, STEPWISE_API_KEY: KEY, SMTP_URL: smtp.url, PORT: '0', LOG_LEVEL: 'info' };
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = proc;
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const port = /GraphiQL at http:\/\/localhost:(\d+)\/graphql/.exec(output)?.[1];
+      if (port) {
+        clearTimeout(timer);
+        resolve(Number(port));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output.slice(-3000)}`)));
+  });
+}
+
+it('survives a database restart: clean errors, recovery, timeline and subscriptions resume', { timeout: 180_000 }, async () => {
+  const port = await startServer();
+  const gql = async (query: string, variables?: object) => {
+    const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const created = await gql(`mutation { createSequence(input: { name: "Resilient", trigger: MANUAL, steps: [
+    { subject: "One", blocks: [{ type: "text", text: "1" }] }, { subject: "Two", blocks: [{ type: "text", text: "2" }] } ] }) { sequence { id } } }`);
+  const sequenceId = created.body.data.createSequence.sequence.id;
+  await gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { message } } }`, { id: sequenceId });
+  const enroll = (email: string) =>
+    gql(`mutation($input: EnrollSubscriberInput!) { enrollSubscriber(input: $input) { enrollment { id } errors { message } } }`, {
+      input: { sequenceId, subscriber: { email } },
+    });
+
+  // A subscriber that resubscribes from its last cursor whenever its subscription ends.
+  const client = createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${KEY}` }, retryAttempts: 1000, retryWait: () => new Promise((r) => setTimeout(r, 500)), shouldRetry: () => true });
+  afterAll(() => client.dispose());
+  const changes: { cursor: string; status: string; id: string }[] = [];
+  let resubscriptions = 0;
+  let stopped = false;
+  const follow = () => {
+    if (stopped) return;
+    const after = changes.at(-1)?.cursor;
+    client.subscribe(
+      { query: `subscription($s: ID, $after: String) { enrollmentChanged(sequenceId: $s, after: $after) { cursor status enrollment { id } } }`, variables: { s: sequenceId, after } },
+      {
+        next: (r) => {
+          if (r.data) changes.push({ cursor: r.data.enrollmentChanged.cursor, status: r.data.enrollmentChanged.status, id: r.data.enrollmentChanged.enrollment.id });
+        },
+        error: () => {
+          resubscriptions += 1;
+          setTimeout(follow, 500);
+        },
+        complete: () => {},
+      },
+    );
+  };
+  follow();
+  await new Promise((r) => setTimeout(r, 500));
+
+  const before: string[] = [];
+  for (let i = 0; i < 5; i++) before.push((await enroll(`before${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
+
+  await pg.stop();
+  // While the database is down: a clean GraphQL error, no crash.
+  const down = await enroll('down@x.io');
+  expect(down.body.errors?.[0]?.message ?? '').toBe('Unexpected error.');
+  expect(JSON.stringify(down.body)).not.toMatch(/ECONNREFUSED|postgres|stack/i);
+  expect(child!.exitCode).toBeNull();
+
+  pg = await startPg();
+  // Recovers without restarting Stepwise.
+  let after: { status: number; body: any } | undefined;
+  for (let i = 0; i < 60; i++) {
+    after = await enroll(`after${i}@x.io`);
+    if (after.body.data?.enrollSubscriber?.enrollment) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(after!.body.data.enrollSubscriber.enrollment.id).toMatch(/^enr_/);
+  const afterIds = [after!.body.data.enrollSubscriber.enrollment.id];
+  for (let i = 0; i < 4; i++) afterIds.push((await enroll(`later${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
+
+  // The timeline resumes: every run completes with both emails, once each.
+  const all = [...before, ...afterIds];
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const done = changes.filter((c) => c.status === 'COMPLETED' && all.includes(c.id)).length;
+    if (done === all.length) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  stopped = true;
+  for (const id of all) {
+    expect(changes.filter((c) => c.id === id).map((c) => c.status)).toEqual(['ACTIVE', 'COMPLETED']);
+  }
+  const cursors = changes.map((c) => BigInt(c.cursor));
+  expect(new Set(cursors).size).toBe(cursors.length);
+  for (let i = 1; i < cursors.length; i++) expect(cursors[i]! > cursors[i - 1]!).toBe(true);
+  const ids = new Set(smtp.messages.map((m) => m.messageId));
+  expect(ids.size).toBe(all.length * 2);
+  console.log(`subscription resumed ${resubscriptions} time(s); ${smtp.messages.length} SMTP deliveries for ${ids.size} emails`);
+});
