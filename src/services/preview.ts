@@ -10,7 +10,9 @@ import { dueAt, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db } from '../db/client.js';
 import type { Step } from '../generated/prisma/client.js';
-import { renderStep } from '../mail/render-step.js';
+import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
+import { renderTrackedStep } from '../mail/tracked-email.js';
+import { trackingKeys } from './tracking.js';
 import type { Actor } from './sequences.js';
 import { parseInput } from './user-input.js';
 
@@ -81,9 +83,12 @@ export async function previewSequence(actor: Actor, rawInput: unknown): Promise<
       results.push({ step, dueAfterSeconds: elapsed, dueAt: due, subject: null, previewText: null, html: null, text: null });
       continue;
     }
-    const rendered = await renderStep(step, {
+    // Tracked like a sent email, for a stand-in message: its links work and record nothing.
+    const { headers: _headers, ...rendered } = await renderTrackedStep(step, {
       context: { subscriber, event: input.properties ?? null, discount },
       transactional: sequence.transactional,
+      messageId: PREVIEW_MESSAGE_ID,
+      keys: await trackingKeys(),
     });
     results.push({ step, dueAfterSeconds: elapsed, dueAt: due, ...rendered });
   }

@@ -78,7 +78,8 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
       { query: `subscription($s: ID, $after: String) { enrollmentChanged(sequenceId: $s, after: $after) { cursor status enrollment { id } } }`, variables: { s: sequenceId, after } },
       {
         next: (r) => {
-          if (r.data) changes.push({ cursor: r.data.enrollmentChanged.cursor, status: r.data.enrollmentChanged.status, id: r.data.enrollmentChanged.enrollment.id });
+          const change = (r.data as { enrollmentChanged?: { cursor: string; status: string; enrollment: { id: string } } } | undefined)?.enrollmentChanged;
+          if (change) changes.push({ cursor: change.cursor, status: change.status, id: change.enrollment.id });
         },
         error: () => {
           resubscriptions += 1;
