@@ -15,6 +15,7 @@ import { startWorkers } from './engine/workers.js';
 import { configureMail } from './mail/transport.js';
 import { configureGenerator } from './generation/generator.js';
 import { configureStripe } from './integrations/stripe.js';
+import { configureTracking } from './services/tracking.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 
 let config: Config;
@@ -39,6 +40,8 @@ configureGenerator({
   model: config.LLM_MODEL,
   timeoutMs: config.LLM_TIMEOUT_MS,
 });
+// Tracking links point at PUBLIC_URL, signed with a key from STEPWISE_SECRET (or one kept in the database).
+configureTracking({ publicUrl: config.PUBLIC_URL, secret: config.STEPWISE_SECRET });
 configureStripe({
   secret: config.STEPWISE_SECRET,
   host: config.STRIPE_API_HOST,

@@ -15,5 +15,6 @@ import './types/cancellation.js';
 import './types/enrollment-change.js';
 import './types/integration.js';
 import './types/preview.js';
+import './types/tracking.js';
 
 export const schema = builder.toSchema();

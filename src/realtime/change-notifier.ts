@@ -58,6 +58,7 @@ export class ChangeNotifier {
   }
 
   private wake(workspaceId: string) {
+    bumpChangeVersion(workspaceId);
     const set = this.waiters.get(workspaceId);
     if (!set) return;
     this.waiters.delete(workspaceId);
@@ -95,6 +96,23 @@ export class ChangeNotifier {
 }
 
 let current: ChangeNotifier | undefined;
+
+/**
+ * How many times this process was told about changes of a workspace (NOTIFY, or a
+ * poll that found the wait over). A read that starts after version v has seen
+ * every change announced up to v.
+ */
+const versions = new Map<string, number>();
+
+export function changeVersion(workspaceId: string): number {
+  return versions.get(workspaceId) ?? 0;
+}
+
+export function bumpChangeVersion(workspaceId: string): number {
+  const next = changeVersion(workspaceId) + 1;
+  versions.set(workspaceId, next);
+  return next;
+}
 
 export async function startChangeNotifier(connectionString: string, onError?: (error: unknown) => void) {
   const notifier = new ChangeNotifier(connectionString, onError);

@@ -165,6 +165,8 @@ export function buildApp(options: AppOptions) {
           // Parse errors (token limit), shutdown and the rate limit end this operation, not the socket.
           if (ops.drain.draining) throw createGraphQLError('Server is shutting down', { extensions: { code: 'SHUTTING_DOWN' } });
           document = parse(params.query);
+          const invalid = validate(envelopedSchema, document);
+          if (invalid.length) return invalid;
           contextValue = await contextFactory();
         } catch (error) {
           if (error instanceof GraphQLError || (error instanceof Error && error.name === 'GraphQLError')) return [error as GraphQLError];
@@ -178,8 +180,6 @@ export function buildApp(options: AppOptions) {
           contextValue,
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
         return args;
       },
     } as never,

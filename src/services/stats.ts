@@ -50,8 +50,7 @@ const MESSAGE_COUNT_COLUMNS = Prisma.sql`
   count(*) FILTER (WHERE m."replySentiment" = 'NEUTRAL')::int AS "neutralReplies",
   count(*) FILTER (WHERE m."replySentiment" = 'NEGATIVE')::int AS "negativeReplies",
   count(*) FILTER (WHERE m."bouncedAt" IS NOT NULL)::int AS bounced,
-  count(*) FILTER (WHERE EXISTS (
-    SELECT 1 FROM "MessageEvent" me WHERE me."messageId" = m.id AND me.type = 'UNSUBSCRIBE'))::int AS "optedOut",
+  count(*) FILTER (WHERE m."unsubscribedAt" IS NOT NULL)::int AS "optedOut",
   count(*) FILTER (WHERE m.status = 'FAILED')::int AS failed`;
 
 export async function loadStepStats(stepIds: readonly string[]): Promise<MessageCounts[]> {

@@ -1,6 +1,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configureChangeFeed } from '../../src/realtime/change-feed.js';
 import { useTestEngine } from '../helpers/engine.js';
 
 const t = await useTestEngine();
@@ -74,25 +75,28 @@ describe('enrollmentChanged over graphql-ws', () => {
     otherFeed.stop();
   });
 
-  it('replays from a cursor, then follows live, with no gap and no duplicate', async () => {
+  it.each([5_000, 1])('replays from a cursor, then follows live, with no gap and no duplicate (tail of %i)', async (tailSize) => {
+    // A tail of one change makes the resumed subscriber replay from the log itself.
+    configureChangeFeed({ tailSize });
     const first = collect(wsClient(ws.key), { sequenceId }, 2);
     await new Promise((r) => setTimeout(r, 300));
-    const c = await enroll('resume-c@x.io');
+    const c = await enroll(`resume-c${tailSize}@x.io`);
     const seen = await first.done; // c: ACTIVE, COMPLETED
     first.stop();
     const lastCursor = seen.at(-1).cursor;
     // While nobody listens, more happens.
-    const d = await enroll('resume-d@x.io');
-    await t.until(async () => (await t.prisma.enrollment.findFirst({ where: { status: 'COMPLETED', subscriber: { email: 'resume-d@x.io' } } })));
+    const d = await enroll(`resume-d${tailSize}@x.io`);
+    await t.until(async () => (await t.prisma.enrollment.findFirst({ where: { status: 'COMPLETED', subscriber: { email: `resume-d${tailSize}@x.io` } } })));
     const resumed = collect(wsClient(ws.key), { sequenceId, after: lastCursor }, 4);
     await new Promise((r) => setTimeout(r, 300));
-    const e = await enroll('resume-e@x.io');
+    const e = await enroll(`resume-e${tailSize}@x.io`);
     const changes = await resumed.done;
     expect(changes.map((ch) => [ch.enrollment.id, ch.status])).toEqual([
       [d, 'ACTIVE'], [d, 'COMPLETED'], [e, 'ACTIVE'], [e, 'COMPLETED'],
     ]);
     expect(changes.map((ch) => ch.enrollment.id)).not.toContain(c);
     resumed.stop();
+    configureChangeFeed({ tailSize: 5_000 });
   });
 
   it('filters by status, and refuses a malformed cursor', async () => {

@@ -64,7 +64,7 @@ const SendWindowRef = builder.objectRef<SendWindow>('SendWindow').implement({
   }),
 });
 
-const SequenceStatsRef = builder.objectRef<SequenceStats>('SequenceStats').implement({
+export const SequenceStatsRef = builder.objectRef<SequenceStats>('SequenceStats').implement({
   fields: (t) => ({
     enrolled: t.exposeInt('enrolled'),
     active: t.exposeInt('active'),
