@@ -28,7 +28,7 @@ const stepwiseEvent = z.discriminatedUnion('type', [
     fromPrimary: z.boolean().nullish(),
   }),
 ]);
-const stepwiseBody = z.union([stepwiseEvent, z.object({ events: z.array(stepwiseEvent).min(1).max(1000) })]);
+const stepwiseBatch = z.object({ events: z.array(stepwiseEvent).min(1).max(1000) });
 
 /** The parts of an SES event/notification that matter here. */
 const sesNotification = z.object({
@@ -111,9 +111,14 @@ export function parseFeedback(body: unknown): ParsedFeedback {
   }
   const raw = sesNotification.safeParse(body);
   if (raw.success && (raw.data.notificationType ?? raw.data.eventType)) return { events: fromSes(raw.data) };
-  const ours = stepwiseBody.safeParse(body);
-  if (!ours.success) throw new FeedbackShapeError(describe(ours.error));
-  return { events: 'events' in ours.data ? ours.data.events.map(fromStepwise) : [fromStepwise(ours.data)] };
+  if (body !== null && typeof body === 'object' && 'events' in body) {
+    const batch = stepwiseBatch.safeParse(body);
+    if (!batch.success) throw new FeedbackShapeError(describe(batch.error));
+    return { events: batch.data.events.map(fromStepwise) };
+  }
+  const single = stepwiseEvent.safeParse(body);
+  if (!single.success) throw new FeedbackShapeError(describe(single.error));
+  return { events: [fromStepwise(single.data)] };
 }
 
 function describe(error: z.ZodError): string {

@@ -14,6 +14,7 @@ import { createOpsRoutes } from './health-routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
 import { RateLimiter, rateLimitedError } from './rate-limit.js';
 import { useMetrics } from './use-metrics.js';
+import { useNoNulCharacters } from './use-no-nul-characters.js';
 import { assignRequestId, useRequestId } from './use-request-id.js';
 
 export type ServerSettings = Pick<
@@ -39,6 +40,7 @@ export function createServerOperations(options: { prisma: PrismaClient; logger: 
   const plugins: Plugin[] = [
     useRequestId(),
     useMetrics(metrics),
+    useNoNulCharacters(),
     ...graphqlLimitPlugins({
       maxDepth: settings.GRAPHQL_MAX_DEPTH,
       maxAliases: settings.GRAPHQL_MAX_ALIASES,

@@ -27,21 +27,18 @@ export function requestIdOf(request: Request | undefined): string {
   return (request && ids.get(request)) ?? randomUUID();
 }
 
-type ErrorLike = { extensions?: Record<string, unknown> } & Record<string, unknown>;
-
-function withRequestId(result: unknown, requestId: string): unknown {
-  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return result;
-  if (Array.isArray(result)) return result.map((r) => withRequestId(r, requestId));
-  const errors = (result as { errors?: ErrorLike[] }).errors;
-  if (!errors?.length) return result;
-  return {
-    ...result,
-    errors: errors.map((error) => {
-      // GraphQLError serialises through toJSON; keep its fields and add ours.
-      const json = typeof error.toJSON === 'function' ? (error.toJSON as () => ErrorLike)() : error;
-      return { ...json, extensions: { ...json.extensions, requestId } };
-    }),
-  };
+function withRequestId(result: unknown, requestId: string): void {
+  if (typeof result !== 'object' || result === null || Symbol.asyncIterator in result) return;
+  if (Array.isArray(result)) {
+    for (const r of result) withRequestId(r, requestId);
+    return;
+  }
+  // The errors stay GraphQLError instances (Yoga strips their internal `http`
+  // extension when serialising), so the id is added to their extensions in place.
+  for (const error of (result as { errors?: { extensions?: Record<string, unknown> }[] }).errors ?? []) {
+    if (error.extensions && Object.isExtensible(error.extensions)) error.extensions.requestId = requestId;
+    else error.extensions = { ...error.extensions, requestId };
+  }
 }
 
 export function useRequestId(): Plugin {
@@ -49,9 +46,9 @@ export function useRequestId(): Plugin {
     onRequest({ request }) {
       ids.set(request, pick(request.headers.get('x-request-id')));
     },
-    onResultProcess({ request, result, setResult }) {
+    onResultProcess({ request, result }) {
       const id = ids.get(request);
-      if (id) setResult(withRequestId(result, id) as typeof result);
+      if (id) withRequestId(result, id);
     },
     onResponse({ request, response }) {
       const id = ids.get(request);

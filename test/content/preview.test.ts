@@ -52,7 +52,8 @@ describe('previewSequence', () => {
     expect(steps[2].dueAt).toBe('2026-11-30T10:00:00.000Z');
     expect(steps[0]).toMatchObject({ subject: 'Welcome Grace', previewText: 'Your Pro trial' });
     expect(steps[0].html).toContain('You picked <b>Pro</b> in Arlington.');
-    expect(steps[0].html).toContain('https://example.com/start?plan=Pro');
+    // Links go through the (signed) click redirect, which carries the destination.
+    expect(steps[0].html).toContain(`?u=${encodeURIComponent('https://example.com/start?plan=Pro')}`);
     expect(steps[0].text).toContain('You picked Pro in Arlington.');
     expect(steps[1]).toMatchObject({ subject: null, html: null });
     expect(steps[2].text).toContain('code TRIAL-PREVIEW');

@@ -148,3 +148,22 @@ it('rate limit per API key: over RATE_LIMIT_PER_MINUTE gets 429 with Retry-After
   });
   expect(errors[0]).toMatchObject({ message: expect.stringMatching(/rate limit/i), extensions: { code: 'RATE_LIMITED' } });
 });
+
+it('errors carry a code and a request id, never internal extensions', async () => {
+  const res = await post('sk_not_a_key_at_all', { query: '{ lists { id } }' });
+  expect(res.status).toBe(401);
+  expect(res.body.errors[0]).toEqual({
+    message: 'Invalid API key',
+    extensions: { code: 'UNAUTHENTICATED', requestId: res.headers.get('x-request-id') },
+  });
+  const limited = await post(await key(), { query: deep });
+  expect(limited.body.errors[0].extensions).toEqual({ code: 'QUERY_LIMIT_EXCEEDED', requestId: limited.headers.get('x-request-id') });
+});
+
+it('a string with a NUL character (which Postgres cannot store) is refused as bad input, nothing written', async () => {
+  const k = await key();
+  const res = await post(k, { query: 'mutation($n: String!) { createList(name: $n) { id } }', variables: { n: 'a\u0000b' } });
+  expect(res.status).toBe(200);
+  expect(res.body.errors[0]).toMatchObject({ message: expect.stringMatching(/NUL/), extensions: { code: 'BAD_USER_INPUT' } });
+  expect(await prisma.list.count()).toBe(0);
+});

@@ -1,0 +1,184 @@
+// `npm run bench:load`: sustained load against two API processes and two worker
+// processes on one database, loopback only and bounded in time: trackEvent calls
+// and queries at a steady concurrency while 1,000 live subscriptions follow
+// their subscribers' runs. Reports throughput, p50/p99 latency and errors, then
+// checks that every expected email was sent exactly once.
+//
+// BENCH_LOAD_SECONDS (default 120), BENCH_LOAD_SUBSCRIPTIONS (1000),
+// BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8).
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startSmtpSink } from '../test/helpers/smtp-sink.js';
+import { benchDatabase } from './database.js';
+import { printTable, type Row } from './report.js';
+
+const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
+const SUBSCRIPTIONS = Number(process.env.BENCH_LOAD_SUBSCRIPTIONS ?? 1000);
+const CONCURRENCY = Number(process.env.BENCH_LOAD_CONCURRENCY ?? 16);
+const WORKERS = process.env.WORKER_CONCURRENCY ?? '8';
+const KEY = 'sk_load_test_key_0123456789abcdef';
+
+const children: ChildProcess[] = [];
+
+function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready: RegExp): Promise<RegExpExecArray> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: url,
+    STEPWISE_API_KEY: KEY,
+    STEPWISE_ROLE: role,
+    SMTP_URL: smtpUrl,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    WORKER_CONCURRENCY: WORKERS,
+    // One API key drives all the load: the per-key rate limit would measure itself.
+    RATE_LIMIT_PER_MINUTE: '0',
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) resolve(match);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}:\n${output.slice(-2000)}`)));
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function benchLoad(): Promise<void> {
+  const bench = await benchDatabase();
+  const smtp = await startSmtpSink();
+  try {
+    // The first API process creates the key's workspace; the others find it.
+    const apiA = Number((await start('api', bench.url, smtp.url, /GraphiQL at http:\/\/localhost:(\d+)\/graphql/))[1]);
+    const [apiB] = await Promise.all([
+      start('api', bench.url, smtp.url, /GraphiQL at http:\/\/localhost:(\d+)\/graphql/).then((m) => Number(m[1])),
+      start('worker', bench.url, smtp.url, /workers are running/),
+      start('worker', bench.url, smtp.url, /workers are running/),
+    ]);
+    const ports = [apiA, apiB!];
+    const gql = async (port: number, query: string, variables?: object) => {
+      const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await response.json()) as { data?: any; errors?: unknown[] };
+      if (response.status !== 200 || body.errors) throw new Error(`HTTP ${response.status}: ${JSON.stringify(body.errors)}`);
+      return body.data;
+    };
+
+    const created = await gql(apiA, `mutation { createSequence(input: { name: "Load", trigger: EVENT_RECEIVED, eventName: "load.event", steps: [
+      { subject: "First {{event.n}}", blocks: [{ type: "text", text: "Hello {{subscriber.email}}" }] },
+      { subject: "Second {{event.n}}", blocks: [{ type: "text", text: "Again" }] } ] }) { sequence { id } errors { message } } }`);
+    const sequenceId = created.createSequence.sequence.id as string;
+    await gql(apiA, `mutation($id: ID!) { enableSequence(id: $id) { errors { message } } }`, { id: sequenceId });
+
+    // One subscriber per subscription, each followed on one of the API processes.
+    const subscriberIds: string[] = [];
+    for (let i = 0; i < SUBSCRIPTIONS; i++) {
+      const res = await gql(ports[i % 2]!, `mutation($e: String!) { upsertSubscriber(input: { email: $e }) { subscriber { id } } }`, { e: `load${i}@example.com` });
+      subscriberIds.push(res.upsertSubscriber.subscriber.id);
+    }
+    const clients: Client[] = ports.map((port) =>
+      createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${KEY}` }, retryAttempts: 0 }),
+    );
+    const received = new Array<number>(SUBSCRIPTIONS).fill(0);
+    let subscriptionErrors = 0;
+    const unsubscribes = subscriberIds.map((id, i) =>
+      clients[i % 2]!.subscribe(
+        { query: `subscription($s: ID) { enrollmentChanged(subscriberId: $s) { cursor status } }`, variables: { s: id } },
+        { next: () => void (received[i]! += 1), error: () => void (subscriptionErrors += 1), complete: () => {} },
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 2_000));
+
+    // Sustained load: trackEvent and queries, CONCURRENCY in flight, for SECONDS.
+    const latencies = { trackEvent: [] as number[], query: [] as number[] };
+    let errors = 0;
+    let events = 0;
+    const eventsFor = new Array<number>(SUBSCRIPTIONS).fill(0);
+    const started = performance.now();
+    const deadline = started + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, lane) => {
+        for (let n = 0; performance.now() < deadline; n++) {
+          const port = ports[(lane + n) % 2]!;
+          const t0 = performance.now();
+          try {
+            if (n % 3 === 2) {
+              await gql(port, `query($id: ID!) { sequence(id: $id) { stats { enrolled completed sent } enrollments(first: 10) { totalCount edges { node { status } } } } }`, { id: sequenceId });
+              latencies.query.push(performance.now() - t0);
+            } else {
+              const i = (lane * 7919 + n) % SUBSCRIPTIONS;
+              await gql(port, `mutation($input: TrackEventInput!) { trackEvent(input: $input) { enrollments { id } errors { message } } }`, {
+                input: { email: `load${i}@example.com`, event: 'load.event', properties: { n } },
+              });
+              latencies.trackEvent.push(performance.now() - t0);
+              events += 1;
+              eventsFor[i]! += 1;
+            }
+          } catch {
+            errors += 1;
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+
+    // Drain: every run completes and every subscription sees its two changes per run.
+    const drainStart = performance.now();
+    for (;;) {
+      const res = await gql(apiA, `query($id: ID!) { sequence(id: $id) { stats { enrolled completed } } }`, { id: sequenceId });
+      const seen = received.reduce((a, b) => a + b, 0);
+      if (res.sequence.stats.completed === res.sequence.stats.enrolled && seen >= events * 2) break;
+      if (performance.now() - drainStart > 600_000) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const drainSeconds = (performance.now() - drainStart) / 1000;
+    await new Promise((r) => setTimeout(r, 2_000));
+    for (const stop of unsubscribes) stop();
+    for (const client of clients) await client.dispose();
+
+    const expected = events * 2;
+    const messageIds = new Set(smtp.messages.map((m) => m.messageId));
+    const wrongSubscriptions = received.filter((count, i) => count !== eventsFor[i]! * 2).length;
+    const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+    const te = sorted(latencies.trackEvent);
+    const q = sorted(latencies.query);
+    const rows: Row[] = [
+      ['machine', `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${bench.where}`],
+      ['topology', `2 API + 2 worker processes (WORKER_CONCURRENCY=${WORKERS}), ${CONCURRENCY} requests in flight`],
+      ['duration', `${elapsed.toFixed(0)} s`],
+      ['live subscriptions', `${SUBSCRIPTIONS} (${subscriptionErrors} errors)`],
+      ['trackEvent calls', `${te.length} (${(te.length / elapsed).toFixed(1)}/s)`],
+      ['trackEvent p50 / p99', `${percentile(te, 50).toFixed(0)} ms / ${percentile(te, 99).toFixed(0)} ms`],
+      ['queries', `${q.length} (${(q.length / elapsed).toFixed(1)}/s)`],
+      ['query p50 / p99', `${percentile(q, 50).toFixed(0)} ms / ${percentile(q, 99).toFixed(0)} ms`],
+      ['request errors', String(errors)],
+      ['drain after load', `${drainSeconds.toFixed(0)} s`],
+      ['emails expected / distinct sent / SMTP deliveries', `${expected} / ${messageIds.size} / ${smtp.messages.length}`],
+      ['every email sent exactly once', messageIds.size === expected && smtp.messages.length === expected ? 'yes' : 'NO'],
+      ['subscription changes received / expected', `${received.reduce((a, b) => a + b, 0)} / ${expected}`],
+      ['subscriptions that missed or doubled a change', String(wrongSubscriptions)],
+    ].map(([measure, value]) => ({ measure: measure!, value: value! }));
+    printTable(`load: ${SECONDS} s of trackEvent + queries with ${SUBSCRIPTIONS} live subscriptions`, rows);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 2_000));
+    for (const child of children) child.kill('SIGKILL');
+    await smtp.close();
+    await bench.close();
+  }
+}

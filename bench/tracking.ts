@@ -1,0 +1,105 @@
+// Tracking endpoints and stats at volume: requests per second for the open pixel
+// and the click redirect (real HTTP on loopback, a fixed number of requests from
+// a bounded number of concurrent clients), and the time of the stats query for a
+// sequence with 1,000,000 messages.
+import { createLogger } from '../src/logger.js';
+import { trackingUrl } from '../src/domain/tracking-links.js';
+import { buildApp } from '../src/server/app.js';
+import { loadSequenceStats, loadStepStats } from '../src/services/stats.js';
+import { configureTracking, trackingKeys } from '../src/services/tracking.js';
+import { benchDatabase } from './database.js';
+import { printTable, type Row } from './report.js';
+
+const MESSAGES = Number(process.env.BENCH_TRACKING_MESSAGES ?? 1_000_000);
+const REQUESTS = Number(process.env.BENCH_TRACKING_REQUESTS ?? 4_000);
+const CONCURRENCY = Number(process.env.BENCH_TRACKING_CONCURRENCY ?? 16);
+
+async function requestsPerSecond(urls: string[], init: RequestInit): Promise<{ rps: number; failures: number }> {
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < urls.length) {
+        const url = urls[next++]!;
+        const res = await fetch(url, init);
+        await res.arrayBuffer();
+        if (res.status !== 200 && res.status !== 302) failures++;
+      }
+    }),
+  );
+  return { rps: urls.length / ((performance.now() - started) / 1000), failures };
+}
+
+async function median(fn: () => Promise<unknown>, times = 5): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const started = performance.now();
+    await fn();
+    ms.push(performance.now() - started);
+  }
+  return ms.sort((a, b) => a - b)[Math.floor(times / 2)]!;
+}
+
+export async function benchTracking() {
+  const bench = await benchDatabase();
+  const { prisma } = bench;
+  const app = buildApp({ prisma, logger: createLogger('silent') });
+  try {
+    const port = await app.start(0, '127.0.0.1');
+    configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
+    const workspace = await prisma.workspace.create({ data: { name: 'bench' } });
+    const sequence = await prisma.sequence.create({ data: { workspaceId: workspace.id, slug: 'bench', name: 'bench', triggerType: 'MANUAL', status: 'ACTIVE' } });
+    const steps = await Promise.all(
+      [1, 2, 3].map((position) => prisma.step.create({ data: { sequenceId: sequence.id, position, type: 'EMAIL', subject: 'Bench', blocks: [] } })),
+    );
+    const insertStarted = performance.now();
+    await prisma.$executeRawUnsafe(
+      `INSERT INTO "Message" (id, "workspaceId", "stepId", "to", subject, html, status, "smtpMessageId", "sentAt", "deliveredAt", "openedAt", "clickedAt", "bouncedAt", "unsubscribedAt", "repliedAt", "replySentiment")
+       SELECT gen_random_uuid(), $1::uuid, (ARRAY[$2, $3, $4]::uuid[])[1 + i % 3], 'p' || i || '@example.com', 'Bench', '<p>bench</p>',
+         (CASE WHEN i % 9 = 0 THEN 'CLICKED' WHEN i % 3 = 0 THEN 'OPENED' ELSE 'DELIVERED' END)::"MessageStatus", '<bench-' || i || '@stepwise.test>',
+         now(), now(), CASE WHEN i % 3 = 0 THEN now() END, CASE WHEN i % 9 = 0 THEN now() END, CASE WHEN i % 97 = 0 THEN now() END,
+         CASE WHEN i % 201 = 0 THEN now() END, CASE WHEN i % 41 = 0 THEN now() END, CASE WHEN i % 41 = 0 THEN 'POSITIVE'::"ReplySentiment" END
+       FROM generate_series(1, $5::int) AS i`,
+      workspace.id,
+      steps[0]!.id,
+      steps[1]!.id,
+      steps[2]!.id,
+      MESSAGES,
+    );
+    const insertSeconds = (performance.now() - insertStarted) / 1000;
+    await prisma.$executeRawUnsafe('VACUUM ANALYZE "Message"');
+
+    const sequenceMs = await median(() => loadSequenceStats([sequence.id]));
+    const stepMs = await median(() => loadStepStats(steps.map((s) => s.id)));
+    const [stats] = await loadSequenceStats([sequence.id]);
+
+    const keys = await trackingKeys();
+    const ids = (await prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text FROM "Message" ORDER BY id LIMIT ${REQUESTS}`)).map((r) => r.id);
+    const opens = await requestsPerSecond(
+      ids.map((id) => trackingUrl(keys, 'open', id)),
+      {},
+    );
+    const clicks = await requestsPerSecond(
+      ids.map((id) => trackingUrl(keys, 'click', id, 'https://example.com/landing?utm=bench')),
+      { redirect: 'manual' },
+    );
+    const forged = await requestsPerSecond(
+      ids.slice(0, 1000).map((id) => trackingUrl({ ...keys, key: Buffer.alloc(32) }, 'open', id)),
+      {},
+    );
+
+    const rows: Row[] = [
+      { measure: `messages inserted (generate_series)`, value: `${MESSAGES.toLocaleString('en')} in ${insertSeconds.toFixed(1)} s` },
+      { measure: 'Sequence.stats query (median of 5)', value: `${sequenceMs.toFixed(0)} ms (sent ${stats!.sent.toLocaleString('en')}, opened ${stats!.opened.toLocaleString('en')})` },
+      { measure: 'Step.stats query, 3 steps (median of 5)', value: `${stepMs.toFixed(0)} ms` },
+      { measure: `open pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${opens.rps.toFixed(0)} req/s (${opens.failures} failed)` },
+      { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${clicks.rps.toFixed(0)} req/s (${clicks.failures} failed)` },
+      { measure: 'forged link refused (404), 1000 requests', value: `${forged.rps.toFixed(0)} req/s` },
+    ];
+    printTable(`Tracking and stats (${bench.where})`, rows);
+  } finally {
+    await app.stop();
+    await bench.close();
+  }
+}
