@@ -31,7 +31,7 @@ function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready: RegE
     STEPWISE_ROLE: role,
     SMTP_URL: smtpUrl,
     PORT: '0',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
     WORKER_CONCURRENCY: WORKERS,
     // One API key drives all the load: the per-key rate limit would measure itself.
     RATE_LIMIT_PER_MINUTE: '0',
