@@ -72,7 +72,7 @@ const configSchema = z.object({
   GRAPHQL_MAX_DEPTH: int(1, 1000, 12),
   GRAPHQL_MAX_ALIASES: int(0, 1000, 15),
   GRAPHQL_MAX_TOKENS: int(10, 1_000_000, 10_000),
-  GRAPHQL_MAX_COST: int(1, 10_000_000, 20_000),
+  GRAPHQL_MAX_COST: int(1, 10_000_000, 200_000),
   GRAPHQL_MAX_DIRECTIVES: int(0, 1000, 50),
   /** Schema introspection and GraphiQL: on unless NODE_ENV=production. */
   GRAPHQL_INTROSPECTION: flag,

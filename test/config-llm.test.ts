@@ -23,7 +23,7 @@ describe('language model configuration', () => {
   });
 
   it.each([
-    [{ LLM_BASE_URL: 'ftp://x' }, 'Invalid configuration: LLM_BASE_URL must be a URL (http, https) (got "ftp://x")'],
+    [{ LLM_BASE_URL: 'ftp://x' }, 'Invalid configuration: LLM_BASE_URL must be a URL (http, https)'],
     [{ LLM_TIMEOUT_MS: '10' }, 'Invalid configuration: LLM_TIMEOUT_MS must be at least 100 (got "10")'],
     [{ LLM_BASE_URL: 'https://api.example.com/v1', LLM_MODEL: 'm' }, 'Invalid configuration: LLM_API_KEY is required with LLM_BASE_URL and LLM_MODEL'],
     [{ LLM_API_KEY: 'k' }, 'Invalid configuration: LLM_BASE_URL is required with LLM_API_KEY'],

@@ -25,7 +25,7 @@ export const DEFAULT_LIMITS: GraphqlLimits = {
   maxDepth: 12,
   maxAliases: 15,
   maxTokens: 10_000,
-  maxCost: 20_000,
+  maxCost: 200_000,
   maxDirectives: 50,
   introspection: true,
 };

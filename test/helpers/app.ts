@@ -18,7 +18,8 @@ export async function useTestApp(options?: ClientOptions) {
   // Writes schedule jobs in their transactions, so the API needs pg-boss (not its workers).
   const jobs = await startBoss(url, { schedule: false, supervise: false });
   await startChangeNotifier(url);
-  const app = buildApp({ prisma, logger: createLogger('silent') });
+  // Tests drive one key hard; the per-key rate limit has its own test (test/server/hardening.test.ts).
+  const app = buildApp({ prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
   afterAll(async () => {
     await app.stop();
     await stopChangeNotifier();
