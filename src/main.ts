@@ -29,6 +29,9 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL);
+// A library's background loop (pg-boss failing a job while the database restarts)
+// may reject with nobody listening: log it and keep serving, the loops recover.
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 const database = await openDatabase(config, (line) => logger.warn({ postgres: line }));
 const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');

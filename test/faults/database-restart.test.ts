@@ -42,7 +42,10 @@ async function startServer(): Promise<number> {
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output.slice(-3000)}`)));
+    proc.on('exit', (code) => {
+      console.error(`server exited with ${code}:\n${output.slice(-3000)}`);
+      reject(new Error(`server exited with ${code}`));
+    });
   });
 }
 
