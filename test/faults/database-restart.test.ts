@@ -42,8 +42,8 @@ async function startServer(): Promise<number> {
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    proc.on('exit', (code) => {
-      console.error(`server exited with ${code}:\n${output.slice(-3000)}`);
+    proc.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') console.error(`server exited with ${code}:\n${output.slice(-3000)}`);
       reject(new Error(`server exited with ${code}`));
     });
   });
@@ -76,7 +76,8 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
   let stopped = false;
   const follow = () => {
     if (stopped) return;
-    const after = changes.at(-1)?.cursor;
+    // From the start of the log the first time, so no change can slip in before the subscription is set up.
+    const after = changes.at(-1)?.cursor ?? '0';
     client.subscribe(
       { query: `subscription($s: ID, $after: String) { enrollmentChanged(sequenceId: $s, after: $after) { cursor status enrollment { id } } }`, variables: { s: sequenceId, after } },
       {

@@ -17,7 +17,8 @@ export async function createTestDatabase(options: { empty?: boolean } = {}) {
 /** A fresh migrated database for this test file, made the process's database. */
 export async function useTestDatabase(options?: ClientOptions) {
   const { url, name } = await createTestDatabase();
-  const prisma = connectDb(url, options);
+  // Room for the workers' transactions and the test's own calls at once.
+  const prisma = connectDb(url, { max: 20, ...options });
   // Registered after the drop, so it runs first (afterAll hooks run in reverse).
   afterAll(() => disconnectDb());
   return { prisma, url, name };

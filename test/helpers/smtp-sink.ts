@@ -17,7 +17,7 @@ export interface SmtpSink {
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(): Promise<SmtpSink> {
+export async function startSmtpSink(listenPort = 0): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
   const sink = { rejectAll: false, delayMs: 0 } as SmtpSink;
   const server = new SMTPServer({
@@ -45,7 +45,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   server.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') console.error('smtp sink', error);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, "127.0.0.1", resolve));
   const { port } = server.server.address() as AddressInfo;
   return Object.assign(sink, {
     url: `smtp://127.0.0.1:${port}`,

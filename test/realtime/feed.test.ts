@@ -24,9 +24,18 @@ beforeAll(async () => {
   await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { message } } }`, { id: sequenceId });
 });
 
-async function enroll(email: string) {
+/** A new enabled sequence: subscribing to it from cursor 0 replays exactly its changes, however late the subscription is set up. */
+async function freshSequence(): Promise<string> {
+  const res = await ws.gql(`mutation { createSequence(input: { name: "Live", trigger: MANUAL, steps: [
+    { subject: "One", blocks: [{ type: "text", text: "1" }] } ] }) { sequence { id } } }`);
+  const id = res.data.createSequence.sequence.id as string;
+  await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { message } } }`, { id });
+  return id;
+}
+
+async function enroll(email: string, sequence = sequenceId) {
   const res = await ws.gql(`mutation($input: EnrollSubscriberInput!) { enrollSubscriber(input: $input) { enrollment { id } errors { message } } }`, {
-    input: { sequenceId, subscriber: { email } },
+    input: { sequenceId: sequence, subscriber: { email } },
   });
   return res.data.enrollSubscriber.enrollment.id as string;
 }
@@ -59,11 +68,11 @@ describe('enrollmentChanged over graphql-ws', () => {
   it('pushes every status change live, in order, scoped to the workspace', async () => {
     const client = wsClient(ws.key);
     const other = await t.workspace('other');
-    const otherFeed = collect(wsClient(other.key), {}, 1);
-    const feed = collect(client, { sequenceId }, 4);
-    await new Promise((r) => setTimeout(r, 300)); // subscribed
-    const a = await enroll('live-a@x.io');
-    const b = await enroll('live-b@x.io');
+    const otherFeed = collect(wsClient(other.key), { after: '0' }, 1);
+    const live = await freshSequence();
+    const feed = collect(client, { sequenceId: live, after: '0' }, 4);
+    const a = await enroll('live-a@x.io', live);
+    const b = await enroll('live-b@x.io', live);
     const changes = await feed.done;
     const of = (id: string) => changes.filter((c) => c.enrollment.id === id).map((c) => [c.previousStatus, c.status]);
     expect(of(a)).toEqual([[null, 'ACTIVE'], ['ACTIVE', 'COMPLETED']]);
@@ -78,18 +87,18 @@ describe('enrollmentChanged over graphql-ws', () => {
   it.each([5_000, 1])('replays from a cursor, then follows live, with no gap and no duplicate (tail of %i)', async (tailSize) => {
     // A tail of one change makes the resumed subscriber replay from the log itself.
     configureChangeFeed({ tailSize });
-    const first = collect(wsClient(ws.key), { sequenceId }, 2);
-    await new Promise((r) => setTimeout(r, 300));
-    const c = await enroll(`resume-c${tailSize}@x.io`);
+    const own = await freshSequence();
+    const first = collect(wsClient(ws.key), { sequenceId: own, after: '0' }, 2);
+    const c = await enroll(`resume-c${tailSize}@x.io`, own);
     const seen = await first.done; // c: ACTIVE, COMPLETED
     first.stop();
     const lastCursor = seen.at(-1).cursor;
     // While nobody listens, more happens.
-    const d = await enroll(`resume-d${tailSize}@x.io`);
+    const d = await enroll(`resume-d${tailSize}@x.io`, own);
     await t.until(async () => (await t.prisma.enrollment.findFirst({ where: { status: 'COMPLETED', subscriber: { email: `resume-d${tailSize}@x.io` } } })));
-    const resumed = collect(wsClient(ws.key), { sequenceId, after: lastCursor }, 4);
-    await new Promise((r) => setTimeout(r, 300));
-    const e = await enroll(`resume-e${tailSize}@x.io`);
+    const resumed = collect(wsClient(ws.key), { sequenceId: own, after: lastCursor }, 4);
+    await new Promise((r) => setTimeout(r, 300)); // mostly live: e comes after the replay
+    const e = await enroll(`resume-e${tailSize}@x.io`, own);
     const changes = await resumed.done;
     expect(changes.map((ch) => [ch.enrollment.id, ch.status])).toEqual([
       [d, 'ACTIVE'], [d, 'COMPLETED'], [e, 'ACTIVE'], [e, 'COMPLETED'],
@@ -100,9 +109,9 @@ describe('enrollmentChanged over graphql-ws', () => {
   });
 
   it('filters by status, and refuses a malformed cursor', async () => {
-    const completed = collect(wsClient(ws.key), { sequenceId, statuses: ['COMPLETED'] }, 1);
-    await new Promise((r) => setTimeout(r, 300));
-    const f = await enroll('filter-f@x.io');
+    const own = await freshSequence();
+    const completed = collect(wsClient(ws.key), { sequenceId: own, statuses: ['COMPLETED'], after: '0' }, 1);
+    const f = await enroll('filter-f@x.io', own);
     expect((await completed.done).map((ch) => [ch.enrollment.id, ch.status])).toEqual([[f, 'COMPLETED']]);
     completed.stop();
     const bad = collect(wsClient(ws.key), { after: 'not-a-cursor' }, 1);
@@ -112,11 +121,12 @@ describe('enrollmentChanged over graphql-ws', () => {
 
 describe('enrollmentChanged over SSE', () => {
   it('streams changes to an authenticated EventSource-style request', async () => {
+    const sse = await freshSequence();
     const controller = new AbortController();
     const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${ws.key}` },
-      body: JSON.stringify({ query: SUBSCRIBE, variables: { sequenceId } }),
+      body: JSON.stringify({ query: SUBSCRIBE, variables: { sequenceId: sse, after: '0' } }),
       signal: controller.signal,
     });
     expect(response.status).toBe(200);
@@ -138,8 +148,7 @@ describe('enrollmentChanged over SSE', () => {
         }
       }
     })();
-    await new Promise((r) => setTimeout(r, 300));
-    const g = await enroll('sse-g@x.io');
+    const g = await enroll('sse-g@x.io', sse);
     await reading;
     controller.abort();
     expect(events.map((e) => [e.enrollment.id, e.status])).toEqual([[g, 'ACTIVE'], [g, 'COMPLETED']]);
