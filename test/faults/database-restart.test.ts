@@ -78,17 +78,25 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
     if (stopped) return;
     // From the start of the log the first time, so no change can slip in before the subscription is set up.
     const after = changes.at(-1)?.cursor ?? '0';
-    client.subscribe(
+    let resubscribed = false;
+    const resubscribe = () => {
+      if (resubscribed) return;
+      resubscribed = true;
+      resubscriptions += 1;
+      unsubscribe();
+      setTimeout(follow, 500);
+    };
+    const unsubscribe = client.subscribe(
       { query: `subscription($s: ID, $after: String) { enrollmentChanged(sequenceId: $s, after: $after) { cursor status enrollment { id } } }`, variables: { s: sequenceId, after } },
       {
         next: (r) => {
+          // A change whose fields could not be resolved (the database was away) is
+          // not lost: resume from the last good cursor and it is replayed.
+          if (r.errors) return resubscribe();
           const change = (r.data as { enrollmentChanged?: { cursor: string; status: string; enrollment: { id: string } } } | undefined)?.enrollmentChanged;
           if (change) changes.push({ cursor: change.cursor, status: change.status, id: change.enrollment.id });
         },
-        error: () => {
-          resubscriptions += 1;
-          setTimeout(follow, 500);
-        },
+        error: resubscribe,
         complete: () => {},
       },
     );
