@@ -150,18 +150,10 @@ const htmlBlock = z.strictObject({
   html: z.string().max(1_000_000),
 });
 
+const leafBlocks = [headingBlock, textBlock, buttonBlock, imageBlock, listBlock, dividerBlock, spacerBlock, footerBlock, htmlBlock] as const;
+
 /** Any block that may sit inside a column (every type except `columns`). */
-export const columnBlockSchema = z.discriminatedUnion('type', [
-  headingBlock,
-  textBlock,
-  buttonBlock,
-  imageBlock,
-  listBlock,
-  dividerBlock,
-  spacerBlock,
-  footerBlock,
-  htmlBlock,
-]);
+export const columnBlockSchema = z.discriminatedUnion('type', [...leafBlocks]);
 
 const columnsBlock = z.strictObject({
   id: blockId.optional(),
@@ -169,18 +161,7 @@ const columnsBlock = z.strictObject({
   columns: z.array(z.array(columnBlockSchema).max(50)).min(2).max(3),
 });
 
-export const blockSchema = z.discriminatedUnion('type', [
-  headingBlock,
-  textBlock,
-  buttonBlock,
-  imageBlock,
-  listBlock,
-  dividerBlock,
-  spacerBlock,
-  columnsBlock,
-  footerBlock,
-  htmlBlock,
-]);
+export const blockSchema = z.discriminatedUnion('type', [...leafBlocks, columnsBlock]);
 
 type Path = (string | number)[];
 
