@@ -87,7 +87,11 @@ export async function startRun(tx: Tx, input: StartRunInput): Promise<StartRunRe
   });
   const run = { id: enrollment.id, workspaceId: sequence.workspaceId, sequenceId: sequence.id, subscriberId };
   await logRunChanges(tx, [{ ...run, previousStatus: null, status: enrollment.status, reason: queued ? 'throttled' : null, occurredAt: at }]);
-  await tx.sequence.update({ where: { id: sequence.id }, data: { lastUsedAt: at } });
+  // At most once a minute: this row lock would otherwise queue every start of the sequence.
+  await tx.sequence.updateMany({
+    where: { id: sequence.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(at.getTime() - 60_000) } }] },
+    data: { lastUsedAt: at },
+  });
   if (queued) return { started: true, enrollmentId: enrollment.id, status: 'QUEUED' };
   const status = await scheduleFirstStep(tx, { ...run, sequence }, at);
   return { started: true, enrollmentId: enrollment.id, status };

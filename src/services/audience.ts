@@ -203,6 +203,7 @@ export async function requireSubscriber(tx: Tx, actor: Actor, publicId: string, 
 
 /** Row IDs of public IDs that must all name rows of this workspace. */
 async function requireOwnedIds(tx: Tx, actor: Actor, type: Extract<IdType, 'List' | 'Segment'>, ids: string[], field: string[]) {
+  if (!ids.length) return [];
   const uuids = ids.map((id) => tryDecodeId(type, id));
   const valid = uuids.filter((u): u is string => u !== null);
   const where = { id: { in: valid }, workspaceId: actor.workspaceId };

@@ -66,6 +66,8 @@ describe('an event-triggered two-email sequence', () => {
       return r.status === 'COMPLETED' ? r : null;
     });
     expect(done.nextTriggerAt).toBeNull();
+    const used = await ws.gql(`{ sequences(search: "Order follow-up") { edges { node { lastUsedAt } } } }`);
+    expect(Date.now() - new Date(used.data.sequences.edges[0].node.lastUsedAt).getTime()).toBeLessThan(10 * 60_000);
     expect(done.completedAt).not.toBeNull();
     expect(done.history.map((h: any) => [h.step.position, h.status, h.message.status, h.message.to])).toEqual([
       [1, 'SENT', 'SENT', 'ada@example.com'],
