@@ -81,6 +81,9 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
     if (current.status === 'ARCHIVED') {
       throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
     }
+    if (input.steps && (current.generationStatus === 'PENDING' || current.generationStatus === 'RUNNING')) {
+      throw new UserError('The steps are still being generated; edit them once generation is done', [...INPUT, 'steps'], 'GENERATION_PENDING');
+    }
     const merged = { ...current, ...input };
     const mergedErrors: UserError[] = [];
     checkReplyPause(merged, (path, message) => mergedErrors.push(new UserError(`${path} ${message}`, [...INPUT, path], 'VALIDATION')));
@@ -104,7 +107,11 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
         sendWindow: input.sendWindow === undefined ? undefined : (input.sendWindow ?? Prisma.DbNull),
       },
     });
-    if (input.steps) await replaceSteps(tx, current.id, input.steps);
+    if (input.steps) {
+      await replaceSteps(tx, current.id, input.steps);
+      // An active sequence stays sendable: not emptied, no Stripe step without Stripe.
+      if (current.status === 'ACTIVE') await checkEnableable(tx, current, [...INPUT, 'steps']);
+    }
     // Relaxed throttles may let queued runs start.
     const throttles = ['throttlePaused', 'throttleCapacity', 'throttleMaxAddsPerDay'] as const;
     if (throttles.some((k) => input[k] !== undefined)) {
@@ -139,17 +146,18 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
   });
 }
 
-async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: string; generationStatus: string }) {
+/** What an ACTIVE sequence must satisfy: checked when enabling, and when editing an active one. */
+async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: string; generationStatus: string }, field = ['id']) {
   if (sequence.generationStatus === 'PENDING' || sequence.generationStatus === 'RUNNING') {
-    throw new UserError('The sequence is still being generated', ['id'], 'GENERATION_PENDING');
+    throw new UserError('The sequence is still being generated', field, 'GENERATION_PENDING');
   }
   const steps = await tx.step.count({ where: { sequenceId: sequence.id, position: { not: null } } });
-  if (steps === 0) throw new UserError('A sequence needs at least one step to be enabled', ['id'], 'NO_STEPS');
+  if (steps === 0) throw new UserError('A sequence needs at least one step to be enabled', field, 'NO_STEPS');
   const stripeSteps = await tx.step.count({
     where: { sequenceId: sequence.id, position: { not: null }, type: 'CREATE_DISCOUNT', discount: { path: ['provider'], equals: 'STRIPE' } },
   });
   if (stripeSteps > 0 && !(await isStripeConnected(tx, sequence.workspaceId))) {
-    throw new UserError('The sequence creates Stripe discounts: connect Stripe first (connectStripe)', ['id'], 'STRIPE_NOT_CONNECTED');
+    throw new UserError('The sequence creates Stripe discounts: connect Stripe first (connectStripe)', field, 'STRIPE_NOT_CONNECTED');
   }
 }
 

@@ -288,6 +288,30 @@ describe('updateSequence', () => {
     expect(steps.map((s: any) => s.id)).not.toContain(a.id);
   });
 
+  it('keeps an active sequence sendable and leaves steps being generated alone', async () => {
+    const active = (await create({ trigger: 'MANUAL', steps: [email('Live')] })).sequence;
+    await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { code } } }`, { id: active.id });
+    const emptied = await ws.gql(
+      `mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { field code } } }`,
+      { id: active.id, input: { steps: [] } },
+    );
+    expect(emptied.data.updateSequence.errors).toEqual([{ field: ['input', 'steps'], code: 'NO_STEPS' }]);
+    const stripe = await ws.gql(
+      `mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { field code } } }`,
+      { id: active.id, input: { steps: [{ type: 'CREATE_DISCOUNT', discount: { provider: 'STRIPE', discountType: 'percent', percentOff: 10 } }, email('Code')] } },
+    );
+    expect(stripe.data.updateSequence.errors).toEqual([{ field: ['input', 'steps'], code: 'STRIPE_NOT_CONNECTED' }]);
+    const still = await ws.gql(`query($id: ID!) { sequence(id: $id) { steps { subject } } }`, { id: active.id });
+    expect(still.data.sequence.steps).toEqual([{ subject: 'Live' }]);
+
+    const drafting = (await create({ trigger: 'MANUAL', goal: 'Welcome new users', emailCount: 2 })).sequence;
+    const edit = await ws.gql(
+      `mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { field code } } }`,
+      { id: drafting.id, input: { steps: [email('Mine')] } },
+    );
+    expect(edit.data.updateSequence.errors).toEqual([{ field: ['input', 'steps'], code: 'GENERATION_PENDING' }]);
+  });
+
   it('rejects a step id of another sequence and keeps the old steps', async () => {
     const one = (await create({ trigger: 'MANUAL', steps: [email('Mine')] })).sequence;
     const two = (await create({ trigger: 'MANUAL', steps: [email('Theirs')] })).sequence;
