@@ -17,6 +17,7 @@ import { notifyStatsChanged, trackingKeys } from '../services/tracking.js';
 import { stripeSecretKey } from '../services/integrations.js';
 import { mailer, senderDomain } from '../mail/transport.js';
 import { enqueue } from './boss.js';
+import { lockRunRow } from './locks.js';
 import { QUEUES, type StepJob } from './queues.js';
 import { runEnded } from './release-queued.js';
 import { setRunStatus } from './run-status.js';
@@ -31,7 +32,7 @@ class StepFailure extends Error {}
 export async function executeStep(job: StepJob, options: { finalAttempt: boolean }): Promise<StepOutcome> {
   return transaction(
     async (tx) => {
-      await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${job.enrollmentId}::uuid FOR UPDATE`;
+      await lockRunRow(tx, job.enrollmentId);
       const run = await tx.enrollment.findUnique({
         where: { id: job.enrollmentId },
         include: { sequence: true, subscriber: true },

@@ -8,12 +8,13 @@ import { stepSchema, type TriggerType } from '../domain/sequence-input.js';
 import { sequenceGenerator } from '../generation/generator.js';
 import type { Tx } from '../db/client.js';
 import { replaceSteps } from '../services/sequences.js';
+import { lockSequenceRow } from './locks.js';
 import type { GenerateSequenceJob } from './queues.js';
 
 export type GenerationOutcome = 'done' | 'failed' | 'skipped';
 
 async function lockSequence(tx: Tx, id: string) {
-  await tx.$executeRaw`SELECT 1 FROM "Sequence" WHERE id = ${id}::uuid FOR UPDATE`;
+  await lockSequenceRow(tx, id);
   return tx.sequence.findUnique({ where: { id } });
 }
 

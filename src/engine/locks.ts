@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Tx } from '../db/client.js';
 
+/** Row locks: edits, status changes and step runs of one run (or sequence) apply one after the other. */
+export async function lockRunRow(tx: Tx, enrollmentId: string): Promise<void> {
+  await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${enrollmentId}::uuid FOR UPDATE`;
+}
+
+export async function lockSequenceRow(tx: Tx, sequenceId: string): Promise<void> {
+  await tx.$executeRaw`SELECT 1 FROM "Sequence" WHERE id = ${sequenceId}::uuid FOR UPDATE`;
+}
+
 /**
  * A transaction-scoped advisory lock named by `parts`: serialises only the work
  * that competes for the same limit (one sequence's throttle, one subscriber's

@@ -11,11 +11,13 @@ import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
 import { runEnded } from '../engine/release-queued.js';
-import { logRunChanges } from '../engine/run-status.js';
+import { logRunChanges, OPEN_STATUSES } from '../engine/run-status.js';
+import { requireSequence } from './runs.js';
 import type { Actor } from './sequences.js';
 import { parseInput } from './user-input.js';
 
-const OPEN = Prisma.sql`('QUEUED', 'ACTIVE', 'PAUSED')`;
+// The open statuses as an SQL list, from the one constant (fixed words, no user input).
+const OPEN = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
 const cancelEnrollmentsSchema = z
   .object({
@@ -64,11 +66,7 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
   const dryRun = input.dryRun ?? input.fieldValues != null;
   return transaction(
     async (tx) => {
-      const sequenceId = tryDecodeId('Sequence', input.sequenceId);
-      const sequence = sequenceId
-        ? await tx.sequence.findFirst({ where: { id: sequenceId, workspaceId: actor.workspaceId } })
-        : null;
-      if (!sequence) throw notFound('Sequence', ['input', 'sequenceId']);
+      const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
 
       let match: Prisma.Sql;
       if (input.subscriberId != null) {

@@ -11,7 +11,7 @@ import type { Fact } from '../domain/triggers.js';
 import { db, type Tx } from '../db/client.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { enqueue } from '../engine/boss.js';
-import { advisoryLock } from '../engine/locks.js';
+import { advisoryLock, lockRunRow } from '../engine/locks.js';
 import { QUEUES } from '../engine/queues.js';
 import { runEnded } from '../engine/release-queued.js';
 import { OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
@@ -259,7 +259,7 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
 /** The PAUSE reply action's end: a run still paused by that reply finishes. */
 export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
   await transaction(async (tx) => {
-    await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${enrollmentId}::uuid FOR UPDATE`;
+    await lockRunRow(tx, enrollmentId);
     const run = await tx.enrollment.findUnique({ where: { id: enrollmentId }, include: { sequence: true } });
     if (!run || run.status !== 'PAUSED' || run.pausedUntil?.getTime() !== pausedUntil.getTime()) return;
     await setRunStatus(tx, run, 'COMPLETED', 'reply pause ended');
@@ -267,7 +267,8 @@ export async function finishReplyPause(enrollmentId: string, pausedUntil: Date):
   });
 }
 
-async function requireSequence(tx: Tx, actor: Actor, publicId: string, field: string[]) {
+/** The workspace's sequence named by a public ID, or a NOT_FOUND UserError at `field`. */
+export async function requireSequence(tx: Tx, actor: Actor, publicId: string, field: string[]) {
   const uuid = tryDecodeId('Sequence', publicId);
   const sequence = uuid ? await tx.sequence.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
   if (!sequence) throw notFound('Sequence', field);
@@ -277,7 +278,7 @@ async function requireSequence(tx: Tx, actor: Actor, publicId: string, field: st
 /** The run, row-locked for this transaction. `isRowId`: given as a row ID rather than a public one. */
 async function lockRun(tx: Tx, actor: Actor, id: string, isRowId = false) {
   const uuid = isRowId ? id : tryDecodeId('Enrollment', id);
-  if (uuid) await tx.$executeRaw`SELECT 1 FROM "Enrollment" WHERE id = ${uuid}::uuid FOR UPDATE`;
+  if (uuid) await lockRunRow(tx, uuid);
   const run = uuid ? await tx.enrollment.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
   if (!run) throw notFound('Enrollment', ['id']);
   return run;

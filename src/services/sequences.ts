@@ -19,6 +19,7 @@ import { isStripeConnected } from './integrations.js';
 import { rescheduleCurrentSteps } from './runs.js';
 import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
+import { lockSequenceRow } from '../engine/locks.js';
 import { QUEUES } from '../engine/queues.js';
 
 export interface Actor {
@@ -164,7 +165,7 @@ async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: stri
 /** Locks the row so concurrent status changes and edits apply one after the other. */
 async function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
   const uuid = tryDecodeId('Sequence', id);
-  if (uuid) await tx.$executeRaw`SELECT 1 FROM "Sequence" WHERE id = ${uuid}::uuid FOR UPDATE`;
+  if (uuid) await lockSequenceRow(tx, uuid);
   const sequence = uuid ? await tx.sequence.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
   if (!sequence) throw notFound('Sequence', ['id']);
   return sequence;
