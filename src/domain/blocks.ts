@@ -21,6 +21,9 @@
  * | `footer`  | `text` (plain text, default "You are receiving this because you subscribed."); renders the unsubscribe link |
  * | `html`    | `html`: raw HTML kept from an import that has no block equivalent |
  *
+ * Blocks in Sequenzy's spelling (`content` for `text`, `variant: "paragraph"`, ...)
+ * are accepted too and stored in this form (src/domain/foreign-blocks.ts).
+ *
  * URLs (`button.url`, `image.href`) are `http(s)://` or `mailto:` links, or start with a
  * merge tag such as `{{event.url}}`; `image.src` is an `http(s)://` URL or starts with a
  * merge tag. URLs may not contain spaces outside merge tags. After merge tags are
@@ -55,6 +58,7 @@
  * ```
  */
 import { z } from 'zod';
+import { fromForeignBlocks } from './foreign-blocks.js';
 
 export const MAX_BLOCKS = 200;
 export const DEFAULT_FOOTER_TEXT = 'You are receiving this because you subscribed.';
@@ -212,7 +216,8 @@ export type BlockOf<T extends BlockType> = Extract<Block, { type: T }>;
  * its issue paths point into the array, e.g. `[2, 'url']`.
  */
 export function normalizeBlocks(input: unknown): Block[] {
-  const parsed = blocksSchema.parse(input);
+  // Sequenzy's spelling (`content`, `variant: "paragraph"`, ...) is accepted and stored as ours.
+  const parsed = blocksSchema.parse(fromForeignBlocks(input));
   const used = new Set<string>();
   walk(parsed as { type: string; id?: string }[], (block) => {
     if (block.id !== undefined) used.add(block.id);
