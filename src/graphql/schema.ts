@@ -5,6 +5,7 @@ import './types/user-error.js';
 import './types/step.js';
 import './types/sequence.js';
 import './types/enrollment.js';
+import './types/enrollment-page.js';
 import './types/message.js';
 import './types/subscriber.js';
 import './types/list.js';

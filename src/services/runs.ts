@@ -149,8 +149,11 @@ export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise
   });
 }
 
-/** Cancels the subscriber's open run of the sequence. */
-export async function removeSubscriberFromSequence(actor: Actor, rawInput: unknown): Promise<string> {
+/**
+ * Cancels the subscriber's open runs of the sequence. Each ended run also gets
+ * `completedAt` (Broadcast's "completed or removed" time). Returns them, newest first.
+ */
+export async function removeSubscriberFromSequence(actor: Actor, rawInput: unknown): Promise<string[]> {
   const input = parseInput(z.object({ sequenceId: z.string(), email: emailSchema }), rawInput, ['input']);
   return transaction(async (tx) => {
     const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
@@ -159,9 +162,10 @@ export async function removeSubscriberFromSequence(actor: Actor, rawInput: unkno
       orderBy: { startedAt: 'desc' },
     });
     if (!runs.length) throw new UserError(`${input.email} has no active run of this sequence`, ['input', 'email'], 'NOT_FOUND');
-    for (const run of runs) await setRunStatus(tx, run, 'CANCELLED', 'removed from sequence');
+    const at = now();
+    for (const run of runs) await setRunStatus(tx, run, 'CANCELLED', 'removed from sequence', { completedAt: at, cancelledAt: at });
     await runEnded(tx, sequence);
-    return runs[0]!.id;
+    return runs.map((r) => r.id);
   });
 }
 

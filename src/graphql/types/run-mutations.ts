@@ -65,13 +65,24 @@ const RecordReplyInput = builder.inputType('RecordReplyInput', {
 });
 
 export const EnrollmentPayload = builder
-  .objectRef<{ enrollmentId?: string | null; errors: UserErrorShape[] }>('EnrollmentPayload')
+  .objectRef<{ enrollmentId?: string | null; enrollmentIds?: string[]; errors: UserErrorShape[] }>('EnrollmentPayload')
   .implement({
     fields: (t) => ({
       enrollment: t.prismaField({
         type: 'Enrollment',
         nullable: true,
         resolve: (query, p) => (p.enrollmentId ? db().enrollment.findUnique({ ...query, where: { id: p.enrollmentId } }) : null),
+      }),
+      enrollments: t.prismaField({
+        type: ['Enrollment'],
+        description:
+          'removeSubscriberFromSequence: every run it ended, newest first (CANCELLED, with completedAt). Other mutations: the one run above.',
+        resolve: async (query, p) => {
+          const ids = p.enrollmentIds ?? (p.enrollmentId ? [p.enrollmentId] : []);
+          if (!ids.length) return [];
+          const rows = await db().enrollment.findMany({ ...query, where: { id: { in: ids } } });
+          return ids.flatMap((id) => rows.filter((r) => r.id === id));
+        },
       }),
       errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
     }),
@@ -91,7 +102,11 @@ builder.mutationFields((t) => ({
   removeSubscriberFromSequence: t.field({
     type: EnrollmentPayload,
     args: { input: t.arg({ type: RemoveSubscriberInput, required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ enrollmentId: await removeSubscriberFromSequence(ctx, args.input) })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => {
+        const enrollmentIds = await removeSubscriberFromSequence(ctx, args.input);
+        return { enrollmentId: enrollmentIds[0], enrollmentIds };
+      }),
   }),
   pauseEnrollment: t.field({
     type: EnrollmentPayload,
