@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { tryDecodeId, type IdType } from '../domain/public-id.js';
-import { segmentDefinitionSchema } from '../domain/segment.js';
+import { referencedLists, segmentDefinitionSchema } from '../domain/segment.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -137,6 +137,12 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
   const definition = parseInput(segmentDefinitionSchema, rawDefinition, ['definition']);
   return transaction(
     async (tx) => {
+      // Lists are named by public ID; one that is not a list of this workspace is a mistake, not an empty match.
+      for (const listId of referencedLists(definition)) {
+        const uuid = tryDecodeId('List', listId);
+        const found = uuid ? await tx.list.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } }) : null;
+        if (!found) throw new UserError(`List ${listId} not found`, ['definition'], 'NOT_FOUND');
+      }
       const segment = await tx.segment.create({
         data: { workspaceId: actor.workspaceId, name, definition: definition as unknown as Prisma.InputJsonObject },
       });

@@ -35,6 +35,7 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
     const triggerSegmentId = input.segmentId
       ? await requireOwned(tx, actor, 'segment', input.segmentId, 'segmentId')
       : null;
+    await requireStopConditionList(tx, actor, input.stopCondition);
     const slug = await chooseSlug(tx, actor, input.slug ?? null, input.name);
     const sequence = await tx.sequence.create({
       data: {
@@ -85,6 +86,7 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
     if (input.steps && (current.generationStatus === 'PENDING' || current.generationStatus === 'RUNNING')) {
       throw new UserError('The steps are still being generated; edit them once generation is done', [...INPUT, 'steps'], 'GENERATION_PENDING');
     }
+    await requireStopConditionList(tx, actor, input.stopCondition);
     const merged = { ...current, ...input };
     const mergedErrors: UserError[] = [];
     checkReplyPause(merged, (path, message) => mergedErrors.push(new UserError(`${path} ${message}`, [...INPUT, path], 'VALIDATION')));
@@ -171,7 +173,7 @@ async function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
   return sequence;
 }
 
-async function requireOwned(tx: Tx, actor: Actor, model: 'list' | 'segment', id: string, field: string) {
+async function requireOwned(tx: Tx, actor: Actor, model: 'list' | 'segment', id: string, field: string | string[]) {
   const type = model === 'list' ? 'List' : 'Segment';
   const uuid = tryDecodeId(type, id);
   const where = { id: uuid ?? undefined, workspaceId: actor.workspaceId };
@@ -180,8 +182,21 @@ async function requireOwned(tx: Tx, actor: Actor, model: 'list' | 'segment', id:
       ? await tx.list.findFirst({ where, select: { id: true } })
       : await tx.segment.findFirst({ where, select: { id: true } })
     : null;
-  if (!found) throw notFound(type, [...INPUT, field]);
+  if (!found) throw notFound(type, [...INPUT, ...[field].flat()]);
   return found.id;
+}
+
+/** A list stop condition names a list of this workspace (by public ID), else NOT_FOUND. */
+async function requireStopConditionList(tx: Tx, actor: Actor, condition: { type: string; value?: string | null } | undefined) {
+  if (!condition?.type.endsWith('_LIST') || !condition.value) return;
+  await requireOwned(tx, actor, 'list', condition.value, ['stopCondition', 'value']);
+}
+
+/** What createSequence did, in words (Sequenzy's `message`): a goal's emails are still being written. */
+export async function creationMessage(sequenceId: string): Promise<string> {
+  const { emailCount, goal } = await db().sequence.findUniqueOrThrow({ where: { id: sequenceId }, select: { emailCount: true, goal: true } });
+  if (!goal || !emailCount) return 'Sequence created.';
+  return `Sequence created. Generating ${emailCount} email${emailCount === 1 ? '' : 's'}…`;
 }
 
 async function chooseSlug(tx: Tx, actor: Actor, requested: string | null, name: string) {

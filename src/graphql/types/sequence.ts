@@ -2,7 +2,7 @@ import { durationInDays } from '../../domain/delay.js';
 import { decodeId, encodeId } from '../../domain/public-id.js';
 import type { SendWindow } from '../../domain/schedule.js';
 import { db } from '../../db/client.js';
-import { changeSequenceStatus, createSequence, updateSequence } from '../../services/sequences.js';
+import { changeSequenceStatus, createSequence, creationMessage, updateSequence } from '../../services/sequences.js';
 import { loadSequenceStats, type SequenceStats } from '../../services/stats.js';
 import { builder, type MutationFieldBuilder } from '../builder.js';
 import { connectionWithTotalCount } from './connection.js';
@@ -129,6 +129,11 @@ export const SequenceRef = builder.prismaNode('Sequence', {
       resolve: (s) => (s.sendWindow as SendWindow | null) ?? null,
     }),
     goal: t.exposeString('goal', { nullable: true }),
+    emailCount: t.int({
+      description: 'Emails in the sequence: for a draft generated from a goal, the number asked for (also while generating)',
+      select: { emailCount: true, steps: { where: { ...liveSteps, type: 'EMAIL' }, select: { id: true } } },
+      resolve: (s) => s.emailCount ?? s.steps.length,
+    }),
     generationStatus: t.expose('generationStatus', { type: GenerationStatusEnum }),
     generationError: t.exposeString('generationError', {
       nullable: true,
@@ -264,8 +269,13 @@ const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
   }),
 });
 
-const SequencePayload = builder.objectRef<{ sequenceId?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
+const SequencePayload = builder.objectRef<{ sequenceId?: string; message?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
   fields: (t) => ({
+    message: t.string({
+      nullable: true,
+      description: 'What happened, in words (e.g. "Sequence created. Generating 5 emails…"); null on errors',
+      resolve: (p) => p.message ?? null,
+    }),
     sequence: t.prismaField({
       type: 'Sequence',
       nullable: true,
@@ -279,12 +289,17 @@ builder.mutationFields((t) => ({
   createSequence: t.field({
     type: SequencePayload,
     args: { input: t.arg({ type: CreateSequenceInput, required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await createSequence(ctx, args.input) })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => {
+        const sequenceId = await createSequence(ctx, args.input);
+        return { sequenceId, message: await creationMessage(sequenceId) };
+      }),
   }),
   updateSequence: t.field({
     type: SequencePayload,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSequenceInput, required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await updateSequence(ctx, args.id, args.input) })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => ({ sequenceId: await updateSequence(ctx, args.id, args.input), message: 'Sequence updated.' })),
   }),
   enableSequence: statusMutation(t, 'enable'),
   disableSequence: statusMutation(t, 'disable'),
