@@ -17,6 +17,7 @@ import { enrollSubscriber } from '../../src/services/runs.js';
 import { changeSequenceStatus, createSequence } from '../../src/services/sequences.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const SUBSCRIBERS = 200;
 const STEPS = 3;
@@ -77,14 +78,9 @@ async function killWorker(child: ChildProcess) {
   await prisma.$executeRawUnsafe(`UPDATE pgboss.job SET started_on = started_on - expire_in WHERE state = 'active'`);
 }
 
-async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`${what}: not in time\n--- worker output ---\n${output}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** The suite's waitFor, looking often (a kill must land mid-batch) and showing the worker's output on failure. */
+function waitUntil<T>(what: string, check: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
+  return waitFor(check, { timeout: timeoutMs, interval: 10, message: () => `${what}\n--- worker output ---\n${output}` });
 }
 
 let sequenceId: string;
@@ -119,7 +115,7 @@ describe('killing the worker process in the middle of a run', () => {
     const kills: number[] = [];
     for (const killAt of [Math.round(TOTAL * 0.15), Math.round(TOTAL * 0.55)]) {
       worker = startWorker();
-      await waitFor(`${killAt} emails delivered`, () => smtp.messages.length >= killAt || worker!.exitCode !== null, 60_000);
+      await waitUntil(`${killAt} emails delivered`, () => smtp.messages.length >= killAt || worker!.exitCode !== null, 60_000);
       expect(worker.exitCode, output).toBeNull();
       await killWorker(worker);
       kills.push(smtp.messages.length);
@@ -130,13 +126,13 @@ describe('killing the worker process in the middle of a run', () => {
     expect(kills[1]).toBeLessThan(TOTAL);
 
     worker = startWorker();
-    await waitFor(
+    await waitUntil(
       'every run completed',
       async () => (await prisma.enrollment.count({ where: { sequenceId, status: 'COMPLETED' } })) === SUBSCRIBERS,
       120_000,
     );
     // Nothing is left to do, and nothing failed for good.
-    await waitFor('the queue drained', async () => {
+    await waitUntil('the queue drained', async () => {
       const [{ open }] = await prisma.$queryRawUnsafe<[{ open: number }]>(
         `SELECT count(*)::int AS open FROM pgboss.job WHERE name = 'stepwise.step' AND state IN ('created', 'retry', 'active')`,
       );

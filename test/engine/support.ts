@@ -3,6 +3,7 @@
 import { expect } from 'vitest';
 import type { ParsedMail } from 'mailparser';
 import type { useTestEngine } from '../helpers/engine.js';
+import { drained } from '../helpers/jobs.js';
 
 export type TestEngine = Awaited<ReturnType<typeof useTestEngine>>;
 export type Workspace = Awaited<ReturnType<TestEngine['workspace']>>;
@@ -160,17 +161,11 @@ export function engineApi(t: TestEngine, ws: Workspace) {
 
 /**
  * Waits until the workers have nothing left to do now: no job of ours that is
- * due (or being worked). Then "nothing was sent" is a real observation rather
- * than a guess about timing.
+ * due (or being worked), no email claimed but unsent. Then "nothing was sent" is
+ * a real observation rather than a guess about timing.
  */
 export async function settle(t: TestEngine): Promise<void> {
-  await t.until(async () => {
-    const [row] = await t.prisma.$queryRawUnsafe<{ n: number }[]>(
-      `SELECT count(*)::int AS n FROM pgboss.job
-       WHERE name LIKE 'stepwise.%' AND (state = 'active' OR (state IN ('created', 'retry') AND start_after <= now()))`,
-    );
-    return row!.n === 0;
-  });
+  await drained(t.prisma);
 }
 
 /**

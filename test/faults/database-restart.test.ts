@@ -9,6 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { freePort, startEmbeddedPostgres, type PostgresHandle } from '../../src/db/postgres.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const KEY = 'sk_database_restart_test_key_0123456';
 const dataDir = `.data/fault-postgres/${process.pid}`;
@@ -84,7 +85,7 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
       resubscribed = true;
       resubscriptions += 1;
       unsubscribe();
-      setTimeout(follow, 500);
+      setTimeout(follow, 500); // a pause before resubscribing (backoff), not a wait for a result
     };
     const unsubscribe = client.subscribe(
       { query: `subscription($s: ID, $after: String) { enrollmentChanged(sequenceId: $s, after: $after) { cursor status enrollment { id } } }`, variables: { s: sequenceId, after } },
@@ -101,8 +102,8 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
       },
     );
   };
+  // From cursor '0': changes made before the subscription is live are replayed, so nothing to wait for here.
   follow();
-  await new Promise((r) => setTimeout(r, 500));
 
   const before: string[] = [];
   for (let i = 0; i < 5; i++) before.push((await enroll(`before${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
@@ -116,14 +117,16 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
 
   pg = await startPg();
   // Recovers without restarting Stepwise.
-  let after: { status: number; body: any } | undefined;
-  for (let i = 0; i < 60; i++) {
-    after = await enroll(`after${i}@x.io`);
-    if (after.body.data?.enrollSubscriber?.enrollment) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  expect(after!.body.data.enrollSubscriber.enrollment.id).toMatch(/^enr_/);
-  const afterIds = [after!.body.data.enrollSubscriber.enrollment.id];
+  let attempt = 0;
+  const after = await waitFor(
+    async () => {
+      const res = await enroll(`after${attempt++}@x.io`);
+      return res.body.data?.enrollSubscriber?.enrollment ? res : null;
+    },
+    { timeout: 30_000, interval: 500, message: 'an enrollment accepted after the database restart' },
+  );
+  expect(after.body.data.enrollSubscriber.enrollment.id).toMatch(/^enr_/);
+  const afterIds = [after.body.data.enrollSubscriber.enrollment.id];
   for (let i = 0; i < 4; i++) afterIds.push((await enroll(`later${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
 
   // The timeline resumes: every run completes with both emails, once each.
@@ -131,12 +134,11 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
   // A step job whose worker lost the database mid-job (and could not even mark it
   // failed) comes back once it expires (120 s) and pg-boss's maintenance finds it
   // (every 30 s): allow for that path, not only for retries with backoff.
-  const deadline = Date.now() + 200_000;
-  while (Date.now() < deadline) {
-    const done = changes.filter((c) => c.status === 'COMPLETED' && all.includes(c.id)).length;
-    if (done === all.length) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  // Past the deadline the assertions below say which run is missing what.
+  await waitFor(() => changes.filter((c) => c.status === 'COMPLETED' && all.includes(c.id)).length === all.length, {
+    timeout: 200_000,
+    interval: 500,
+  }).catch(() => {});
   stopped = true;
   for (const id of all) {
     expect(changes.filter((c) => c.id === id).map((c) => c.status)).toEqual(['ACTIVE', 'COMPLETED']);

@@ -8,6 +8,7 @@ import { configureMail } from '../../src/mail/transport.js';
 import { db } from '../../src/db/client.js';
 import { useTestApp } from './app.js';
 import { startSmtpSink } from './smtp-sink.js';
+import { waitFor } from './wait-for.js';
 
 /** A clock that runs with real time plus an offset tests can move forward. */
 export class ShiftableClock {
@@ -40,14 +41,8 @@ export async function useTestEngine(options: { concurrency?: number } = {}) {
   }
 
   /** Waits until `check` returns a truthy value (polling the database). */
-  async function until<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  function until<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+    return waitFor(check, { timeout: timeoutMs, interval: 100 }) as Promise<T>;
   }
 
   return { ...t, smtp, clock, advance, until, boss };

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { waitFor } from './wait-for.js';
 
 export interface SmtpSink {
   url: string;
@@ -33,6 +34,7 @@ export async function startSmtpSink(listenPort = 0): Promise<SmtpSink> {
       sink.onIncoming?.();
       simpleParser(stream)
         .then(async (mail) => {
+          // A slow relay, on purpose: holds the SMTP transaction open (not a wait in a test).
           if (sink.delayMs) await new Promise((r) => setTimeout(r, sink.delayMs));
           messages.push(mail);
           callback();
@@ -51,11 +53,7 @@ export async function startSmtpSink(listenPort = 0): Promise<SmtpSink> {
     url: `smtp://127.0.0.1:${port}`,
     messages,
     async waitFor(count: number, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (messages.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${messages.length}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(() => messages.length >= count, { timeout: timeoutMs, message: () => `${count} messages at the SMTP sink (got ${messages.length})` });
       return messages;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

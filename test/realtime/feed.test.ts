@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureChangeFeed } from '../../src/realtime/change-feed.js';
 import { useTestEngine } from '../helpers/engine.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const t = await useTestEngine();
 let port: number;
@@ -97,7 +98,8 @@ describe('enrollmentChanged over graphql-ws', () => {
     const d = await enroll(`resume-d${tailSize}@x.io`, own);
     await t.until(async () => (await t.prisma.enrollment.findFirst({ where: { status: 'COMPLETED', subscriber: { email: `resume-d${tailSize}@x.io` } } })));
     const resumed = collect(wsClient(ws.key), { sequenceId: own, after: lastCursor }, 4);
-    await new Promise((r) => setTimeout(r, 300)); // mostly live: e comes after the replay
+    // e is made once the replay of d has arrived, so it comes through the live path.
+    await waitFor(() => resumed.changes.length >= 2, { message: 'the replay of d' });
     const e = await enroll(`resume-e${tailSize}@x.io`, own);
     const changes = await resumed.done;
     expect(changes.map((ch) => [ch.enrollment.id, ch.status])).toEqual([

@@ -7,6 +7,7 @@ import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
 import { useTestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const t = await useTestApp();
 let base: string;
@@ -142,12 +143,11 @@ it('/metrics: HTTP and GraphQL counts and latencies, jobs and lag per queue, sub
   expect(text).toContain('stepwise_process_cpu_user_seconds_total');
 
   unsubscribe();
-  for (let i = 0; i < 50; i++) {
-    const after = await (await fetch(`${base}/metrics`)).text();
-    if (sample(after, 'stepwise_active_subscriptions') === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the closed subscription is still counted');
+  await waitFor(async () => sample(await (await fetch(`${base}/metrics`)).text(), 'stepwise_active_subscriptions') === 0, {
+    timeout: 5_000,
+    interval: 100,
+    message: 'the closed subscription no longer counted',
+  });
 });
 
 it('request ids: taken from x-request-id (or made), echoed, in error extensions and JSON logs; keys never logged', async () => {
@@ -175,10 +175,12 @@ it('request ids: taken from x-request-id (or made), echoed, in error extensions 
   const odd = await call('{ lists { id } }', { 'x-request-id': 'a b\tc' });
   expect(odd.headers.get('x-request-id')).not.toBe('a b\tc');
 
-  await new Promise((r) => setTimeout(r, 50));
-  const entries = lines.map((l) => JSON.parse(l));
-  const access = entries.filter((e) => e.msg === 'request');
+  // The access log line is written when the response ends; wait for the three requests' lines.
+  const access = await waitFor(() => {
+    const found = lines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'request');
+    return found.length >= 3 ? found : null;
+  }, { message: 'three access log lines' });
   expect(access.find((e) => e.requestId === 'abc-123')).toMatchObject({ method: 'POST', route: '/graphql', status: 200 });
-  expect(access.find((e) => e.requestId === madeId)).toBeTruthy();
+  expect(access.find((e) => e.requestId === madeId)).toMatchObject({ method: 'POST', route: '/graphql', status: made.status });
   expect(lines.join('\n')).not.toContain(key);
 });

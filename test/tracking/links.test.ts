@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { drained } from '../helpers/jobs.js';
 import { useTrackingEngine } from './setup.js';
 
 const t = await useTrackingEngine();
@@ -97,11 +98,14 @@ describe('unsubscribing', () => {
     const run = await t.prisma.enrollment.findFirstOrThrow({ where: { subscriberId: subscriber.id } });
     expect(run).toMatchObject({ status: 'STOPPED', cancelReason: 'unsubscribed' });
 
+    // The second email falls due; wait until its job has been worked before checking it was not sent.
+    await drained(t.prisma);
     await t.advance(2 * 86_400_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await drained(t.prisma);
     expect(t.smtp.messages.filter((m) => JSON.stringify(m.to).includes('grace@example.com'))).toHaveLength(1);
     expect(await t.stats(sequenceId)).toMatchObject({ sent: 1, optedOut: 1, stopped: 1 });
-    expect(runId).toBeTruthy();
+    const seen = await t.ws.gql(`query($id: ID!) { enrollment(id: $id) { status cancelReason history { status step { position } } } }`, { id: runId });
+    expect(seen.data.enrollment).toEqual({ status: 'STOPPED', cancelReason: 'unsubscribed', history: [{ status: 'SENT', step: { position: 1 } }] });
   });
 
   it('RFC 8058 one-click: the List-Unsubscribe headers and a POST of List-Unsubscribe=One-Click', async () => {
@@ -124,8 +128,9 @@ describe('unsubscribing', () => {
     expect(subscriber.status).toBe('UNSUBSCRIBED');
     // Posting twice is harmless and still counts one opt-out.
     await fetch(unsubscribe, { method: 'POST', body: 'List-Unsubscribe=One-Click' });
+    await drained(t.prisma);
     await t.advance(2 * 86_400_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await drained(t.prisma);
     expect(t.smtp.messages.filter((m) => JSON.stringify(m.to).includes('alan@example.com'))).toHaveLength(1);
     expect(await t.stats(sequenceId)).toMatchObject({ sent: 1, optedOut: 1, stopped: 1 });
   });

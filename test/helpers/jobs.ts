@@ -1,0 +1,32 @@
+// Waiting on the engine's queue through what anyone can observe in the database:
+// pg-boss job states and the messages table. "Nothing was sent" is only asserted
+// after one of these says the engine has looked.
+import type { PrismaClient } from '../../src/generated/prisma/client.js';
+import { waitFor, type WaitForOptions } from './wait-for.js';
+
+/** Stepwise jobs due now or being worked, and emails claimed but not yet handed to the relay. */
+export async function pendingWork(prisma: PrismaClient): Promise<{ jobs: number; queuedMessages: number }> {
+  const [row] = await prisma.$queryRawUnsafe<{ jobs: number; queued: number }[]>(
+    `SELECT (SELECT count(*)::int FROM pgboss.job
+              WHERE name LIKE 'stepwise.%' AND (state = 'active' OR (state IN ('created', 'retry') AND start_after <= now()))) AS jobs,
+            (SELECT count(*)::int FROM "Message" WHERE status = 'QUEUED') AS queued`,
+  );
+  return { jobs: row!.jobs, queuedMessages: row!.queued };
+}
+
+/**
+ * Waits until the workers are drained: no job of ours is due or active, and no
+ * email is claimed but unsent. A job leaves those states only when a worker has
+ * finished it (completed, or failed into a later retry), so afterwards whatever
+ * the due work was going to do is visible.
+ */
+export async function drained(prisma: PrismaClient, options: WaitForOptions = {}): Promise<void> {
+  let last = { jobs: -1, queuedMessages: -1 };
+  await waitFor(
+    async () => {
+      last = await pendingWork(prisma);
+      return last.jobs === 0 && last.queuedMessages === 0;
+    },
+    { interval: 100, ...options, message: options.message ?? (() => `workers drained (still ${last.jobs} due/active jobs, ${last.queuedMessages} queued emails)`) },
+  );
+}
