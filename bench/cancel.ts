@@ -2,18 +2,16 @@
 // whether the matching uses the GIN index on entryEvent, and whether a step of
 // another sequence can lock its run meanwhile.
 import pg from 'pg';
-import { startBoss, stopBoss } from '../src/engine/boss.js';
 import { cancelEnrollments, fieldValuesMatch } from '../src/services/cancel.js';
 import { encodeId } from '../src/domain/public-id.js';
 import { benchDatabase } from './database.js';
-import { printTable } from './report.js';
+import { startEngine } from './engine-runtime.js';
+import { printTable, type Figure } from './report.js';
 
-const RUNS = Number(process.env.BENCH_CANCEL_RUNS ?? 100_000);
-
-export async function benchCancel() {
+export async function benchCancel(RUNS: number): Promise<Figure[]> {
   const bench = await benchDatabase();
   const { prisma } = bench;
-  await startBoss(bench.url, { schedule: false, supervise: false });
+  const engine = await startEngine(bench.url, {});
   try {
     const workspace = await prisma.workspace.create({ data: { name: 'bench' } });
     const make = (name: string) =>
@@ -47,7 +45,7 @@ export async function benchCancel() {
     await probe.connect();
     const started = performance.now();
     const cancelling = cancelEnrollments({ workspaceId: workspace.id }, { sequenceId: encodeId('Sequence', target.id), fieldValues: ['bulk'], dryRun: false });
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 200)); // let the cancel take its locks first
     const lockStart = performance.now();
     await probe.query('BEGIN');
     await probe.query(`SET LOCAL lock_timeout = '5s'`);
@@ -68,8 +66,12 @@ export async function benchCancel() {
         ['other sequence runs left untouched', stillActive.toLocaleString('en')],
         ['GIN index on entryEvent used for a selective value', /Enrollment_entryEvent_idx/.test(planText) ? 'yes' : `no\n${planText}`],
       ].map(([measure, value]) => ({ measure: measure!, value: value! })));
+    return [
+      { name: `cancel by field value, ${RUNS.toLocaleString('en')} runs`, value: cancelMs / 1000, unit: 's', target: { max: 2 } },
+      { name: 'cancel: runs cancelled', value: result.cancelledCount, unit: 'runs', target: { min: RUNS } },
+    ];
   } finally {
-    await stopBoss({ graceful: false, timeout: 1000 });
+    await engine.stop();
     await bench.close();
   }
 }

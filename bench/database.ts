@@ -1,32 +1,49 @@
-// A fresh, migrated database for one benchmark: on DATABASE_URL's server when
-// set, else on an embedded Postgres of its own. `close()` drops it.
+// One Postgres for the whole `npm run bench`, so ceilings and engine figures are
+// measured on the same server: DATABASE_URL's when set, else one embedded Postgres
+// started on first use and stopped by `stopBenchServer()`. Each benchmark gets a
+// fresh, migrated database on it (`benchDatabase()`); `close()` drops it.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { connectDb, disconnectDb } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { adminUrlFor, dropDatabase, ensureDatabase, freePort, startEmbeddedPostgres } from '../src/db/postgres.js';
 
-export async function benchDatabase() {
-  const dataDir = `.data/bench-postgres/${process.pid}`;
-  const server = process.env.DATABASE_URL
-    ? { url: process.env.DATABASE_URL, stop: async () => {} }
-    : await startEmbeddedPostgres({ dataDir, port: await freePort(), database: 'postgres' });
-  const admin = adminUrlFor(server.url);
+const dataDir = `.data/bench-postgres/${process.pid}`;
+let server: Promise<{ url: string; stop: () => Promise<void> }> | undefined;
+
+function benchServer() {
+  server ??= process.env.DATABASE_URL
+    ? Promise.resolve({ url: process.env.DATABASE_URL, stop: async () => {} })
+    : freePort().then((port) => startEmbeddedPostgres({ dataDir, port, database: 'postgres' }));
+  return server;
+}
+
+export const benchWhere = () => (process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded Postgres');
+
+/** A fresh database on the bench server; `migrated: false` for one without Stepwise's tables. */
+export async function benchDatabase(options: { migrated?: boolean } = {}) {
+  const { url: serverUrl } = await benchServer();
+  const admin = adminUrlFor(serverUrl);
   const name = `stepwise_bench_${randomBytes(4).toString('hex')}`;
   await ensureDatabase(admin, name);
-  const url = new URL(server.url);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  await migrate(url.toString());
+  if (options.migrated ?? true) await migrate(url.toString());
   const prisma = connectDb(url.toString(), { max: 20 });
   return {
     url: url.toString(),
     prisma,
-    where: process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded Postgres',
+    where: benchWhere(),
     async close() {
       await disconnectDb();
       await dropDatabase(admin, name);
-      await server.stop();
-      if (!process.env.DATABASE_URL) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export async function stopBenchServer() {
+  if (!server) return;
+  await (await server).stop();
+  server = undefined;
+  if (!process.env.DATABASE_URL) await rm(dataDir, { recursive: true, force: true });
 }

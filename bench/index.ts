@@ -1,9 +1,78 @@
-// `npm run bench`: runs every benchmark and prints its figures.
+// `npm run bench`: the ceilings of this machine, then Stepwise's figures, each
+// with its ratio to its ceiling, all in one run on one Postgres (DATABASE_URL's
+// server, else an embedded one) and one loopback. Ends with one table:
+// figure, value, ceiling, ratio, target, met?
+//
+// BENCH_QUICK=1 runs everything at a small size (about a minute) to check that
+// the benchmark works; its figures mean little.
+import os from 'node:os';
 import { benchCancel } from './cancel.js';
-import { benchEngine, engineBenchOptions } from './engine.js';
+import { commitCeiling, httpCeiling, queueCeiling, smtpCeiling } from './ceilings.js';
+import { benchDatabase, benchWhere, stopBenchServer } from './database.js';
+import { benchEngine, type EngineBenchOptions } from './engine.js';
+import { printFigures, printTable, type Figure, type Row } from './report.js';
+import { startBenchSmtpSink } from './smtp-sink.js';
 import { benchTracking } from './tracking.js';
 
-await benchEngine(engineBenchOptions());
-await benchCancel();
-await benchTracking();
+const quick = process.env.BENCH_QUICK === '1';
+
+function num(name: string, full: number, small: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return quick ? small : full;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number (got ${raw})`);
+  return value;
+}
+
+const inFlight = num('BENCH_IN_FLIGHT', 16, 16);
+const engineOptions: EngineBenchOptions = {
+  httpCalls: num('BENCH_RUNS', 4_000, 300),
+  inFlight,
+  batchCalls: num('BENCH_BATCH_CALLS', 40, 2),
+  batchInFlight: num('BENCH_BATCH_IN_FLIGHT', 2, 2),
+  burstEmails: num('BENCH_BURST_EMAILS', 2_000, 200),
+  lagSeconds: num('BENCH_LAG_SECONDS', 20, 4),
+  paceFraction: num('BENCH_PACE_FRACTION', 0.8, 0.8),
+  workerConcurrency: num('WORKER_CONCURRENCY', 10, 10),
+  phaseLimitSeconds: num('BENCH_PHASE_LIMIT_SECONDS', 90, 60),
+};
+
+const started = Date.now();
+const sink = await startBenchSmtpSink();
+const figures: Figure[] = [];
+try {
+  // Ceilings, on a database of their own on the same server.
+  const ceilingRows: Row[] = [];
+  const ceilingDb = await benchDatabase({ migrated: false });
+  const queue = await queueCeiling(ceilingDb.url, num('BENCH_QUEUE_JOBS', 50_000, 5_000), ceilingRows);
+  const commits = await commitCeiling(ceilingDb.url, num('BENCH_COMMIT_SECONDS', 10, 2), ceilingRows);
+  const http = await httpCeiling(ceilingDb.url, { calls: num('BENCH_HTTP_CEILING_CALLS', 4_000, 300), inFlight }, ceilingRows);
+  const smtp = await smtpCeiling(sink, num('BENCH_SMTP_CEILING_EMAILS', 3_000, 300), ceilingRows);
+  await ceilingDb.close();
+  ceilingRows.unshift({ measure: 'machine', value: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${benchWhere()}${quick ? ', BENCH_QUICK' : ''}` });
+  printTable('Ceilings (bare machinery, this run)', ceilingRows);
+  figures.push(
+    { name: 'ceiling: pg-boss no-op jobs, batch 1,000 × 4', value: queue.value, unit: queue.unit },
+    { name: 'ceiling: one-row INSERT transactions, 16 connections', value: commits.value, unit: commits.unit },
+    { name: 'ceiling: bare yoga + pg trackEvent, 16 in flight', value: http.value, unit: http.unit },
+    { name: 'ceiling: nodemailer pool to the SMTP sink', value: smtp.value, unit: smtp.unit },
+  );
+
+  const engine = await benchEngine(engineOptions, { http, queue, smtp }, sink);
+  printTable(`Engine (${engineOptions.workerConcurrency} step workers, ${inFlight} calls in flight)`, engine.rows);
+  figures.push(...engine.figures);
+
+  const tracking = await benchTracking({
+    messages: num('BENCH_TRACKING_MESSAGES', 1_000_000, 20_000),
+    requests: num('BENCH_TRACKING_REQUESTS', 4_000, 500),
+    concurrency: num('BENCH_TRACKING_CONCURRENCY', 16, 16),
+  });
+  figures.push(...tracking.figures.map((f) => (f.unit === 'req/s' ? { ...f, ceiling: http } : f)));
+
+  figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
+} finally {
+  await sink.close();
+  await stopBenchServer();
+}
+printFigures(`Summary (${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ', BENCH_QUICK: sizes too small for real figures' : ''})`, figures);
 process.exit(0);

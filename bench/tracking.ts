@@ -8,13 +8,15 @@ import { buildApp } from '../src/server/app.js';
 import { loadSequenceStats, loadStepStats } from '../src/services/stats.js';
 import { configureTracking, trackingKeys } from '../src/services/tracking.js';
 import { benchDatabase } from './database.js';
-import { printTable, type Row } from './report.js';
+import { printTable, type Figure, type Row } from './report.js';
 
-const MESSAGES = Number(process.env.BENCH_TRACKING_MESSAGES ?? 1_000_000);
-const REQUESTS = Number(process.env.BENCH_TRACKING_REQUESTS ?? 4_000);
-const CONCURRENCY = Number(process.env.BENCH_TRACKING_CONCURRENCY ?? 16);
+export interface TrackingBenchOptions {
+  messages: number;
+  requests: number;
+  concurrency: number;
+}
 
-async function requestsPerSecond(urls: string[], init: RequestInit): Promise<{ rps: number; failures: number }> {
+async function requestsPerSecond(urls: string[], init: RequestInit, CONCURRENCY: number): Promise<{ rps: number; failures: number }> {
   let next = 0;
   let failures = 0;
   const started = performance.now();
@@ -41,7 +43,7 @@ async function median(fn: () => Promise<unknown>, times = 5): Promise<number> {
   return ms.sort((a, b) => a - b)[Math.floor(times / 2)]!;
 }
 
-export async function benchTracking() {
+export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, concurrency: CONCURRENCY }: TrackingBenchOptions): Promise<{ rows: Row[]; figures: Figure[] }> {
   const bench = await benchDatabase();
   const { prisma } = bench;
   const app = buildApp({ prisma, logger: createLogger('silent') });
@@ -79,14 +81,17 @@ export async function benchTracking() {
     const opens = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, 'open', id)),
       {},
+      CONCURRENCY,
     );
     const clicks = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, 'click', id, 'https://example.com/landing?utm=bench')),
       { redirect: 'manual' },
+      CONCURRENCY,
     );
     const forged = await requestsPerSecond(
       ids.slice(0, 1000).map((id) => trackingUrl({ ...keys, key: Buffer.alloc(32) }, 'open', id)),
       {},
+      CONCURRENCY,
     );
 
     const rows: Row[] = [
@@ -98,6 +103,16 @@ export async function benchTracking() {
       { measure: 'forged link refused (404), 1000 requests', value: `${forged.rps.toFixed(0)} req/s` },
     ];
     printTable(`Tracking and stats (${bench.where})`, rows);
+    const million = MESSAGES === 1_000_000 ? '1,000,000' : MESSAGES.toLocaleString('en');
+    return {
+      rows,
+      figures: [
+        { name: `open pixel, ${CONCURRENCY} clients`, value: opens.rps, unit: 'req/s', target: { min: 2_000 }, note: opens.failures ? `${opens.failures} failed` : undefined },
+        { name: `click redirect, ${CONCURRENCY} clients`, value: clicks.rps, unit: 'req/s', target: { min: 2_000 }, note: clicks.failures ? `${clicks.failures} failed` : undefined },
+        { name: `Sequence.stats at ${million} messages`, value: sequenceMs, unit: 'ms', target: { max: 50 } },
+        { name: `Step.stats (3 steps) at ${million} messages`, value: stepMs, unit: 'ms', target: { max: 50 } },
+      ],
+    };
   } finally {
     await app.stop();
     await bench.close();
