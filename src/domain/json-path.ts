@@ -1,8 +1,32 @@
+import { z } from 'zod';
+
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
-/** True for dot paths like `a.b.0.c` whose segments are all non-empty `[A-Za-z0-9_-]+`. */
+/** Dot paths (attributes, fieldPath, merge tags) are bounded so no lookup walks an unbounded path. */
+export const MAX_PATH_LENGTH = 256;
+export const MAX_PATH_SEGMENTS = 16;
+
+/**
+ * True for dot paths like `a.b.0.c` whose segments are all non-empty
+ * `[A-Za-z0-9_-]+`, at most MAX_PATH_LENGTH characters and MAX_PATH_SEGMENTS segments.
+ */
 export function isValidPath(path: string): boolean {
-  return path.length > 0 && path.split('.').every((segment) => SEGMENT.test(segment));
+  if (path.length === 0 || path.length > MAX_PATH_LENGTH) return false;
+  const segments = path.split('.');
+  return segments.length <= MAX_PATH_SEGMENTS && segments.every((segment) => SEGMENT.test(segment));
+}
+
+/** A dot path input: a clear message for each way it can be wrong. `example` shows the shape. */
+export function dotPathSchema(example: string) {
+  return z.string().superRefine((path, ctx) => {
+    if (path.length > MAX_PATH_LENGTH) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PATH_LENGTH} characters` });
+    } else if (path.split('.').length > MAX_PATH_SEGMENTS) {
+      ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_PATH_SEGMENTS} segments` });
+    } else if (!isValidPath(path)) {
+      ctx.addIssue({ code: 'custom', message: `must be a dot path such as ${example}` });
+    }
+  });
 }
 
 /**

@@ -40,11 +40,23 @@
  *   using `count_gte`, `count_lte` or `count_eq`.
  * - Group: `{ match, conditions }` nests another group. The top level counts as
  *   depth 1; groups may nest up to depth 3.
+ * - Limits: at most 100 conditions in all (groups included, at every depth);
+ *   attribute paths at most 256 characters and 16 segments.
+ *
+ * Membership is evaluated in the database, one statement per batch of
+ * subscribers (src/services/segment-sql.ts compiles a definition to one SQL
+ * predicate); `matchesSegment` below is the same rules in TypeScript, the
+ * reference the SQL is tested against. Where the two could differ they are
+ * pinned down: numeric strings are decimal only (`12`, `-1.5`, `2e3`, at most
+ * 100 characters); strings compare by code point.
  */
 import { z } from 'zod';
-import { getPath, isValidPath } from './json-path.js';
+import { dotPathSchema, getPath } from './json-path.js';
+import { jsonLimitProblem } from './json-limits.js';
 
 export const MAX_SEGMENT_DEPTH = 3;
+/** Conditions in one definition, groups included, at every depth. */
+export const MAX_SEGMENT_CONDITIONS = 100;
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -94,7 +106,7 @@ const matchSchema = z.enum(['all', 'any']);
 
 const attributeConditionSchema = z
   .strictObject({
-    attribute: z.string().trim().refine(isValidPath, 'must be a dot path such as "plan.tier"'),
+    attribute: z.string().trim().pipe(dotPathSchema('"plan.tier"')),
     op: z.enum(ATTRIBUTE_OPS),
     value: z.json().optional(),
   })
@@ -170,7 +182,31 @@ function groupSchemaAt(depth: number): z.ZodType<SegmentGroup> {
   });
 }
 
-export const segmentDefinitionSchema: z.ZodType<SegmentDefinition> = groupSchemaAt(1);
+/** Counted on the raw input, before the recursive schema walks it. */
+function countConditions(input: unknown): number {
+  let count = 0;
+  const stack = [input];
+  while (stack.length) {
+    const current = stack.pop();
+    if (typeof current !== 'object' || current === null || !('conditions' in current)) continue;
+    const { conditions } = current as { conditions: unknown };
+    if (!Array.isArray(conditions)) continue;
+    count += conditions.length;
+    stack.push(...conditions);
+  }
+  return count;
+}
+
+export const segmentDefinitionSchema: z.ZodType<SegmentDefinition> = z
+  .unknown()
+  .superRefine((input, ctx) => {
+    const problem = jsonLimitProblem(input);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    else if (countConditions(input) > MAX_SEGMENT_CONDITIONS) {
+      ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_SEGMENT_CONDITIONS} conditions in all` });
+    }
+  })
+  .pipe(groupSchemaAt(1)) as z.ZodType<SegmentDefinition>;
 
 function isGroup(condition: SegmentCondition): condition is SegmentGroup {
   return 'conditions' in condition;
@@ -192,14 +228,29 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
+/**
+ * Strings an ordered comparison with a number reads as numbers: decimal notation
+ * with a two-digit exponent at most, up to 100 characters (so the value is always
+ * a finite double, in TypeScript and in SQL alike).
+ */
+export const NUMERIC_STRING = /^[ \t\n\r]*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,2})?[ \t\n\r]*$/;
+export const MAX_NUMERIC_STRING = 100;
+
 /** -1/0/1, or null when the two values are not comparable. */
 function compare(actual: unknown, expected: unknown): number | null {
   if (typeof expected === 'number') {
-    const n = typeof actual === 'number' ? actual : typeof actual === 'string' && actual.trim() !== '' ? Number(actual) : NaN;
+    const numeric = typeof actual === 'string' && actual.length <= MAX_NUMERIC_STRING && NUMERIC_STRING.test(actual);
+    const n = typeof actual === 'number' ? actual : numeric ? Number(actual) : NaN;
     return Number.isFinite(n) ? Math.sign(n - expected) : null;
   }
   if (typeof expected === 'string' && typeof actual === 'string') {
-    return actual < expected ? -1 : actual > expected ? 1 : 0;
+    // By code point, as the database compares (COLLATE "C"), not by UTF-16 unit.
+    const [a, b] = [[...actual], [...expected]];
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const d = a[i]!.codePointAt(0)! - b[i]!.codePointAt(0)!;
+      if (d) return Math.sign(d);
+    }
+    return Math.sign(a.length - b.length);
   }
   return null;
 }

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { normalizeBlocks } from './blocks.js';
 import { delayInputSchema } from './delay.js';
-import { isValidPath } from './json-path.js';
+import { dotPathSchema } from './json-path.js';
 import { sendWindowSchema } from './schedule.js';
 
 export const TRIGGER_TYPES = [
@@ -47,7 +47,7 @@ const ENROLLMENT_MODES = ['UNLIMITED', 'ONE_TIME', 'MATCHING_FIELD'] as const;
 const text = (max: number) => z.string().trim().min(1, { message: 'must not be empty' }).max(max);
 const positiveInt = (max: number) =>
   z.int().min(1, { message: 'must be at least 1' }).max(max, { message: `must be at most ${max}` });
-const fieldPath = z.string().refine(isValidPath, { message: 'must be a dot path such as order.id' });
+const fieldPath = dotPathSchema('order.id');
 
 export const discountSchema = z
   .object({

@@ -8,6 +8,8 @@ import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
 import { decodeNodeId, encodeId } from '../domain/public-id.js';
+import { jsonLimitProblem, MAX_JSON_DEPTH, MAX_JSON_SCALAR_NODES } from '../domain/json-limits.js';
+import { GraphQLError } from 'graphql';
 
 export const builder = new SchemaBuilder<{
   PrismaTypes: PrismaTypes;
@@ -42,7 +44,18 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver);
+// Any JSON argument is bounded at parse time (depth, number of values), so no
+// resolver or schema walks a value nested thousands of levels deep.
+const boundedJsonScalar = (value: unknown) => {
+  const problem = jsonLimitProblem(value, MAX_JSON_DEPTH, MAX_JSON_SCALAR_NODES);
+  if (problem) throw new GraphQLError(`JSON value ${problem}`, { extensions: { code: 'BAD_USER_INPUT' } });
+  return value;
+};
+builder.addScalarType('JSON', JSONResolver, {
+  description: `Any JSON value, nested at most ${MAX_JSON_DEPTH} levels deep, with at most ${MAX_JSON_SCALAR_NODES} values.`,
+  parseValue: (value) => boundedJsonScalar(JSONResolver.parseValue(value)),
+  parseLiteral: (ast, variables) => boundedJsonScalar(JSONResolver.parseLiteral(ast, variables)),
+});
 builder.queryType({});
 builder.mutationType({});
 builder.subscriptionType({});

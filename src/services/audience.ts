@@ -2,21 +2,22 @@
 // re-evaluates the segments it can affect.
 import { transaction } from '../db/transaction.js';
 import { z } from 'zod';
+import { boundedJson } from '../domain/json-limits.js';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { tryDecodeId, type IdType } from '../domain/public-id.js';
 import { referencedLists, segmentDefinitionSchema } from '../domain/segment.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
-import type { Prisma } from '../generated/prisma/client.js';
-import { refreshSegmentMemberships } from './segments.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { reevaluateSegments, syncMemberships } from './segments.js';
 import type { Fact } from '../domain/triggers.js';
 import { applyFacts, type FactContext } from '../engine/triggers.js';
 import { parseInput } from './user-input.js';
 import type { Actor } from './sequences.js';
 
 const tagName = z.string().trim().min(1, { message: 'must not be empty' }).max(100);
-const attributesSchema = z.record(z.string(), z.json(), { message: 'must be a JSON object' });
+const attributesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
 
 export const subscriberInputSchema = z.object({
   email: emailSchema,
@@ -45,29 +46,40 @@ export async function upsertSubscriberInTx(
   field: string[],
 ): Promise<{ id: string; facts: Fact[] }> {
   const listIds = await requireOwnedIds(tx, actor, 'List', input.listIds ?? [], [...field, 'listIds']);
-  const existing = await tx.subscriber.findUnique({
-    where: { workspaceId_email: { workspaceId: actor.workspaceId, email: input.email } },
+  // Insert-or-nothing, then merge into the row: two calls creating the same new
+  // email both succeed (the second waits for the first and updates its row), and
+  // attributes merge key by key in the database, so concurrent partial updates
+  // lose nothing.
+  const [created] = await tx.subscriber.createManyAndReturn({
+    data: [
+      {
+        workspaceId: actor.workspaceId,
+        email: input.email,
+        firstName: input.firstName ?? null,
+        lastName: input.lastName ?? null,
+        attributes: (input.attributes ?? {}) as Prisma.InputJsonObject,
+        // Engine time: inactivity counts from joining, on the same clock as events.
+        createdAt: now(),
+      },
+    ],
+    skipDuplicates: true,
+    select: { id: true },
   });
-  // Attributes merge key by key: a partial update does not wipe what it leaves out.
-  const attributes = { ...((existing?.attributes as object | null) ?? {}), ...(input.attributes ?? {}) };
-  const subscriber = await tx.subscriber.upsert({
-    where: { workspaceId_email: { workspaceId: actor.workspaceId, email: input.email } },
-    create: {
-      workspaceId: actor.workspaceId,
-      email: input.email,
-      firstName: input.firstName ?? null,
-      lastName: input.lastName ?? null,
-      attributes: attributes as Prisma.InputJsonObject,
-      // Engine time: inactivity counts from joining, on the same clock as events.
-      createdAt: now(),
-    },
-    update: {
-      firstName: input.firstName === undefined ? undefined : input.firstName,
-      lastName: input.lastName === undefined ? undefined : input.lastName,
-      attributes: attributes as Prisma.InputJsonObject,
-    },
-  });
-  const facts: Fact[] = existing ? [] : [{ kind: 'subscriber_created' }];
+  let subscriber = created;
+  if (!subscriber) {
+    const keep = (value: string | null | undefined, column: string) =>
+      value === undefined ? Prisma.raw(`"${column}"`) : Prisma.sql`${value}`;
+    [subscriber] = await tx.$queryRaw<{ id: string }[]>`
+      UPDATE "Subscriber" SET
+        "firstName" = ${keep(input.firstName, 'firstName')},
+        "lastName" = ${keep(input.lastName, 'lastName')},
+        attributes = attributes || ${JSON.stringify(input.attributes ?? {})}::jsonb,
+        "updatedAt" = ${now()}
+      WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ${input.email}
+      RETURNING id::text AS id`;
+    if (!subscriber) throw new Error(`subscriber ${input.email} neither inserted nor found`);
+  }
+  const facts: Fact[] = created ? [{ kind: 'subscriber_created' }] : [];
   for (const name of input.tags ?? []) {
     if (await attachTag(tx, actor, subscriber.id, name)) facts.push({ kind: 'tag_added', tag: name });
   }
@@ -97,11 +109,19 @@ export async function removeTag(actor: Actor, subscriberId: string, rawTag: unkn
   });
 }
 
+/**
+ * A list name is unique in its workspace and chosen by the user, so a taken name
+ * is a NAME_TAKEN error rather than the existing list: the caller meant a new one.
+ * Insert-or-nothing decides, so two racing creations give one list and one error.
+ */
 export async function createList(actor: Actor, rawName: unknown): Promise<string> {
   const name = parseInput(z.string().trim().min(1, { message: 'must not be empty' }).max(200), rawName, ['name']);
-  const taken = await db().list.findUnique({ where: { workspaceId_name: { workspaceId: actor.workspaceId, name } } });
-  if (taken) throw new UserError(`A list named "${name}" already exists`, ['name'], 'NAME_TAKEN');
-  const list = await db().list.create({ data: { workspaceId: actor.workspaceId, name } });
+  const [list] = await db().list.createManyAndReturn({
+    data: [{ workspaceId: actor.workspaceId, name }],
+    skipDuplicates: true,
+    select: { id: true },
+  });
+  if (!list) throw new UserError(`A list named "${name}" already exists`, ['name'], 'NAME_TAKEN');
   return list.id;
 }
 
@@ -132,6 +152,7 @@ export async function unsubscribe(actor: Actor, subscriberId: string): Promise<s
   });
 }
 
+/** Segment names are unique per workspace, like list names: a taken name is NAME_TAKEN. */
 export async function createSegment(actor: Actor, rawName: unknown, rawDefinition: unknown): Promise<string> {
   const name = parseInput(z.string().trim().min(1, { message: 'must not be empty' }).max(200), rawName, ['name']);
   const definition = parseInput(segmentDefinitionSchema, rawDefinition, ['definition']);
@@ -143,24 +164,16 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
         const found = uuid ? await tx.list.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } }) : null;
         if (!found) throw new UserError(`List ${listId} not found`, ['definition'], 'NOT_FOUND');
       }
-      const segment = await tx.segment.create({
-        data: { workspaceId: actor.workspaceId, name, definition: definition as unknown as Prisma.InputJsonObject },
+      const [segment] = await tx.segment.createManyAndReturn({
+        data: [{ workspaceId: actor.workspaceId, name, definition: definition as unknown as Prisma.InputJsonObject }],
+        skipDuplicates: true,
+        select: { id: true, definition: true },
       });
-      // Existing subscribers who already match are members from the start (entering
-      // a segment at its creation starts no runs: no sequence can point at it yet).
-      const batch = 1000;
-      for (let cursor: string | undefined; ; ) {
-        const page = await tx.subscriber.findMany({
-          where: { workspaceId: actor.workspaceId, ...(cursor ? { id: { gt: cursor } } : {}) },
-          select: { id: true },
-          orderBy: { id: 'asc' },
-          take: batch,
-        });
-        if (!page.length) break;
-        await refreshSegmentMemberships(tx, [segment], page.map((s) => s.id));
-        cursor = page.at(-1)!.id;
-        if (page.length < batch) break;
-      }
+      if (!segment) throw new UserError(`A segment named "${name}" already exists`, ['name'], 'NAME_TAKEN');
+      // Existing subscribers who already match are members from the start, in one
+      // statement (entering a segment at its creation starts no runs: no sequence
+      // can point at it yet).
+      await syncMemberships(tx, actor.workspaceId, [segment], null);
       return segment.id;
     },
     { timeout: 60_000 },
@@ -172,22 +185,16 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
  * any segment entered) start and stop runs. Returns the runs started.
  */
 export async function changed(tx: Tx, actor: Actor, subscriberId: string, facts: Fact[], event?: FactContext['event']) {
-  const segments = await tx.segment.findMany({
-    where: { workspaceId: actor.workspaceId },
-    select: { id: true, definition: true },
-  });
-  const entered = await refreshSegmentMemberships(tx, segments, [subscriberId]);
+  const entered = await reevaluateSegments(tx, actor.workspaceId, [subscriberId]);
   const all: Fact[] = [...facts, ...entered.map((e) => ({ kind: 'segment_entered' as const, segmentId: e.segmentId }))];
   return applyFacts(tx, { workspaceId: actor.workspaceId, subscriberId, event }, all);
 }
 
 /** True when the tag was not there before. */
 async function attachTag(tx: Tx, actor: Actor, subscriberId: string, name: string): Promise<boolean> {
-  const tag = await tx.tag.upsert({
-    where: { workspaceId_name: { workspaceId: actor.workspaceId, name } },
-    create: { workspaceId: actor.workspaceId, name },
-    update: {},
-  });
+  // Insert-or-nothing, then read: a tag a concurrent call is creating is waited for and reused.
+  await tx.tag.createMany({ data: [{ workspaceId: actor.workspaceId, name }], skipDuplicates: true });
+  const tag = await tx.tag.findUniqueOrThrow({ where: { workspaceId_name: { workspaceId: actor.workspaceId, name } }, select: { id: true } });
   const { count } = await tx.subscriberTag.createMany({ data: [{ subscriberId, tagId: tag.id }], skipDuplicates: true });
   return count > 0;
 }

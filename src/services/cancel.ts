@@ -3,9 +3,10 @@
 // sequence slug. One UPDATE locks only the matched runs; a step being sent for
 // one of them finishes first (it holds the run's row lock) and stays recorded.
 import { z } from 'zod';
+import { boundedJson, MAX_JSON_SCALAR_NODES } from '../domain/json-limits.js';
 import { now } from '../clock.js';
 import { UserError, notFound } from '../domain/errors.js';
-import { isValidPath } from '../domain/json-path.js';
+import { dotPathSchema } from '../domain/json-path.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
@@ -23,8 +24,11 @@ const cancelEnrollmentsSchema = z
   .object({
     sequenceId: z.string(),
     subscriberId: z.string().nullish(),
-    fieldPath: z.string().refine(isValidPath, { message: 'must be a dot path such as order.id' }).nullish(),
-    fieldValues: z.array(z.json()).min(1, { message: 'must name at least one value' }).max(10_000).nullish(),
+    fieldPath: dotPathSchema('order.id').nullish(),
+    fieldValues: boundedJson(z.array(z.json()).min(1, { message: 'must name at least one value' }).max(10_000), {
+      maxBytes: 1024 * 1024,
+      maxNodes: MAX_JSON_SCALAR_NODES,
+    }).nullish(),
     dryRun: z.boolean().nullish(),
     reason: z.string().trim().max(500).nullish(),
     limit: z.int().min(1, { message: 'must be at least 1' }).max(1000, { message: 'must be at most 1000' }).nullish(),

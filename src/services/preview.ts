@@ -1,6 +1,7 @@
 // What each step of a sequence would send to one subscriber, and when: rendered
 // exactly as the sender renders it, without sending or writing anything.
 import { z } from 'zod';
+import { boundedJson } from '../domain/json-limits.js';
 import { delayToSeconds } from '../domain/delay.js';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError, notFound } from '../domain/errors.js';
@@ -20,7 +21,7 @@ const previewSchema = z.object({
   sequenceId: z.string(),
   subscriberId: z.string().nullish(),
   email: emailSchema.nullish(),
-  properties: z.record(z.string(), z.json(), { message: 'must be a JSON object' }).nullish(),
+  properties: boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' })).nullish(),
   startAt: z.date().nullish(),
 });
 

@@ -3,6 +3,7 @@
 import { transaction } from '../db/transaction.js';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
+import { boundedJson } from '../domain/json-limits.js';
 import { now } from '../clock.js';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError, notFound } from '../domain/errors.js';
@@ -20,7 +21,7 @@ import { changed, requireSubscriber, subscriberInputSchema, upsertSubscriberInTx
 import type { Actor } from './sequences.js';
 import { parseInput } from './user-input.js';
 
-const propertiesSchema = z.record(z.string(), z.json(), { message: 'must be a JSON object' });
+const propertiesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
 const idempotencyKeySchema = z.string().trim().min(1, { message: 'must not be empty' }).max(200);
 
 const trackEventSchema = z

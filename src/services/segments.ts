@@ -1,104 +1,89 @@
-// Segment membership: evaluates definitions against subscribers' facts and keeps
-// SegmentMembership in step. Entering (a new row) is what SEGMENT_ENTERED fires on.
-import { matchesSegment, segmentDefinitionSchema, type SegmentDefinition, type SegmentFacts } from '../domain/segment.js';
-import { tryDecodeId } from '../domain/public-id.js';
+// Segment membership: keeps SegmentMembership in step with the definitions.
+// Entering (a new row) is what SEGMENT_ENTERED fires on. Set-based: one
+// statement evaluates every segment of the workspace for a whole batch of
+// subscribers (each definition compiled to one SQL predicate) and writes the
+// entries and exits; a concurrent writer's entry is not entered twice.
+import { segmentDefinitionSchema } from '../domain/segment.js';
 import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
+import { compileSegment, Params } from './segment-sql.js';
 
 export interface SegmentRow {
   id: string;
   definition: unknown;
 }
 
-/** Event-count windows a definition asks about: name plus optional withinDays. */
-function eventWindows(def: SegmentDefinition): { name: string; withinDays?: number }[] {
-  const windows: { name: string; withinDays?: number }[] = [];
-  const walk = (group: SegmentDefinition) => {
-    for (const c of group.conditions) {
-      if ('conditions' in c) walk(c);
-      else if ('event' in c) windows.push({ name: c.event, withinDays: c.withinDays });
-    }
-  };
-  walk(def);
-  return windows;
+export interface SegmentEntry {
+  segmentId: string;
+  subscriberId: string;
 }
 
-async function loadFacts(tx: Tx, subscriberIds: string[], defs: SegmentDefinition[]): Promise<Map<string, SegmentFacts>> {
-  const subscribers = await tx.subscriber.findMany({
-    where: { id: { in: subscriberIds } },
-    select: { id: true, email: true, attributes: true, tags: { select: { tag: { select: { name: true } } } }, lists: { select: { listId: true } } },
-  });
-  const windows = new Map(defs.flatMap(eventWindows).map((w) => [`${w.name}\u0000${w.withinDays ?? ''}`, w]));
-  const at = now();
-  // One grouped count per distinct window; segments name few events.
-  const counts = new Map<string, number>();
-  for (const [key, w] of windows) {
-    const since = w.withinDays ? new Date(at.getTime() - w.withinDays * 86_400_000) : new Date(0);
-    const rows = await tx.$queryRaw<{ subscriberId: string; count: number }[]>`
-      SELECT "subscriberId"::text AS "subscriberId", count(*)::int AS count FROM "Event"
-      WHERE "subscriberId" = ANY(${subscriberIds}::uuid[]) AND name = ${w.name} AND "occurredAt" >= ${since}
-      GROUP BY "subscriberId"`;
-    for (const row of rows) counts.set(`${row.subscriberId}\u0000${key}`, row.count);
-  }
-  return new Map(
-    subscribers.map((s) => [
-      s.id,
-      {
-        email: s.email,
-        attributes: (s.attributes ?? {}) as Record<string, unknown>,
-        tags: new Set(s.tags.map((t) => t.tag.name)),
-        // Definitions name lists by public ID (lst_...); compare on row IDs.
-        listIds: new Set(s.lists.map((l) => l.listId)),
-        eventCounts: (name: string, withinDays?: number) => counts.get(`${s.id}\u0000${name}\u0000${withinDays ?? ''}`) ?? 0,
-      },
-    ]),
-  );
-}
+// Bind parameters per statement, well under Postgres' 65,535; a definition has at most ~300.
+const MAX_PARAMS = 20_000;
 
-/** Definitions as stored use public list IDs; evaluation compares row IDs. */
-function toRowIds(def: SegmentDefinition): SegmentDefinition {
-  return {
-    ...def,
-    conditions: def.conditions.map((c) =>
-      'conditions' in c ? toRowIds(c) : 'list' in c ? { ...c, list: tryDecodeId('List', c.list) ?? c.list } : c,
-    ),
-  };
+/**
+ * Re-evaluates every segment of the workspace for `subscriberIds` (a batch of
+ * changed subscribers) and syncs memberships. Returns the entries, for
+ * SEGMENT_ENTERED triggers. One statement per batch (more only for workspaces
+ * with very many segments).
+ */
+export async function reevaluateSegments(tx: Tx, workspaceId: string, subscriberIds: string[]): Promise<SegmentEntry[]> {
+  if (!subscriberIds.length) return [];
+  const segments = await tx.segment.findMany({ where: { workspaceId }, select: { id: true, definition: true }, orderBy: { id: 'asc' } });
+  return syncMemberships(tx, workspaceId, segments, subscriberIds);
 }
 
 /**
- * Re-evaluates `segments` for `subscriberIds` and syncs memberships.
- * Returns the (segmentId, subscriberId) pairs that newly entered.
+ * Syncs `segments` for `subscriberIds`, or for every subscriber of the
+ * workspace when it is null (a new segment's first members).
  */
-export async function refreshSegmentMemberships(
+export async function syncMemberships(
   tx: Tx,
+  workspaceId: string,
   segments: SegmentRow[],
-  subscriberIds: string[],
-): Promise<{ segmentId: string; subscriberId: string }[]> {
-  if (!segments.length || !subscriberIds.length) return [];
-  const defs = segments.map((s) => toRowIds(segmentDefinitionSchema.parse(s.definition)));
-  const facts = await loadFacts(tx, subscriberIds, defs);
-  const existing = await tx.segmentMembership.findMany({
-    where: { segmentId: { in: segments.map((s) => s.id) }, subscriberId: { in: subscriberIds } },
-    select: { segmentId: true, subscriberId: true },
-  });
-  const had = new Set(existing.map((m) => `${m.segmentId}:${m.subscriberId}`));
-  const entered: { segmentId: string; subscriberId: string }[] = [];
-  const left: { segmentId: string; subscriberId: string }[] = [];
-  segments.forEach((segment, i) => {
-    for (const subscriberId of subscriberIds) {
-      const f = facts.get(subscriberId);
-      if (!f) continue;
-      const matches = matchesSegment(defs[i]!, f);
-      const key = `${segment.id}:${subscriberId}`;
-      if (matches && !had.has(key)) entered.push({ segmentId: segment.id, subscriberId });
-      if (!matches && had.has(key)) left.push({ segmentId: segment.id, subscriberId });
-    }
-  });
-  if (entered.length) await tx.segmentMembership.createMany({ data: entered, skipDuplicates: true });
-  if (left.length) {
-    await tx.segmentMembership.deleteMany({
-      where: { OR: left.map((m) => ({ segmentId: m.segmentId, subscriberId: m.subscriberId })) },
-    });
+  subscriberIds: string[] | null,
+): Promise<SegmentEntry[]> {
+  if (!segments.length || subscriberIds?.length === 0) return [];
+  const at = now();
+  const entered: SegmentEntry[] = [];
+  // Parameters $1 and $2 are the workspace and the subscribers; segments follow.
+  let params = new Params(2);
+  let values: string[] = [];
+  const flush = async () => {
+    if (!values.length) return;
+    entered.push(...(await syncStatement(tx, workspaceId, subscriberIds, values, params.values)));
+    params = new Params(2);
+    values = [];
+  };
+  for (const segment of segments) {
+    const predicate = compileSegment(segmentDefinitionSchema.parse(segment.definition), params, at);
+    values.push(`(${params.add(segment.id, 'uuid')}, ${predicate})`);
+    if (params.values.length > MAX_PARAMS) await flush();
   }
+  await flush();
   return entered;
+}
+
+async function syncStatement(
+  tx: Tx,
+  workspaceId: string,
+  subscriberIds: string[] | null,
+  values: string[],
+  params: unknown[],
+): Promise<SegmentEntry[]> {
+  const scope = subscriberIds ? `s.id = ANY($2::uuid[]) AND s."workspaceId" = $1::uuid` : `s."workspaceId" = $1::uuid AND $2::uuid[] IS NULL`;
+  const sql = `
+    WITH evaluated AS (
+      SELECT m.segment_id, s.id AS subscriber_id, m.matches
+      FROM "Subscriber" s CROSS JOIN LATERAL (VALUES ${values.join(',\n')}) AS m(segment_id, matches)
+      WHERE ${scope}
+    ), exits AS (
+      DELETE FROM "SegmentMembership" sm USING evaluated e
+      WHERE NOT e.matches AND sm."segmentId" = e.segment_id AND sm."subscriberId" = e.subscriber_id
+    )
+    INSERT INTO "SegmentMembership" ("segmentId", "subscriberId")
+    SELECT segment_id, subscriber_id FROM evaluated WHERE matches
+    ON CONFLICT DO NOTHING
+    RETURNING "segmentId"::text AS "segmentId", "subscriberId"::text AS "subscriberId"`;
+  return tx.$queryRawUnsafe<SegmentEntry[]>(sql, workspaceId, subscriberIds, ...params);
 }
