@@ -70,6 +70,7 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
     });
 
   // A subscriber that resubscribes from its last cursor whenever its subscription ends.
+  // retryWait: the client's pause between reconnection attempts (backoff), not a wait standing in for a result.
   const client = createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${KEY}` }, retryAttempts: 1000, retryWait: () => new Promise((r) => setTimeout(r, 500)), shouldRetry: () => true });
   afterAll(() => client.dispose());
   const changes: { cursor: string; status: string; id: string }[] = [];
