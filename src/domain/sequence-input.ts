@@ -43,6 +43,11 @@ const TRIGGER_RULES: Record<TriggerType, { required: TriggerField[]; optional: T
 const STOP_CONDITIONS = ['NONE', 'HAS_TAG', 'DOES_NOT_HAVE_TAG', 'EVENT_RECEIVED', 'ADDED_TO_LIST', 'REMOVED_FROM_LIST'] as const;
 const REPLY_ACTIONS = ['FINISH', 'CONTINUE', 'PAUSE'] as const;
 const ENROLLMENT_MODES = ['UNLIMITED', 'ONE_TIME', 'MATCHING_FIELD'] as const;
+const SHARE_TYPES = ['PRIVATE', 'READ_ONLY', 'SHARED'] as const;
+const SCHEDULE_INTERVAL_TYPES = ['CALENDAR', 'SCHEDULE'] as const;
+/** Outreach's limits: names up to 255 characters, descriptions up to 1,024. */
+export const MAX_NAME = 255;
+export const MAX_DESCRIPTION = 1024;
 
 const text = (max: number) => z.string().trim().min(1, { message: 'must not be empty' }).max(max);
 const positiveInt = (max: number) =>
@@ -140,12 +145,17 @@ const stopConditionSchema = z
 
 /** Fields shared by create and update; all optional here, defaults applied on create. */
 const settingsShape = {
-  name: text(200),
-  description: z.string().max(5000).nullish(),
+  name: text(MAX_NAME),
+  description: z.string().max(MAX_DESCRIPTION).nullish(),
   tags: z.array(text(100)).max(50).transform((tags) => [...new Set(tags)]),
   stopCondition: stopConditionSchema,
   primaryReplyAction: z.enum(REPLY_ACTIONS),
   primaryReplyPauseDuration: positiveInt(366 * 86_400).nullish(),
+  secondaryReplyAction: z.enum(REPLY_ACTIONS),
+  secondaryReplyPauseDuration: positiveInt(366 * 86_400).nullish(),
+  shareType: z.enum(SHARE_TYPES),
+  salesMotion: z.string().trim().max(MAX_NAME).nullish(),
+  scheduleIntervalType: z.enum(SCHEDULE_INTERVAL_TYPES),
   throttleCapacity: positiveInt(10_000_000).nullish(),
   throttleMaxAddsPerDay: positiveInt(10_000_000).nullish(),
   throttlePaused: z.boolean(),
@@ -176,6 +186,9 @@ export const createSequenceSchema = z
     enrollmentFieldPath: fieldPath.nullish(),
     stopCondition: stopConditionSchema.default({ type: 'NONE', value: null }),
     primaryReplyAction: settingsShape.primaryReplyAction.default('FINISH'),
+    secondaryReplyAction: settingsShape.secondaryReplyAction.default('CONTINUE'),
+    shareType: settingsShape.shareType.default('SHARED'),
+    scheduleIntervalType: settingsShape.scheduleIntervalType.default('CALENDAR'),
     throttlePaused: z.boolean().default(false),
     transactional: z.boolean().default(false),
     goal: text(2000).nullish(),
@@ -207,10 +220,18 @@ export type UpdateSequenceDefinition = z.output<typeof updateSequenceSchema>;
 
 /** PAUSE needs to know for how long; checked on the merged result of an update too. */
 export function checkReplyPause(
-  s: { primaryReplyAction?: string | null; primaryReplyPauseDuration?: number | null },
+  s: {
+    primaryReplyAction?: string | null;
+    primaryReplyPauseDuration?: number | null;
+    secondaryReplyAction?: string | null;
+    secondaryReplyPauseDuration?: number | null;
+  },
   issue: (path: string, message: string) => void,
 ) {
   if (s.primaryReplyAction === 'PAUSE' && s.primaryReplyPauseDuration == null) {
     issue('primaryReplyPauseDuration', 'is required when primaryReplyAction is PAUSE');
+  }
+  if (s.secondaryReplyAction === 'PAUSE' && s.secondaryReplyPauseDuration == null) {
+    issue('secondaryReplyPauseDuration', 'is required when secondaryReplyAction is PAUSE');
   }
 }

@@ -225,9 +225,10 @@ const replySchema = z.object({
 });
 
 /**
- * Records a reply to a message and applies the sequence's reply action when the
- * reply is from the primary recipient: FINISH completes the run, CONTINUE lets it
- * go on, PAUSE pauses it for primaryReplyPauseDuration and then finishes it.
+ * Records a reply to a message and applies the sequence's reply action: the
+ * primary one for the primary recipient, the secondary one (default CONTINUE) for
+ * anyone else. FINISH completes the run, CONTINUE lets it go on, PAUSE pauses it
+ * for the matching pause duration and then finishes it.
  */
 export async function recordReply(actor: Actor, rawInput: unknown): Promise<string | null> {
   const input = parseInput(replySchema, rawInput, ['input']);
@@ -247,14 +248,19 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
     await tx.messageEvent.create({ data: { messageId: message.id, type: 'REPLY', data: { sentiment: input.sentiment ?? null }, createdAt: at } });
     if (!message.enrollmentId) return null;
     const run = await lockRun(tx, actor, message.enrollmentId, true);
-    if (input.fromPrimary === false || !OPEN_STATUSES.includes(run.status)) return run.id;
+    if (!OPEN_STATUSES.includes(run.status)) return run.id;
     const sequence = await tx.sequence.findUniqueOrThrow({ where: { id: run.sequenceId } });
-    if (sequence.primaryReplyAction === 'FINISH') {
-      await setRunStatus(tx, run, 'COMPLETED', 'replied');
+    // A reply from someone else on the thread follows the secondary action (Outreach's rule).
+    const primary = input.fromPrimary !== false;
+    const action = primary ? sequence.primaryReplyAction : sequence.secondaryReplyAction;
+    const pauseSeconds = (primary ? sequence.primaryReplyPauseDuration : sequence.secondaryReplyPauseDuration) ?? 0;
+    const reason = primary ? 'replied' : 'replied (secondary)';
+    if (action === 'FINISH') {
+      await setRunStatus(tx, run, 'COMPLETED', reason);
       await runEnded(tx, sequence);
-    } else if (sequence.primaryReplyAction === 'PAUSE' && run.status !== 'PAUSED') {
-      const until = new Date(at.getTime() + (sequence.primaryReplyPauseDuration ?? 0) * 1000);
-      await setRunStatus(tx, run, 'PAUSED', 'replied', { pausedUntil: until });
+    } else if (action === 'PAUSE' && run.status !== 'PAUSED') {
+      const until = new Date(at.getTime() + pauseSeconds * 1000);
+      await setRunStatus(tx, run, 'PAUSED', reason, { pausedUntil: until });
       await enqueue(tx, [{ name: QUEUES.pauseTimeout, data: { enrollmentId: run.id, pausedUntil: until.toISOString() }, startAfter: until }]);
     }
     return run.id;

@@ -58,9 +58,15 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
         stopConditionValue: input.stopCondition.value ?? null,
         primaryReplyAction: input.primaryReplyAction,
         primaryReplyPauseDuration: input.primaryReplyPauseDuration ?? null,
+        secondaryReplyAction: input.secondaryReplyAction,
+        secondaryReplyPauseDuration: input.secondaryReplyPauseDuration ?? null,
+        shareType: input.shareType,
+        salesMotion: input.salesMotion ?? null,
+        scheduleIntervalType: input.scheduleIntervalType,
         throttleCapacity: input.throttleCapacity ?? null,
         throttleMaxAddsPerDay: input.throttleMaxAddsPerDay ?? null,
         throttlePaused: input.throttlePaused,
+        throttlePausedAt: input.throttlePaused ? now() : null,
         maxActivations: input.maxActivations ?? null,
         transactional: input.transactional,
         sendWindow: input.sendWindow ?? Prisma.DbNull,
@@ -83,6 +89,7 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
     if (current.status === 'ARCHIVED') {
       throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
     }
+    refuseIfLocked(current);
     if (input.steps && (current.generationStatus === 'PENDING' || current.generationStatus === 'RUNNING')) {
       throw new UserError('The steps are still being generated; edit them once generation is done', [...INPUT, 'steps'], 'GENERATION_PENDING');
     }
@@ -102,9 +109,17 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
         stopConditionValue: input.stopCondition ? (input.stopCondition.value ?? null) : undefined,
         primaryReplyAction: input.primaryReplyAction,
         primaryReplyPauseDuration: input.primaryReplyPauseDuration,
+        secondaryReplyAction: input.secondaryReplyAction,
+        secondaryReplyPauseDuration: input.secondaryReplyPauseDuration,
+        shareType: input.shareType,
+        salesMotion: input.salesMotion,
+        scheduleIntervalType: input.scheduleIntervalType,
         throttleCapacity: input.throttleCapacity,
         throttleMaxAddsPerDay: input.throttleMaxAddsPerDay,
         throttlePaused: input.throttlePaused,
+        // When the throttle was paused; kept while it stays paused, cleared when it is lifted.
+        throttlePausedAt:
+          input.throttlePaused === undefined ? undefined : input.throttlePaused ? (current.throttlePausedAt ?? now()) : null,
         maxActivations: input.maxActivations,
         transactional: input.transactional,
         sendWindow: input.sendWindow === undefined ? undefined : (input.sendWindow ?? Prisma.DbNull),
@@ -127,6 +142,7 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
 export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<string> {
   return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
+    if (action === 'archive') refuseIfLocked(current);
     const next = transition(current.status, action);
     if (action === 'enable') await checkEnableable(tx, current);
     await tx.sequence.update({
@@ -144,6 +160,24 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
       });
       await rescheduleCurrentSteps(tx, waiting);
       await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id } }]);
+    }
+    return current.id;
+  });
+}
+
+/** Outreach's lock: a locked sequence keeps its definition until unlocked (it still runs). */
+function refuseIfLocked(sequence: { lockedAt: Date | null }) {
+  if (sequence.lockedAt) {
+    throw new UserError('The sequence is locked; unlock it (unlockSequence) before editing it', ['id'], 'SEQUENCE_LOCKED');
+  }
+}
+
+/** Locks or unlocks the sequence; doing it twice is harmless (lockedAt keeps the first time). */
+export async function setSequenceLock(actor: Actor, id: string, locked: boolean): Promise<string> {
+  return transaction(async (tx) => {
+    const current = await loadSequenceForUpdate(tx, actor, id);
+    if (locked !== (current.lockedAt !== null)) {
+      await tx.sequence.update({ where: { id: current.id }, data: { lockedAt: locked ? now() : null } });
     }
     return current.id;
   });

@@ -89,3 +89,26 @@ export async function loadSequenceStats(sequenceIds: readonly string[]): Promise
     };
   });
 }
+
+/** Per sequence: active runs whose next step is an EMAIL (Outreach's scheduleCount). */
+export async function loadScheduleCounts(sequenceIds: readonly string[]): Promise<number[]> {
+  const rows = await db().$queryRaw<{ key: string; n: number }[]>`
+    SELECT e."sequenceId"::text AS key, count(*)::int AS n
+    FROM "Enrollment" e JOIN "Step" s ON s."sequenceId" = e."sequenceId" AND s.position = e."currentStepPosition"
+    WHERE e."sequenceId" = ANY(${sequenceIds as string[]}::uuid[]) AND e.status = 'ACTIVE' AND s.type = 'EMAIL'
+    GROUP BY e."sequenceId"`;
+  const byKey = new Map(rows.map((r) => [r.key, r.n]));
+  return sequenceIds.map((id) => byKey.get(id) ?? 0);
+}
+
+/** Per sequence: distinct subscribers emailed (`contacted`) or who replied (`replied`), not messages. */
+export async function loadProspectCounts(sequenceIds: readonly string[], which: 'contacted' | 'replied'): Promise<number[]> {
+  const column = which === 'contacted' ? Prisma.sql`m."sentAt"` : Prisma.sql`m."repliedAt"`;
+  const rows = await db().$queryRaw<{ key: string; n: number }[]>`
+    SELECT s."sequenceId"::text AS key, count(DISTINCT m."subscriberId")::int AS n
+    FROM "Message" m JOIN "Step" s ON s.id = m."stepId"
+    WHERE s."sequenceId" = ANY(${sequenceIds as string[]}::uuid[]) AND ${column} IS NOT NULL
+    GROUP BY s."sequenceId"`;
+  const byKey = new Map(rows.map((r) => [r.key, r.n]));
+  return sequenceIds.map((id) => byKey.get(id) ?? 0);
+}

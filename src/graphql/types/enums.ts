@@ -6,6 +6,9 @@ import {
   MessageStatus,
   ReplyAction,
   ReplySentiment,
+  ScheduleIntervalType,
+  SequenceType,
+  ShareType,
   SequenceStatus,
   StepRunStatus,
   StepType,
@@ -27,3 +30,6 @@ export const EnrollmentStatusEnum = builder.enumType(EnrollmentStatus, { name: '
 export const StepRunStatusEnum = builder.enumType(StepRunStatus, { name: 'StepRunStatus' });
 export const MessageStatusEnum = builder.enumType(MessageStatus, { name: 'MessageStatus' });
 export const ReplySentimentEnum = builder.enumType(ReplySentiment, { name: 'ReplySentiment' });
+export const SequenceTypeEnum = builder.enumType(SequenceType, { name: 'SequenceType' });
+export const ShareTypeEnum = builder.enumType(ShareType, { name: 'ShareType' });
+export const ScheduleIntervalTypeEnum = builder.enumType(ScheduleIntervalType, { name: 'ScheduleIntervalType' });

@@ -60,7 +60,7 @@ const RecordReplyInput = builder.inputType('RecordReplyInput', {
   fields: (t) => ({
     messageId: t.id({ required: true }),
     sentiment: t.field({ type: ReplySentimentEnum }),
-    fromPrimary: t.boolean({ description: 'Default true: the reply action applies' }),
+    fromPrimary: t.boolean({ description: 'Default true: primaryReplyAction applies; false: secondaryReplyAction' }),
   }),
 });
 

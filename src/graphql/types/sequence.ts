@@ -2,8 +2,8 @@ import { durationInDays } from '../../domain/delay.js';
 import { decodeId, encodeId } from '../../domain/public-id.js';
 import type { SendWindow } from '../../domain/schedule.js';
 import { db } from '../../db/client.js';
-import { changeSequenceStatus, createSequence, creationMessage, updateSequence } from '../../services/sequences.js';
-import { loadSequenceStats, type SequenceStats } from '../../services/stats.js';
+import { changeSequenceStatus, createSequence, creationMessage, setSequenceLock, updateSequence } from '../../services/sequences.js';
+import { loadProspectCounts, loadScheduleCounts, loadSequenceStats, type SequenceStats } from '../../services/stats.js';
 import { builder, type MutationFieldBuilder } from '../builder.js';
 import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentConnection } from './enrollment.js';
@@ -12,6 +12,8 @@ import {
   EnrollmentStatusEnum,
   GenerationStatusEnum,
   ReplyActionEnum,
+  ScheduleIntervalTypeEnum,
+  ShareTypeEnum,
   SequenceStatusEnum,
   StopConditionTypeEnum,
   TriggerTypeEnum,
@@ -118,6 +120,41 @@ export const SequenceRef = builder.prismaNode('Sequence', {
     }),
     primaryReplyAction: t.expose('primaryReplyAction', { type: ReplyActionEnum }),
     primaryReplyPauseDuration: t.exposeInt('primaryReplyPauseDuration', { nullable: true, description: 'seconds' }),
+    secondaryReplyAction: t.expose('secondaryReplyAction', {
+      type: ReplyActionEnum,
+      description: 'What a reply from someone other than the primary recipient does (recordReply fromPrimary: false)',
+    }),
+    secondaryReplyPauseDuration: t.exposeInt('secondaryReplyPauseDuration', { nullable: true, description: 'seconds' }),
+    finishOnReply: t.boolean({ description: 'primaryReplyAction is FINISH', resolve: (s) => s.primaryReplyAction === 'FINISH' }),
+    locked: t.boolean({ description: 'Locked sequences refuse edits (SEQUENCE_LOCKED)', resolve: (s) => s.lockedAt !== null }),
+    lockedAt: t.expose('lockedAt', { type: 'DateTime', nullable: true }),
+    throttlePausedAt: t.expose('throttlePausedAt', { type: 'DateTime', nullable: true }),
+    shareType: t.expose('shareType', { type: ShareTypeEnum }),
+    salesMotion: t.exposeString('salesMotion', { nullable: true }),
+    scheduleIntervalType: t.expose('scheduleIntervalType', { type: ScheduleIntervalTypeEnum }),
+    scheduleCount: t.loadable({
+      type: 'Int',
+      description: 'Emails scheduled and not yet sent: active runs waiting on an EMAIL step',
+      load: (ids: string[]) => loadScheduleCounts(ids),
+      resolve: (s) => s.id,
+    }),
+    automationPercentage: t.float({
+      description: 'Share of the steps that are automatic emails, 0-100 (every EMAIL step is automatic; 0 without steps)',
+      select: { steps: { where: liveSteps, select: { type: true } } },
+      resolve: (s) => (s.steps.length ? (100 * s.steps.filter((x) => x.type === 'EMAIL').length) / s.steps.length : 0),
+    }),
+    numContactedProspects: t.loadable({
+      type: 'Int',
+      description: 'Distinct subscribers sent at least one email of this sequence',
+      load: (ids: string[]) => loadProspectCounts(ids, 'contacted'),
+      resolve: (s) => s.id,
+    }),
+    numRepliedProspects: t.loadable({
+      type: 'Int',
+      description: 'Distinct subscribers who replied to an email of this sequence',
+      load: (ids: string[]) => loadProspectCounts(ids, 'replied'),
+      resolve: (s) => s.id,
+    }),
     throttleCapacity: t.exposeInt('throttleCapacity', { nullable: true, description: 'most runs active at once' }),
     throttleMaxAddsPerDay: t.exposeInt('throttleMaxAddsPerDay', { nullable: true, description: 'most runs started per day' }),
     throttlePaused: t.exposeBoolean('throttlePaused'),
@@ -239,8 +276,14 @@ const CreateSequenceInput = builder.inputType('CreateSequenceInput', {
     stopCondition: t.field({ type: StopConditionInput }),
     primaryReplyAction: t.field({ type: ReplyActionEnum }),
     primaryReplyPauseDuration: t.int(),
+    secondaryReplyAction: t.field({ type: ReplyActionEnum, description: 'Default CONTINUE' }),
+    secondaryReplyPauseDuration: t.int(),
+    shareType: t.field({ type: ShareTypeEnum, description: 'Default SHARED' }),
+    salesMotion: t.string(),
+    scheduleIntervalType: t.field({ type: ScheduleIntervalTypeEnum, description: 'Default CALENDAR' }),
     throttleCapacity: t.int(),
     throttleMaxAddsPerDay: t.int(),
+    throttlePaused: t.boolean(),
     maxActivations: t.int(),
     transactional: t.boolean(),
     sendWindow: t.field({ type: SendWindowInput }),
@@ -259,6 +302,11 @@ const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
     stopCondition: t.field({ type: StopConditionInput }),
     primaryReplyAction: t.field({ type: ReplyActionEnum }),
     primaryReplyPauseDuration: t.int(),
+    secondaryReplyAction: t.field({ type: ReplyActionEnum }),
+    secondaryReplyPauseDuration: t.int(),
+    shareType: t.field({ type: ShareTypeEnum }),
+    salesMotion: t.string(),
+    scheduleIntervalType: t.field({ type: ScheduleIntervalTypeEnum }),
     throttleCapacity: t.int(),
     throttleMaxAddsPerDay: t.int(),
     throttlePaused: t.boolean(),
@@ -300,6 +348,17 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSequenceInput, required: true }) },
     resolve: (_root, args, ctx) =>
       payload(async () => ({ sequenceId: await updateSequence(ctx, args.id, args.input), message: 'Sequence updated.' })),
+  }),
+  lockSequence: t.field({
+    type: SequencePayload,
+    description: 'Locks the sequence: edits (updateSequence, archiveSequence) are refused with SEQUENCE_LOCKED until unlocked',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await setSequenceLock(ctx, args.id, true), message: 'Sequence locked.' })),
+  }),
+  unlockSequence: t.field({
+    type: SequencePayload,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await setSequenceLock(ctx, args.id, false), message: 'Sequence unlocked.' })),
   }),
   enableSequence: statusMutation(t, 'enable'),
   disableSequence: statusMutation(t, 'disable'),
