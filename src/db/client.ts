@@ -13,7 +13,10 @@ export interface ClientOptions {
 
 export function createPrismaClient(connectionString: string, options: ClientOptions = {}): PrismaClient {
   const client = new PrismaClient({
-    adapter: new PrismaPg({ connectionString, max: options.max ?? 10 }),
+    // A session left idle inside a transaction would hold back the change feed's
+    // horizon (src/realtime/change-feed.ts) for everyone; transactions end within
+    // 30 s (src/db/transaction.ts), so the server ends one idle for a minute.
+    adapter: new PrismaPg({ connectionString, max: options.max ?? 10, idle_in_transaction_session_timeout: 60_000 }),
     log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
   });
   if (options.onQuery) {

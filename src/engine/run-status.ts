@@ -5,7 +5,6 @@ import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import type { EnrollmentStatus, Prisma } from '../generated/prisma/client.js';
 import { runBeforeCommit } from '../db/transaction.js';
-import { advisoryLock } from './locks.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
@@ -70,11 +69,13 @@ export interface RunChange {
 const pending = new WeakMap<Tx, RunChange[]>();
 
 /**
- * Appends changes (already applied to the runs) to the log. They are written as
- * the transaction's last statements: per workspace, under a lock held until
- * commit, each gets the next `seq`, so seq order is commit order and a reader
- * never sees a smaller seq appear behind one it has already read. Listeners are
- * told after commit (NOTIFY is transactional) and re-read the log.
+ * Appends changes (already applied to the runs) to the log, as the transaction's
+ * last statement, and NOTIFYs listeners (delivered only on commit; they re-read
+ * the log). No lock: each row's order key `xid` is this transaction's id, so a
+ * reader that stops below the oldest transaction still in flight never sees a
+ * row appear behind one it has read (src/realtime/change-feed.ts). Call it only
+ * for runs whose rows this transaction has written (updated or inserted): that
+ * row lock is what keeps one run's changes in order (see flushRunChanges).
  */
 export async function logRunChanges(tx: Tx, changes: RunChange[]): Promise<void> {
   if (!changes.length) return;
@@ -89,32 +90,33 @@ export function unwrittenRunChanges(tx: Tx): readonly RunChange[] {
   return pending.get(tx) ?? [];
 }
 
+/**
+ * Transaction ids are taken at a transaction's first write, not at its commit, so
+ * xid order can invert two changes of one run: T1 takes its id, T2 (a higher id)
+ * changes run R and commits, then T1 changes R. Both writers held R's row lock,
+ * so T1 wrote after T2 committed and this statement (a new snapshot) sees T2's
+ * row: the key is raised to at least the run's last key, and the tie is broken by
+ * id, taken later. A key above the writer's own id is still safe for readers:
+ * while T1 is in flight the horizon is at most T1's id, so below the key.
+ */
 async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];
   pending.delete(tx);
-  const byWorkspace = new Map<string, RunChange[]>();
-  for (const c of changes) {
-    const list = byWorkspace.get(c.workspaceId);
-    if (list) list.push(c);
-    else byWorkspace.set(c.workspaceId, [c]);
-  }
-  // A fixed lock order: two transactions touching the same workspaces cannot deadlock.
-  for (const workspaceId of [...byWorkspace.keys()].sort()) {
-    const batch = byWorkspace.get(workspaceId)!;
-    await advisoryLock(tx, 'enrollment-changes', workspaceId);
-    const [{ top }] = await tx.$queryRaw<[{ top: bigint }]>`
-      SELECT COALESCE(max(seq), 0)::bigint AS top FROM "EnrollmentChange" WHERE "workspaceId" = ${workspaceId}::uuid`;
-    // One statement however many changes (a bulk cancel writes 100,000): arrays, unnested in order.
-    await tx.$executeRaw`
-      INSERT INTO "EnrollmentChange"
-        (seq, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
-      SELECT ${top} + c.n, ${workspaceId}::uuid, c.enrollment, c.sequence, c.subscriber,
-             c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
-      FROM unnest(
-        ${batch.map((c) => c.id)}::uuid[], ${batch.map((c) => c.sequenceId)}::uuid[], ${batch.map((c) => c.subscriberId)}::uuid[],
-        ${batch.map((c) => c.previousStatus)}::text[], ${batch.map((c) => c.status)}::text[], ${batch.map((c) => c.reason)}::text[],
-        ${batch.map((c) => c.occurredAt)}::timestamp(3)[]
-      ) WITH ORDINALITY AS c(enrollment, sequence, subscriber, previous, status, reason, at, n)`;
-    await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
-  }
+  if (!changes.length) return;
+  // One statement however many changes (a bulk cancel writes 100,000): arrays, unnested in order.
+  await tx.$executeRaw`
+    INSERT INTO "EnrollmentChange"
+      (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
+    SELECT GREATEST(me.xid, (SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)),
+           c.workspace, c.enrollment, c.sequence, c.subscriber,
+           c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
+    FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me,
+      unnest(
+        ${changes.map((c) => c.workspaceId)}::uuid[], ${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.sequenceId)}::uuid[],
+        ${changes.map((c) => c.subscriberId)}::uuid[], ${changes.map((c) => c.previousStatus)}::text[], ${changes.map((c) => c.status)}::text[],
+        ${changes.map((c) => c.reason)}::text[], ${changes.map((c) => c.occurredAt)}::timestamp(3)[]
+      ) WITH ORDINALITY AS c(workspace, enrollment, sequence, subscriber, previous, status, reason, at, n)
+    ORDER BY c.n`;
+  const workspaces = [...new Set(changes.map((c) => c.workspaceId))];
+  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
 }

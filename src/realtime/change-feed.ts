@@ -1,6 +1,15 @@
 // The subscription feed of enrollment status changes: replays the change log
-// after a cursor, then follows it live, in commit order (seq), with no gap and
-// no duplicate at the seam, because replay and live read the same log by seq.
+// after a cursor, then follows it live, in commit order, with no gap and no
+// duplicate at the seam, because replay and live read the same log in the same
+// order.
+//
+// Order and horizon. Writers take no lock: each row's key `xid` is (at least) its
+// writing transaction's id (src/engine/run-status.ts). Every read stops below the
+// oldest transaction still in flight in its own snapshot, pg_snapshot_xmin: every
+// id below it has committed or aborted, so no row can appear later behind a
+// position already read. Positions are (xid, id), packed into one number
+// (xid * 10^19 + id) that is also the opaque cursor; rows logged before xid
+// existed keep their old per-workspace seq as cursor.
 //
 // Live reads are shared: per workspace, this process keeps the recent tail of
 // the log and refreshes it with one query per wake-up, however many subscribers
@@ -10,8 +19,9 @@
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
 import { db } from '../db/client.js';
-import type { EnrollmentChange, EnrollmentStatus, Prisma } from '../generated/prisma/client.js';
-import { bumpChangeVersion, changeVersion, waitForChange } from './change-notifier.js';
+import type { EnrollmentStatus } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { announceChange, bumpChangeVersion, changeVersion, waitForChange } from './change-notifier.js';
 
 const BATCH = 200;
 /** Changes kept in a workspace's shared tail (tests shrink it to exercise replay). */
@@ -22,6 +32,12 @@ export function configureChangeFeed(options: { tailSize: number }) {
 }
 /** Safety net when a NOTIFY is missed. */
 const POLL_MS = 2_000;
+/** Re-reads while committed changes wait behind an older open transaction: 20 ms, doubling, at most 1 s. */
+const HELD_POLL_MS = [20, 1_000] as const;
+
+const SHIFT = 10n ** 19n; // above any bigint id
+const MAX_ID = 2n ** 63n - 1n;
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
 
 export interface FeedFilter {
   workspaceId: string;
@@ -30,22 +46,125 @@ export interface FeedFilter {
   statuses?: EnrollmentStatus[] | null;
 }
 
-export function encodeCursor(seq: bigint): string {
-  return seq.toString();
+/** One row of the change log as the feed reads it (the GraphQL layer loads the fields it needs by id). */
+export interface FeedRow {
+  id: bigint;
+  xid: bigint;
+  seq: bigint | null;
+  workspaceId: string;
+  enrollmentId: string;
+  sequenceId: string;
+  subscriberId: string;
+  status: EnrollmentStatus;
+  /** (xid, id) as one number: the feed's order. */
+  position: bigint;
+  /** The rows read together with this one: loading one row's fields loads theirs too (change-loader.ts). */
+  batch: FeedRow[];
 }
 
-export function decodeCursor(cursor: string, field: string[]): bigint {
-  if (!/^\d{1,19}$/.test(cursor)) throw new UserError(`${JSON.stringify(cursor)} is not a valid cursor`, field, 'INVALID_CURSOR');
-  return BigInt(cursor);
+/** A parsed `after`: a position, or a seq from before the xid column (resolved per workspace). */
+export type Cursor = { position: bigint } | { legacySeq: bigint };
+
+export function encodeCursor(change: { xid: bigint; id: bigint; seq: bigint | null }): string {
+  if (change.xid === 0n && change.seq !== null) return change.seq.toString();
+  return (change.xid * SHIFT + change.id).toString();
+}
+
+export function decodeCursor(cursor: string, field: string[]): Cursor {
+  if (!/^\d{1,39}$/.test(cursor) || BigInt(cursor) >= 2n ** 63n * SHIFT) {
+    throw new UserError(`${JSON.stringify(cursor)} is not a valid cursor`, field, 'INVALID_CURSOR');
+  }
+  const value = BigInt(cursor);
+  // Positions of new rows are >= 10^19 (their xid is at least 1); smaller numbers are old seq cursors.
+  return value >= SHIFT || value === 0n ? { position: value } : { legacySeq: value };
+}
+
+/** An old seq cursor names the same place: after the last pre-xid row with seq <= it (ids followed seq under the old lock). */
+async function resolveCursor(workspaceId: string, cursor: Cursor): Promise<bigint> {
+  if ('position' in cursor) return cursor.position;
+  const [row] = await db().$queryRaw<{ id: bigint | null }[]>`
+    SELECT max(id) AS id FROM "EnrollmentChange" WHERE "workspaceId" = ${workspaceId}::uuid AND xid = 0 AND seq <= ${cursor.legacySeq}`;
+  return row?.id ?? 0n;
+}
+
+interface RawRow {
+  id: bigint | null;
+  xid: bigint | null;
+  seq: bigint | null;
+  workspaceId: string;
+  enrollmentId: string;
+  sequenceId: string;
+  subscriberId: string;
+  status: EnrollmentStatus;
+  horizon: bigint;
+  held: boolean;
+}
+
+interface ReadResult {
+  rows: FeedRow[];
+  /** Everything at or below this position that matches has been read. */
+  complete: bigint;
+  /** Committed changes wait above the horizon, behind an older transaction still open. */
+  held: boolean;
+}
+
+/**
+ * Reads up to `limit` changes after `after`, in order, stopping below the horizon.
+ * The horizon comes from the statement's own snapshot (pg_current_snapshot() is
+ * the active snapshot), so it matches exactly the rows the statement sees.
+ */
+async function readLog(filter: FeedFilter, after: bigint, limit: number, newest = false): Promise<ReadResult> {
+  const conditions = [
+    Prisma.sql`c."workspaceId" = ${filter.workspaceId}::uuid`,
+    Prisma.sql`c.xid < h.horizon`,
+    newest ? Prisma.sql`TRUE` : Prisma.sql`(c.xid, c.id) > (${after / SHIFT}::bigint, ${min(after % SHIFT, MAX_ID)}::bigint)`,
+  ];
+  if (filter.sequenceId) conditions.push(Prisma.sql`c."sequenceId" = ${filter.sequenceId}::uuid`);
+  if (filter.subscriberId) conditions.push(Prisma.sql`c."subscriberId" = ${filter.subscriberId}::uuid`);
+  if (filter.statuses?.length) conditions.push(Prisma.sql`c.status::text = ANY(${filter.statuses}::text[])`);
+  const order = newest ? Prisma.sql`c.xid DESC, c.id DESC` : Prisma.sql`c.xid, c.id`;
+  const raw = await db().$queryRaw<RawRow[]>`
+    SELECT c.id, c.xid, c.seq, c."workspaceId"::text AS "workspaceId", c."enrollmentId"::text AS "enrollmentId",
+           c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c.status::text AS status,
+           h.horizon,
+           EXISTS (SELECT 1 FROM "EnrollmentChange" p WHERE p."workspaceId" = ${filter.workspaceId}::uuid AND p.xid >= h.horizon) AS held
+    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h
+    LEFT JOIN LATERAL (
+      SELECT * FROM "EnrollmentChange" c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${limit}
+    ) c ON TRUE`;
+  const { horizon, held } = raw[0]!;
+  const batch: FeedRow[] = [];
+  for (const r of raw) {
+    if (r.id === null || r.xid === null) continue;
+    batch.push({
+      id: r.id,
+      xid: r.xid,
+      seq: r.seq,
+      workspaceId: r.workspaceId,
+      enrollmentId: r.enrollmentId,
+      sequenceId: r.sequenceId,
+      subscriberId: r.subscriberId,
+      status: r.status,
+      position: r.xid * SHIFT + r.id,
+      batch,
+    });
+  }
+  if (newest) batch.reverse();
+  // A full page ends at its last row; a short one has read everything below the horizon.
+  const complete = batch.length === limit && !newest ? batch.at(-1)!.position : horizon * SHIFT - 1n;
+  return { rows: batch, complete, held };
 }
 
 /** The recent end of one workspace's change log, shared by this process's subscribers. */
 class WorkspaceTail {
-  rows: EnrollmentChange[] = [];
-  /** Every change with seq > floor and <= head is in `rows`. */
+  rows: FeedRow[] = [];
+  /** Every change with floor < position <= head is in `rows`. */
   floor = 0n;
   head = -1n;
   users = 0;
+  held = false;
+  private heldFor = 0;
+  private heldTimer: NodeJS.Timeout | undefined;
   private freshAt = -1;
   private refreshing: Promise<void> | undefined;
 
@@ -69,31 +188,49 @@ class WorkspaceTail {
   }
 
   private async refresh(): Promise<void> {
+    const filter = { workspaceId: this.workspaceId };
     if (this.head < 0n) {
-      const last = await db().enrollmentChange.findMany({
-        where: { workspaceId: this.workspaceId },
-        orderBy: { seq: 'desc' },
-        take: TAIL_SIZE,
-      });
-      this.rows = last.reverse();
-      this.head = this.rows.at(-1)?.seq ?? 0n;
-      this.floor = (this.rows[0]?.seq ?? this.head + 1n) - 1n;
+      const last = await readLog(filter, 0n, TAIL_SIZE, true);
+      this.rows = last.rows;
+      this.head = last.complete;
+      // Fewer rows than the tail holds: it has the whole log, so even cursor 0 reads live.
+      this.floor = last.rows.length < TAIL_SIZE ? 0n : last.rows[0]!.position - 1n;
+      this.noteHeld(last.held);
       return;
     }
     for (;;) {
-      const rows = await db().enrollmentChange.findMany({
-        where: { workspaceId: this.workspaceId, seq: { gt: this.head } },
-        orderBy: { seq: 'asc' },
-        take: TAIL_SIZE,
-      });
-      for (const row of rows) this.rows.push(row);
-      if (rows.length) this.head = rows.at(-1)!.seq;
+      const read = await readLog(filter, this.head, TAIL_SIZE);
+      for (const row of read.rows) this.rows.push(row);
+      if (read.complete > this.head) this.head = read.complete;
       if (this.rows.length > TAIL_SIZE) {
         this.rows = this.rows.slice(-TAIL_SIZE);
-        this.floor = this.rows[0]!.seq - 1n;
+        this.floor = this.rows[0]!.position - 1n;
       }
-      if (rows.length < TAIL_SIZE) return;
+      if (read.rows.length < TAIL_SIZE) {
+        this.noteHeld(read.held);
+        return;
+      }
     }
+  }
+
+  /** While committed changes wait behind an open transaction, read again soon (backing off), not only at the next NOTIFY. */
+  private noteHeld(held: boolean) {
+    this.held = held;
+    if (!held) {
+      this.heldFor = 0;
+      return;
+    }
+    if (this.heldTimer || this.users === 0) return;
+    const delay = Math.min(HELD_POLL_MS[1], HELD_POLL_MS[0] * 2 ** this.heldFor++);
+    this.heldTimer = setTimeout(() => {
+      this.heldTimer = undefined;
+      announceChange(this.workspaceId);
+    }, delay);
+    this.heldTimer.unref();
+  }
+
+  close() {
+    clearTimeout(this.heldTimer);
   }
 }
 
@@ -108,10 +245,13 @@ function useTail(workspaceId: string): WorkspaceTail {
 
 function releaseTail(tail: WorkspaceTail) {
   tail.users -= 1;
-  if (tail.users === 0) tails.delete(tail.workspaceId);
+  if (tail.users === 0) {
+    tail.close();
+    tails.delete(tail.workspaceId);
+  }
 }
 
-function matches(filter: FeedFilter, row: EnrollmentChange): boolean {
+function matches(filter: FeedFilter, row: FeedRow): boolean {
   return (
     (!filter.sequenceId || row.sequenceId === filter.sequenceId) &&
     (!filter.subscriberId || row.subscriberId === filter.subscriberId) &&
@@ -119,18 +259,12 @@ function matches(filter: FeedFilter, row: EnrollmentChange): boolean {
   );
 }
 
-export async function* changeFeed(filter: FeedFilter, after: bigint | null, signal?: AbortSignal): AsyncGenerator<EnrollmentChange> {
+export async function* changeFeed(filter: FeedFilter, after: Cursor | null, signal?: AbortSignal): AsyncGenerator<FeedRow> {
   const tail = useTail(filter.workspaceId);
   try {
     await tail.ensureFresh(changeVersion(filter.workspaceId));
-    // Without a cursor the feed starts now: only changes committed from here on.
-    let cursor = after ?? tail.head;
-    const where: Prisma.EnrollmentChangeWhereInput = {
-      workspaceId: filter.workspaceId,
-      ...(filter.sequenceId ? { sequenceId: filter.sequenceId } : {}),
-      ...(filter.subscriberId ? { subscriberId: filter.subscriberId } : {}),
-      ...(filter.statuses?.length ? { status: { in: filter.statuses } } : {}),
-    };
+    // Without a cursor the feed starts now: only changes read from here on.
+    let cursor = after ? await resolveCursor(filter.workspaceId, after) : tail.head;
     let version = changeVersion(filter.workspaceId);
     while (!signal?.aborted) {
       await tail.ensureFresh(version);
@@ -138,21 +272,24 @@ export async function* changeFeed(filter: FeedFilter, after: bigint | null, sign
         // Live: everything after the cursor is in the shared tail.
         const head = tail.head;
         for (const row of tail.rows) {
-          if (row.seq <= cursor || row.seq > head) continue;
+          if (row.position <= cursor || row.position > head) continue;
           if (matches(filter, row)) yield row;
-          cursor = row.seq;
+          cursor = row.position;
         }
         if (cursor < head) cursor = head;
       } else {
         // Replay: read the log from the cursor on, a batch at a time.
-        const rows = await db().enrollmentChange.findMany({ where: { ...where, seq: { gt: cursor } }, orderBy: { seq: 'asc' }, take: BATCH });
-        for (const row of rows) {
-          cursor = row.seq;
+        const read = await readLog(filter, cursor, BATCH);
+        for (const row of read.rows) {
+          cursor = row.position;
           yield row;
         }
-        // Nothing (more) matches before the tail: continue from where the tail begins.
-        if (rows.length < BATCH && cursor < tail.floor) cursor = tail.floor;
-        continue;
+        // Nothing (more) matches up to where this read was complete: skip there, at most to where the tail begins.
+        const through = read.complete < tail.floor ? read.complete : tail.floor;
+        const moved = read.rows.length > 0 || through > cursor;
+        if (through > cursor) cursor = through;
+        if (moved) continue;
+        // Held below the horizon by an open transaction: wait like a live reader.
       }
       await waitForChange(filter.workspaceId, POLL_MS, signal);
       // Woken by a NOTIFY (the version moved) or by the poll: either way, read again.

@@ -57,7 +57,7 @@ export class ChangeNotifier {
     }, delay);
   }
 
-  private wake(workspaceId: string) {
+  wake(workspaceId: string) {
     bumpChangeVersion(workspaceId);
     const set = this.waiters.get(workspaceId);
     if (!set) return;
@@ -125,6 +125,12 @@ export async function stopChangeNotifier() {
   const notifier = current;
   current = undefined;
   await notifier?.stop();
+}
+
+/** Wakes this process's readers of a workspace as a NOTIFY would (a feed re-reading changes held behind an open transaction). */
+export function announceChange(workspaceId: string) {
+  if (current) current.wake(workspaceId);
+  else bumpChangeVersion(workspaceId);
 }
 
 /** Waits for a change of the workspace (or just `timeoutMs` when no notifier runs in this process). */

@@ -1,11 +1,12 @@
 import { decodeId } from '../../domain/public-id.js';
-import { changeFeed, decodeCursor, encodeCursor } from '../../realtime/change-feed.js';
+import { changeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../realtime/change-feed.js';
+import { loadChange } from '../../realtime/change-loader.js';
 import { builder } from '../builder.js';
 import { EnrollmentStatusEnum } from './enums.js';
 
 const EnrollmentChangeRef = builder.prismaObject('EnrollmentChange', {
   fields: (t) => ({
-    cursor: t.string({ description: 'Resume point: pass it back as after', resolve: (c) => encodeCursor(c.seq) }),
+    cursor: t.string({ description: 'Resume point: pass it back as after', resolve: (c) => encodeCursor(c) }),
     enrollment: t.relation('enrollment'),
     previousStatus: t.expose('previousStatus', { type: EnrollmentStatusEnum, nullable: true }),
     status: t.expose('status', { type: EnrollmentStatusEnum }),
@@ -15,7 +16,7 @@ const EnrollmentChangeRef = builder.prismaObject('EnrollmentChange', {
 });
 
 builder.subscriptionFields((t) => ({
-  enrollmentChanged: t.field({
+  enrollmentChanged: t.prismaField({
     type: EnrollmentChangeRef,
     description:
       'Every status change of runs matching the filters, in commit order. With after, changes since that cursor are replayed first, then live ones follow, none lost and none twice.',
@@ -35,6 +36,7 @@ builder.subscriptionFields((t) => ({
         },
         args.after ? decodeCursor(args.after, ['after']) : null,
       ),
-    resolve: (change) => change,
+    // The selection's fields are loaded once per change for all subscriptions with that selection.
+    resolve: (query, change) => loadChange(query, change as unknown as FeedRow),
   }),
 }));

@@ -1,0 +1,174 @@
+// The change log without a writer lock: many transactions write changes at once
+// and commit out of transaction-id order; every reader (live, replay, resumed)
+// gets each committed change exactly once, never an aborted one, and each run's
+// changes in the order they happened.
+import { afterAll, describe, expect, it } from 'vitest';
+import { transaction } from '../../src/db/transaction.js';
+import type { Tx } from '../../src/db/client.js';
+import type { EnrollmentStatus } from '../../src/generated/prisma/client.js';
+import { changeFeed, configureChangeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../src/realtime/change-feed.js';
+import { logRunChanges, setRunStatus } from '../../src/engine/run-status.js';
+import { useTestApp } from '../helpers/app.js';
+
+const t = await useTestApp();
+const controller = new AbortController();
+afterAll(() => controller.abort());
+
+interface Run {
+  id: string;
+  workspaceId: string;
+  sequenceId: string;
+  subscriberId: string;
+}
+
+async function makeRuns(workspaceId: string, count: number): Promise<Run[]> {
+  const sequence = await t.prisma.sequence.create({ data: { workspaceId, slug: `s${Date.now()}`, name: 'Log', triggerType: 'MANUAL', status: 'ACTIVE' } });
+  const runs: Run[] = [];
+  await transaction(async (tx) => {
+    for (let i = 0; i < count; i++) {
+      const subscriber = await tx.subscriber.create({ data: { workspaceId, email: `r${i}-${sequence.id}@log.test` } });
+      const run = await tx.enrollment.create({ data: { workspaceId, sequenceId: sequence.id, subscriberId: subscriber.id, status: 'ACTIVE' } });
+      runs.push({ id: run.id, workspaceId, sequenceId: sequence.id, subscriberId: subscriber.id });
+    }
+    await logRunChanges(tx, runs.map((r) => ({ ...r, previousStatus: null, status: 'ACTIVE' as const, reason: null, occurredAt: new Date() })));
+  });
+  return runs;
+}
+
+/** Flips a run between ACTIVE and PAUSED under its row lock, as every engine writer does. */
+async function flip(tx: Tx, run: Run) {
+  const [{ status }] = await tx.$queryRaw<[{ status: EnrollmentStatus }]>`SELECT status::text FROM "Enrollment" WHERE id = ${run.id}::uuid FOR UPDATE`;
+  await setRunStatus(tx, { ...run, status }, status === 'ACTIVE' ? 'PAUSED' : 'ACTIVE', 'flip');
+}
+
+/** Reads a feed in the background; `until(n)` resolves once n changes arrived. */
+function follow(workspaceId: string, after: string | null) {
+  const rows: FeedRow[] = [];
+  let wake = () => {};
+  const reading = (async () => {
+    for await (const row of changeFeed({ workspaceId }, after === null ? null : decodeCursor(after, ['after']), controller.signal)) {
+      rows.push(row);
+      wake();
+    }
+  })();
+  reading.catch(() => {});
+  return {
+    rows,
+    async until(count: number) {
+      const deadline = Date.now() + 30_000;
+      while (rows.length < count) {
+        if (Date.now() > deadline) throw new Error(`only ${rows.length} of ${count} changes arrived`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 200);
+        });
+      }
+      return rows;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every committed change once, none of the rest, and each run's changes chained in order. */
+async function expectExact(workspaceId: string, rows: FeedRow[], from = 0) {
+  const logged = await t.prisma.enrollmentChange.findMany({ where: { workspaceId }, orderBy: { id: 'asc' }, include: { enrollment: { select: { status: true } } } });
+  const expected = logged.slice(from);
+  expect(rows.map((r) => r.id).sort((a, b) => (a < b ? -1 : 1))).toEqual(expected.map((c) => c.id).sort((a, b) => (a < b ? -1 : 1)));
+  // Positions strictly increase: the cursor of each change is past the previous one.
+  for (let i = 1; i < rows.length; i++) expect(rows[i]!.position > rows[i - 1]!.position).toBe(true);
+  const byId = new Map(logged.map((c) => [c.id, c]));
+  const perRun = new Map<string, typeof logged>();
+  for (const row of rows) {
+    const change = byId.get(row.id)!;
+    perRun.set(change.enrollmentId, [...(perRun.get(change.enrollmentId) ?? []), change]);
+  }
+  for (const [, changes] of perRun) {
+    if (from === 0) expect(changes[0]!.previousStatus).toBeNull();
+    for (let i = 1; i < changes.length; i++) expect(changes[i]!.previousStatus).toBe(changes[i - 1]!.status);
+    expect(changes.at(-1)!.status).toBe(changes.at(-1)!.enrollment.status);
+  }
+}
+
+describe('change log without a writer lock', () => {
+  it('keeps a run in order when a transaction with an older id changes it after a younger one committed', async () => {
+    const ws = await t.workspace('inversion');
+    const [run] = await makeRuns(ws.workspaceId, 1);
+    const live = follow(ws.workspaceId, '0');
+    await live.until(1);
+    let haveXid!: () => void;
+    const older = new Promise<void>((resolve) => (haveXid = resolve));
+    let youngerDone!: () => void;
+    const younger = new Promise<void>((resolve) => (youngerDone = resolve));
+    let olderXid = 0n;
+    const first = transaction(async (tx) => {
+      // Take a transaction id now, change the run only after a younger transaction has.
+      [{ xid: olderXid }] = await tx.$queryRaw<[{ xid: bigint }]>`SELECT pg_current_xact_id()::text::bigint AS xid`;
+      haveXid();
+      await younger;
+      await flip(tx, run!); // PAUSED -> ACTIVE
+    });
+    await older;
+    await transaction((tx) => flip(tx, run!)); // ACTIVE -> PAUSED, commits first with the higher id
+    youngerDone();
+    await first;
+    const rows = await live.until(3);
+    const changes = await t.prisma.enrollmentChange.findMany({ where: { enrollmentId: run!.id }, orderBy: { id: 'asc' } });
+    expect(changes.map((c) => [c.previousStatus, c.status])).toEqual([[null, 'ACTIVE'], ['ACTIVE', 'PAUSED'], ['PAUSED', 'ACTIVE']]);
+    // The older transaction's change is keyed after the younger one's, not by its own id.
+    expect(changes[2]!.xid).toBe(changes[1]!.xid);
+    expect(changes[1]!.xid > olderXid).toBe(true);
+    expect(rows.map((r) => r.id)).toEqual(changes.map((c) => c.id));
+    await expectExact(ws.workspaceId, rows);
+  });
+
+  it.each([5_000, 3])('interleaved writers: none lost, none twice, none aborted, each run in order (tail of %i)', { timeout: 120_000 }, async (tailSize) => {
+    configureChangeFeed({ tailSize });
+    try {
+      const ws = await t.workspace(`writers ${tailSize}`);
+      const runs = await makeRuns(ws.workspaceId, 12);
+      const live = follow(ws.workspaceId, '0');
+      await live.until(runs.length);
+      let aborted = 0;
+      const writer = async (w: number) => {
+        for (let i = 0; i < 12; i++) {
+          const picked = [...new Set([runs[(w * 7 + i * 5) % runs.length]!, runs[(w + i * 3) % runs.length]!])].sort((a, b) => (a.id < b.id ? -1 : 1));
+          await transaction(async (tx) => {
+            await tx.$queryRaw`SELECT pg_current_xact_id()::text`;
+            await sleep((w * 13 + i * 7) % 9); // ids taken now, commits in another order
+            for (const run of picked) await flip(tx, run);
+            await sleep((w * 5 + i * 11) % 7);
+            if ((w + i) % 9 === 0) throw new Error('rolled back');
+          }).catch((error: Error) => {
+            if (error.message !== 'rolled back') throw error;
+            aborted += 1;
+          });
+        }
+      };
+      await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map(writer));
+      expect(aborted).toBeGreaterThan(0);
+      const total = await t.prisma.enrollmentChange.count({ where: { workspaceId: ws.workspaceId } });
+      expect(total).toBeGreaterThan(runs.length + 100);
+      await expectExact(ws.workspaceId, await live.until(total));
+      // A reader from the start after the fact, and one resumed from the middle, see the same.
+      await expectExact(ws.workspaceId, await follow(ws.workspaceId, '0').until(total));
+      const middle = Math.floor(total / 2);
+      const resumed = await follow(ws.workspaceId, encodeCursor(live.rows[middle - 1]!)).until(total - middle);
+      expect(resumed.map((r) => r.id)).toEqual(live.rows.slice(middle).map((r) => r.id));
+    } finally {
+      configureChangeFeed({ tailSize: 5_000 });
+    }
+  });
+
+  it('reads an old seq cursor as the place it named', async () => {
+    const ws = await t.workspace('legacy');
+    const runs = await makeRuns(ws.workspaceId, 3);
+    // Rows logged before the xid column: xid 0, numbered by seq (ids in the same order).
+    await t.prisma.$executeRaw`UPDATE "EnrollmentChange" SET xid = 0, seq = id - (SELECT min(id) FROM "EnrollmentChange" WHERE "workspaceId" = ${ws.workspaceId}::uuid) + 1 WHERE "workspaceId" = ${ws.workspaceId}::uuid`;
+    await transaction((tx) => flip(tx, runs[0]!));
+    const all = await follow(ws.workspaceId, '0').until(4);
+    expect(all.slice(0, 3).map((r) => encodeCursor(r))).toEqual(['1', '2', '3']);
+    const after2 = await follow(ws.workspaceId, '2').until(2);
+    expect(after2.map((r) => r.id)).toEqual(all.slice(2).map((r) => r.id));
+  });
+});
