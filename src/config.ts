@@ -38,7 +38,8 @@ const LLM_SETTINGS = ['LLM_BASE_URL', 'LLM_API_KEY', 'LLM_MODEL'] as const;
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535, 4000),
-  HOST: z.string().default('0.0.0.0'),
+  /** Unset: 127.0.0.1 on the embedded default (a local start), 0.0.0.0 with DATABASE_URL. */
+  HOST: optionalText,
   DATABASE_URL: optionalUrl('postgres', 'postgresql'),
   /** Where the embedded Postgres keeps its data when DATABASE_URL is unset. */
   STEPWISE_DATA_DIR: z.string().default('.data'),
@@ -77,6 +78,14 @@ const configSchema = z.object({
   /** Schema introspection and GraphiQL: on unless NODE_ENV=production. */
   GRAPHQL_INTROSPECTION: flag,
   GRAPHIQL: flag,
+  /** When set, GET /metrics needs the header Authorization: Bearer <token>. */
+  METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /** How long the whole-deployment figures of /metrics (job and email counts) are reused. */
+  METRICS_CACHE_MS: int(0, 3_600_000, 5_000),
+  /** How long /readyz reuses its database and migration checks. */
+  READINESS_CACHE_MS: int(0, 60_000, 1_000),
+  /** Subscriptions one API key may hold open at once in one API process (WebSocket and SSE together). */
+  MAX_SUBSCRIPTIONS_PER_KEY: int(1, 1_000_000, 100),
   /** How long SIGTERM waits for in-flight requests and step jobs before closing them. */
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 10_000),
 }).superRefine((c, ctx) => {
@@ -89,6 +98,7 @@ const configSchema = z.object({
 
 export type Config = Readonly<
   Omit<z.infer<typeof configSchema>, 'GRAPHQL_INTROSPECTION' | 'GRAPHIQL'> & {
+    HOST: string;
     PUBLIC_URL: string;
     GRAPHQL_INTROSPECTION: boolean;
     GRAPHIQL: boolean;
@@ -111,6 +121,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const development = data.NODE_ENV !== 'production';
   return Object.freeze({
     ...data,
+    // The embedded default is a local start whose development key must not face the network.
+    HOST: data.HOST ?? (data.DATABASE_URL ? '0.0.0.0' : '127.0.0.1'),
     PUBLIC_URL: data.PUBLIC_URL ?? `http://localhost:${data.PORT}`,
     GRAPHQL_INTROSPECTION: data.GRAPHQL_INTROSPECTION ?? development,
     GRAPHIQL: data.GRAPHIQL ?? development,

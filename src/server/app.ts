@@ -12,6 +12,7 @@ import { bearerKey, createKeyResolver, type ApiKeyOwner } from '../auth/api-keys
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Context } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
+import { createGraphiQLRenderer, graphiqlFor } from './graphiql.js';
 import { PREVIEW_PATH, servePreview } from './preview-route.js';
 import { handleTrackingRequest, isTrackingRequest } from './tracking-routes.js';
 import { asUserErrors } from '../services/user-input.js';
@@ -22,7 +23,7 @@ import { requestIdOf } from './use-request-id.js';
 export interface AppOptions {
   prisma: PrismaClient;
   logger: Logger;
-  /** Prefilled in GraphiQL's headers: only for a local development key. */
+  /** The local development key: prefilled in GraphiQL's headers for loopback clients only. */
   graphiqlApiKey?: string;
   /** Limits, rate limit, introspection and GraphiQL switches (defaults: src/config.ts). */
   settings?: Partial<ServerSettings>;
@@ -79,11 +80,8 @@ export function buildApp(options: AppOptions) {
       error: (...args) => options.logger.error(args),
     },
     plugins: ops.plugins,
-    graphiql: ops.settings.GRAPHIQL && {
-      title: 'Stepwise',
-      subscriptionsProtocol: 'WS',
-      headers: JSON.stringify({ Authorization: `Bearer ${options.graphiqlApiKey ?? '<your API key>'}` }),
-    },
+    graphiql: ops.settings.GRAPHIQL && graphiqlFor(options.graphiqlApiKey),
+    renderGraphiQL: createGraphiQLRenderer(),
     // Never development mode: no stack traces or original messages (SQL) reach clients.
     maskedErrors: {
       isDev: false,
@@ -189,7 +187,7 @@ export function buildApp(options: AppOptions) {
   return {
     yoga,
     server,
-    async start(port: number, host = '0.0.0.0'): Promise<number> {
+    async start(port: number, host = '127.0.0.1'): Promise<number> {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve());

@@ -1,6 +1,9 @@
 // Operations routes: /healthz (the process answers), /readyz (database
 // reachable, every migration in prisma/migrations applied, pg-boss started, not
-// shutting down) and /metrics (Prometheus text format).
+// shutting down) and /metrics (Prometheus text format, behind a bearer token
+// when one is configured). Both are unauthenticated by default, so neither may
+// cost the database more than one round of queries per cache window.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readMigrations } from '../db/schema-engine.js';
 import { boss } from '../engine/boss.js';
@@ -13,6 +16,20 @@ export interface OpsRouteOptions {
   isDraining: () => boolean;
   /** How long each readiness check may take. */
   checkTimeoutMs?: number;
+  /** How long the database and migration checks are reused (default 1 s). */
+  readinessCacheMs?: number;
+  /** When set, /metrics answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** Milliseconds of a monotonic clock (tests may pass their own). */
+  now?: () => number;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Compares digests, so neither the token's length nor its content leaks through timing. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match !== null && timingSafeEqual(digest(match[1]!), digest(token));
 }
 
 type Check = { ok: boolean; error?: string };
@@ -39,8 +56,23 @@ export function createOpsRoutes(options: OpsRouteOptions) {
     }
   }
 
-  async function readiness() {
-    const checks: Record<string, Check> = {
+  const readinessCacheMs = options.readinessCacheMs ?? 1000;
+  const now = options.now ?? (() => performance.now());
+  let stored: { at: number; checks: Promise<Record<string, Check>> } | undefined;
+  /** The database checks, shared by every /readyz within the cache window (and while one runs). */
+  function databaseChecks(): Promise<Record<string, Check>> {
+    if (stored && now() - stored.at < readinessCacheMs) return stored.checks;
+    const checks = runDatabaseChecks();
+    stored = { at: now(), checks };
+    // The window starts when the answer is in, so a slow check is not repeated at once.
+    void checks.then(() => {
+      if (stored?.checks === checks) stored.at = now();
+    });
+    return checks;
+  }
+
+  async function runDatabaseChecks(): Promise<Record<string, Check>> {
+    return {
       database: await check(async () => {
         await options.prisma.$queryRawUnsafe('SELECT 1');
       }),
@@ -52,6 +84,12 @@ export function createOpsRoutes(options: OpsRouteOptions) {
         const missing = (await expectedMigrations()).filter((name) => !applied.has(name));
         if (missing.length) throw new Error(`not applied: ${missing.join(', ')}`);
       }),
+    };
+  }
+
+  async function readiness() {
+    const checks: Record<string, Check> = {
+      ...(await databaseChecks()),
       jobQueue: await check(async () => {
         boss();
       }),
@@ -77,6 +115,12 @@ export function createOpsRoutes(options: OpsRouteOptions) {
       return true;
     }
     if (path === '/metrics') {
+      if (options.metricsToken !== undefined && !bearerMatches(req.headers.authorization, options.metricsToken)) {
+        res
+          .writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="metrics"', 'cache-control': 'no-store' })
+          .end('Send the metrics token: Authorization: Bearer <METRICS_TOKEN>\n');
+        return true;
+      }
       void options.metrics.render().then(({ contentType, body }) => {
         res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
       });

@@ -1,14 +1,24 @@
 // Prometheus metrics (prom-client), one registry per app. HTTP and GraphQL
-// counters are this process's; job and email figures are read from Postgres at
-// scrape time, so they describe the whole deployment (every worker) whichever
-// API process is scraped.
+// counters are this process's; job and email figures are read from Postgres, so
+// they describe the whole deployment (every worker) whichever API process is
+// scraped. Those counts scan tables, so they are reused for `cacheMs` (scrapes
+// in between run no query) and concurrent scrapes share one refresh.
 import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createMetrics(prisma: PrismaClient) {
+export interface MetricsOptions {
+  /** How long the database figures are reused (default 5 s). */
+  cacheMs?: number;
+  /** Milliseconds of a monotonic clock (tests may pass their own). */
+  now?: () => number;
+}
+
+export function createMetrics(prisma: PrismaClient, options: MetricsOptions = {}) {
+  const cacheMs = options.cacheMs ?? 5000;
+  const now = options.now ?? (() => performance.now());
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'stepwise_' });
 
@@ -98,6 +108,24 @@ export function createMetrics(prisma: PrismaClient) {
     emails.set({ status: 'failed' }, Number(emailRows[0]?.failed ?? 0));
   }
 
+  let refreshedAt: number | undefined;
+  let refreshing: Promise<void> | undefined;
+  /** Refreshes the database figures unless they are younger than cacheMs; one refresh at a time. */
+  function refreshDatabaseFigures(): Promise<void> {
+    if (refreshing) return refreshing;
+    if (refreshedAt !== undefined && now() - refreshedAt < cacheMs) return Promise.resolve();
+    refreshing = collectDatabaseFigures()
+      .then(() => {
+        refreshedAt = now();
+      })
+      // Left stale while the database is down; the next scrape tries again.
+      .catch(() => undefined)
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
+  }
+
   return {
     registry,
     httpRequests,
@@ -107,9 +135,9 @@ export function createMetrics(prisma: PrismaClient) {
     graphqlRefused,
     rateLimited,
     activeSubscriptions,
-    /** The exposition text; database figures are refreshed first (left stale if the database is down). */
+    /** The exposition text; database figures are refreshed first when older than cacheMs. */
     async render(): Promise<{ contentType: string; body: string }> {
-      await collectDatabaseFigures().catch(() => undefined);
+      await refreshDatabaseFigures();
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
     /** Times one HTTP request; the route label is one of a fixed few, never the raw URL. */

@@ -15,6 +15,7 @@ import { createMetrics, routeLabel } from './metrics.js';
 import { RateLimiter, rateLimitedError } from './rate-limit.js';
 import { useMetrics } from './use-metrics.js';
 import { useNoNulCharacters } from './use-no-nul-characters.js';
+import { useSubscriptionCap } from './use-subscription-cap.js';
 import { assignRequestId, useRequestId } from './use-request-id.js';
 
 export type ServerSettings = Pick<
@@ -28,19 +29,30 @@ export type ServerSettings = Pick<
   | 'GRAPHQL_MAX_DIRECTIVES'
   | 'GRAPHQL_INTROSPECTION'
   | 'GRAPHIQL'
+  | 'METRICS_TOKEN'
+  | 'METRICS_CACHE_MS'
+  | 'READINESS_CACHE_MS'
+  | 'MAX_SUBSCRIPTIONS_PER_KEY'
 >;
 
 export function createServerOperations(options: { prisma: PrismaClient; logger: Logger; settings?: Partial<ServerSettings> }) {
   const settings: ServerSettings = { ...parseConfig({}), ...options.settings };
-  const metrics = createMetrics(options.prisma);
+  const metrics = createMetrics(options.prisma, { cacheMs: settings.METRICS_CACHE_MS });
   const drain = new HttpDrain();
   const limiter = new RateLimiter(settings.RATE_LIMIT_PER_MINUTE);
-  const serveOpsRoute = createOpsRoutes({ prisma: options.prisma, metrics, isDraining: () => drain.draining });
+  const serveOpsRoute = createOpsRoutes({
+    prisma: options.prisma,
+    metrics,
+    isDraining: () => drain.draining,
+    readinessCacheMs: settings.READINESS_CACHE_MS,
+    metricsToken: settings.METRICS_TOKEN,
+  });
 
   const plugins: Plugin[] = [
     useRequestId(),
     useMetrics(metrics),
     useNoNulCharacters(),
+    useSubscriptionCap(settings.MAX_SUBSCRIPTIONS_PER_KEY) as Plugin,
     ...graphqlLimitPlugins({
       maxDepth: settings.GRAPHQL_MAX_DEPTH,
       maxAliases: settings.GRAPHQL_MAX_ALIASES,

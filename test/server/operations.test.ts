@@ -39,6 +39,10 @@ it('/healthz answers while the process is up; /readyz checks database, migration
 });
 
 it('/readyz is 503 naming the migration when one in prisma/migrations is not applied', async () => {
+  // Readiness checks are reused for READINESS_CACHE_MS (test/server/safe-defaults.test.ts); here every hit checks.
+  const app = buildApp({ prisma: t.prisma, logger: createLogger('silent'), settings: { READINESS_CACHE_MS: 0 } });
+  afterAll(() => app.stop());
+  const base = `http://127.0.0.1:${await app.start(0, '127.0.0.1')}`;
   const [last] = await t.prisma.$queryRawUnsafe<{ migration_name: string; id: string }[]>(
     'SELECT id, migration_name FROM _prisma_migrations ORDER BY migration_name DESC LIMIT 1',
   );
