@@ -182,7 +182,8 @@ export const createSequenceSchema = z
     inactiveDays: positiveInt(3650).nullish(),
     minCount: positiveInt(1_000_000).nullish(),
     timeWindowDays: positiveInt(3650).nullish(),
-    enrollmentMode: z.enum(ENROLLMENT_MODES).default('UNLIMITED'),
+    // None given: MATCHING_FIELD for back-in-stock/replenishment events, else UNLIMITED (defaultEnrollmentMode).
+    enrollmentMode: z.enum(ENROLLMENT_MODES).nullish(),
     enrollmentFieldPath: fieldPath.nullish(),
     stopCondition: stopConditionSchema.default({ type: 'NONE', value: null }),
     primaryReplyAction: settingsShape.primaryReplyAction.default('FINISH'),
@@ -206,8 +207,8 @@ export const createSequenceSchema = z
       }
     }
     if (input.enrollmentMode === 'MATCHING_FIELD') {
+      // Without enrollmentFieldPath the key comes from the event's built-in fields (domain/enrollment-key.ts).
       if (input.trigger !== 'EVENT_RECEIVED') issue('enrollmentMode', 'MATCHING_FIELD only applies to EVENT_RECEIVED triggers');
-      if (!input.enrollmentFieldPath) issue('enrollmentFieldPath', 'is required with MATCHING_FIELD enrollment');
     }
     if (input.goal != null && input.steps != null) issue('goal', 'cannot be combined with steps');
     if (input.emailCount != null && input.goal == null) issue('emailCount', 'only applies with goal');

@@ -16,6 +16,19 @@ export async function lockSequenceRow(tx: Tx, sequenceId: string): Promise<void>
  * one-time run), and is released at commit.
  */
 export async function advisoryLock(tx: Tx, ...parts: string[]): Promise<void> {
-  const key = createHash('sha256').update(parts.join('\u0000')).digest().readBigInt64BE(0);
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(${key})`;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(${lockKey(parts)})`;
+}
+
+/**
+ * Many advisory locks (each named by its parts) in one statement, taken in a
+ * fixed order so that two batches competing for the same names cannot deadlock.
+ */
+export async function advisoryLocks(tx: Tx, names: string[][]): Promise<void> {
+  const keys = [...new Set(names.map((parts) => lockKey(parts)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!keys.length) return;
+  await tx.$executeRaw`SELECT count(pg_advisory_xact_lock(k)) FROM unnest(${keys.map(String)}::bigint[]) AS k`;
+}
+
+function lockKey(parts: string[]): bigint {
+  return createHash('sha256').update(parts.join('\u0000')).digest().readBigInt64BE(0);
 }

@@ -1,16 +1,31 @@
-// Starting a run: enrollment modes, limits and throttles decide whether it
-// starts, waits (QUEUED) or is refused; the first step's job is created in the
-// same transaction.
+// Starting runs, set-based: the locks that keep concurrent starts apart are taken
+// in one statement, the facts the START decision needs are loaded in bulk, the
+// pure decision (domain/run-machine/start.ts) is asked for each request in order,
+// and runs, first-step jobs and change-log rows are written in a few statements,
+// in the caller's transaction.
 import { now } from '../clock.js';
 import { delayToSeconds } from '../domain/delay.js';
-import { enrollmentKey } from '../domain/enrollment-key.js';
+import type { EnrollmentMode } from '../domain/enrollment-key.js';
+import {
+  dayStart,
+  decideStart,
+  emptyStartFacts,
+  hasLimits,
+  openKeyOf,
+  recordStart,
+  requestKey,
+  throttleHold,
+  type StartFacts,
+  type StartSequence,
+} from '../domain/run-machine/start.js';
 import { dueAt, type SendWindow } from '../domain/schedule.js';
+import { uuidv7 } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
-import type { Prisma, Sequence } from '../generated/prisma/client.js';
-import { enqueue } from './boss.js';
-import { advisoryLock } from './locks.js';
+import type { Sequence } from '../generated/prisma/client.js';
+import { enqueue, type JobToSend } from './boss.js';
+import { advisoryLocks } from './locks.js';
 import { QUEUES } from './queues.js';
-import { OPEN_STATUSES, logRunChanges, unwrittenRunChanges } from './run-status.js';
+import { OPEN_STATUSES, logRunChanges, unwrittenRunChanges, type RunChange } from './run-status.js';
 
 export interface StartRunInput {
   sequence: Sequence;
@@ -23,107 +38,233 @@ export interface StartRunInput {
 }
 
 export type StartRunResult =
-  | { started: true; enrollmentId: string; status: 'ACTIVE' | 'QUEUED' | 'COMPLETED' }
+  | { started: true; enrollmentId: string; status: 'ACTIVE' | 'QUEUED' | 'COMPLETED'; code?: string; reason?: string }
   | { started: false; reason: string; code: string; enrollmentId?: string };
 
 export async function startRun(tx: Tx, input: StartRunInput): Promise<StartRunResult> {
-  const { sequence, subscriberId } = input;
-  const idempotencyKey = input.idempotencyKey ?? null;
+  const [result] = await startRuns(tx, [input]);
+  return result!;
+}
 
-  if (idempotencyKey) {
-    await advisoryLock(tx, 'idempotency', sequence.id, idempotencyKey);
-    const existing = await tx.enrollment.findUnique({
-      where: { sequenceId_idempotencyKey: { sequenceId: sequence.id, idempotencyKey } },
-      select: { id: true },
-    });
-    if (existing) return { started: false, code: 'DUPLICATE', reason: 'A run was already started with this idempotency key', enrollmentId: existing.id };
-  }
+const toStartSequence = (s: Sequence): StartSequence => ({ ...s, enrollmentMode: s.enrollmentMode as EnrollmentMode });
 
-  let key: string | null = null;
-  if (sequence.enrollmentMode === 'ONE_TIME') {
-    await advisoryLock(tx, 'one-time', sequence.id, subscriberId);
-    const before = await tx.enrollment.findFirst({ where: { sequenceId: sequence.id, subscriberId }, select: { id: true } });
-    if (before) return { started: false, code: 'ONE_TIME', reason: 'The subscriber already ran this one-time sequence' };
-  } else if (sequence.enrollmentMode === 'MATCHING_FIELD') {
-    key = enrollmentKey({
-      eventName: input.eventName ?? sequence.triggerEventName ?? '',
-      fieldPath: sequence.enrollmentFieldPath ?? '',
-      properties: input.entryEvent ?? {},
-    });
-    if (key === null) {
-      return { started: false, code: 'NO_ENROLLMENT_KEY', reason: `The event has no value at ${sequence.enrollmentFieldPath}` };
-    }
-    await advisoryLock(tx, 'matching-field', sequence.id, key);
-    const open = await tx.enrollment.findFirst({
-      where: { sequenceId: sequence.id, enrollmentKey: key, status: { in: OPEN_STATUSES } },
-      select: { id: true },
-    });
-    if (open) return { started: false, code: 'ALREADY_ACTIVE', reason: `A run for ${key} is already active`, enrollmentId: open.id };
-  }
-
-  const limited = sequence.maxActivations != null || sequence.throttleCapacity != null || sequence.throttleMaxAddsPerDay != null;
-  if (limited) await advisoryLock(tx, 'limits', sequence.id);
-  if (sequence.maxActivations != null) {
-    const total = await tx.enrollment.count({ where: { sequenceId: sequence.id } });
-    if (total >= sequence.maxActivations) {
-      return { started: false, code: 'MAX_ACTIVATIONS', reason: `The sequence reached its maximum of ${sequence.maxActivations} runs` };
-    }
-  }
-
+/** Starts (or queues, or refuses) each input, in order; one result per input. */
+export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartRunResult[]> {
+  if (!inputs.length) return [];
   const at = now();
-  const queued = sequence.throttlePaused || !(await hasRoomToStart(tx, sequence, at));
-  const enrollment = await tx.enrollment.create({
-    data: {
-      workspaceId: sequence.workspaceId,
-      sequenceId: sequence.id,
-      subscriberId,
-      status: queued ? 'QUEUED' : 'ACTIVE',
-      enrollmentKey: key,
-      idempotencyKey,
+  const sequences = new Map(inputs.map((i) => [i.sequence.id, i.sequence]));
+  const requests = inputs.map((input) => {
+    const request = {
+      subscriberId: input.subscriberId,
+      eventName: input.eventName ?? null,
+      properties: input.entryEvent ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+    };
+    return { input, request, key: requestKey(toStartSequence(input.sequence), request) };
+  });
+
+  // Concurrent starts of the same (sequence, idempotency key), one-time (sequence,
+  // subscriber), matching (sequence, subscriber, key) or limited sequence queue up here.
+  const locks: string[][] = [];
+  for (const { input, request, key } of requests) {
+    const s = input.sequence;
+    if (request.idempotencyKey) locks.push(['idempotency', s.id, request.idempotencyKey]);
+    if (s.enrollmentMode === 'ONE_TIME') locks.push(['one-time', s.id, request.subscriberId]);
+    if (key !== null) locks.push(['matching-field', s.id, request.subscriberId, key]);
+    if (hasLimits(toStartSequence(s))) locks.push(['limits', s.id]);
+  }
+  await advisoryLocks(tx, locks);
+
+  const facts = await loadStartFacts(tx, requests, [...sequences.values()], at);
+
+  // Ids in input order sort like rows created one after the other (UUIDv7 of the wall clock, as Prisma's own).
+  const candidateIds = requests.map(() => uuidv7(Date.now())).sort();
+  // Decide in order: each start is seen by the requests after it.
+  const decisions = requests.map(({ input, request }, i) => {
+    const sequence = toStartSequence(input.sequence);
+    const current = facts.get(sequence.id)!;
+    const decision = decideStart(sequence, request, current);
+    const id = decision.kind === 'start' ? candidateIds[i]! : null;
+    if (id) facts.set(sequence.id, recordStart(current, request, decision, id));
+    return { decision, id };
+  });
+
+  const activeSequences = [...new Set(requests.filter((_, i) => decisions[i]!.decision.kind === 'start').map((r) => r.input.sequence.id))];
+  const firstSteps = await loadFirstSteps(tx, activeSequences);
+
+  const rows: EnrollmentRow[] = [];
+  const jobs: JobToSend[] = [];
+  const changes: RunChange[] = [];
+  const results: StartRunResult[] = decisions.map(({ decision, id }, i) => {
+    const { input, request } = requests[i]!;
+    if (decision.kind === 'refuse') {
+      return { started: false, code: decision.code, reason: decision.reason, ...(decision.enrollmentId ? { enrollmentId: decision.enrollmentId } : {}) };
+    }
+    const s = input.sequence;
+    const run = { id: id!, workspaceId: s.workspaceId, sequenceId: s.id, subscriberId: request.subscriberId };
+    const row: EnrollmentRow = {
+      ...run,
+      status: decision.status,
+      enrollmentKey: decision.enrollmentKey,
+      idempotencyKey: request.idempotencyKey,
       entryEventId: input.entryEventId ?? null,
-      entryEvent: (input.entryEvent ?? undefined) as Prisma.InputJsonValue | undefined,
-      startedAt: at,
-    },
+      entryEvent: input.entryEvent == null ? null : JSON.stringify(input.entryEvent),
+      currentStepPosition: null,
+      nextTriggerAt: null,
+      completedAt: null,
+    };
+    rows.push(row);
+    changes.push({ ...run, previousStatus: null, status: decision.status, reason: decision.status === 'QUEUED' ? 'throttled' : null, occurredAt: at });
+    if (decision.status === 'QUEUED') return { started: true, enrollmentId: run.id, status: 'QUEUED', code: decision.code, reason: decision.reason };
+    const first = firstSteps.get(s.id);
+    if (!first) {
+      row.status = 'COMPLETED';
+      row.completedAt = at;
+      changes.push({ ...run, previousStatus: 'ACTIVE', status: 'COMPLETED', reason: 'no steps', occurredAt: at });
+      return { started: true, enrollmentId: run.id, status: 'COMPLETED' };
+    }
+    const due = dueAt(at, first.delaySeconds, s.sendWindow as SendWindow | null);
+    row.currentStepPosition = first.position;
+    row.nextTriggerAt = due;
+    jobs.push({ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due });
+    return { started: true, enrollmentId: run.id, status: 'ACTIVE' };
   });
-  const run = { id: enrollment.id, workspaceId: sequence.workspaceId, sequenceId: sequence.id, subscriberId };
-  await logRunChanges(tx, [{ ...run, previousStatus: null, status: enrollment.status, reason: queued ? 'throttled' : null, occurredAt: at }]);
-  // At most once a minute: this row lock would otherwise queue every start of the sequence.
-  await tx.sequence.updateMany({
-    where: { id: sequence.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(at.getTime() - 60_000) } }] },
-    data: { lastUsedAt: at },
-  });
-  if (queued) return { started: true, enrollmentId: enrollment.id, status: 'QUEUED' };
-  const status = await scheduleFirstStep(tx, { ...run, sequence }, at);
-  return { started: true, enrollmentId: enrollment.id, status };
+
+  if (rows.length) {
+    await insertEnrollments(tx, rows, at);
+    await logRunChanges(tx, changes);
+    await enqueue(tx, jobs);
+    // At most once a minute: this row lock would otherwise queue every start of the sequence.
+    const started = [...new Set(rows.map((r) => r.sequenceId))];
+    await tx.sequence.updateMany({
+      where: { id: { in: started }, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(at.getTime() - 60_000) } }] },
+      data: { lastUsedAt: at },
+    });
+  }
+  return results;
+}
+
+type Request = { input: StartRunInput; request: { subscriberId: string; idempotencyKey: string | null }; key: string | null };
+
+/** The facts of every sequence the requests name, in at most four queries. */
+async function loadStartFacts(tx: Tx, requests: Request[], sequences: Sequence[], at: Date): Promise<Map<string, StartFacts>> {
+  const facts = new Map<string, StartFacts>(sequences.map((s) => [s.id, emptyStartFacts()]));
+  const withKey = requests.filter((r) => r.request.idempotencyKey);
+  if (withKey.length) {
+    const rows = await tx.$queryRaw<{ id: string; sequenceId: string; idempotencyKey: string }[]>`
+      SELECT e.id::text, e."sequenceId"::text AS "sequenceId", e."idempotencyKey"
+      FROM "Enrollment" e JOIN unnest(${withKey.map((r) => r.input.sequence.id)}::uuid[], ${withKey.map((r) => r.request.idempotencyKey)}::text[]) AS k(s, key)
+        ON e."sequenceId" = k.s AND e."idempotencyKey" = k.key`;
+    for (const row of rows) facts.get(row.sequenceId)!.idempotent.set(row.idempotencyKey, row.id);
+  }
+  const oneTime = requests.filter((r) => r.input.sequence.enrollmentMode === 'ONE_TIME');
+  if (oneTime.length) {
+    const rows = await tx.$queryRaw<{ sequenceId: string; subscriberId: string }[]>`
+      SELECT DISTINCT e."sequenceId"::text AS "sequenceId", e."subscriberId"::text AS "subscriberId"
+      FROM "Enrollment" e JOIN unnest(${oneTime.map((r) => r.input.sequence.id)}::uuid[], ${oneTime.map((r) => r.request.subscriberId)}::uuid[]) AS k(s, sub)
+        ON e."sequenceId" = k.s AND e."subscriberId" = k.sub`;
+    for (const row of rows) facts.get(row.sequenceId)!.ranBefore.add(row.subscriberId);
+  }
+  const matching = requests.filter((r) => r.key !== null);
+  if (matching.length) {
+    const rows = await tx.$queryRaw<{ id: string; sequenceId: string; subscriberId: string; enrollmentKey: string }[]>`
+      SELECT e.id::text, e."sequenceId"::text AS "sequenceId", e."subscriberId"::text AS "subscriberId", e."enrollmentKey"
+      FROM "Enrollment" e
+      JOIN unnest(${matching.map((r) => r.input.sequence.id)}::uuid[], ${matching.map((r) => r.request.subscriberId)}::uuid[], ${matching.map((r) => r.key)}::text[]) AS k(s, sub, key)
+        ON e."sequenceId" = k.s AND e."subscriberId" = k.sub AND e."enrollmentKey" = k.key
+      WHERE e.status::text = ANY(${OPEN_STATUSES as string[]})`;
+    for (const row of rows) facts.get(row.sequenceId)!.openKeys.set(openKeyOf(row.subscriberId, row.enrollmentKey), row.id);
+  }
+  const limited = sequences.filter((s) => hasLimits(toStartSequence(s)));
+  if (limited.length) {
+    const ids = limited.map((s) => s.id);
+    const since = dayStart(at);
+    const rows = await tx.$queryRaw<{ sequenceId: string; runs: number; inProgress: number; begunToday: number }[]>`
+      SELECT s.id::text AS "sequenceId",
+        (SELECT count(*)::int FROM "Enrollment" e WHERE e."sequenceId" = s.id) AS runs,
+        (SELECT count(*)::int FROM "Enrollment" e WHERE e."sequenceId" = s.id AND e.status IN ('ACTIVE', 'PAUSED')) AS "inProgress",
+        (SELECT count(*)::int FROM "EnrollmentChange" c WHERE c."sequenceId" = s.id AND c.status = 'ACTIVE'
+           AND (c."previousStatus" IS NULL OR c."previousStatus" = 'QUEUED') AND c."occurredAt" >= ${since}) AS "begunToday"
+      FROM unnest(${ids}::uuid[]) AS s(id)`;
+    for (const row of rows) {
+      const f = facts.get(row.sequenceId)!;
+      f.runs = row.runs;
+      f.inProgress = row.inProgress;
+      f.begunToday = row.begunToday + begunHere(tx, row.sequenceId, since);
+    }
+  }
+  return facts;
+}
+
+/** Runs begun earlier in this transaction (a release batch) are logged only at commit. */
+function begunHere(tx: Tx, sequenceId: string, since: Date): number {
+  return unwrittenRunChanges(tx).filter(
+    (c) => c.sequenceId === sequenceId && c.status === 'ACTIVE' && (c.previousStatus === null || c.previousStatus === 'QUEUED') && c.occurredAt >= since,
+  ).length;
+}
+
+interface FirstStep {
+  id: string;
+  position: number;
+  delaySeconds: number;
+}
+
+async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map<string, FirstStep>> {
+  if (!sequenceIds.length) return new Map();
+  const rows = await tx.$queryRaw<{ id: string; sequenceId: string; position: number; delayDays: number; delayHours: number; delayMinutes: number }[]>`
+    SELECT DISTINCT ON ("sequenceId") id::text, "sequenceId"::text AS "sequenceId", position, "delayDays", "delayHours", "delayMinutes"
+    FROM "Step" WHERE "sequenceId" = ANY(${sequenceIds}::uuid[]) AND position IS NOT NULL
+    ORDER BY "sequenceId", position`;
+  return new Map(
+    rows.map((r) => [
+      r.sequenceId,
+      { id: r.id, position: r.position, delaySeconds: delayToSeconds({ days: r.delayDays, hours: r.delayHours, minutes: r.delayMinutes }) },
+    ]),
+  );
+}
+
+interface EnrollmentRow {
+  id: string;
+  workspaceId: string;
+  sequenceId: string;
+  subscriberId: string;
+  status: 'ACTIVE' | 'QUEUED' | 'COMPLETED';
+  enrollmentKey: string | null;
+  idempotencyKey: string | null;
+  entryEventId: string | null;
+  /** JSON text. */
+  entryEvent: string | null;
+  currentStepPosition: number | null;
+  nextTriggerAt: Date | null;
+  completedAt: Date | null;
+}
+
+/** One INSERT for every run, however many (arrays, unnested in order). */
+async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date): Promise<void> {
+  const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
+  await tx.$executeRaw`
+    INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
+      "entryEventId", "entryEvent", "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "updatedAt")
+    SELECT r.id, r.workspace, r.sequence, r.subscriber, r.status::"EnrollmentStatus", r.key, r.idem, r.entry_id, r.entry,
+      r.position, r.next, r.completed, ${at}, now()
+    FROM unnest(${col('id')}::uuid[], ${col('workspaceId')}::uuid[], ${col('sequenceId')}::uuid[], ${col('subscriberId')}::uuid[],
+      ${col('status')}::text[], ${col('enrollmentKey')}::text[], ${col('idempotencyKey')}::text[], ${col('entryEventId')}::uuid[],
+      ${col('entryEvent')}::jsonb[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
+      AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, position, next, completed)`;
 }
 
 /** Throttles: capacity counts runs in progress; the daily limit counts runs begun since midnight UTC. */
 export async function hasRoomToStart(tx: Tx, sequence: Sequence, at: Date): Promise<boolean> {
-  if (sequence.throttleCapacity != null) {
-    const inProgress = await tx.enrollment.count({ where: { sequenceId: sequence.id, status: { in: ['ACTIVE', 'PAUSED'] } } });
-    if (inProgress >= sequence.throttleCapacity) return false;
-  }
-  if (sequence.throttleMaxAddsPerDay != null) {
-    const dayStart = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
-    const begunToday = await tx.enrollmentChange.count({
-      where: {
-        sequenceId: sequence.id,
-        status: 'ACTIVE',
-        OR: [{ previousStatus: null }, { previousStatus: 'QUEUED' }],
-        occurredAt: { gte: dayStart },
-      },
-    });
-    // Runs begun earlier in this transaction (a release batch) are logged only at commit.
-    const begunHere = unwrittenRunChanges(tx).filter(
-      (c) =>
-        c.sequenceId === sequence.id &&
-        c.status === 'ACTIVE' &&
-        (c.previousStatus === null || c.previousStatus === 'QUEUED') &&
-        c.occurredAt >= dayStart,
-    ).length;
-    if (begunToday + begunHere >= sequence.throttleMaxAddsPerDay) return false;
-  }
-  return true;
+  if (sequence.throttleCapacity == null && sequence.throttleMaxAddsPerDay == null) return true;
+  const since = dayStart(at);
+  const [row] = await tx.$queryRaw<{ inProgress: number; begunToday: number }[]>`
+    SELECT
+      (SELECT count(*)::int FROM "Enrollment" e WHERE e."sequenceId" = ${sequence.id}::uuid AND e.status IN ('ACTIVE', 'PAUSED')) AS "inProgress",
+      (SELECT count(*)::int FROM "EnrollmentChange" c WHERE c."sequenceId" = ${sequence.id}::uuid AND c.status = 'ACTIVE'
+         AND (c."previousStatus" IS NULL OR c."previousStatus" = 'QUEUED') AND c."occurredAt" >= ${since}) AS "begunToday"`;
+  const counts = { inProgress: row!.inProgress, begunToday: row!.begunToday + begunHere(tx, sequence.id, since) };
+  // Paused throttles are the caller's to check: a release never runs while paused.
+  return throttleHold({ ...toStartSequence(sequence), throttlePaused: false }, counts) === null;
 }
 
 /**
@@ -135,16 +276,13 @@ export async function scheduleFirstStep(
   run: { id: string; workspaceId: string; sequenceId: string; subscriberId: string; sequence: Pick<Sequence, 'sendWindow'> },
   from: Date,
 ): Promise<'ACTIVE' | 'COMPLETED'> {
-  const first = await tx.step.findFirst({
-    where: { sequenceId: run.sequenceId, position: { not: null } },
-    orderBy: { position: 'asc' },
-  });
+  const first = (await loadFirstSteps(tx, [run.sequenceId])).get(run.sequenceId);
   if (!first) {
     await tx.enrollment.update({ where: { id: run.id }, data: { status: 'COMPLETED', completedAt: from } });
     await logRunChanges(tx, [{ ...run, previousStatus: 'ACTIVE', status: 'COMPLETED', reason: 'no steps', occurredAt: from }]);
     return 'COMPLETED';
   }
-  const due = dueAt(from, delayToSeconds({ days: first.delayDays, hours: first.delayHours, minutes: first.delayMinutes }), run.sequence.sendWindow as SendWindow | null);
+  const due = dueAt(from, first.delaySeconds, run.sequence.sendWindow as SendWindow | null);
   await tx.enrollment.update({ where: { id: run.id }, data: { currentStepPosition: first.position, nextTriggerAt: due } });
   await enqueue(tx, [{ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due }]);
   return 'ACTIVE';

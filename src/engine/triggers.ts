@@ -1,20 +1,36 @@
-// Facts about a subscriber (created, tagged, added to a list, entered a segment,
+// Facts about subscribers (created, tagged, added to a list, entered a segment,
 // sent an event) stop the runs whose stop condition they meet and start runs of
 // the ACTIVE sequences whose trigger they fire, in the caller's transaction.
+// Set-based: a batch of changes (one per subscriber change, in order) is applied
+// with one query for the open runs they stop, one for the sequences they fire,
+// and the bulk start of engine/start-run.ts.
 import { now } from '../clock.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { describeFact, stopConditionMet, triggerFires, type Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
-import type { Sequence } from '../generated/prisma/client.js';
+import type { EnrollmentStatus, Sequence } from '../generated/prisma/client.js';
 import { runEnded } from './release-queued.js';
 import { OPEN_STATUSES, logRunChanges } from './run-status.js';
-import { startRun } from './start-run.js';
+import { startRuns, type StartRunInput } from './start-run.js';
 
 export interface FactContext {
   workspaceId: string;
   subscriberId: string;
   /** The event behind an `event` fact: its properties become the run's entry event. */
   event?: { id: string; name: string; properties: Record<string, unknown>; idempotencyKey: string | null; occurredAt: Date };
+}
+
+/** A sequence whose trigger matched but which started nothing (or only queued a run), and why. */
+export interface EnrollmentSkip {
+  sequenceId: string;
+  code: string;
+  reason: string;
+}
+
+export interface FactsApplied {
+  /** Runs started (ACTIVE, QUEUED, or COMPLETED at once for a sequence without steps). */
+  started: string[];
+  skipped: EnrollmentSkip[];
 }
 
 const TRIGGERED_BY: Record<Fact['kind'], string[]> = {
@@ -27,67 +43,123 @@ const TRIGGERED_BY: Record<Fact['kind'], string[]> = {
   event: ['EVENT_RECEIVED', 'FREQUENCY'],
 };
 
-/** Applies facts; returns the IDs of the runs they started. */
-export async function applyFacts(tx: Tx, ctx: FactContext, facts: Fact[]): Promise<string[]> {
-  if (!facts.length) return [];
-  await stopRuns(tx, ctx, facts);
-  const triggerTypes = [...new Set(facts.flatMap((f) => TRIGGERED_BY[f.kind]))];
-  if (!triggerTypes.length) return [];
+/** Applies one subscriber's facts. */
+export async function applyFacts(tx: Tx, ctx: FactContext, facts: Fact[]): Promise<FactsApplied> {
+  const [result] = await applyFactsBatch(tx, ctx.workspaceId, [{ ...ctx, facts }]);
+  return result!;
+}
+
+/** Applies the facts of several changes of one workspace, in order; one result per change. */
+export async function applyFactsBatch(tx: Tx, workspaceId: string, changes: (FactContext & { facts: Fact[] })[]): Promise<FactsApplied[]> {
+  const results: FactsApplied[] = changes.map(() => ({ started: [], skipped: [] }));
+  const live = changes.filter((c) => c.facts.length);
+  if (!live.length) return results;
+  await stopRuns(tx, live);
+  const triggerTypes = [...new Set(live.flatMap((c) => c.facts.flatMap((f) => TRIGGERED_BY[f.kind])))];
+  if (!triggerTypes.length) return results;
   const sequences = await tx.sequence.findMany({
-    where: { workspaceId: ctx.workspaceId, status: 'ACTIVE', triggerType: { in: triggerTypes as never } },
+    where: { workspaceId, status: 'ACTIVE', triggerType: { in: triggerTypes as never } },
     orderBy: { createdAt: 'asc' },
   });
-  const started: string[] = [];
-  for (const sequence of sequences) {
-    for (const fact of facts) {
-      const count = sequence.triggerType === 'FREQUENCY' && fact.kind === 'event' ? await eventCount(tx, ctx, sequence) : undefined;
-      if (!triggerFires(sequence, fact, count)) continue;
+  if (!sequences.length) return results;
+  const counts = await frequencyCounts(tx, sequences, changes);
+
+  const starts: { change: number; input: StartRunInput }[] = [];
+  changes.forEach((ctx, index) => {
+    for (const sequence of sequences) {
+      const count = sequence.triggerType === 'FREQUENCY' ? counts.get(`${sequence.id}:${index}`) : undefined;
+      const fact = ctx.facts.find((f) => triggerFires(sequence, f, count));
+      if (!fact) continue; // one run per sequence per change, however many of its facts fire
       const fromEvent = fact.kind === 'event' ? ctx.event : undefined;
-      const result = await startRun(tx, {
-        sequence,
-        subscriberId: ctx.subscriberId,
-        entryEvent: fromEvent?.properties ?? null,
-        // Every run a tracked event's call starts (also CONTACT_ADDED or SEGMENT_ENTERED
-        // ones) links to it, so a replay of its idempotency key returns all of them.
-        entryEventId: ctx.event?.id ?? null,
-        eventName: fromEvent?.name ?? null,
-        idempotencyKey: fromEvent?.idempotencyKey ?? null,
+      starts.push({
+        change: index,
+        input: {
+          sequence,
+          subscriberId: ctx.subscriberId,
+          entryEvent: fromEvent?.properties ?? null,
+          // Every run a tracked event's call starts (also CONTACT_ADDED or SEGMENT_ENTERED
+          // ones) links to it, so a replay of its idempotency key returns all of them.
+          entryEventId: ctx.event?.id ?? null,
+          eventName: fromEvent?.name ?? null,
+          idempotencyKey: fromEvent?.idempotencyKey ?? null,
+        },
       });
-      if (result.started) started.push(result.enrollmentId);
-      break; // one run per sequence per change, however many of its facts fire
     }
-  }
-  return started;
+  });
+  const outcomes = await startRuns(tx, starts.map((s) => s.input));
+  outcomes.forEach((outcome, i) => {
+    const { change, input } = starts[i]!;
+    const result = results[change]!;
+    if (outcome.started) result.started.push(outcome.enrollmentId);
+    if (outcome.code && outcome.reason) result.skipped.push({ sequenceId: input.sequence.id, code: outcome.code, reason: outcome.reason });
+  });
+  return results;
 }
 
-async function eventCount(tx: Tx, ctx: FactContext, sequence: Sequence): Promise<number> {
-  const since = new Date(now().getTime() - (sequence.triggerTimeWindowDays ?? 0) * 86_400_000);
-  return tx.event.count({
-    where: { subscriberId: ctx.subscriberId, name: sequence.triggerEventName ?? '', occurredAt: { gte: since } },
-  });
-}
-
-/** Open runs of this subscriber whose sequence's stop condition one of the facts meets become STOPPED. */
-async function stopRuns(tx: Tx, ctx: FactContext, facts: Fact[]) {
-  const open = await tx.enrollment.findMany({
-    where: { subscriberId: ctx.subscriberId, status: { in: OPEN_STATUSES }, sequence: { stopConditionType: { not: 'NONE' } } },
-    include: { sequence: { select: { id: true, stopConditionType: true, stopConditionValue: true, throttleCapacity: true } } },
-  });
+/**
+ * FREQUENCY fires when the subscriber's count of the event within the window,
+ * including this one, reaches minCount. Events of the batch are already written:
+ * each change counts the earlier ones and the batch's own up to itself.
+ */
+async function frequencyCounts(tx: Tx, sequences: Sequence[], changes: FactContext[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const frequency = sequences.filter((s) => s.triggerType === 'FREQUENCY');
+  const withEvents = changes.filter((c) => c.event);
+  if (!frequency.length || !withEvents.length) return counts;
+  const batchEventIds = withEvents.map((c) => c.event!.id);
+  const subscriberIds = [...new Set(withEvents.map((c) => c.subscriberId))];
   const at = now();
-  for (const run of open) {
-    const { stopConditionType: type, stopConditionValue: raw } = run.sequence;
-    // List stop conditions name the list by its public ID.
-    const value = type.endsWith('_LIST') && raw ? (tryDecodeId('List', raw) ?? raw) : raw;
-    const fact = facts.find((f) => stopConditionMet(type, value, f));
-    if (!fact) continue;
-    const reason = `stop condition ${type}: ${describeFact(fact)}`;
-    // Conditional update: a run that ended meanwhile is left alone.
-    const { count } = await tx.enrollment.updateMany({
-      where: { id: run.id, status: { in: OPEN_STATUSES } },
-      data: { status: 'STOPPED', cancelledAt: at, cancelReason: reason, nextTriggerAt: null, pausedUntil: null },
+  for (const sequence of frequency) {
+    const since = new Date(at.getTime() - (sequence.triggerTimeWindowDays ?? 0) * 86_400_000);
+    const name = sequence.triggerEventName ?? '';
+    const rows = await tx.$queryRaw<{ subscriberId: string; count: number }[]>`
+      SELECT "subscriberId"::text AS "subscriberId", count(*)::int AS count FROM "Event"
+      WHERE "subscriberId" = ANY(${subscriberIds}::uuid[]) AND name = ${name} AND "occurredAt" >= ${since}
+        AND id <> ALL(${batchEventIds}::uuid[])
+      GROUP BY "subscriberId"`;
+    const running = new Map(rows.map((r) => [r.subscriberId, r.count]));
+    changes.forEach((c, index) => {
+      if (c.event && c.event.name === name && c.event.occurredAt >= since) running.set(c.subscriberId, (running.get(c.subscriberId) ?? 0) + 1);
+      counts.set(`${sequence.id}:${index}`, running.get(c.subscriberId) ?? 0);
     });
-    if (!count) continue;
-    await logRunChanges(tx, [{ ...run, previousStatus: run.status, status: 'STOPPED', reason, occurredAt: at }]);
-    await runEnded(tx, run.sequence);
   }
+  return counts;
+}
+
+/** Open runs of these subscribers whose sequence's stop condition one of their facts meets become STOPPED. */
+async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
+  const factsOf = new Map<string, Fact[]>();
+  for (const c of changes) factsOf.set(c.subscriberId, [...(factsOf.get(c.subscriberId) ?? []), ...c.facts]);
+  const open = await tx.$queryRaw<
+    { id: string; workspaceId: string; sequenceId: string; subscriberId: string; status: EnrollmentStatus; type: string; value: string | null; throttleCapacity: number | null }[]
+  >`
+    SELECT e.id::text, e."workspaceId"::text AS "workspaceId", e."sequenceId"::text AS "sequenceId", e."subscriberId"::text AS "subscriberId",
+      e.status::text AS status, s."stopConditionType"::text AS type, s."stopConditionValue" AS value, s."throttleCapacity" AS "throttleCapacity"
+    FROM "Enrollment" e JOIN "Sequence" s ON s.id = e."sequenceId"
+    WHERE e."subscriberId" = ANY(${[...factsOf.keys()]}::uuid[]) AND e.status::text = ANY(${OPEN_STATUSES as string[]})
+      AND s."stopConditionType" <> 'NONE'`;
+  if (!open.length) return;
+  const stops: { run: (typeof open)[number]; reason: string }[] = [];
+  for (const run of open) {
+    // List stop conditions name the list by its public ID.
+    const value = run.type.endsWith('_LIST') && run.value ? (tryDecodeId('List', run.value) ?? run.value) : run.value;
+    const fact = factsOf.get(run.subscriberId)!.find((f) => stopConditionMet(run.type, value, f));
+    if (fact) stops.push({ run, reason: `stop condition ${run.type}: ${describeFact(fact)}` });
+  }
+  if (!stops.length) return;
+  const at = now();
+  // Conditional update: a run that ended meanwhile is left alone.
+  const stopped = await tx.$queryRaw<{ id: string }[]>`
+    UPDATE "Enrollment" e SET status = 'STOPPED', "cancelledAt" = ${at}, "cancelReason" = r.reason, "nextTriggerAt" = NULL, "pausedUntil" = NULL, "updatedAt" = now()
+    FROM unnest(${stops.map((s) => s.run.id)}::uuid[], ${stops.map((s) => s.reason)}::text[]) AS r(id, reason)
+    WHERE e.id = r.id AND e.status::text = ANY(${OPEN_STATUSES as string[]})
+    RETURNING e.id::text`;
+  const done = new Set(stopped.map((r) => r.id));
+  const ended = stops.filter((s) => done.has(s.run.id));
+  await logRunChanges(
+    tx,
+    ended.map(({ run, reason }) => ({ ...run, previousStatus: run.status, status: 'STOPPED' as const, reason, occurredAt: at })),
+  );
+  const sequences = new Map(ended.map(({ run }) => [run.sequenceId, { id: run.sequenceId, throttleCapacity: run.throttleCapacity }]));
+  for (const sequence of sequences.values()) await runEnded(tx, sequence);
 }

@@ -17,98 +17,16 @@ import { QUEUES } from '../engine/queues.js';
 import { runEnded } from '../engine/release-queued.js';
 import { OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
 import { startRun } from '../engine/start-run.js';
+import { idempotencyKeySchema } from './events.js';
+import type { EnrollmentSkip } from '../engine/triggers.js';
 import { changed, requireSubscriber, subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
 import type { Actor } from './sequences.js';
 import { parseInput } from './user-input.js';
 
 const propertiesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
-const idempotencyKeySchema = z.string().trim().min(1, { message: 'must not be empty' }).max(200);
 
-const trackEventSchema = z
-  .object({
-    subscriberId: z.string().nullish(),
-    email: emailSchema.nullish(),
-    event: z.string().trim().min(1, { message: 'must not be empty' }).max(200),
-    properties: propertiesSchema.nullish(),
-    idempotencyKey: idempotencyKeySchema.nullish(),
-    occurredAt: z.date().nullish(),
-  })
-  .superRefine((input, ctx) => {
-    if (input.subscriberId == null && input.email == null) {
-      ctx.addIssue({ code: 'custom', path: ['subscriberId'], message: 'give subscriberId or email' });
-    }
-  });
-
-export interface TrackedEvent {
-  eventId: string;
-  enrollmentIds: string[];
-}
-
-/**
- * Records an event for a subscriber (created when a new email is given) and lets
- * it start and stop runs. The same idempotency key with the same data returns the
- * first call's event and runs; with different data it is refused.
- */
-export async function trackEvent(actor: Actor, rawInput: unknown): Promise<TrackedEvent> {
-  const input = parseInput(trackEventSchema, rawInput, ['input']);
-  return transaction(
-    async (tx) => {
-      const properties = input.properties ?? {};
-      if (input.idempotencyKey) {
-        await advisoryLock(tx, 'event', actor.workspaceId, input.idempotencyKey);
-        const earlier = await tx.event.findUnique({
-          where: { workspaceId_idempotencyKey: { workspaceId: actor.workspaceId, idempotencyKey: input.idempotencyKey } },
-          include: { subscriber: { select: { email: true } }, enrollments: { select: { id: true }, orderBy: { id: 'asc' } } },
-        });
-        if (earlier) {
-          const sameSubscriber = input.subscriberId
-            ? tryDecodeId('Subscriber', input.subscriberId) === earlier.subscriberId
-            : input.email === earlier.subscriber.email;
-          if (!sameSubscriber || earlier.name !== input.event || !isDeepStrictEqual(earlier.properties, properties)) {
-            throw new UserError(
-              'This idempotencyKey was already used for a different event',
-              ['input', 'idempotencyKey'],
-              'IDEMPOTENCY_CONFLICT',
-            );
-          }
-          return { eventId: earlier.id, enrollmentIds: earlier.enrollments.map((e) => e.id) };
-        }
-      }
-
-      const facts: Fact[] = [];
-      let subscriberId: string;
-      if (input.subscriberId) {
-        subscriberId = await requireSubscriber(tx, actor, input.subscriberId, ['input', 'subscriberId']);
-      } else {
-        const upserted = await upsertSubscriberInTx(tx, actor, { email: input.email! }, ['input']);
-        subscriberId = upserted.id;
-        facts.push(...upserted.facts);
-      }
-      const occurredAt = input.occurredAt ?? now();
-      const event = await tx.event.create({
-        data: {
-          workspaceId: actor.workspaceId,
-          subscriberId,
-          name: input.event,
-          properties: properties as Prisma.InputJsonObject,
-          idempotencyKey: input.idempotencyKey ?? null,
-          occurredAt,
-        },
-      });
-      await tx.$executeRaw`UPDATE "Subscriber" SET "lastEventAt" = GREATEST("lastEventAt", ${occurredAt}) WHERE id = ${subscriberId}::uuid`;
-      facts.push({ kind: 'event', name: input.event });
-      const enrollmentIds = await changed(tx, actor, subscriberId, facts, {
-        id: event.id,
-        name: event.name,
-        properties,
-        idempotencyKey: event.idempotencyKey,
-        occurredAt,
-      });
-      return { eventId: event.id, enrollmentIds };
-    },
-    { timeout: 30_000 },
-  );
-}
+// trackEvent lives with trackEvents in events.ts; re-exported for existing callers.
+export { trackEvent, type TrackedEvent } from './events.js';
 
 const enrollSchema = z.object({
   sequenceId: z.string(),
@@ -117,8 +35,19 @@ const enrollSchema = z.object({
   idempotencyKey: idempotencyKeySchema.nullish(),
 });
 
+export interface Enrolled {
+  enrollmentId: string;
+  /** Sequences that started nothing, or only queued the run (this one included). */
+  skipped: EnrollmentSkip[];
+}
+
 /** Starts a run by hand (any trigger type), creating or updating the subscriber. */
 export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
+  return (await enroll(actor, rawInput)).enrollmentId;
+}
+
+/** enrollSubscriber, with the sequences that started nothing. */
+export async function enroll(actor: Actor, rawInput: unknown): Promise<Enrolled> {
   const input = parseInput(enrollSchema, rawInput, ['input']);
   return transaction(async (tx) => {
     const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
@@ -140,13 +69,14 @@ export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise
     if (!result.started) {
       if (result.code === 'DUPLICATE' && result.enrollmentId) {
         const earlier = await tx.enrollment.findUniqueOrThrow({ where: { id: result.enrollmentId } });
-        if (earlier.subscriberId === subscriberId && isDeepStrictEqual(earlier.entryEvent ?? null, entryEvent)) return earlier.id;
+        if (earlier.subscriberId === subscriberId && isDeepStrictEqual(earlier.entryEvent ?? null, entryEvent)) return { enrollmentId: earlier.id, skipped: [] };
         throw new UserError('This idempotencyKey was already used for a different enrollment', ['input', 'idempotencyKey'], 'IDEMPOTENCY_CONFLICT');
       }
       throw new UserError(result.reason, ['input', 'sequenceId'], result.code);
     }
-    await changed(tx, actor, subscriberId, facts);
-    return result.enrollmentId;
+    const others = await changed(tx, actor, subscriberId, facts);
+    const own = result.code && result.reason ? [{ sequenceId: sequence.id, code: result.code, reason: result.reason }] : [];
+    return { enrollmentId: result.enrollmentId, skipped: [...own, ...others.skipped] };
   });
 }
 

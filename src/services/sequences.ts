@@ -3,6 +3,7 @@
 import { transaction } from '../db/transaction.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { importHtml } from '../domain/html-import.js';
+import { defaultEnrollmentMode } from '../domain/enrollment-key.js';
 import {
   checkReplyPause,
   createSequenceSchema,
@@ -52,7 +53,7 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
         triggerInactiveDays: input.inactiveDays ?? null,
         triggerMinCount: input.minCount ?? null,
         triggerTimeWindowDays: input.timeWindowDays ?? null,
-        enrollmentMode: input.enrollmentMode,
+        enrollmentMode: input.enrollmentMode ?? defaultEnrollmentMode(input.trigger, input.eventName),
         enrollmentFieldPath: input.enrollmentFieldPath ?? null,
         stopConditionType: input.stopCondition.type,
         stopConditionValue: input.stopCondition.value ?? null,

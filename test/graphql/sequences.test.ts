@@ -93,7 +93,7 @@ describe('createSequence triggers', () => {
     });
   });
 
-  it('allows MATCHING_FIELD only on event triggers, with a field path', async () => {
+  it('allows MATCHING_FIELD only on event triggers; without a field path the key comes from built-in fields', async () => {
     const ok = await create({
       trigger: 'EVENT_RECEIVED', eventName: 'order.placed', enrollmentMode: 'MATCHING_FIELD', enrollmentFieldPath: 'order.id',
     });
@@ -101,8 +101,10 @@ describe('createSequence triggers', () => {
     expect(ok.sequence.enrollmentMode).toBe('MATCHING_FIELD');
     const wrongTrigger = await create({ trigger: 'TAG_ADDED', tagName: 'x', enrollmentMode: 'MATCHING_FIELD', enrollmentFieldPath: 'a' });
     expect(wrongTrigger.errors.map((e) => e.field)).toContainEqual(['input', 'enrollmentMode']);
+    // Issue 12.2: no enrollmentFieldPath is allowed (properties.enrollmentKey, then product/variant fields).
     const noPath = await create({ trigger: 'EVENT_RECEIVED', eventName: 'x', enrollmentMode: 'MATCHING_FIELD' });
-    expect(noPath.errors.map((e) => e.field)).toContainEqual(['input', 'enrollmentFieldPath']);
+    expect(noPath.errors).toEqual([]);
+    expect(noPath.sequence).toMatchObject({ enrollmentMode: 'MATCHING_FIELD', enrollmentFieldPath: null });
     const badPath = await create({ trigger: 'EVENT_RECEIVED', eventName: 'x', enrollmentFieldPath: 'a..b' });
     expect(badPath.errors.map((e) => e.field)).toContainEqual(['input', 'enrollmentFieldPath']);
   });

@@ -1,7 +1,9 @@
 // Mutations that start, steer and end runs.
 import { db } from '../../db/client.js';
+import type { EnrollmentSkip } from '../../engine/triggers.js';
+import { MAX_EVENTS, trackEvents } from '../../services/events.js';
 import {
-  enrollSubscriber,
+  enroll,
   pauseEnrollment,
   recordReply,
   removeSubscriberFromSequence,
@@ -24,8 +26,23 @@ const TrackEventInput = builder.inputType('TrackEventInput', {
   }),
 });
 
+const EnrollmentSkipRef = builder.objectRef<EnrollmentSkip>('EnrollmentSkip').implement({
+  description: 'A sequence whose trigger matched but which started no run (or only queued one), and why.',
+  fields: (t) => ({
+    sequence: t.prismaField({
+      type: 'Sequence',
+      // findUnique calls of one tick are batched by Prisma into one query.
+      resolve: (query, s) => db().sequence.findUniqueOrThrow({ ...query, where: { id: s.sequenceId } }),
+    }),
+    code: t.exposeString('code', { description: 'ONE_TIME, ALREADY_ACTIVE, NO_ENROLLMENT_KEY, MAX_ACTIVATIONS, DUPLICATE, or THROTTLE_* when queued' }),
+    reason: t.exposeString('reason'),
+  }),
+});
+
+type TrackEventShape = { eventId?: string; enrollmentIds?: string[]; skipped?: EnrollmentSkip[]; errors: UserErrorShape[] };
+
 const TrackEventPayload = builder
-  .objectRef<{ eventId?: string; enrollmentIds?: string[]; errors: UserErrorShape[] }>('TrackEventPayload')
+  .objectRef<TrackEventShape>('TrackEventPayload')
   .implement({
     fields: (t) => ({
       event: t.prismaField({
@@ -36,10 +53,35 @@ const TrackEventPayload = builder
       enrollments: t.prismaField({
         type: ['Enrollment'],
         description: 'The runs this event started',
-        resolve: (query, p) =>
-          p.enrollmentIds?.length ? db().enrollment.findMany({ ...query, where: { id: { in: p.enrollmentIds } }, orderBy: { id: 'asc' } }) : [],
+        // One findUnique per run: Prisma batches those of one tick, so a trackEvents answer costs one query, not one per event.
+        resolve: async (query, p) =>
+          (await Promise.all((p.enrollmentIds ?? []).map((id) => db().enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null),
+      }),
+      skipped: t.field({
+        type: [EnrollmentSkipRef],
+        description: 'Sequences whose trigger matched but which started no run (or only queued one)',
+        resolve: (p) => p.skipped ?? [],
       }),
       errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
+    }),
+  });
+
+const TrackEventsInput = builder.inputType('TrackEventsInput', {
+  fields: (t) => ({
+    events: t.field({ type: [TrackEventInput], required: true, description: `1 to ${MAX_EVENTS} events, recorded in one transaction` }),
+  }),
+});
+
+const TrackEventsPayload = builder
+  .objectRef<{ results?: TrackEventShape[]; errors: UserErrorShape[] }>('TrackEventsPayload')
+  .implement({
+    fields: (t) => ({
+      results: t.field({ type: [TrackEventPayload], description: 'One per event, in input order', resolve: (p) => p.results ?? [] }),
+      errors: t.field({
+        type: [UserErrorRef],
+        description: 'Mistakes of every event, each naming its index (["input","events","7","email"]); those events were not recorded',
+        resolve: (p) => p.errors,
+      }),
     }),
   });
 
@@ -65,7 +107,7 @@ const RecordReplyInput = builder.inputType('RecordReplyInput', {
 });
 
 export const EnrollmentPayload = builder
-  .objectRef<{ enrollmentId?: string | null; enrollmentIds?: string[]; errors: UserErrorShape[] }>('EnrollmentPayload')
+  .objectRef<{ enrollmentId?: string | null; enrollmentIds?: string[]; skipped?: EnrollmentSkip[]; errors: UserErrorShape[] }>('EnrollmentPayload')
   .implement({
     fields: (t) => ({
       enrollment: t.prismaField({
@@ -84,9 +126,16 @@ export const EnrollmentPayload = builder
           return ids.flatMap((id) => rows.filter((r) => r.id === id));
         },
       }),
+      skipped: t.field({
+        type: [EnrollmentSkipRef],
+        description: 'Sequences whose trigger matched but which started no run (or only queued one)',
+        resolve: (p) => p.skipped ?? [],
+      }),
       errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
     }),
   });
+
+const shape = (e: { field: string[]; message: string; code: string }): UserErrorShape => ({ field: e.field, message: e.message, code: e.code });
 
 builder.mutationFields((t) => ({
   trackEvent: t.field({
@@ -94,10 +143,22 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: TrackEventInput, required: true }) },
     resolve: (_root, args, ctx) => payload(() => trackEvent(ctx, args.input)),
   }),
+  trackEvents: t.field({
+    type: TrackEventsPayload,
+    args: { input: t.arg({ type: TrackEventsInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const { outcomes, errors } = await payload(async () => ({ outcomes: await trackEvents(ctx, args.input.events) }));
+      if (!outcomes) return { errors };
+      return {
+        results: outcomes.map((o): TrackEventShape => (o.ok ? { ...o, errors: [] } : { errors: o.errors.map(shape) })),
+        errors: outcomes.flatMap((o) => (o.ok ? [] : o.errors.map(shape))),
+      };
+    },
+  }),
   enrollSubscriber: t.field({
     type: EnrollmentPayload,
     args: { input: t.arg({ type: EnrollSubscriberInput, required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ enrollmentId: await enrollSubscriber(ctx, args.input) })),
+    resolve: (_root, args, ctx) => payload(() => enroll(ctx, args.input)),
   }),
   removeSubscriberFromSequence: t.field({
     type: EnrollmentPayload,

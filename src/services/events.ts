@@ -1,0 +1,268 @@
+// Tracked events: trackEvent (one) and trackEvents (up to 1,000), both through
+// one set-based path. Every event is checked first (input, subscriber, idempotency
+// key); the good ones are then recorded together in one transaction with a
+// handful of statements whatever their number: subscribers created in one
+// INSERT, events in one, segments re-evaluated once, then the engine stops and
+// starts runs for all of them at once. A bad event is reported with its index
+// and not recorded; the others are.
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
+import { now } from '../clock.js';
+import { emailSchema } from '../domain/email-address.js';
+import { boundedJson } from '../domain/json-limits.js';
+import { UserError, notFound } from '../domain/errors.js';
+import { tryDecodeId } from '../domain/public-id.js';
+import { uuidv7 } from '../domain/tracking-links.js';
+import type { Fact } from '../domain/triggers.js';
+import type { Tx } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
+import { advisoryLocks } from '../engine/locks.js';
+import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
+import { reevaluateSegments } from './segments.js';
+import type { Actor } from './sequences.js';
+import { UserErrors, asUserErrors, parseInput } from './user-input.js';
+
+const propertiesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
+export const idempotencyKeySchema = z.string().trim().min(1, { message: 'must not be empty' }).max(200);
+
+export const trackEventSchema = z
+  .object({
+    subscriberId: z.string().nullish(),
+    email: emailSchema.nullish(),
+    event: z.string().trim().min(1, { message: 'must not be empty' }).max(200),
+    properties: propertiesSchema.nullish(),
+    idempotencyKey: idempotencyKeySchema.nullish(),
+    occurredAt: z.date().nullish(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.subscriberId == null && input.email == null) {
+      ctx.addIssue({ code: 'custom', path: ['subscriberId'], message: 'give subscriberId or email' });
+    }
+  });
+type TrackEventInput = z.output<typeof trackEventSchema>;
+
+export interface TrackedEvent {
+  eventId: string;
+  enrollmentIds: string[];
+  skipped: EnrollmentSkip[];
+}
+
+export type TrackEventOutcome = ({ ok: true } & TrackedEvent) | { ok: false; errors: UserError[] };
+
+export const MAX_EVENTS = 1000;
+
+/**
+ * Records an event for a subscriber (created when a new email is given) and lets
+ * it start and stop runs. The same idempotency key with the same data returns the
+ * first call's event and runs; with different data it is refused.
+ */
+export async function trackEvent(actor: Actor, rawInput: unknown): Promise<TrackedEvent> {
+  const [outcome] = await ingestEvents(actor, [rawInput], () => ['input']);
+  if (!outcome!.ok) throw new UserErrors(outcome!.errors);
+  return outcome!;
+}
+
+/** Records up to 1,000 events: one outcome per event, in input order. */
+export async function trackEvents(actor: Actor, rawEvents: unknown[]): Promise<TrackEventOutcome[]> {
+  if (rawEvents.length < 1 || rawEvents.length > MAX_EVENTS) {
+    throw new UserError(`Give between 1 and ${MAX_EVENTS.toLocaleString('en-US')} events`, ['input', 'events'], 'VALIDATION');
+  }
+  return ingestEvents(actor, rawEvents, (i) => ['input', 'events', String(i)]);
+}
+
+interface Item {
+  index: number;
+  input: TrackEventInput;
+  properties: Record<string, unknown>;
+  field: string[];
+  subscriberId?: string;
+  /** Set when an earlier event (stored, or earlier in this batch) has the same idempotency key. */
+  replayOf?: { eventId: string } | number;
+}
+
+async function ingestEvents(actor: Actor, rawEvents: unknown[], fieldOf: (index: number) => string[]): Promise<TrackEventOutcome[]> {
+  const outcomes: (TrackEventOutcome | undefined)[] = rawEvents.map(() => undefined);
+  const fail = (item: { index: number }, error: UserError) => {
+    const earlier = outcomes[item.index];
+    outcomes[item.index] = { ok: false, errors: [...(earlier && !earlier.ok ? earlier.errors : []), error] };
+  };
+  const parsed: Item[] = [];
+  rawEvents.forEach((raw, index) => {
+    const field = fieldOf(index);
+    try {
+      const input = parseInput(trackEventSchema, raw, field);
+      parsed.push({ index, input, properties: input.properties ?? {}, field });
+    } catch (error) {
+      const errors = asUserErrors(error);
+      if (!errors) throw error;
+      outcomes[index] = { ok: false, errors };
+    }
+  });
+  if (parsed.length) {
+    const written = await transaction((tx) => record(tx, actor, parsed, fail), { timeout: 60_000 });
+    for (const [index, outcome] of written) outcomes[index] ??= outcome;
+  }
+  return outcomes.map((o) => o!);
+}
+
+/** Writes the events that pass the checks; returns their outcomes by index. */
+async function record(
+  tx: Tx,
+  actor: Actor,
+  items: Item[],
+  fail: (item: Item, error: UserError) => void,
+): Promise<Map<number, TrackEventOutcome>> {
+  const failed = new Set<number>();
+  const reject = (item: Item, error: UserError) => {
+    failed.add(item.index);
+    fail(item, error);
+  };
+  const outcomes = new Map<number, TrackEventOutcome>();
+
+  // 1. Idempotency keys: a key seen before (stored or earlier in the batch) replays
+  // that event when the data is the same, and is refused otherwise.
+  const keyed = items.filter((i) => i.input.idempotencyKey);
+  if (keyed.length) {
+    await advisoryLocks(tx, keyed.map((i) => ['event', actor.workspaceId, i.input.idempotencyKey!]));
+    const stored = await tx.event.findMany({
+      where: { workspaceId: actor.workspaceId, idempotencyKey: { in: keyed.map((i) => i.input.idempotencyKey!) } },
+      include: { subscriber: { select: { email: true } }, enrollments: { select: { id: true }, orderBy: { id: 'asc' } } },
+    });
+    const byKey = new Map(stored.map((e) => [e.idempotencyKey!, e]));
+    const firstInBatch = new Map<string, Item>();
+    for (const item of keyed) {
+      const key = item.input.idempotencyKey!;
+      const earlier = byKey.get(key);
+      const conflict = () =>
+        reject(item, new UserError('This idempotencyKey was already used for a different event', [...item.field, 'idempotencyKey'], 'IDEMPOTENCY_CONFLICT'));
+      if (earlier) {
+        const sameSubscriber = item.input.subscriberId
+          ? tryDecodeId('Subscriber', item.input.subscriberId) === earlier.subscriberId
+          : item.input.email === earlier.subscriber.email;
+        if (!sameSubscriber || earlier.name !== item.input.event || !isDeepStrictEqual(earlier.properties, item.properties)) conflict();
+        else outcomes.set(item.index, { ok: true, eventId: earlier.id, enrollmentIds: earlier.enrollments.map((e) => e.id), skipped: [] });
+        continue;
+      }
+      const first = firstInBatch.get(key);
+      if (!first) {
+        firstInBatch.set(key, item);
+        continue;
+      }
+      const same =
+        first.input.subscriberId == item.input.subscriberId &&
+        first.input.email == item.input.email &&
+        first.input.event === item.input.event &&
+        isDeepStrictEqual(first.properties, item.properties);
+      if (same) item.replayOf = first.index;
+      else conflict();
+    }
+  }
+  const fresh = () => items.filter((i) => !failed.has(i.index) && !outcomes.has(i.index) && i.replayOf === undefined);
+
+  // 2. Subscribers: named ones must exist in the workspace; new emails are created.
+  const created = await resolveSubscribers(tx, actor, fresh(), reject);
+
+  // 3. The events, in one INSERT.
+  const toWrite = fresh();
+  const at = now();
+  const eventIds = toWrite.map(() => uuidv7(Date.now())).sort();
+  const events = toWrite.map((item, n) => ({
+    id: eventIds[n]!,
+    item,
+    occurredAt: item.input.occurredAt ?? at,
+  }));
+  if (events.length) {
+    await tx.$executeRaw`
+      INSERT INTO "Event" (id, "workspaceId", "subscriberId", name, properties, "idempotencyKey", "occurredAt")
+      SELECT e.id, ${actor.workspaceId}::uuid, e.subscriber, e.name, e.properties, e.key, e.at
+      FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.item.subscriberId!)}::uuid[], ${events.map((e) => e.item.input.event)}::text[],
+        ${events.map((e) => JSON.stringify(e.item.properties))}::jsonb[], ${events.map((e) => e.item.input.idempotencyKey ?? null)}::text[],
+        ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS e(id, subscriber, name, properties, key, at)`;
+    await tx.$executeRaw`
+      UPDATE "Subscriber" s SET "lastEventAt" = GREATEST(s."lastEventAt", l.at)
+      FROM (SELECT sub, max(at) AS at FROM unnest(${events.map((e) => e.item.subscriberId!)}::uuid[], ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS u(sub, at) GROUP BY sub) l
+      WHERE s.id = l.sub`;
+  }
+
+  // 4. Segments once for every subscriber of the batch; what each entered counts after its last event.
+  const subscriberIds = [...new Set(events.map((e) => e.item.subscriberId!))];
+  const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds);
+  const lastOf = new Map(events.map((e, n) => [e.item.subscriberId!, n]));
+  const firstOf = new Map<string, number>();
+  events.forEach((e, n) => {
+    if (!firstOf.has(e.item.subscriberId!)) firstOf.set(e.item.subscriberId!, n);
+  });
+
+  // 5. Runs: stopped and started for every event at once.
+  const changes = events.map((e, n): FactContext & { facts: Fact[] } => {
+    const subscriberId = e.item.subscriberId!;
+    const facts: Fact[] = [];
+    if (created.has(subscriberId) && firstOf.get(subscriberId) === n) facts.push({ kind: 'subscriber_created' });
+    facts.push({ kind: 'event', name: e.item.input.event });
+    if (lastOf.get(subscriberId) === n) {
+      for (const m of entered) if (m.subscriberId === subscriberId) facts.push({ kind: 'segment_entered', segmentId: m.segmentId });
+    }
+    return {
+      workspaceId: actor.workspaceId,
+      subscriberId,
+      facts,
+      event: { id: e.id, name: e.item.input.event, properties: e.item.properties, idempotencyKey: e.item.input.idempotencyKey ?? null, occurredAt: e.occurredAt },
+    };
+  });
+  const applied = await applyFactsBatch(tx, actor.workspaceId, changes);
+  events.forEach((e, n) => {
+    outcomes.set(e.item.index, { ok: true, eventId: e.id, enrollmentIds: [...applied[n]!.started].sort(), skipped: applied[n]!.skipped });
+  });
+  for (const item of items) {
+    if (typeof item.replayOf === 'number') {
+      const first = outcomes.get(item.replayOf);
+      if (first?.ok) outcomes.set(item.index, first);
+      else reject(item, new UserError('The event with the same idempotencyKey earlier in this call was not recorded', [...item.field, 'idempotencyKey'], 'IDEMPOTENCY_CONFLICT'));
+    }
+  }
+  return outcomes;
+}
+
+/**
+ * Sets `subscriberId` on each item: a named subscriber must be of this workspace
+ * (else NOT_FOUND at the item); emails are found or created in one INSERT, in a
+ * fixed order so that concurrent batches cannot deadlock on them. Returns the
+ * subscribers created here.
+ */
+async function resolveSubscribers(tx: Tx, actor: Actor, items: Item[], reject: (item: Item, error: UserError) => void): Promise<Set<string>> {
+  const byId = items.filter((i) => i.input.subscriberId);
+  if (byId.length) {
+    const uuids = byId.map((i) => tryDecodeId('Subscriber', i.input.subscriberId!));
+    const found = new Set(
+      (
+        await tx.subscriber.findMany({
+          where: { workspaceId: actor.workspaceId, id: { in: uuids.filter((u): u is string => u !== null) } },
+          select: { id: true },
+        })
+      ).map((s) => s.id),
+    );
+    byId.forEach((item, n) => {
+      const uuid = uuids[n];
+      if (uuid && found.has(uuid)) item.subscriberId = uuid;
+      else reject(item, notFound('Subscriber', [...item.field, 'subscriberId']));
+    });
+  }
+  const byEmail = items.filter((i) => !i.input.subscriberId);
+  const created = new Set<string>();
+  if (!byEmail.length) return created;
+  const emails = [...new Set(byEmail.map((i) => i.input.email!))].sort();
+  const at = now();
+  const ids = emails.map(() => uuidv7(Date.now())).sort();
+  const inserted = await tx.$queryRaw<{ id: string }[]>`
+    INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "createdAt", "updatedAt")
+    SELECT s.id, ${actor.workspaceId}::uuid, s.email, '{}'::jsonb, ${at}, now()
+    FROM unnest(${ids}::uuid[], ${emails}::text[]) AS s(id, email)
+    ON CONFLICT ("workspaceId", email) DO NOTHING
+    RETURNING id::text`;
+  for (const row of inserted) created.add(row.id);
+  const rows = await tx.$queryRaw<{ id: string; email: string }[]>`
+    SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`;
+  const idOf = new Map(rows.map((r) => [r.email, r.id]));
+  for (const item of byEmail) item.subscriberId = idOf.get(item.input.email!);
+  return created;
+}

@@ -1,0 +1,196 @@
+// Bulk ingestion (trackEvents) and why runs did not start (skipped), through the
+// GraphQL API against real Postgres: per-event errors with index paths, idempotency
+// keys inside a batch, triggers for each event, MATCHING_FIELD per subscriber, races.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestEngine } from '../helpers/engine.js';
+import { email, engineApi } from './support.js';
+
+const t = await useTestEngine();
+let api: ReturnType<typeof engineApi>;
+beforeAll(async () => {
+  api = engineApi(t, await t.workspace());
+});
+
+const ERRORS = 'errors { field message code }';
+const RESULT = `event { id name properties subscriber { email } } enrollments { id status enrollmentKey subscriber { email } }
+  skipped { sequence { id name } code reason } ${ERRORS}`;
+const TRACK = `mutation($input: TrackEventInput!) { trackEvent(input: $input) { ${RESULT} } }`;
+const TRACK_MANY = `mutation($input: TrackEventsInput!) { trackEvents(input: $input) { results { ${RESULT} } ${ERRORS} } }`;
+const ENROLL = `mutation($input: EnrollSubscriberInput!) { enrollSubscriber(input: $input) {
+  enrollment { id status } skipped { sequence { id } code reason } ${ERRORS} } }`;
+
+const track = async (input: Record<string, unknown>) => {
+  const res = await api.ws.gql(TRACK, { input });
+  expect(res.errors).toBeUndefined();
+  return res.data.trackEvent;
+};
+const trackMany = async (events: Record<string, unknown>[]) => {
+  const res = await api.ws.gql(TRACK_MANY, { input: { events } });
+  expect(res.errors).toBeUndefined();
+  return res.data.trackEvents;
+};
+
+describe('MATCHING_FIELD is per subscriber', () => {
+  it('Alice and Bob waiting for one variant both get a run; the same subscriber and key again is ALREADY_ACTIVE, listed in skipped', async () => {
+    // shopify.back_in_stock defaults to MATCHING_FIELD; no field path: the key is the built-in product.providerVariantId.
+    const seq = await api.sequence({ name: 'Back in stock', trigger: 'EVENT_RECEIVED', eventName: 'shopify.back_in_stock', steps: [email('{{event.product.title}} is back', { days: 1 })] });
+    const [created] = await t.prisma.sequence.findMany({ where: { name: 'Back in stock' } });
+    expect(created).toMatchObject({ enrollmentMode: 'MATCHING_FIELD', enrollmentFieldPath: null });
+    const properties = { product: { providerVariantId: 'v_42', title: 'Blue mug' } };
+
+    const alice = await track({ email: 'alice@mf.test', event: 'shopify.back_in_stock', properties });
+    const bob = await track({ email: 'bob@mf.test', event: 'shopify.back_in_stock', properties });
+    for (const [r, who] of [[alice, 'alice@mf.test'], [bob, 'bob@mf.test']] as const) {
+      expect(r.errors).toEqual([]);
+      expect(r.skipped).toEqual([]);
+      expect(r.enrollments).toEqual([
+        { id: expect.any(String), status: 'ACTIVE', enrollmentKey: 'event:shopify.back_in_stock:field:product.providerVariantId:v_42', subscriber: { email: who } },
+      ]);
+    }
+
+    const again = await track({ email: 'alice@mf.test', event: 'shopify.back_in_stock', properties });
+    expect(again.enrollments).toEqual([]);
+    expect(again.skipped).toEqual([{ sequence: { id: seq, name: 'Back in stock' }, code: 'ALREADY_ACTIVE', reason: expect.stringContaining('v_42') }]);
+
+    // Another variant is another key for the same subscriber.
+    const other = await track({ email: 'alice@mf.test', event: 'shopify.back_in_stock', properties: { variant: { id: 'v_43' } } });
+    expect(other.enrollments.map((e: { enrollmentKey: string }) => e.enrollmentKey)).toEqual(['event:shopify.back_in_stock:field:variant.id:v_43']);
+
+    // No key anywhere: nothing starts, and the answer says why.
+    const none = await track({ email: 'alice@mf.test', event: 'shopify.back_in_stock', properties: { note: 'no product' } });
+    expect(none.event.name).toBe('shopify.back_in_stock');
+    expect(none.enrollments).toEqual([]);
+    expect(none.skipped).toEqual([{ sequence: { id: seq, name: 'Back in stock' }, code: 'NO_ENROLLMENT_KEY', reason: expect.stringContaining('productId') }]);
+
+    expect((await api.runs(seq)).map((r) => [r.subscriber.email, r.enrollmentKey?.split(':').at(-1)]).sort()).toEqual([
+      ['alice@mf.test', 'v_42'],
+      ['alice@mf.test', 'v_43'],
+      ['bob@mf.test', 'v_42'],
+    ]);
+  });
+
+  it('concurrent trackEvents racing on the same subscriber and key start one run', async () => {
+    const seq = await api.sequence({
+      name: 'Race', trigger: 'EVENT_RECEIVED', eventName: 'race.viewed', enrollmentMode: 'MATCHING_FIELD', enrollmentFieldPath: 'sku',
+      steps: [email('Race', { days: 1 })],
+    });
+    await api.subscriber({ email: 'racer@mf.test' });
+    const batch = [{ email: 'racer@mf.test', event: 'race.viewed', properties: { sku: 'S1' } }];
+    const answers = await Promise.all([...Array.from({ length: 4 }, () => trackMany(batch)), ...Array.from({ length: 4 }, () => track(batch[0]!))]);
+    const results = answers.map((a) => ('results' in a ? a.results[0] : a));
+    for (const r of results) expect(r.errors).toEqual([]);
+    expect(results.flatMap((r) => r.enrollments)).toHaveLength(1);
+    expect(results.flatMap((r) => r.skipped.map((s: { code: string }) => s.code))).toEqual(Array(7).fill('ALREADY_ACTIVE'));
+    expect(await api.runs(seq)).toHaveLength(1);
+    expect(await t.prisma.event.count({ where: { name: 'race.viewed' } })).toBe(8);
+  });
+});
+
+describe('trackEvents', () => {
+  it('records the good events and reports each bad one at its index, recording nothing of it', async () => {
+    const seq = await api.sequence({ name: 'Bulk', trigger: 'EVENT_RECEIVED', eventName: 'bulk.signup', steps: [email('Welcome', { days: 1 })] });
+    const events = Array.from({ length: 10 }, (_, i) => ({ email: `bulk${i}@ingest.test`, event: 'bulk.signup', properties: { i } }));
+    events[3] = { email: 'not-an-email', event: 'bulk.signup', properties: { i: 3 } };
+    events[7] = { subscriberId: 'sub_doesnotexist', event: 'bulk.signup', properties: { i: 7 } } as never;
+    (events[8] as Record<string, unknown>).event = '';
+    const answer = await trackMany(events);
+
+    expect(answer.errors).toEqual([
+      { field: ['input', 'events', '3', 'email'], message: expect.any(String), code: 'VALIDATION' },
+      { field: ['input', 'events', '7', 'subscriberId'], message: 'Subscriber not found', code: 'NOT_FOUND' },
+      { field: ['input', 'events', '8', 'event'], message: expect.any(String), code: 'VALIDATION' },
+    ]);
+    expect(answer.results).toHaveLength(10);
+    answer.results.forEach((r: any, i: number) => {
+      if ([3, 7, 8].includes(i)) {
+        expect(r.event).toBeNull();
+        expect(r.enrollments).toEqual([]);
+        expect(r.errors).toHaveLength(1);
+      } else {
+        expect(r.errors).toEqual([]);
+        expect(r.event).toMatchObject({ name: 'bulk.signup', properties: { i }, subscriber: { email: `bulk${i}@ingest.test` } });
+        expect(r.enrollments).toEqual([{ id: expect.any(String), status: 'ACTIVE', enrollmentKey: null, subscriber: { email: `bulk${i}@ingest.test` } }]);
+      }
+    });
+    expect(await t.prisma.event.count({ where: { name: 'bulk.signup' } })).toBe(7);
+    expect(await t.prisma.subscriber.count({ where: { email: { startsWith: 'bulk' } } })).toBe(7);
+    expect(await t.prisma.subscriber.count({ where: { email: 'not-an-email' } })).toBe(0);
+    expect(await api.runs(seq)).toHaveLength(7);
+    // Every start is in the change log.
+    expect(await t.prisma.enrollmentChange.count({ where: { sequenceId: (await t.prisma.sequence.findFirstOrThrow({ where: { name: 'Bulk' } })).id } })).toBe(7);
+  });
+
+  it('two events with one idempotency key in one call record one event and start one run; a different event with that key is refused', async () => {
+    const seq = await api.sequence({ name: 'Bulk idem', trigger: 'EVENT_RECEIVED', eventName: 'bulk.idem', steps: [email('Idem', { days: 1 })] });
+    const same = { email: 'idem@ingest.test', event: 'bulk.idem', properties: { n: 1 }, idempotencyKey: 'bulk-idem-1' };
+    const answer = await trackMany([same, same, { ...same, properties: { n: 2 } }, { email: 'idem2@ingest.test', event: 'bulk.idem' }]);
+    expect(answer.errors).toEqual([{ field: ['input', 'events', '2', 'idempotencyKey'], message: expect.any(String), code: 'IDEMPOTENCY_CONFLICT' }]);
+    const [first, second, , other] = answer.results;
+    expect(second.event.id).toBe(first.event.id);
+    expect(second.enrollments).toEqual(first.enrollments);
+    expect(first.enrollments).toHaveLength(1);
+    expect(other.enrollments).toHaveLength(1);
+    expect(await t.prisma.event.count({ where: { idempotencyKey: 'bulk-idem-1' } })).toBe(1);
+    expect(await api.runs(seq)).toHaveLength(2);
+
+    // A later call with the key replays the first event and its runs.
+    const replay = await trackMany([same]);
+    expect(replay.results[0].event.id).toBe(first.event.id);
+    expect(replay.results[0].enrollments).toEqual(first.enrollments);
+    expect(await api.runs(seq)).toHaveLength(2);
+  });
+
+  it('fires the triggers of every event: CONTACT_ADDED for each new subscriber, FREQUENCY counting the batch in order', async () => {
+    const contact = await api.sequence({ name: 'Bulk contact', trigger: 'CONTACT_ADDED', steps: [email('Hello', { days: 1 })] });
+    const frequent = await api.sequence({
+      name: 'Bulk frequency', trigger: 'FREQUENCY', eventName: 'bulk.view', minCount: 2, timeWindowDays: 7, steps: [email('Again?', { days: 1 })],
+    });
+    const answer = await trackMany([
+      { email: 'f1@ingest.test', event: 'bulk.view' },
+      { email: 'f1@ingest.test', event: 'bulk.view' },
+      { email: 'f1@ingest.test', event: 'bulk.view' },
+      { email: 'f2@ingest.test', event: 'bulk.view' },
+    ]);
+    expect(answer.errors).toEqual([]);
+    const started = (await Promise.all([api.runs(contact), api.runs(frequent)])).map((runs) => runs.map((r) => r.subscriber.email).sort());
+    // One CONTACT_ADDED run per new subscriber (not per event); FREQUENCY fires when f1's count reaches 2, not at 3.
+    expect(started).toEqual([['f1@ingest.test', 'f2@ingest.test'], ['f1@ingest.test']]);
+    expect(answer.results.map((r: any) => r.enrollments.length)).toEqual([1, 1, 0, 1]);
+  });
+
+  it('accepts 1 to 1,000 events', async () => {
+    for (const events of [[], Array.from({ length: 1001 }, () => ({ email: 'x@ingest.test', event: 'e' }))]) {
+      const answer = await trackMany(events);
+      expect(answer.results).toEqual([]);
+      expect(answer.errors).toEqual([{ field: ['input', 'events'], message: expect.stringContaining('1,000'), code: 'VALIDATION' }]);
+    }
+    expect(await t.prisma.subscriber.count({ where: { email: 'x@ingest.test' } })).toBe(0);
+  });
+});
+
+describe('skipped', () => {
+  it('lists ONE_TIME, MAX_ACTIVATIONS and queued THROTTLE_PAUSED starts; enrollSubscriber reports its queued run', async () => {
+    const once = await api.sequence({ name: 'Skip once', trigger: 'EVENT_RECEIVED', eventName: 'skip.ping', enrollmentMode: 'ONE_TIME', steps: [email('Once', { days: 1 })] });
+    const max = await api.sequence({ name: 'Skip max', trigger: 'EVENT_RECEIVED', eventName: 'skip.ping', maxActivations: 1, steps: [email('Max', { days: 1 })] });
+    const paused = await api.sequence({ name: 'Skip paused', trigger: 'EVENT_RECEIVED', eventName: 'skip.ping', steps: [email('Paused', { days: 1 })] });
+    await api.update(paused, { throttlePaused: true });
+
+    await api.subscriber({ email: 'skip@ingest.test' }); // not new: other suites' CONTACT_ADDED sequences stay out of it
+    const first = await track({ email: 'skip@ingest.test', event: 'skip.ping' });
+    expect(first.enrollments.map((e: { status: string }) => e.status).sort()).toEqual(['ACTIVE', 'ACTIVE', 'QUEUED']);
+    expect(first.skipped).toEqual([{ sequence: { id: paused, name: 'Skip paused' }, code: 'THROTTLE_PAUSED', reason: expect.stringContaining('QUEUED') }]);
+
+    const second = await track({ email: 'skip@ingest.test', event: 'skip.ping' });
+    expect(second.enrollments.map((e: { status: string }) => e.status)).toEqual(['QUEUED']);
+    expect(second.skipped.map((s: any) => [s.sequence.id, s.code])).toEqual([
+      [once, 'ONE_TIME'],
+      [max, 'MAX_ACTIVATIONS'],
+      [paused, 'THROTTLE_PAUSED'],
+    ]);
+
+    const manual = await api.sequence({ name: 'Skip manual', trigger: 'MANUAL', steps: [email('Manual', { days: 1 })] });
+    await api.update(manual, { throttlePaused: true });
+    const res = await api.ws.gql(ENROLL, { input: { sequenceId: manual, subscriber: { email: 'skip@ingest.test' } } });
+    expect(res.data.enrollSubscriber).toMatchObject({ enrollment: { status: 'QUEUED' }, skipped: [{ sequence: { id: manual }, code: 'THROTTLE_PAUSED' }], errors: [] });
+  });
+});
