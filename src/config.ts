@@ -1,6 +1,7 @@
 // The environment, validated once at startup. A bad value stops the process with
 // one line naming the variable, instead of failing later somewhere deep.
 import { z } from 'zod';
+import { DEFAULT_SHOPIFY_API_VERSION } from './integrations/shopify.js';
 
 const optionalUrl = (...schemes: string[]) =>
   z
@@ -57,6 +58,9 @@ const configSchema = z.object({
   STRIPE_API_HOST: z.string().trim().min(1).default('api.stripe.com'),
   STRIPE_API_PORT: int(1, 65535, 443),
   STRIPE_API_PROTOCOL: z.enum(['https', 'http']).default('https'),
+  /** Where Shopify Admin API requests go instead of https://<shop> (a local Shopify-speaking server in tests). */
+  SHOPIFY_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SHOPIFY_API_VERSION: z.string().regex(/^(\d{4}-\d{2}|unstable)$/, { message: 'must be a Shopify API version such as 2026-10' }).default(DEFAULT_SHOPIFY_API_VERSION),
   STEPWISE_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   WORKER_CONCURRENCY: int(1, 1000, 10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

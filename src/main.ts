@@ -15,6 +15,7 @@ import { startWorkers } from './engine/workers.js';
 import { configureMail } from './mail/transport.js';
 import { configureGenerator } from './generation/generator.js';
 import { configureStripe } from './integrations/stripe.js';
+import { configureShopify } from './integrations/shopify.js';
 import { configureTracking } from './services/tracking.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 
@@ -51,6 +52,7 @@ configureStripe({
   port: config.STRIPE_API_PORT,
   protocol: config.STRIPE_API_PROTOCOL,
 });
+configureShopify({ apiUrl: config.SHOPIFY_API_URL, apiVersion: config.SHOPIFY_API_VERSION });
 const serveHttp = config.STEPWISE_ROLE !== 'worker';
 const runJobs = config.STEPWISE_ROLE !== 'api';
 // API processes also start pg-boss: they insert jobs, in the same transactions as their writes.

@@ -54,10 +54,13 @@ const positiveInt = (max: number) =>
   z.int().min(1, { message: 'must be at least 1' }).max(max, { message: `must be at most ${max}` });
 const fieldPath = dotPathSchema('order.id');
 
+export const DISCOUNT_PROVIDERS = ['BUILTIN', 'STRIPE', 'SHOPIFY'] as const;
+
 export const discountSchema = z
   .object({
     label: z.string().max(200).nullish(),
-    provider: z.enum(['BUILTIN', 'STRIPE']).default('BUILTIN'),
+    // Case-insensitive: `stripe`, `STRIPE` and `Stripe` are the same provider.
+    provider: z.preprocess((p) => (typeof p === 'string' ? p.trim().toUpperCase() : p), z.enum(DISCOUNT_PROVIDERS)).default('BUILTIN'),
     discountType: z.enum(['percent', 'amount']),
     percentOff: z.number().gt(0).max(100).nullish(),
     amountOff: positiveInt(100_000_000).nullish(),
@@ -95,6 +98,11 @@ export const discountSchema = z
     if (d.duration !== 'repeating' && d.durationInMonths != null) issue('durationInMonths', 'only applies when duration is repeating');
     if (d.expiresAt != null && d.expiresInHours != null) issue('expiresInHours', 'cannot be combined with expiresAt');
     if (!d.appliesToAllPlans && !d.planIds?.length) issue('planIds', 'are required when appliesToAllPlans is false');
+    if (d.provider === 'SHOPIFY') {
+      // Shopify codes discount an order once; plans are Stripe's.
+      if (d.duration !== 'once') issue('duration', 'must be once for SHOPIFY discounts');
+      if (d.planIds?.length || !d.appliesToAllPlans) issue('planIds', 'only apply to STRIPE discounts');
+    }
   });
 export type DiscountTerms = z.output<typeof discountSchema>;
 

@@ -11,10 +11,11 @@ import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db, type Tx } from '../db/client.js';
 import type { Enrollment, Sequence, Step, Subscriber } from '../generated/prisma/client.js';
 import { createStripeDiscount, describeStripeError, isTransientStripeError, providerSecrets } from '../integrations/stripe.js';
+import { createShopifyDiscount, ShopifyUnavailable } from '../integrations/shopify.js';
 import { uuidv7 } from '../domain/tracking-links.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { notifyStatsChanged, trackingKeys } from '../services/tracking.js';
-import { stripeSecretKey } from '../services/integrations.js';
+import { shopifyCredentials, stripeSecretKey } from '../services/integrations.js';
 import { mailer, senderDomain } from '../mail/transport.js';
 import { enqueue } from './boss.js';
 import { lockRunRow } from './locks.js';
@@ -207,12 +208,12 @@ export function discountCode(prefix: string | null | undefined, bytes: Buffer = 
 
 async function createDiscountStep(tx: Tx, run: LoadedRun, step: Step, scheduledAt: Date, at: Date) {
   const terms = step.discount as unknown as DiscountTerms;
-  if (terms.provider !== 'BUILTIN' && terms.provider !== 'STRIPE') {
+  if (terms.provider !== 'BUILTIN' && terms.provider !== 'STRIPE' && terms.provider !== 'SHOPIFY') {
     throw new StepFailure(`${String(terms.provider)} discounts need the ${String(terms.provider)} integration, which is not connected`);
   }
-  // Stripe is asked with an idempotency key, so a retry must send the same expiry:
+  // Providers are asked idempotently, so a retry must send the same expiry:
   // count from when the step fell due, which stays the same across attempts.
-  const from = terms.provider === 'STRIPE' ? scheduledAt : at;
+  const from = terms.provider === 'BUILTIN' ? at : scheduledAt;
   const expiresAt = terms.expiresAt
     ? new Date(terms.expiresAt)
     : terms.expiresInHours
@@ -221,7 +222,9 @@ async function createDiscountStep(tx: Tx, run: LoadedRun, step: Step, scheduledA
   const issued =
     terms.provider === 'STRIPE'
       ? await issueStripeDiscount(tx, run, step, terms, expiresAt)
-      : { provider: 'BUILTIN', code: discountCode(terms.codePrefix), externalId: null, externalCouponId: null };
+      : terms.provider === 'SHOPIFY'
+        ? await issueShopifyDiscount(tx, run, step, terms, scheduledAt, expiresAt)
+        : { provider: 'BUILTIN', code: discountCode(terms.codePrefix), externalId: null, externalCouponId: null };
   await tx.discount.create({
     data: {
       workspaceId: run.workspaceId,
@@ -289,6 +292,40 @@ async function issueStripeDiscount(tx: Tx, run: LoadedRun, step: Step, terms: Di
   } catch (error) {
     const message = describeStripeError(error);
     if (isTransientStripeError(error)) throw new Error(message, { cause: error });
+    throw new StepFailure(message);
+  }
+}
+
+/**
+ * Creates the discount code in the workspace's Shopify shop. The code is derived
+ * from run and step and looked up before it is created, so a retry finds the first
+ * attempt's discount. Shopify refusing (userErrors, 4xx) fails the step now;
+ * the network, throttling and 5xx go back to pg-boss to retry.
+ */
+async function issueShopifyDiscount(tx: Tx, run: LoadedRun, step: Step, terms: DiscountTerms, startsAt: Date, expiresAt: Date | null) {
+  let credentials: { shopDomain: string; accessToken: string };
+  try {
+    credentials = await shopifyCredentials(tx, run.workspaceId);
+  } catch (error) {
+    throw new StepFailure(error instanceof Error ? error.message : String(error));
+  }
+  const code = discountCode(terms.codePrefix, providerSecrets()!.derive(`discount-code:${run.id}:${step.id}`, 10));
+  try {
+    const created = await createShopifyDiscount({
+      ...credentials,
+      code,
+      title: `${(terms.name ?? terms.label)?.trim() || 'Stepwise discount'} (${code})`,
+      terms,
+      startsAt,
+      expiresAt,
+      customer: terms.lockToSubscriber
+        ? { email: run.subscriber.email, firstName: run.subscriber.firstName, lastName: run.subscriber.lastName }
+        : null,
+    });
+    return { provider: 'SHOPIFY', code, externalId: created.discountId, externalCouponId: null };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof ShopifyUnavailable) throw new Error(message, { cause: error });
     throw new StepFailure(message);
   }
 }

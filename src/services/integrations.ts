@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { transaction } from '../db/transaction.js';
 import type { Tx } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
+import { SHOPIFY_DOMAIN_PATTERN, SHOPIFY_TOKEN_PATTERN } from '../integrations/shopify.js';
 import { providerSecrets, STRIPE_KEY_PATTERN } from '../integrations/stripe.js';
 import type { Actor } from './sequences.js';
 import { parseInput } from './user-input.js';
@@ -44,4 +45,52 @@ export async function stripeSecretKey(tx: Tx, workspaceId: string): Promise<stri
   const box = providerSecrets();
   if (!box) throw new Error('Stripe is connected but this server has no STEPWISE_SECRET to decrypt the key');
   return box.open(workspace.stripeSecretKey, workspaceId);
+}
+
+const shopifyInputSchema = z.object({
+  shopDomain: z
+    .string()
+    .trim()
+    .toLowerCase()
+    // Accept what people paste: https://name.myshopify.com/ or name.myshopify.com.
+    .transform((d) => d.replace(/^https?:\/\//, '').replace(/\/+$/, ''))
+    .pipe(z.string().regex(SHOPIFY_DOMAIN_PATTERN, { message: 'must be the shop’s myshopify.com domain (name.myshopify.com)' })),
+  // The message never repeats the value: it is a secret.
+  accessToken: z.string().trim().regex(SHOPIFY_TOKEN_PATTERN, { message: 'must be a Shopify Admin API access token (shpat_…)' }),
+});
+
+/** Stores the shop and its Admin API token (sealed like Stripe's key, bound to the workspace). */
+export async function connectShopify(actor: Actor, raw: { shopDomain: unknown; accessToken: unknown }): Promise<void> {
+  const box = providerSecrets();
+  if (!box) {
+    throw new UserError(
+      'Shopify cannot be connected: the server has no STEPWISE_SECRET to encrypt the token with',
+      ['accessToken'],
+      'SECRET_NOT_CONFIGURED',
+    );
+  }
+  const input = parseInput(shopifyInputSchema, raw, []);
+  await transaction(async (tx) => {
+    await tx.workspace.update({
+      where: { id: actor.workspaceId },
+      data: { shopifyShopDomain: input.shopDomain, shopifyAccessToken: box.seal(input.accessToken, actor.workspaceId) },
+    });
+  });
+}
+
+export async function isShopifyConnected(tx: Tx, workspaceId: string): Promise<boolean> {
+  const workspace = await tx.workspace.findUnique({ where: { id: workspaceId }, select: { shopifyAccessToken: true } });
+  return Boolean(workspace?.shopifyAccessToken);
+}
+
+/** The workspace's shop and decrypted token; throws (with a reason, never the token) when they cannot be had. */
+export async function shopifyCredentials(tx: Tx, workspaceId: string): Promise<{ shopDomain: string; accessToken: string }> {
+  const workspace = await tx.workspace.findUnique({
+    where: { id: workspaceId },
+    select: { shopifyShopDomain: true, shopifyAccessToken: true },
+  });
+  if (!workspace?.shopifyAccessToken || !workspace.shopifyShopDomain) throw new Error('Shopify is not connected (connectShopify)');
+  const box = providerSecrets();
+  if (!box) throw new Error('Shopify is connected but this server has no STEPWISE_SECRET to decrypt the token');
+  return { shopDomain: workspace.shopifyShopDomain, accessToken: box.open(workspace.shopifyAccessToken, workspaceId) };
 }

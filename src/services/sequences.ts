@@ -16,7 +16,7 @@ import { db, type Tx } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { parseInput, UserErrors } from './user-input.js';
-import { isStripeConnected } from './integrations.js';
+import { isShopifyConnected, isStripeConnected } from './integrations.js';
 import { rescheduleCurrentSteps } from './runs.js';
 import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
@@ -196,6 +196,12 @@ async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: stri
   });
   if (stripeSteps > 0 && !(await isStripeConnected(tx, sequence.workspaceId))) {
     throw new UserError('The sequence creates Stripe discounts: connect Stripe first (connectStripe)', field, 'STRIPE_NOT_CONNECTED');
+  }
+  const shopifySteps = await tx.step.count({
+    where: { sequenceId: sequence.id, position: { not: null }, type: 'CREATE_DISCOUNT', discount: { path: ['provider'], equals: 'SHOPIFY' } },
+  });
+  if (shopifySteps > 0 && !(await isShopifyConnected(tx, sequence.workspaceId))) {
+    throw new UserError('The sequence creates Shopify discounts: connect Shopify first (connectShopify)', field, 'SHOPIFY_NOT_CONNECTED');
   }
 }
 

@@ -1,6 +1,6 @@
-// Connections to outside services (Stripe).
+// Connections to outside services (Stripe, Shopify).
 import { db } from '../../db/client.js';
-import { connectStripe, isStripeConnected } from '../../services/integrations.js';
+import { connectShopify, connectStripe, isShopifyConnected, isStripeConnected } from '../../services/integrations.js';
 import { builder } from '../builder.js';
 import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
 
@@ -26,6 +26,20 @@ builder.mutationFields((t) => ({
       });
       // A refused key leaves an earlier connection as it was: say so.
       if (result.errors.length) result.connected = await isStripeConnected(db(), ctx.workspaceId);
+      return result;
+    },
+  }),
+  connectShopify: t.field({
+    type: ConnectPayload,
+    description:
+      "Connects the workspace's Shopify shop for SHOPIFY discount steps: its myshopify.com domain and an Admin API access token (scopes write_discounts, read_customers, write_customers), stored encrypted and never returned.",
+    args: { shopDomain: t.arg.string({ required: true }), accessToken: t.arg.string({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const result = await payload(async () => {
+        await connectShopify(ctx, args);
+        return { connected: true };
+      });
+      if (result.errors.length) result.connected = await isShopifyConnected(db(), ctx.workspaceId);
       return result;
     },
   }),

@@ -131,7 +131,7 @@ export const DelayInput = builder.inputType('DelayInput', {
 export const DiscountInput = builder.inputType('DiscountInput', {
   fields: (t) => ({
     label: t.string(),
-    provider: t.string({ description: 'BUILTIN (default) or STRIPE' }),
+    provider: t.string({ description: 'BUILTIN (default), STRIPE or SHOPIFY; case-insensitive' }),
     discountType: t.string({ required: true, description: 'percent or amount' }),
     percentOff: t.float(),
     amountOff: t.int({ description: 'In the currency’s smallest unit (cents)' }),
