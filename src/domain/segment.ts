@@ -200,11 +200,11 @@ function countConditions(input: unknown): number {
 export const segmentDefinitionSchema: z.ZodType<SegmentDefinition> = z
   .unknown()
   .superRefine((input, ctx) => {
-    const problem = jsonLimitProblem(input);
+    const problem =
+      countConditions(input) > MAX_SEGMENT_CONDITIONS
+        ? `must have at most ${MAX_SEGMENT_CONDITIONS} conditions in all`
+        : jsonLimitProblem(input);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    else if (countConditions(input) > MAX_SEGMENT_CONDITIONS) {
-      ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_SEGMENT_CONDITIONS} conditions in all` });
-    }
   })
   .pipe(groupSchemaAt(1)) as z.ZodType<SegmentDefinition>;
 

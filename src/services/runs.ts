@@ -10,7 +10,7 @@ import { UserError, notFound } from '../domain/errors.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import type { Fact } from '../domain/triggers.js';
 import { db, type Tx } from '../db/client.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Enrollment, Prisma } from '../generated/prisma/client.js';
 import { enqueue } from '../engine/boss.js';
 import { advisoryLock, lockRunRow } from '../engine/locks.js';
 import { QUEUES } from '../engine/queues.js';
@@ -100,24 +100,25 @@ export async function removeSubscriberFromSequence(actor: Actor, rawInput: unkno
   });
 }
 
-export async function pauseEnrollment(actor: Actor, id: string): Promise<string> {
+/** Pause and resume return the run as their transaction committed it (under the row lock), for the reply. */
+export async function pauseEnrollment(actor: Actor, id: string): Promise<Enrollment> {
   return transaction(async (tx) => {
     const run = await lockRun(tx, actor, id);
     if (run.status !== 'ACTIVE') throw new UserError(`Only an active run can be paused; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
     await setRunStatus(tx, run, 'PAUSED', 'paused by hand');
-    return run.id;
+    return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
   });
 }
 
 /** A resumed run goes on with the step it was waiting for, at once if that fell due meanwhile. */
-export async function resumeEnrollment(actor: Actor, id: string): Promise<string> {
+export async function resumeEnrollment(actor: Actor, id: string): Promise<Enrollment> {
   return transaction(async (tx) => {
     const run = await lockRun(tx, actor, id);
     if (run.status !== 'PAUSED') throw new UserError(`Only a paused run can be resumed; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
     const due = new Date(Math.max(now().getTime(), run.nextTriggerAt?.getTime() ?? 0));
     await setRunStatus(tx, run, 'ACTIVE', 'resumed', { nextTriggerAt: due });
     await rescheduleCurrentSteps(tx, [{ ...run, nextTriggerAt: due }]);
-    return run.id;
+    return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
   });
 }
 

@@ -13,7 +13,7 @@ import {
 import { transition, type SequenceAction } from '../domain/sequence-status.js';
 import { slugify, uniqueSlug } from '../domain/slug.js';
 import { db, type Tx } from '../db/client.js';
-import { Prisma } from '../generated/prisma/client.js';
+import { Prisma, type Sequence } from '../generated/prisma/client.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { parseInput, UserErrors } from './user-input.js';
 import { isShopifyConnected, isStripeConnected } from './integrations.js';
@@ -140,13 +140,17 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
   });
 }
 
-export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<string> {
+/**
+ * Returns the row as this transaction committed it (under the row lock), so a
+ * reply reports its own change even when a racing call changes it right after.
+ */
+export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<Sequence> {
   return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     if (action === 'archive') refuseIfLocked(current);
     const next = transition(current.status, action);
     if (action === 'enable') await checkEnableable(tx, current);
-    await tx.sequence.update({
+    const updated = await tx.sequence.update({
       where: { id: current.id },
       data: {
         status: next.status,
@@ -162,7 +166,7 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
       await rescheduleCurrentSteps(tx, waiting);
       await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id } }]);
     }
-    return current.id;
+    return updated;
   });
 }
 

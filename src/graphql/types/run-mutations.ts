@@ -2,6 +2,7 @@
 import { db } from '../../db/client.js';
 import type { EnrollmentSkip } from '../../engine/triggers.js';
 import { MAX_EVENTS, trackEvents } from '../../services/events.js';
+import type { Enrollment } from '../../generated/prisma/client.js';
 import {
   enroll,
   pauseEnrollment,
@@ -107,13 +108,14 @@ const RecordReplyInput = builder.inputType('RecordReplyInput', {
 });
 
 export const EnrollmentPayload = builder
-  .objectRef<{ enrollmentId?: string | null; enrollmentIds?: string[]; skipped?: EnrollmentSkip[]; errors: UserErrorShape[] }>('EnrollmentPayload')
+  .objectRef<{ enrollmentId?: string | null; enrollment?: Enrollment; enrollmentIds?: string[]; skipped?: EnrollmentSkip[]; errors: UserErrorShape[] }>('EnrollmentPayload')
   .implement({
     fields: (t) => ({
       enrollment: t.prismaField({
         type: 'Enrollment',
         nullable: true,
-        resolve: (query, p) => (p.enrollmentId ? db().enrollment.findUnique({ ...query, where: { id: p.enrollmentId } }) : null),
+        // As the mutation committed it when it returned the row, not as a racing call left it.
+        resolve: (query, p) => p.enrollment ?? (p.enrollmentId ? db().enrollment.findUnique({ ...query, where: { id: p.enrollmentId } }) : null),
       }),
       enrollments: t.prismaField({
         type: ['Enrollment'],
@@ -172,12 +174,20 @@ builder.mutationFields((t) => ({
   pauseEnrollment: t.field({
     type: EnrollmentPayload,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ enrollmentId: await pauseEnrollment(ctx, args.id) })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => {
+        const enrollment = await pauseEnrollment(ctx, args.id);
+        return { enrollmentId: enrollment.id, enrollment };
+      }),
   }),
   resumeEnrollment: t.field({
     type: EnrollmentPayload,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ enrollmentId: await resumeEnrollment(ctx, args.id) })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => {
+        const enrollment = await resumeEnrollment(ctx, args.id);
+        return { enrollmentId: enrollment.id, enrollment };
+      }),
   }),
   recordReply: t.field({
     type: EnrollmentPayload,

@@ -2,6 +2,7 @@ import { durationInDays } from '../../domain/delay.js';
 import { decodeId, encodeId } from '../../domain/public-id.js';
 import type { SendWindow } from '../../domain/schedule.js';
 import { db } from '../../db/client.js';
+import type { Sequence } from '../../generated/prisma/client.js';
 import { changeSequenceStatus, createSequence, creationMessage, setSequenceLock, updateSequence } from '../../services/sequences.js';
 import { loadProspectCounts, loadScheduleCounts, loadSequenceStats, type SequenceStats } from '../../services/stats.js';
 import { builder, type MutationFieldBuilder } from '../builder.js';
@@ -317,7 +318,8 @@ const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
   }),
 });
 
-const SequencePayload = builder.objectRef<{ sequenceId?: string; message?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
+/** `sequence`: the row as the mutation committed it, reported as is (a racing change that commits later does not show). */
+const SequencePayload = builder.objectRef<{ sequenceId?: string; sequence?: Sequence; message?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
   fields: (t) => ({
     message: t.string({
       nullable: true,
@@ -327,7 +329,7 @@ const SequencePayload = builder.objectRef<{ sequenceId?: string; message?: strin
     sequence: t.prismaField({
       type: 'Sequence',
       nullable: true,
-      resolve: (query, p) => (p.sequenceId ? db().sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
+      resolve: (query, p) => p.sequence ?? (p.sequenceId ? db().sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
     }),
     errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
   }),
@@ -369,6 +371,9 @@ function statusMutation(t: MutationFieldBuilder, action: 'enable' | 'disable' | 
   return t.field({
     type: SequencePayload,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await changeSequenceStatus(ctx, args.id, action) })),
+    resolve: (_root, args, ctx) => payload(async () => {
+        const sequence = await changeSequenceStatus(ctx, args.id, action);
+        return { sequenceId: sequence.id, sequence };
+      }),
   });
 }
