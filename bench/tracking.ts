@@ -79,17 +79,17 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     const keys = await trackingKeys();
     const ids = (await prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text FROM "Message" ORDER BY id LIMIT ${REQUESTS}`)).map((r) => r.id);
     const opens = await requestsPerSecond(
-      ids.map((id) => trackingUrl(keys, 'open', id)),
+      ids.map((id) => trackingUrl(keys, { kind: 'open', workspaceId: workspace.id, messageId: id })),
       {},
       CONCURRENCY,
     );
     const clicks = await requestsPerSecond(
-      ids.map((id) => trackingUrl(keys, 'click', id, 'https://example.com/landing?utm=bench')),
+      ids.map((id) => trackingUrl(keys, { kind: 'click', workspaceId: workspace.id, messageId: id, url: 'https://example.com/landing?utm=bench' })),
       { redirect: 'manual' },
       CONCURRENCY,
     );
     const forged = await requestsPerSecond(
-      ids.slice(0, 1000).map((id) => trackingUrl({ ...keys, key: Buffer.alloc(32) }, 'open', id)),
+      ids.slice(0, 1000).map((id) => trackingUrl({ ...keys, key: Buffer.alloc(32) }, { kind: 'open', workspaceId: workspace.id, messageId: id })),
       {},
       CONCURRENCY,
     );

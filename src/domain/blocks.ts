@@ -19,7 +19,7 @@
  * | `spacer`  | `height`: pixels 4..200 (default 24) |
  * | `columns` | `columns`: 2 or 3 columns, each an array of blocks of any type except `columns` |
  * | `footer`  | `text` (plain text, default "You are receiving this because you subscribed."); renders the unsubscribe link |
- * | `html`    | `html`: raw HTML kept from an import that has no block equivalent |
+ * | `html`    | `html`: raw HTML (e.g. kept from an import that has no block equivalent), sanitised to email HTML |
  *
  * Blocks in Sequenzy's spelling (`content` for `text`, `variant: "paragraph"`, ...)
  * are accepted too and stored in this form (src/domain/foreign-blocks.ts).
@@ -31,6 +31,9 @@
  *
  * Merge tags (`{{subscriber.firstName|there}}`) may appear in every text, URL and
  * `html` field. Values are HTML-escaped, so subscriber data can never inject markup.
+ * Inline and raw HTML is sanitised on input by one allow-list sanitiser
+ * (src/domain/sanitize-html.ts): scripts, event handlers, embedded documents and
+ * non-http(s)/mailto URLs never get stored.
  * Emails of non-transactional sequences always end with an unsubscribe link: when the
  * blocks have no `footer`, a default one is appended at render time.
  *
@@ -59,11 +62,11 @@
  */
 import { z } from 'zod';
 import { fromForeignBlocks } from './foreign-blocks.js';
+import { stripMergeTags } from './merge-tags.js';
+import { EMAIL_HTML, INLINE_HTML, sanitizeHtml } from './sanitize-html.js';
 
 export const MAX_BLOCKS = 200;
 export const DEFAULT_FOOTER_TEXT = 'You are receiving this because you subscribed.';
-
-const MERGE_TAG = /\{\{[^{}]*\}\}/g;
 
 const blockId = z
   .string()
@@ -77,6 +80,9 @@ const nonBlank = (max: number) =>
     .max(max)
     .refine((s) => s.trim() !== '', { message: 'must not be blank' });
 
+/** Inline HTML, sanitised on the way in (src/domain/sanitize-html.ts). */
+const inlineHtml = (max: number) => nonBlank(max).transform((s) => sanitizeHtml(s, INLINE_HTML));
+
 /** A URL template: `schemes` prefix or a leading merge tag, no whitespace outside tags. */
 function urlTemplate(schemes: RegExp, description: string) {
   return z
@@ -85,7 +91,7 @@ function urlTemplate(schemes: RegExp, description: string) {
     .min(1, { message: 'must not be empty' })
     .max(2048)
     .refine((s) => s.startsWith('{{') || schemes.test(s), { message: `must be ${description} or start with a merge tag` })
-    .refine((s) => !/\s/.test(s.replace(MERGE_TAG, '')), { message: 'must not contain spaces' });
+    .refine((s) => !/\s/.test(stripMergeTags(s)), { message: 'must not contain spaces' });
 }
 
 const linkUrl = urlTemplate(/^(?:https?:\/\/[^/\s]|mailto:\S)/i, 'an http(s) or mailto URL');
@@ -102,7 +108,7 @@ const headingBlock = z.strictObject({
 const textBlock = z.strictObject({
   id: blockId.optional(),
   type: z.literal('text'),
-  text: nonBlank(20_000),
+  text: inlineHtml(20_000),
   variant: z.enum(['body', 'muted', 'small']).default('body'),
   align: align.optional(),
 });
@@ -127,7 +133,7 @@ const imageBlock = z.strictObject({
 const listBlock = z.strictObject({
   id: blockId.optional(),
   type: z.literal('list'),
-  items: z.array(nonBlank(2_000)).min(1).max(100),
+  items: z.array(inlineHtml(2_000)).min(1).max(100),
   ordered: z.boolean().default(false),
 });
 
@@ -151,7 +157,10 @@ const footerBlock = z.strictObject({
 const htmlBlock = z.strictObject({
   id: blockId.optional(),
   type: z.literal('html'),
-  html: z.string().max(1_000_000),
+  html: z
+    .string()
+    .max(1_000_000)
+    .transform((s) => sanitizeHtml(s, EMAIL_HTML)),
 });
 
 const leafBlocks = [headingBlock, textBlock, buttonBlock, imageBlock, listBlock, dividerBlock, spacerBlock, footerBlock, htmlBlock] as const;

@@ -29,10 +29,10 @@
  *   elements (`display:none`, `mso-hide:all`, `hidden`), such as the preview text
  *   React Email and MJML put at the top of the body.
  *
- * Sanitising, everywhere including raw `html` blocks: `script`, `style`, `iframe`,
- * `object`, `embed` and similar elements are removed with their content, and so are
- * event-handler (`on*`) and `style` attributes and attributes holding
- * `javascript:`/`vbscript:` URLs (or `data:` URLs other than images).
+ * Sanitising: the input first goes through the one allow-list sanitiser
+ * (src/domain/sanitize-html.ts, `EMAIL_HTML`): scripts, styles, embedded documents,
+ * event handlers and non-http(s)/mailto URLs are gone before the walk. Raw `html`
+ * blocks also lose their `style` attributes.
  *
  * An import that would give more than `MAX_BLOCKS` blocks keeps the first
  * `MAX_BLOCKS - 1` and merges the rest into one raw `html` block.
@@ -42,6 +42,8 @@ import { cloneNode, isTag, isText, Text, type AnyNode, type Element, type Parent
 import render from 'dom-serializer';
 import type { z } from 'zod';
 import { blockSchema, MAX_BLOCKS, normalizeBlocks, type Block, type BlockInput } from './blocks.js';
+import { escapeHtml } from './escape-html.js';
+import { EMAIL_HTML, sanitizeHtml } from './sanitize-html.js';
 
 type ParsedBlock = z.output<typeof blockSchema>;
 
@@ -56,7 +58,7 @@ interface Candidate {
 // ---------------------------------------------------------------------------
 // Element classes
 
-/** Removed with their content everywhere: scripts, styles, embedded documents, head matter. */
+/** Never content (the sanitiser has removed them already; the walk does not rely on it). */
 const REMOVED = new Set([
   'script', 'noscript', 'style', 'template', 'iframe', 'frame', 'frameset', 'object', 'embed',
   'applet', 'base', 'link', 'meta', 'title', 'head',
@@ -78,11 +80,6 @@ const LAYOUT = new Set([
 const ALIGNING = new Set(['td', 'th', 'tr', 'div', 'p', 'center', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6']);
 const HEADING = /^h([1-6])$/;
 
-/** Attributes whose value is a URL. */
-const URL_ATTRIBUTES = new Set([
-  'href', 'src', 'action', 'formaction', 'xlink:href', 'background', 'poster', 'cite', 'data',
-  'lowsrc', 'dynsrc', 'longdesc', 'usemap', 'codebase', 'manifest', 'srcset', 'ping',
-]);
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -107,8 +104,6 @@ function isHidden(el: Element): boolean {
 
 /** HTML whitespace (not U+00A0) collapsed to single spaces. */
 const collapse = (text: string): string => text.replace(/[ \t\n\r\f]+/g, ' ');
-const escapeText = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const escapeAttr = (text: string): string => escapeText(text).replace(/"/g, '&quot;');
 const isBlank = (text: string): boolean => text.trim() === '';
 
 function childElements(el: Element): Element[] {
@@ -186,28 +181,6 @@ function flattenDeep(root: ParentNode): void {
   }
 }
 
-function isDangerousUrl(element: string, attribute: string, value: string): boolean {
-  const compact = value.replace(/[\u0000-\u0020\u007f-\u00a0]+/g, '').toLowerCase();
-  if (/(?:^|,)(?:javascript|vbscript|livescript):/.test(compact)) return true;
-  if (!URL_ATTRIBUTES.has(attribute)) return false;
-  if (element === 'img' && attribute === 'src' && /^data:image\/(?:png|gif|jpe?g|webp);/.test(compact)) return false;
-  return /(?:^|,)data:/.test(compact);
-}
-
-/** Removes scripts and script-like elements, `on*` handlers and dangerous URLs, in place. */
-function sanitize(nodes: AnyNode[]): void {
-  for (const node of nodes) {
-    if (!isTag(node)) continue;
-    node.children = node.children.filter((child) => !(isTag(child) && REMOVED.has(child.name)));
-    for (const [name, value] of Object.entries(node.attribs)) {
-      if (name.startsWith('on') || name === 'srcdoc' || isDangerousUrl(node.name, name, value)) {
-        delete node.attribs[name];
-      }
-    }
-    sanitize(node.children);
-  }
-}
-
 /** Sanitised HTML of nodes for a raw `html` block: also without style attributes or comments. */
 function rawHtml(nodes: AnyNode[]): string {
   const copies = nodes.map((node) => cloneNode(node, true));
@@ -276,7 +249,7 @@ function inlineHtml(nodes: AnyNode[]): string | null {
   let out = '';
   for (const node of nodes) {
     if (isText(node)) {
-      out += escapeText(collapse(node.data));
+      out += escapeHtml(collapse(node.data));
       continue;
     }
     if (!isTag(node) || REMOVED.has(node.name) || isHidden(node)) continue;
@@ -291,7 +264,7 @@ function inlineHtml(nodes: AnyNode[]): string | null {
     else if (name === 'a') {
       if (isButtonLink(node)) return null;
       const href = url(node.attribs['href']);
-      out += isLinkTarget(href) ? `<a href="${escapeAttr(href)}">${inner}</a>` : inner;
+      out += isLinkTarget(href) ? `<a href="${escapeHtml(href)}">${inner}</a>` : inner;
     } else out += inner;
   }
   return out;
@@ -375,7 +348,7 @@ class Importer {
 
   walk(nodes: AnyNode[], align: Align | undefined): void {
     for (const node of nodes) {
-      if (isText(node)) this.append(escapeText(collapse(node.data)), align);
+      if (isText(node)) this.append(escapeHtml(collapse(node.data)), align);
       else if (isTag(node)) this.element(node, align);
     }
   }
@@ -512,7 +485,7 @@ function listItemHtml(li: Element): string | null {
 
 /** Plain HTML for a validated block, for the raw tail of an oversized import. */
 function blockHtml(block: ParsedBlock): string {
-  const escape = escapeAttr;
+  const escape = escapeHtml;
   switch (block.type) {
     case 'heading':
       return `<h${block.level}>${escape(block.text)}</h${block.level}>`;
@@ -544,10 +517,9 @@ function blockHtml(block: ParsedBlock): string {
  * always passes `normalizeBlocks`; an input with no content gives one empty `html` block.
  */
 export function importHtml(html: string): Block[] {
-  const document = parseDocument(html, { decodeEntities: true });
+  // The one sanitiser first (src/domain/sanitize-html.ts); the walk below only sorts what is left into blocks.
+  const document = parseDocument(sanitizeHtml(html, EMAIL_HTML), { decodeEntities: true });
   flattenDeep(document);
-  document.children = document.children.filter((child) => !(isTag(child) && REMOVED.has(child.name)));
-  sanitize(document.children);
 
   const importer = new Importer();
   importer.walk(document.children, undefined);

@@ -1,3 +1,4 @@
+import { escapeHtml } from './escape-html.js';
 import { getPath } from './json-path.js';
 
 export interface MergeTagSubscriber {
@@ -25,17 +26,43 @@ export interface MergeTagContext {
 export const MERGE_TAG_ROOTS = ['subscriber', 'event', 'discount'] as const;
 
 // `{{ path }}` or `{{ path | fallback }}`; braces are not allowed inside a tag.
+// The one merge-tag pattern: everything else tokenizes with `tokenizeMergeTags`.
 const TAG = /\{\{([^{}]*)\}\}/g;
 
-interface ParsedTag {
+/** One `{{ path | fallback }}` occurrence. */
+export interface MergeTag {
   path: string;
   fallback: string;
 }
 
-function parseTag(inner: string): ParsedTag {
+/** A template as literal text and merge tags, in order; adjacent literals are joined. */
+export type MergeTagToken = string | MergeTag;
+
+function parseTag(inner: string): MergeTag {
   const bar = inner.indexOf('|');
   if (bar === -1) return { path: inner.trim(), fallback: '' };
   return { path: inner.slice(0, bar).trim(), fallback: inner.slice(bar + 1).trim() };
+}
+
+export function tokenizeMergeTags(template: string): MergeTagToken[] {
+  const tokens: MergeTagToken[] = [];
+  let last = 0;
+  for (const match of template.matchAll(TAG)) {
+    if (match.index > last) tokens.push(template.slice(last, match.index));
+    tokens.push(parseTag(match[1] ?? ''));
+    last = match.index + match[0].length;
+  }
+  if (last < template.length) tokens.push(template.slice(last));
+  return tokens;
+}
+
+export function hasMergeTags(template: string): boolean {
+  return template.includes('{{') && tokenizeMergeTags(template).some((t) => typeof t !== 'string');
+}
+
+/** The template with its merge tags removed (what validation of the literal part sees). */
+export function stripMergeTags(template: string): string {
+  return template.replace(TAG, '');
 }
 
 function lookup(ctx: MergeTagContext, path: string): unknown {
@@ -58,20 +85,16 @@ function stringify(value: unknown): string | null {
   return null; // functions, symbols: nothing sensible to show
 }
 
-function render(template: string, ctx: MergeTagContext, escape: (s: string) => string): string {
-  return template.replace(TAG, (_match, inner: string) => {
-    const { path, fallback } = parseTag(inner);
-    return escape(stringify(lookup(ctx, path)) ?? fallback);
-  });
+/** What one tag renders to, unescaped: its value, or its fallback. */
+export function mergeTagValue(tag: MergeTag, ctx: MergeTagContext): string {
+  return stringify(lookup(ctx, tag.path)) ?? tag.fallback;
 }
 
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+function render(template: string, ctx: MergeTagContext, escape: (s: string) => string): string {
+  if (!template.includes('{{')) return template;
+  let out = '';
+  for (const token of tokenizeMergeTags(template)) out += typeof token === 'string' ? token : escape(mergeTagValue(token, ctx));
+  return out;
 }
 
 /** Plain-text rendering: values are inserted verbatim. */
@@ -90,8 +113,6 @@ export function renderHtml(template: string, ctx: MergeTagContext): string {
 /** Distinct tag paths in order of first appearance (fallbacks stripped). */
 export function listMergeTags(template: string): string[] {
   const seen = new Set<string>();
-  for (const match of template.matchAll(TAG)) {
-    seen.add(parseTag(match[1] ?? '').path);
-  }
+  for (const token of tokenizeMergeTags(template)) if (typeof token !== 'string') seen.add(token.path);
   return [...seen];
 }

@@ -1,6 +1,7 @@
 // Drafting a sequence from a goal. Pure: what a generator is asked (the request),
 // what it must give back (emails with valid blocks), the delays between the emails,
 // and the built-in deterministic writer used when no language model is configured.
+import { escapeHtml } from './escape-html.js';
 import { z } from 'zod';
 import { DEFAULT_FOOTER_TEXT, normalizeBlocks, type Block, type BlockInput } from './blocks.js';
 import type { Delay } from './delay.js';
@@ -356,7 +357,7 @@ const IDEAS: Record<DraftKind, { opening: EmailIdea; middle: EmailIdea[]; closin
 export function goalForCopy(goal: string): string {
   let text = goal.replace(/\s+/g, ' ').replace(/[{}]/g, '').trim().replace(/[.!?;:,\s]+$/, '');
   if (text.length > 200) text = `${text.slice(0, 200).replace(/\s+\S*$/, '')}…`;
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return escapeHtml(text);
 }
 
 /**

@@ -1,7 +1,9 @@
 // Signed tracking links: the open pixel, click redirects and the unsubscribe link
-// of one message. Each carries an HMAC over what it does (kind, message and, for
-// clicks, the destination), so a link can be neither forged nor pointed elsewhere:
-// the click redirect only ever sends the reader to the URL that was signed.
+// of one message. Each carries an HMAC over what it does (kind, workspace, message
+// and, for clicks, the destination), so a link can be neither forged nor pointed
+// elsewhere: the click redirect only ever sends the reader to the URL that was
+// signed, and only for a message that exists in the workspace the link names (so a
+// preview's links, signed for a message that does not exist, never redirect).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type TrackingKind = 'open' | 'click' | 'unsubscribe';
@@ -27,35 +29,42 @@ export function deriveTrackingKey(secret: string): Buffer {
   return createHmac('sha256', secret).update('stepwise:tracking-links:v1').digest();
 }
 
-/** 128 bits of HMAC-SHA256, base64url. */
-function sign(key: Buffer, kind: TrackingKind, messageId: string, url = ''): string {
-  return createHmac('sha256', key).update(`${kind}\n${messageId}\n${url}`).digest().subarray(0, 16).toString('base64url');
+/** 128 bits of HMAC-SHA256, base64url. `workspace` is null only for links made before links named their workspace. */
+function sign(key: Buffer, kind: TrackingKind, workspace: string | null, messageId: string, url = ''): string {
+  const payload = workspace === null ? `${kind}\n${messageId}\n${url}` : `v2\n${kind}\n${workspace}\n${messageId}\n${url}`;
+  return createHmac('sha256', key).update(payload).digest().subarray(0, 16).toString('base64url');
 }
 
 const compactId = (uuid: string) => uuid.replaceAll('-', '').toLowerCase();
 const expandId = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
-export function trackingUrl(keys: TrackingKeys, kind: TrackingKind, messageId: string, url?: string): string {
-  const id = compactId(messageId);
-  const signature = sign(keys.key, kind, id, url);
-  const path = `${keys.baseUrl}${TRACKING_PREFIX}${KIND_CODE[kind]}/${id}/${signature}`;
-  if (kind === 'open') return `${path}.gif`;
-  if (kind === 'click') return `${path}?u=${encodeURIComponent(url ?? '')}`;
-  return path;
-}
-
 export interface TrackingTarget {
   kind: TrackingKind;
+  /** The workspace the link was signed for (absent on links made before links named it). */
+  workspaceId?: string;
   messageId: string;
   /** The destination of a click. */
   url?: string;
 }
 
-const PATH = /^\/t\/([ocu])\/([0-9a-f]{32})\/([A-Za-z0-9_-]{22})(\.gif)?$/;
+/** `/t/<kind>/<workspace>/<message>/<signature>` (`.gif` for opens, `?u=<url>` for clicks). */
+export function trackingUrl(keys: TrackingKeys, link: TrackingTarget & { workspaceId: string }): string {
+  const { kind, url } = link;
+  const workspace = compactId(link.workspaceId);
+  const id = compactId(link.messageId);
+  const signature = sign(keys.key, kind, workspace, id, url);
+  const path = `${keys.baseUrl}${TRACKING_PREFIX}${KIND_CODE[kind]}/${workspace}/${id}/${signature}`;
+  if (kind === 'open') return `${path}.gif`;
+  if (kind === 'click') return `${path}?u=${encodeURIComponent(url ?? '')}`;
+  return path;
+}
+
+const PATH = /^\/t\/([ocu])\/(?:([0-9a-f]{32})\/)?([0-9a-f]{32})\/([A-Za-z0-9_-]{22})(\.gif)?$/;
 
 /**
  * Reads a tracking request's path and query; null unless it is a well-formed link
- * whose signature matches (compared in constant time).
+ * whose signature matches (compared in constant time). Whether the message exists
+ * in the link's workspace is for the caller to check.
  */
 export function verifyTrackingPath(key: Buffer, pathAndQuery: string): TrackingTarget | null {
   let parsed: URL;
@@ -66,15 +75,15 @@ export function verifyTrackingPath(key: Buffer, pathAndQuery: string): TrackingT
   }
   const match = PATH.exec(parsed.pathname);
   if (!match) return null;
-  const [, code, id, signature, gif] = match as unknown as [string, string, string, string, string | undefined];
+  const [, code, workspace, id, signature, gif] = match as unknown as [string, string, string | undefined, string, string, string | undefined];
   const kind = CODE_KIND[code]!;
   if ((kind === 'open') !== (gif !== undefined)) return null;
   const url = kind === 'click' ? parsed.searchParams.get('u') : undefined;
   if (kind === 'click' && (!url || !/^https?:\/\//i.test(url))) return null;
-  const expected = Buffer.from(sign(key, kind, id, url ?? undefined));
+  const expected = Buffer.from(sign(key, kind, workspace ?? null, id, url ?? undefined));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
-  return { kind, messageId: expandId(id), ...(url ? { url } : {}) };
+  return { kind, ...(workspace ? { workspaceId: expandId(workspace) } : {}), messageId: expandId(id), ...(url ? { url } : {}) };
 }
 
 /** Which links are rewritten to click redirects: absolute http(s) URLs. */

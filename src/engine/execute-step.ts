@@ -136,6 +136,7 @@ async function sendEmailStep(
   const rendered = await renderTrackedStep(step, {
     context: await mergeContext(tx, run),
     transactional: run.sequence.transactional,
+    workspaceId: run.workspaceId,
     messageId,
     keys: await trackingKeys(),
   });

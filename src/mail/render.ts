@@ -5,10 +5,15 @@
  *
  * Async because `mjml2html` is async from mjml 5 on.
  */
-import mjml2html from 'mjml';
+import { randomBytes } from 'node:crypto';
+import { isTag, isText, type ChildNode } from 'domhandler';
 import { compile } from 'html-to-text';
+import { parseDocument } from 'htmlparser2';
+import mjml2html from 'mjml';
 import { DEFAULT_FOOTER_TEXT, type Block, type ColumnBlock } from '../domain/blocks.js';
-import { escapeHtml, renderHtml, renderText, type MergeTagContext } from '../domain/merge-tags.js';
+import { escapeHtml } from '../domain/escape-html.js';
+import { hasMergeTags, mergeTagValue, renderText, tokenizeMergeTags, type MergeTag, type MergeTagContext } from '../domain/merge-tags.js';
+import { EMAIL_HTML, INLINE_HTML, URL_ATTRIBUTES, sanitizeHtml } from '../domain/sanitize-html.js';
 
 export interface RenderEmailInput {
   subject: string;
@@ -34,10 +39,8 @@ const COLOR = '#1f2937';
 const MUTED = '#6b7280';
 const LINK = '#2563eb';
 
-const MERGE_TAG = /\{\{[^{}]*\}\}/g;
-
 // ---------------------------------------------------------------------------
-// Merge tags in URLs and inline HTML
+// Merge tags in URLs
 
 /**
  * Renders merge tags in a URL template. A tag after a `?` (query or fragment) is
@@ -47,14 +50,13 @@ const MERGE_TAG = /\{\{[^{}]*\}\}/g;
  */
 export function renderUrl(template: string, ctx: MergeTagContext): string {
   let out = '';
-  let last = 0;
-  for (const match of template.matchAll(MERGE_TAG)) {
-    out += template.slice(last, match.index);
-    const value = renderText(match[0], ctx);
-    out += out.includes('?') ? encodeURIComponent(value) : value;
-    last = match.index + match[0].length;
+  for (const token of tokenizeMergeTags(template)) {
+    if (typeof token === 'string') out += token;
+    else {
+      const value = mergeTagValue(token, ctx);
+      out += out.includes('?') ? encodeURIComponent(value) : value;
+    }
   }
-  out += template.slice(last);
   return safeUrl(out.trim());
 }
 
@@ -63,79 +65,141 @@ function safeUrl(url: string): string {
   return url.replace(/[\s"<>]/g, (c) => encodeURIComponent(c));
 }
 
-/** A plain-text field (heading, button label, alt) as escaped HTML. */
-function plainHtml(template: string, ctx: MergeTagContext): string {
-  return escapeHtml(renderText(template, ctx));
+// ---------------------------------------------------------------------------
+// Slots: where a subscriber's values go
+
+/** A place in the email whose content depends on the subscriber (or the message). */
+export type Slot =
+  | { kind: 'tag'; tag: MergeTag }
+  | { kind: 'url'; template: string }
+  | { kind: 'unsubscribe' }
+  | { kind: 'subject' }
+  | { kind: 'previewText' };
+
+/** What one email's slots are filled from. */
+export interface SlotValues {
+  ctx: MergeTagContext;
+  subject: string;
+  previewText: string;
+  unsubscribeUrl: string;
 }
 
-const INLINE_TAGS = new Set(['b', 'i', 'u', 'strong', 'em', 'br', 'a']);
-const DROP_WITH_CONTENT = new Set(['script', 'style', 'head', 'title', 'template']);
-const TOKEN =
-  /<!--[\s\S]*?(?:-->|$)|<(\/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*)\s*\/?>/g;
-const HREF = /\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/i;
-
-function decodeEntities(value: string): string {
-  return value.replace(/&(?:#(\d+)|#x([0-9a-f]+)|(amp|lt|gt|quot|apos|#39));/gi, (m, dec, hex, name) => {
-    if (dec) return String.fromCodePoint(Number(dec));
-    if (hex) return String.fromCodePoint(parseInt(hex, 16));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[String(name).toLowerCase()] ?? "'";
-  });
-}
-
-/** Authored text between tags: merge tags (escaped), then stray `<`, `>`, `&` escaped. */
-function htmlText(segment: string, ctx: MergeTagContext): string {
-  return renderHtml(segment, ctx)
-    .replace(/&(?!(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);)/gi, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;');
+/** A slot's value, unescaped (URLs already checked by renderUrl). */
+export function slotValue(slot: Slot, values: SlotValues): string {
+  switch (slot.kind) {
+    case 'tag':
+      return mergeTagValue(slot.tag, values.ctx);
+    case 'url':
+      return renderUrl(slot.template, values.ctx);
+    case 'unsubscribe':
+      return values.unsubscribeUrl;
+    case 'subject':
+      return values.subject;
+    case 'previewText':
+      return values.previewText;
+  }
 }
 
 /**
- * Inline HTML (text blocks, list items): only `<b> <i> <u> <strong> <em> <br> <a href>`
- * survive; other tags are dropped (their text kept, except script/style), comments
- * removed, merge tag values escaped and link targets checked.
+ * How the document builder writes a slot: the escaped value (one email rendered at
+ * once), or a placeholder token (compiled once, filled per email: compiled-email.ts).
  */
-export function renderInlineHtml(template: string, ctx: MergeTagContext): string {
+type Fill = ((slot: Slot) => string) & { region?: (content: string) => string };
+
+const directFill =
+  (values: SlotValues): Fill =>
+  (slot) =>
+    escapeHtml(slotValue(slot, values));
+
+/** Placeholder tokens: lowercase letters and digits only, so MJML and HTML parsing leave them alone. */
+export const SLOT_NONCE = `sw${randomBytes(5).toString('hex')}`;
+export const SLOT_TOKEN = new RegExp(`${SLOT_NONCE}s(\\d+)z`, 'g');
+/** Around the content of MJML ending tags (mj-text, mj-button), which MJML trims: see compiled-email.ts. */
+export const REGION_BEGIN = `${SLOT_NONCE}b`;
+export const REGION_END = `${SLOT_NONCE}e`;
+
+function tokenFill(slots: Slot[]): Fill {
+  const fill: Fill = (slot) => `${SLOT_NONCE}s${slots.push(slot) - 1}z`;
+  fill.region = (content) => `${REGION_BEGIN}${content}${REGION_END}`;
+  return fill;
+}
+
+/** The content of an mj-text or mj-button (MJML trims it; a compiled template trims it once filled). */
+const region = (fill: Fill, content: string): string => (fill.region ? fill.region(content) : content);
+
+/** Literal text with merge tags, as escaped HTML. */
+function textHtml(template: string, fill: Fill): string {
   let out = '';
-  let last = 0;
-  let dropping: string | null = null;
-  for (const match of template.matchAll(TOKEN)) {
-    const [token, closing, rawName, attrs] = match;
-    if (dropping === null) out += htmlText(template.slice(last, match.index), ctx);
-    last = match.index + token.length;
-    if (rawName === undefined) continue; // comment
-    const name = rawName.toLowerCase();
-    if (dropping !== null) {
-      if (closing && name === dropping) dropping = null;
-      continue;
-    }
-    if (DROP_WITH_CONTENT.has(name)) {
-      if (!closing && !token.endsWith('/>')) dropping = name;
-      continue;
-    }
-    if (!INLINE_TAGS.has(name)) continue;
-    if (name === 'br') out += '<br>';
-    else if (closing) out += `</${name}>`;
-    else if (name === 'a') {
-      const href = HREF.exec(attrs ?? '');
-      const raw = href ? decodeEntities(href[1] ?? href[2] ?? href[3] ?? '') : '';
-      out += `<a href="${escapeHtml(renderUrl(raw, ctx))}" style="color:${LINK};" target="_blank">`;
-    } else out += `<${name}>`;
-  }
-  if (dropping === null) out += htmlText(template.slice(last), ctx);
+  for (const token of tokenizeMergeTags(template)) out += typeof token === 'string' ? escapeHtml(token) : fill({ kind: 'tag', tag: token });
   return out;
 }
 
+/** A URL attribute's escaped value: checked now when it has no merge tags, else once rendered. */
+function urlHtml(template: string, fill: Fill): string {
+  return hasMergeTags(template) ? fill({ kind: 'url', template }) : escapeHtml(safeUrl(template.trim()));
+}
+
+// ---------------------------------------------------------------------------
+// Inline and raw HTML (sanitised on input, src/domain/sanitize-html.ts)
+
+const VOID = new Set(['br', 'hr', 'img', 'col', 'wbr']);
+const INLINE_TAGS = new Set(INLINE_HTML.tags);
+const EMAIL_TAGS = new Set(EMAIL_HTML.tags);
+
+function inlineNodes(nodes: ChildNode[], fill: Fill): string {
+  let out = '';
+  for (const node of nodes) {
+    if (isText(node)) out += textHtml(node.data, fill);
+    else if (isTag(node)) {
+      const inner = () => inlineNodes(node.children, fill);
+      if (!INLINE_TAGS.has(node.name)) out += inner();
+      else if (node.name === 'br') out += '<br>';
+      else if (node.name === 'a') out += `<a href="${urlHtml(node.attribs.href ?? '', fill)}" style="color:${LINK};" target="_blank">${inner()}</a>`;
+      else out += `<${node.name}>${inner()}</${node.name}>`;
+    }
+  }
+  return out;
+}
+
+function inlineBody(html: string, fill: Fill): string {
+  return inlineNodes(parseDocument(html, { decodeEntities: true }).children, fill);
+}
+
 /**
- * Raw HTML from imports: merge tags rendered (escaped). A whole document is reduced
- * to its `<style>` elements and the body's content so it can sit inside the email.
+ * Inline HTML (text blocks, list items) as it goes into the email: only
+ * `<b> <i> <u> <strong> <em> <br> <a href>` (the sanitiser's INLINE_HTML), merge tag
+ * values escaped, link targets checked after rendering.
  */
-function rawHtml(template: string, ctx: MergeTagContext): string {
-  const html = renderHtml(template, ctx);
-  const body = /<body\b[^>]*>([\s\S]*?)(?:<\/body\s*>|$)/i.exec(html);
-  if (!body) return html;
-  const styles = html.slice(0, body.index).match(/<style\b[^>]*>[\s\S]*?<\/style\s*>/gi) ?? [];
-  return [...styles, body[1] ?? ''].join('\n');
+export function renderInlineHtml(template: string, ctx: MergeTagContext): string {
+  const values = { ctx, subject: '', previewText: '', unsubscribeUrl: UNSUBSCRIBE_PLACEHOLDER };
+  return inlineBody(sanitizeHtml(template, INLINE_HTML), directFill(values));
+}
+
+function rawNodes(nodes: ChildNode[], fill: Fill): string {
+  let out = '';
+  for (const node of nodes) {
+    if (isText(node)) out += textHtml(node.data, fill);
+    else if (isTag(node)) {
+      const inner = rawNodes(node.children, fill);
+      if (!EMAIL_TAGS.has(node.name)) {
+        out += inner;
+        continue;
+      }
+      let attributes = '';
+      for (const [name, value] of Object.entries(node.attribs)) {
+        // A merge tag in a URL attribute makes the whole value a URL slot, checked once rendered.
+        const html = URL_ATTRIBUTES.has(name) && hasMergeTags(value) ? fill({ kind: 'url', template: value }) : textHtml(value, fill);
+        attributes += ` ${name}="${html}"`;
+      }
+      out += VOID.has(node.name) ? `<${node.name}${attributes}>` : `<${node.name}${attributes}>${inner}</${node.name}>`;
+    }
+  }
+  return out;
+}
+
+/** An `html` block's markup, merge tags rendered (escaped; in URL attributes, checked). */
+function rawHtml(html: string, fill: Fill): string {
+  return rawNodes(parseDocument(html, { decodeEntities: true }).children, fill);
 }
 
 // ---------------------------------------------------------------------------
@@ -143,9 +207,18 @@ function rawHtml(template: string, ctx: MergeTagContext): string {
 
 const attr = (value: string | number): string => `"${escapeHtml(String(value))}"`;
 
+/** Per email, the parts of the document whose shape (not only text) depends on the values. */
+export interface EmailShape {
+  /** Whether the preview text renders non-empty (an mj-preview or none). */
+  preview: boolean;
+  /** For each image block with an `href`, in document order: whether the link renders usable. */
+  imageLinks: boolean[];
+}
+
 interface HtmlState {
-  ctx: MergeTagContext;
-  unsubscribeUrl: string;
+  fill: Fill;
+  shape: EmailShape;
+  images: number;
   /** Raw HTML blocks, swapped in after MJML so MJML never parses them. */
   raw: string[];
 }
@@ -164,30 +237,31 @@ const TEXT_STYLE = {
 
 /** MJML for one block inside an mj-column. */
 function columnBlockMjml(block: ColumnBlock, state: HtmlState): string {
-  const { ctx } = state;
+  const { fill } = state;
   switch (block.type) {
     case 'heading': {
       const size = HEADING_SIZE[block.level];
-      return `<mj-text font-size="${size}px" line-height="1.25" font-weight="700"><h${block.level} style="margin:0;font-size:${size}px;">${plainHtml(block.text, ctx)}</h${block.level}></mj-text>`;
+      return `<mj-text font-size="${size}px" line-height="1.25" font-weight="700"><h${block.level} style="margin:0;font-size:${size}px;">${textHtml(block.text, fill)}</h${block.level}></mj-text>`;
     }
     case 'text': {
       const style = TEXT_STYLE[block.variant];
       const align = block.align ? ` align="${block.align}"` : '';
-      return `<mj-text font-size="${style.size}px" color="${style.color}"${align}>${renderInlineHtml(block.text, ctx)}</mj-text>`;
+      return `<mj-text font-size="${style.size}px" color="${style.color}"${align}>${region(fill, inlineBody(block.text, fill))}</mj-text>`;
     }
     case 'button': {
       const align = block.align ? ` align="${block.align}"` : '';
-      return `<mj-button href=${attr(renderUrl(block.url, ctx))} background-color="${LINK}" color="#ffffff" font-size="16px" border-radius="6px" inner-padding="12px 24px"${align}>${plainHtml(block.text, ctx)}</mj-button>`;
+      return `<mj-button href="${urlHtml(block.url, fill)}" background-color="${LINK}" color="#ffffff" font-size="16px" border-radius="6px" inner-padding="12px 24px"${align}>${region(fill, textHtml(block.text, fill))}</mj-button>`;
     }
     case 'image': {
       const width = block.width ? ` width="${block.width}px"` : '';
-      const link = block.href ? renderUrl(block.href, ctx) : '#';
-      const href = link === '#' ? '' : ` href=${attr(link)}`; // an unusable link: no link
-      return `<mj-image src=${attr(renderUrl(block.src, ctx))} alt=${attr(renderText(block.alt, ctx))}${width}${href} />`;
+      // An unusable link (it renders `#`): no link.
+      const linked = block.href !== undefined && state.shape.imageLinks[state.images++] === true;
+      const href = linked ? ` href="${urlHtml(block.href!, fill)}"` : '';
+      return `<mj-image src="${urlHtml(block.src, fill)}" alt="${textHtml(block.alt, fill)}"${width}${href} />`;
     }
     case 'list': {
       const tag = block.ordered ? 'ol' : 'ul';
-      const items = block.items.map((item) => `<li>${renderInlineHtml(item, ctx)}</li>`).join('');
+      const items = block.items.map((item) => `<li>${inlineBody(item, fill)}</li>`).join('');
       return `<mj-text font-size="16px"><${tag} style="margin:0;padding-left:24px;">${items}</${tag}></mj-text>`;
     }
     case 'divider':
@@ -198,14 +272,14 @@ function columnBlockMjml(block: ColumnBlock, state: HtmlState): string {
       return footerMjml(block.text, state);
     case 'html':
       // Inside a column, mj-raw would land directly in a <tbody>; mj-text gives it a cell.
-      return `<mj-text padding="0">${rawPlaceholder(state, rawHtml(block.html, ctx))}</mj-text>`;
+      return `<mj-text padding="0">${rawPlaceholder(state, rawHtml(block.html, fill))}</mj-text>`;
   }
 }
 
 function footerMjml(text: string, state: HtmlState): string {
-  const line = text.trim() === '' ? '' : `${plainHtml(text, state.ctx)}<br>`;
-  const href = escapeHtml(state.unsubscribeUrl);
-  return `<mj-text align="center" font-size="12px" color="${MUTED}" padding-top="24px">${line}<a href="${href}" style="color:${MUTED};text-decoration:underline;" target="_blank">Unsubscribe</a></mj-text>`;
+  const line = text.trim() === '' ? '' : `${textHtml(text, state.fill)}<br>`;
+  const href = state.fill({ kind: 'unsubscribe' });
+  return `<mj-text align="center" font-size="12px" color="${MUTED}" padding-top="24px">${region(state.fill, `${line}<a href="${href}" style="color:${MUTED};text-decoration:underline;" target="_blank">Unsubscribe</a>`)}</mj-text>`;
 }
 
 function bodyMjml(blocks: Block[], state: HtmlState): string {
@@ -224,7 +298,7 @@ function bodyMjml(blocks: Block[], state: HtmlState): string {
       parts.push(`<mj-section>${columns.join('\n')}</mj-section>`);
     } else if (block.type === 'html') {
       flush();
-      const html = rawHtml(block.html, state.ctx);
+      const html = rawHtml(block.html, state.fill);
       parts.push(`<mj-raw><div style="margin:0 auto;max-width:600px;">${rawPlaceholder(state, html)}</div></mj-raw>`);
     } else {
       run.push(columnBlockMjml(block, state));
@@ -232,6 +306,28 @@ function bodyMjml(blocks: Block[], state: HtmlState): string {
   }
   flush();
   return parts.join('\n');
+}
+
+/** The whole document as HTML, its slots written by `fill`. */
+async function documentHtml(blocks: Block[], fill: Fill, shape: EmailShape): Promise<string> {
+  const state: HtmlState = { fill, shape, images: 0, raw: [] };
+  const body = bodyMjml(blocks, state);
+  const head = [
+    `<mj-title>${fill({ kind: 'subject' })}</mj-title>`,
+    shape.preview ? `<mj-preview>${fill({ kind: 'previewText' })}</mj-preview>` : '',
+    `<mj-attributes><mj-all font-family="${FONT}" /><mj-text color="${COLOR}" line-height="1.5" /></mj-attributes>`,
+  ].join('');
+  const mjml = `<mjml><mj-head>${head}</mj-head><mj-body background-color="#ffffff" width="600px">${body}</mj-body></mjml>`;
+
+  const result = await mjml2html(mjml, {
+    validationLevel: 'soft',
+    minify: false,
+    beautify: false,
+    fonts: {},
+    keepComments: true,
+    ignoreIncludes: true,
+  });
+  return result.html.replace(/<!--stepwise-raw-(\d+)-->/g, (_m, i: string) => state.raw[Number(i)] ?? '');
 }
 
 // ---------------------------------------------------------------------------
@@ -254,11 +350,12 @@ const documentToText = compile({
 });
 
 function columnBlockText(block: ColumnBlock, ctx: MergeTagContext, unsubscribeUrl: string): string {
+  const fill = directFill({ ctx, subject: '', previewText: '', unsubscribeUrl });
   switch (block.type) {
     case 'heading':
       return renderText(block.text, ctx);
     case 'text':
-      return inlineToText(renderInlineHtml(block.text, ctx));
+      return inlineToText(inlineBody(block.text, fill));
     case 'button':
       return `${renderText(block.text, ctx)}: ${renderUrl(block.url, ctx)}`;
     case 'image': {
@@ -269,7 +366,7 @@ function columnBlockText(block: ColumnBlock, ctx: MergeTagContext, unsubscribeUr
     }
     case 'list':
       return block.items
-        .map((item, i) => `${block.ordered ? `${i + 1}.` : '-'} ${inlineToText(renderInlineHtml(item, ctx))}`)
+        .map((item, i) => `${block.ordered ? `${i + 1}.` : '-'} ${inlineToText(inlineBody(item, fill))}`)
         .join('\n');
     case 'divider':
       return '---';
@@ -278,7 +375,7 @@ function columnBlockText(block: ColumnBlock, ctx: MergeTagContext, unsubscribeUr
     case 'footer':
       return footerText(block.text, ctx, unsubscribeUrl);
     case 'html':
-      return documentToText(rawHtml(block.html, ctx));
+      return documentToText(rawHtml(block.html, fill));
   }
 }
 
@@ -287,13 +384,26 @@ function footerText(text: string, ctx: MergeTagContext, unsubscribeUrl: string):
   return `${line ? `${line}\n` : ''}Unsubscribe: ${unsubscribeUrl}`;
 }
 
-function bodyText(blocks: Block[], ctx: MergeTagContext, unsubscribeUrl: string): string {
+/**
+ * The plain-text part. `memo` keeps the text of blocks without merge tags (the
+ * compiled template passes one per step version).
+ */
+export function bodyText(blocks: Block[], ctx: MergeTagContext, unsubscribeUrl: string, memo?: WeakMap<ColumnBlock, string>): string {
+  const textOf = (block: ColumnBlock): string => {
+    if (!memo || block.type === 'footer') return columnBlockText(block, ctx, unsubscribeUrl);
+    let text = memo.get(block);
+    if (text === undefined) {
+      text = columnBlockText(block, ctx, unsubscribeUrl);
+      if (!JSON.stringify(block).includes('{{')) memo.set(block, text);
+    }
+    return text;
+  };
   const parts: string[] = [];
   for (const block of blocks) {
     if (block.type === 'columns') {
-      for (const column of block.columns) for (const child of column) parts.push(columnBlockText(child, ctx, unsubscribeUrl));
+      for (const column of block.columns) for (const child of column) parts.push(textOf(child));
     } else {
-      parts.push(columnBlockText(block, ctx, unsubscribeUrl));
+      parts.push(textOf(block));
     }
   }
   return `${parts
@@ -317,39 +427,57 @@ function singleLine(value: string): string {
   return value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
+/** The blocks as rendered: non-transactional emails get the default footer when they have none. */
+export function withFooter(blocks: Block[], transactional: boolean): Block[] {
+  return transactional || hasFooter(blocks) ? blocks : [...blocks, { id: '__footer', type: 'footer', text: DEFAULT_FOOTER_TEXT }];
+}
+
+/** Subject and preview text for one email (merge tags in text mode, one line). */
+export function headerValues(subject: string, previewText: string | null | undefined, ctx: MergeTagContext) {
+  return { subject: singleLine(renderText(subject, ctx)), previewText: singleLine(renderText(previewText ?? '', ctx)) };
+}
+
+function eachColumnBlock(blocks: Block[], visit: (block: ColumnBlock) => void): void {
+  for (const block of blocks) {
+    if (block.type === 'columns') for (const column of block.columns) for (const child of column) visit(child);
+    else visit(block);
+  }
+}
+
+/** The email's shape for these values (see EmailShape); `blocks` as given to the builder. */
+export function shapeOf(blocks: Block[], values: SlotValues): EmailShape {
+  const imageLinks: boolean[] = [];
+  eachColumnBlock(blocks, (block) => {
+    if (block.type === 'image' && block.href !== undefined) imageLinks.push(renderUrl(block.href, values.ctx) !== '#');
+  });
+  return { preview: values.previewText !== '', imageLinks };
+}
+
+/** The shape as a cache key. */
+export function shapeKey(shape: EmailShape): string {
+  return `${shape.preview ? 'p' : '-'}${shape.imageLinks.map((linked) => (linked ? '1' : '0')).join('')}`;
+}
+
+/**
+ * The document compiled once with placeholder tokens (SLOT_TOKEN) where `slots` go;
+ * compiled-email.ts fills them per email.
+ */
+export async function compileEmailHtml(blocks: Block[], shape: EmailShape): Promise<{ html: string; slots: Slot[] }> {
+  const slots: Slot[] = [];
+  const html = await documentHtml(blocks, tokenFill(slots), shape);
+  return { html, slots };
+}
+
 /**
  * Renders an email. Non-transactional emails always get an unsubscribe footer
  * (appended when the blocks have none); its link is `unsubscribeUrl` or `#unsubscribe`.
  */
 export async function renderEmail(input: RenderEmailInput): Promise<RenderedEmail> {
-  const { context: ctx, transactional } = input;
+  const { context: ctx } = input;
   const unsubscribeUrl = input.unsubscribeUrl ?? UNSUBSCRIBE_PLACEHOLDER;
-  const blocks: Block[] =
-    transactional || hasFooter(input.blocks)
-      ? input.blocks
-      : [...input.blocks, { id: '__footer', type: 'footer', text: DEFAULT_FOOTER_TEXT }];
-
-  const subject = singleLine(renderText(input.subject, ctx));
-  const previewText = singleLine(renderText(input.previewText ?? '', ctx));
-
-  const state: HtmlState = { ctx, unsubscribeUrl, raw: [] };
-  const body = bodyMjml(blocks, state);
-  const head = [
-    `<mj-title>${escapeHtml(subject)}</mj-title>`,
-    previewText ? `<mj-preview>${escapeHtml(previewText)}</mj-preview>` : '',
-    `<mj-attributes><mj-all font-family="${FONT}" /><mj-text color="${COLOR}" line-height="1.5" /></mj-attributes>`,
-  ].join('');
-  const mjml = `<mjml><mj-head>${head}</mj-head><mj-body background-color="#ffffff" width="600px">${body}</mj-body></mjml>`;
-
-  const result = await mjml2html(mjml, {
-    validationLevel: 'soft',
-    minify: false,
-    beautify: false,
-    fonts: {},
-    keepComments: true,
-    ignoreIncludes: true,
-  });
-  const html = result.html.replace(/<!--stepwise-raw-(\d+)-->/g, (_m, i: string) => state.raw[Number(i)] ?? '');
-
+  const blocks = withFooter(input.blocks, input.transactional);
+  const { subject, previewText } = headerValues(input.subject, input.previewText, ctx);
+  const values: SlotValues = { ctx, subject, previewText, unsubscribeUrl };
+  const html = await documentHtml(blocks, directFill(values), shapeOf(blocks, values));
   return { subject, previewText, html, text: bodyText(blocks, ctx, unsubscribeUrl) };
 }

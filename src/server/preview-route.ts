@@ -7,6 +7,14 @@ import { db } from '../db/client.js';
 import { previewSequence } from '../services/preview.js';
 import { asUserErrors } from '../services/user-input.js';
 
+/**
+ * The preview is the email as it would be sent, so it may show remote images and use
+ * inline styles; nothing else runs or loads: no script, no plugin, no form, no
+ * <base>, no framing; `sandbox` makes the page an opaque origin on top of that.
+ */
+export const PREVIEW_CSP =
+  "default-src 'none'; img-src http: https: data: cid:; style-src 'unsafe-inline'; font-src http: https: data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox";
+
 export const PREVIEW_PATH = /^\/preview\/([a-z]{3}_[0-9a-f]{32})(?:\?.*)?$/;
 
 export async function servePreview(
@@ -37,7 +45,15 @@ export async function servePreview(
       res.writeHead(404, { 'content-type': 'text/plain' }).end('This step sends no email (a retired or discount step)');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+    res
+      .writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': PREVIEW_CSP,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      })
+      .end(html);
   } catch (error) {
     const errors = asUserErrors(error);
     if (!errors) throw error;

@@ -1,6 +1,10 @@
 // Tracking and delivery feedback over HTTP, on the same server as the API:
+//   (links name their workspace: /t/<kind>/<workspace>/<message>/<signature>; older
+//   links without it still work for the message they were signed for)
 //   GET  /t/o/<message>/<signature>.gif      open pixel (1×1 GIF)
-//   GET  /t/c/<message>/<signature>?u=<url>  click: recorded, then 302 to the signed URL only
+//   GET  /t/c/<message>/<signature>?u=<url>  click: recorded, then 302 to the signed URL only,
+//                                            and only for a message of the link's workspace
+//                                            (a preview's links answer with a page, no redirect)
 //   GET  /t/u/<message>/<signature>          unsubscribe page with a confirm button
 //   POST /t/u/<message>/<signature>          unsubscribe (the button, and RFC 8058 one-click)
 //   POST /webhooks/delivery                  bounces, complaints, deliveries, replies (API key)
@@ -8,10 +12,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerKey, type ApiKeyOwner } from '../auth/api-keys.js';
 import { FeedbackShapeError, parseFeedback } from '../domain/delivery-feedback.js';
-import { escapeHtml } from '../domain/merge-tags.js';
-import { TRACKING_PREFIX, verifyTrackingPath } from '../domain/tracking-links.js';
+import { escapeHtml } from '../domain/escape-html.js';
+import { PREVIEW_MESSAGE_ID, TRACKING_PREFIX, verifyTrackingPath } from '../domain/tracking-links.js';
 import type { Logger } from '../logger.js';
-import { recordFeedback, recordTracking, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
+import { recordFeedback, recordTracking, trackedMessageExists, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
+
+/** Pages here run no script, load nothing but inline styles, and post only to themselves. */
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 export const WEBHOOK_PATH = '/webhooks/delivery';
 
@@ -39,7 +47,13 @@ export function handleTrackingRequest(
 
 function page(res: ServerResponse, status: number, title: string, body: string) {
   res
-    .writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' })
+    .writeHead(status, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+      'content-security-policy': PAGE_CSP,
+      'x-content-type-options': 'nosniff',
+    })
     .end(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>` +
         `<body style="font-family:Helvetica,Arial,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2937"><h1 style="font-size:1.4rem">${escapeHtml(title)}</h1>${body}</body></html>`,
@@ -79,8 +93,16 @@ async function serveLink(req: IncomingMessage, res: ServerResponse): Promise<voi
     return;
   }
   if (target.kind === 'click') {
-    if (method === 'GET') await recordTracking(target, { userAgent });
-    res.writeHead(302, { location: target.url!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
+    // Only a real message of the link's workspace redirects: a preview's links (and a
+    // link signed for another workspace) can never be used as an open redirect.
+    const exists = method === 'GET' ? await recordTracking(target, { userAgent }) : await trackedMessageExists(target);
+    if (exists) {
+      res.writeHead(302, { location: target.url!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
+    } else if (target.messageId === PREVIEW_MESSAGE_ID) {
+      page(res, 200, 'Preview link', `<p>This link comes from a preview and leads nowhere. In a sent email it leads to:</p><p><code>${escapeHtml(target.url!)}</code></p>`);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('This link is not valid.');
+    }
     return;
   }
   if (method !== 'POST') {

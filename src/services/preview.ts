@@ -84,10 +84,13 @@ export async function previewSequence(actor: Actor, rawInput: unknown): Promise<
       results.push({ step, dueAfterSeconds: elapsed, dueAt: due, subject: null, previewText: null, html: null, text: null });
       continue;
     }
-    // Tracked like a sent email, for a stand-in message: its links work and record nothing.
+    // Tracked like a sent email, for a stand-in message that does not exist: its links
+    // record nothing and never redirect (tracking-routes.ts), whatever URL the
+    // preview's properties put in them.
     const { headers: _headers, ...rendered } = await renderTrackedStep(step, {
       context: { subscriber, event: input.properties ?? null, discount },
       transactional: sequence.transactional,
+      workspaceId: actor.workspaceId,
       messageId: PREVIEW_MESSAGE_ID,
       keys: await trackingKeys(),
     });

@@ -74,13 +74,13 @@ interface FactMessage {
   subscriberId: string | null;
 }
 
-/** Applies a fact to one message; null when there is no such message. */
-async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date): Promise<FactMessage | null> {
+/** Applies a fact to one message (of `workspaceId`, when given); null when there is no such message. */
+async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date, workspaceId: string | null = null): Promise<FactMessage | null> {
   type Row = FactMessage & { status: MessageStatus } & Record<MessageFact['firstAt'][number], Date | null>;
   const [message] = await tx.$queryRaw<Row[]>`
     SELECT id::text, "workspaceId"::text AS "workspaceId", "subscriberId"::text AS "subscriberId", status::text AS status,
       "deliveredAt", "openedAt", "clickedAt", "bouncedAt", "complainedAt", "unsubscribedAt"
-    FROM "Message" WHERE id = ${messageId}::uuid FOR UPDATE`;
+    FROM "Message" WHERE id = ${messageId}::uuid AND (${workspaceId}::uuid IS NULL OR "workspaceId" = ${workspaceId}::uuid) FOR UPDATE`;
   if (!message) return null;
   const data: Prisma.MessageUpdateInput = {};
   for (const column of fact.firstAt) if (message[column] === null) data[column] = at;
@@ -119,29 +119,39 @@ export interface TrackingRequest {
 
 /**
  * Records a verified open, click or unsubscribe. Returns false when the message
- * does not exist (a preview's links): nothing is recorded then.
+ * does not exist in the link's workspace (a preview's links, or a link signed for
+ * another workspace): nothing is recorded then.
  */
 export async function recordTracking(target: TrackingTarget, request: TrackingRequest = {}): Promise<boolean> {
   const at = now();
   const data = request.userAgent ? { userAgent: request.userAgent.slice(0, 500) } : undefined;
+  const workspaceId = target.workspaceId ?? null;
   return transaction(async (tx) => {
     switch (target.kind) {
       case 'open':
-        return (await recordFact(tx, target.messageId, { status: 'OPENED', firstAt: ['openedAt'], event: 'OPEN', data }, at)) !== null;
-      case 'click':
+        return (await recordFact(tx, target.messageId, { status: 'OPENED', firstAt: ['openedAt'], event: 'OPEN', data }, at, workspaceId)) !== null;
+      case 'click': {
         // A click shows the email was opened, even when its images were blocked.
-        return (
-          (await recordFact(tx, target.messageId, { status: 'CLICKED', firstAt: ['openedAt', 'clickedAt'], event: 'CLICK', url: target.url, data }, at)) !==
-          null
-        );
+        const fact: MessageFact = { status: 'CLICKED', firstAt: ['openedAt', 'clickedAt'], event: 'CLICK', url: target.url, data };
+        return (await recordFact(tx, target.messageId, fact, at, workspaceId)) !== null;
+      }
       case 'unsubscribe': {
-        const message = await recordFact(tx, target.messageId, { firstAt: ['unsubscribedAt'], event: 'UNSUBSCRIBE', data }, at);
+        const message = await recordFact(tx, target.messageId, { firstAt: ['unsubscribedAt'], event: 'UNSUBSCRIBE', data }, at, workspaceId);
         if (!message) return false;
         await optOut(tx, message.subscriberId, at, 'unsubscribed');
         return true;
       }
     }
   });
+}
+
+/** Whether a verified link's message exists in the link's workspace (a HEAD request records nothing, but redirects only then). */
+export async function trackedMessageExists(target: TrackingTarget): Promise<boolean> {
+  const found = await db().message.findFirst({
+    where: { id: target.messageId, ...(target.workspaceId ? { workspaceId: target.workspaceId } : {}) },
+    select: { id: true },
+  });
+  return found !== null;
 }
 
 // ---------------------------------------------------------------------------

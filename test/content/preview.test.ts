@@ -104,11 +104,11 @@ describe('previewSequence', () => {
       input: { email: 'grace@example.com', event: 'trial.started', properties: { plan: 'Team' } },
     });
     const [sent] = await t.smtp.waitFor(1);
-    // Only the per-message tracking URLs differ (message id and signature): mask those.
+    // Only the per-message tracking URLs differ (message id and signature, not the workspace): mask those.
     const lf = (s: string) =>
       s
         .replace(/\r\n/g, '\n')
-        .replace(/\/t\/([ocu])\/[0-9a-f]{32}\/[A-Za-z0-9_-]{22}/g, '/t/$1/<message>')
+        .replace(/\/t\/([ocu])\/([0-9a-f]{32})\/[0-9a-f]{32}\/[A-Za-z0-9_-]{22}/g, '/t/$1/$2/<message>') // same workspace
         .trim();
     expect(preview[0].html).toMatch(/\/t\/o\/[0-9a-f]{32}\//);
     expect(sent!.subject).toBe(preview[0].subject);
