@@ -13,14 +13,18 @@ import { Prisma } from '../generated/prisma/client.js';
 import { reevaluateSegments, syncMemberships } from './segments.js';
 import type { Fact } from '../domain/triggers.js';
 import { applyFacts, type FactContext } from '../engine/triggers.js';
+import { advisoryLock } from '../engine/locks.js';
 import { parseInput } from './user-input.js';
 import type { Actor } from './sequences.js';
 
 const tagName = z.string().trim().min(1, { message: 'must not be empty' }).max(100);
 const attributesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
 
+export const externalIdSchema = z.string().trim().min(1, { message: 'must not be empty' }).max(255);
+
 export const subscriberInputSchema = z.object({
   email: emailSchema,
+  externalId: externalIdSchema.nullish(),
   firstName: z.string().trim().max(200).nullish(),
   lastName: z.string().trim().max(200).nullish(),
   attributes: attributesSchema.nullish(),
@@ -28,7 +32,7 @@ export const subscriberInputSchema = z.object({
   listIds: z.array(z.string()).max(100).nullish(),
 });
 
-/** Finds the subscriber by email (case-insensitive) and updates it, or creates it. */
+/** Finds the subscriber by externalId when given, else by email (case-insensitive), and updates it, or creates it. */
 export async function upsertSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(subscriberInputSchema, rawInput, ['input']);
   return transaction(async (tx) => {
@@ -46,6 +50,31 @@ export async function upsertSubscriberInTx(
   field: string[],
 ): Promise<{ id: string; facts: Fact[] }> {
   const listIds = await requireOwnedIds(tx, actor, 'List', input.listIds ?? [], [...field, 'listIds']);
+  const externalId = input.externalId ?? null;
+  const keep = (value: string | null | undefined, column: string) => (value === undefined ? Prisma.raw(`"${column}"`) : Prisma.sql`${value}`);
+  const merge = (where: Prisma.Sql, email: string) => tx.$queryRaw<{ id: string; externalId: string | null }[]>`
+    UPDATE "Subscriber" SET
+      email = ${email},
+      "externalId" = COALESCE("externalId", ${externalId}),
+      "firstName" = ${keep(input.firstName, 'firstName')},
+      "lastName" = ${keep(input.lastName, 'lastName')},
+      attributes = attributes || ${JSON.stringify(input.attributes ?? {})}::jsonb,
+      "updatedAt" = ${now()}
+    WHERE "workspaceId" = ${actor.workspaceId}::uuid AND ${where}
+    RETURNING id::text AS id, "externalId"`;
+  if (externalId) {
+    // The caller's id names the person: it matches first, and may change the email.
+    await advisoryLock(tx, 'external-id', actor.workspaceId, externalId);
+    const [own] = await tx.subscriber.findMany({ where: { workspaceId: actor.workspaceId, externalId }, select: { id: true, email: true } });
+    if (own) {
+      if (own.email !== input.email) {
+        const taken = await tx.subscriber.findFirst({ where: { workspaceId: actor.workspaceId, email: input.email }, select: { id: true } });
+        if (taken) throw new UserError(`Another subscriber has the email ${input.email}`, [...field, 'email'], 'EMAIL_TAKEN');
+      }
+      const [row] = await merge(Prisma.sql`id = ${own.id}::uuid`, input.email);
+      return { id: row!.id, facts: await attachAll(tx, actor, row!.id, input.tags ?? [], listIds, []) };
+    }
+  }
   // Insert-or-nothing, then merge into the row: two calls creating the same new
   // email both succeed (the second waits for the first and updates its row), and
   // attributes merge key by key in the database, so concurrent partial updates
@@ -55,6 +84,7 @@ export async function upsertSubscriberInTx(
       {
         workspaceId: actor.workspaceId,
         email: input.email,
+        externalId,
         firstName: input.firstName ?? null,
         lastName: input.lastName ?? null,
         attributes: (input.attributes ?? {}) as Prisma.InputJsonObject,
@@ -67,26 +97,26 @@ export async function upsertSubscriberInTx(
   });
   let subscriber = created;
   if (!subscriber) {
-    const keep = (value: string | null | undefined, column: string) =>
-      value === undefined ? Prisma.raw(`"${column}"`) : Prisma.sql`${value}`;
-    [subscriber] = await tx.$queryRaw<{ id: string }[]>`
-      UPDATE "Subscriber" SET
-        "firstName" = ${keep(input.firstName, 'firstName')},
-        "lastName" = ${keep(input.lastName, 'lastName')},
-        attributes = attributes || ${JSON.stringify(input.attributes ?? {})}::jsonb,
-        "updatedAt" = ${now()}
-      WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ${input.email}
-      RETURNING id::text AS id`;
-    if (!subscriber) throw new Error(`subscriber ${input.email} neither inserted nor found`);
+    const [row] = await merge(Prisma.sql`email = ${input.email}`, input.email);
+    if (!row) throw new Error(`subscriber ${input.email} neither inserted nor found`);
+    if (externalId && row.externalId !== externalId) {
+      throw new UserError(`${input.email} belongs to a subscriber with another externalId`, [...field, 'externalId'], 'EXTERNAL_ID_CONFLICT');
+    }
+    subscriber = row;
   }
   const facts: Fact[] = created ? [{ kind: 'subscriber_created' }] : [];
-  for (const name of input.tags ?? []) {
-    if (await attachTag(tx, actor, subscriber.id, name)) facts.push({ kind: 'tag_added', tag: name });
+  return { id: subscriber.id, facts: await attachAll(tx, actor, subscriber.id, input.tags ?? [], listIds, facts) };
+}
+
+/** Adds tags and lists; returns `facts` with what was new. */
+async function attachAll(tx: Tx, actor: Actor, subscriberId: string, tags: string[], listIds: string[], facts: Fact[]): Promise<Fact[]> {
+  for (const name of tags) {
+    if (await attachTag(tx, actor, subscriberId, name)) facts.push({ kind: 'tag_added', tag: name });
   }
   for (const listId of listIds) {
-    if (await joinList(tx, listId, subscriber.id)) facts.push({ kind: 'list_added', listId });
+    if (await joinList(tx, listId, subscriberId)) facts.push({ kind: 'list_added', listId });
   }
-  return { id: subscriber.id, facts };
+  return facts;
 }
 
 export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {

@@ -204,7 +204,7 @@ export async function cancelRuns(actor: Actor, rawInput: unknown): Promise<strin
     const emails = input.recipients.filter((r) => r.includes('@')).map((r) => r.toLowerCase());
     filters.push(Prisma.sql`e."subscriberId" IN (
       SELECT s.id FROM "Subscriber" s WHERE s."workspaceId" = ${actor.workspaceId}::uuid
-        AND (s.id = ANY(${ids}::uuid[]) OR s.email = ANY(${emails}::text[])))`);
+        AND (s.id = ANY(${ids}::uuid[]) OR s.email = ANY(${emails}::text[]) OR s."externalId" = ANY(${input.recipients}::text[])))`);
   }
   if (input.idempotencyKey != null) filters.push(Prisma.sql`e."idempotencyKey" = ${input.idempotencyKey}`);
   if (input.sequenceSlug != null) {

@@ -19,6 +19,7 @@ import { transaction } from '../db/transaction.js';
 import { advisoryLocks } from '../engine/locks.js';
 import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
 import { reevaluateSegments } from './segments.js';
+import { externalIdSchema } from './audience.js';
 import type { Actor } from './sequences.js';
 import { UserErrors, asUserErrors, parseInput } from './user-input.js';
 
@@ -29,14 +30,18 @@ export const trackEventSchema = z
   .object({
     subscriberId: z.string().nullish(),
     email: emailSchema.nullish(),
+    externalId: externalIdSchema.nullish(),
     event: z.string().trim().min(1, { message: 'must not be empty' }).max(200),
     properties: propertiesSchema.nullish(),
     idempotencyKey: idempotencyKeySchema.nullish(),
     occurredAt: z.date().nullish(),
   })
   .superRefine((input, ctx) => {
-    if (input.subscriberId == null && input.email == null) {
-      ctx.addIssue({ code: 'custom', path: ['subscriberId'], message: 'give subscriberId or email' });
+    if (input.subscriberId == null && input.email == null && input.externalId == null) {
+      ctx.addIssue({ code: 'custom', path: ['subscriberId'], message: 'give subscriberId, externalId or email' });
+    }
+    if (input.subscriberId != null && input.externalId != null) {
+      ctx.addIssue({ code: 'custom', path: ['externalId'], message: 'give subscriberId or externalId, not both' });
     }
   });
 type TrackEventInput = z.output<typeof trackEventSchema>;
@@ -126,7 +131,7 @@ async function record(
     await advisoryLocks(tx, keyed.map((i) => ['event', actor.workspaceId, i.input.idempotencyKey!]));
     const stored = await tx.event.findMany({
       where: { workspaceId: actor.workspaceId, idempotencyKey: { in: keyed.map((i) => i.input.idempotencyKey!) } },
-      include: { subscriber: { select: { email: true } }, enrollments: { select: { id: true }, orderBy: { id: 'asc' } } },
+      include: { subscriber: { select: { email: true, externalId: true } }, enrollments: { select: { id: true }, orderBy: { id: 'asc' } } },
     });
     const byKey = new Map(stored.map((e) => [e.idempotencyKey!, e]));
     const firstInBatch = new Map<string, Item>();
@@ -138,7 +143,9 @@ async function record(
       if (earlier) {
         const sameSubscriber = item.input.subscriberId
           ? tryDecodeId('Subscriber', item.input.subscriberId) === earlier.subscriberId
-          : item.input.email === earlier.subscriber.email;
+          : item.input.externalId
+            ? item.input.externalId === earlier.subscriber.externalId
+            : item.input.email === earlier.subscriber.email;
         if (!sameSubscriber || earlier.name !== item.input.event || !isDeepStrictEqual(earlier.properties, item.properties)) conflict();
         else outcomes.set(item.index, { ok: true, eventId: earlier.id, enrollmentIds: earlier.enrollments.map((e) => e.id), skipped: [] });
         continue;
@@ -151,6 +158,7 @@ async function record(
       const same =
         first.input.subscriberId == item.input.subscriberId &&
         first.input.email == item.input.email &&
+        first.input.externalId == item.input.externalId &&
         first.input.event === item.input.event &&
         isDeepStrictEqual(first.properties, item.properties);
       if (same) item.replayOf = first.index;
@@ -247,8 +255,44 @@ async function resolveSubscribers(tx: Tx, actor: Actor, items: Item[], reject: (
       else reject(item, notFound('Subscriber', [...item.field, 'subscriberId']));
     });
   }
-  const byEmail = items.filter((i) => !i.input.subscriberId);
   const created = new Set<string>();
+  const byExternal = items.filter((i) => !i.input.subscriberId && i.input.externalId);
+  if (byExternal.length) {
+    // The caller's id names the person. Unknown with an email: created with both
+    // (or an existing email without one takes it), serialised per externalId.
+    await advisoryLocks(tx, byExternal.map((i) => ['external-id', actor.workspaceId, i.input.externalId!]));
+    const rows = await tx.subscriber.findMany({
+      where: { workspaceId: actor.workspaceId, externalId: { in: byExternal.map((i) => i.input.externalId!) } },
+      select: { id: true, externalId: true },
+    });
+    const idOf = new Map(rows.map((r) => [r.externalId!, r.id]));
+    const at = now();
+    for (const item of byExternal) {
+      const externalId = item.input.externalId!;
+      const known = idOf.get(externalId);
+      if (known) {
+        item.subscriberId = known;
+        continue;
+      }
+      if (!item.input.email) {
+        reject(item, new UserError(`No subscriber has the externalId ${externalId}; give an email to create one`, [...item.field, 'externalId'], 'NOT_FOUND'));
+        continue;
+      }
+      const [row] = await tx.$queryRaw<{ id: string; externalId: string | null; inserted: boolean }[]>`
+        INSERT INTO "Subscriber" (id, "workspaceId", email, "externalId", attributes, "createdAt", "updatedAt")
+        VALUES (${uuidv7(Date.now())}::uuid, ${actor.workspaceId}::uuid, ${item.input.email}, ${externalId}, '{}'::jsonb, ${at}, now())
+        ON CONFLICT ("workspaceId", email) DO UPDATE SET "externalId" = COALESCE("Subscriber"."externalId", EXCLUDED."externalId")
+        RETURNING id::text, "externalId", (xmax = 0) AS inserted`;
+      if (row!.externalId !== externalId) {
+        reject(item, new UserError(`${item.input.email} belongs to a subscriber with another externalId`, [...item.field, 'externalId'], 'EXTERNAL_ID_CONFLICT'));
+        continue;
+      }
+      if (row!.inserted) created.add(row!.id);
+      idOf.set(externalId, row!.id);
+      item.subscriberId = row!.id;
+    }
+  }
+  const byEmail = items.filter((i) => !i.input.subscriberId && !i.input.externalId);
   if (!byEmail.length) return created;
   const emails = [...new Set(byEmail.map((i) => i.input.email!))].sort();
   const at = now();

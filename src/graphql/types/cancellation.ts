@@ -45,7 +45,7 @@ const CancelEnrollmentsPayload = builder.objectRef<CancelPayloadShape>('CancelEn
 
 const CancelRunsInput = builder.inputType('CancelRunsInput', {
   description:
-    'Filters are ANDed; at least one of executionId, recipients, idempotencyKey or sequenceSlug is required. recipients are subscriber ids or emails.',
+    'Filters are ANDed; at least one of executionId, recipients, idempotencyKey or sequenceSlug is required. recipients are subscriber ids, emails or externalIds.',
   fields: (t) => ({
     executionId: t.id(),
     recipients: t.stringList(),

@@ -20,6 +20,7 @@ const TrackEventInput = builder.inputType('TrackEventInput', {
   fields: (t) => ({
     subscriberId: t.id(),
     email: t.string({ description: 'Creates the subscriber when new' }),
+    externalId: t.string({ description: 'Your own id for the subscriber; with an email, creates it when new' }),
     event: t.string({ required: true }),
     properties: t.field({ type: 'JSON' }),
     idempotencyKey: t.string({ description: 'The same key records one event and starts runs once' }),

@@ -16,6 +16,7 @@ export const SubscriberRef = builder.prismaNode('Subscriber', {
   findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
   fields: (t) => ({
     email: t.exposeString('email'),
+    externalId: t.exposeString('externalId', { nullable: true, description: 'Your own id for this person, unique in the workspace' }),
     firstName: t.exposeString('firstName', { nullable: true }),
     lastName: t.exposeString('lastName', { nullable: true }),
     attributes: t.expose('attributes', { type: 'JSON' }),
@@ -55,14 +56,16 @@ builder.queryFields((t) => ({
   subscriber: t.prismaField({
     type: 'Subscriber',
     nullable: true,
-    args: { id: t.arg.id(), email: t.arg.string() },
+    args: { id: t.arg.id(), email: t.arg.string(), externalId: t.arg.string() },
     resolve: (query, _root, args, ctx) => {
-      if ((args.id == null) === (args.email == null)) {
-        throw new UserError('Give exactly one of id or email', ['id'], 'BAD_USER_INPUT');
+      if ([args.id, args.email, args.externalId].filter((a) => a != null).length !== 1) {
+        throw new UserError('Give exactly one of id, email or externalId', ['id'], 'BAD_USER_INPUT');
       }
       const where = args.id
         ? { id: decodeId('Subscriber', args.id, ['id']) }
-        : { email: normalizeEmail(args.email!) };
+        : args.email != null
+          ? { email: normalizeEmail(args.email) }
+          : { externalId: args.externalId!.trim() };
       return db().subscriber.findFirst({ ...query, where: { ...where, workspaceId: ctx.workspaceId } });
     },
   }),
@@ -82,6 +85,7 @@ builder.queryFields((t) => ({
 export const SubscriberInput = builder.inputType('SubscriberInput', {
   fields: (t) => ({
     email: t.string({ required: true }),
+    externalId: t.string({ description: 'Your own id for this person: when given, the upsert matches on it first (else on email)' }),
     firstName: t.string(),
     lastName: t.string(),
     attributes: t.field({ type: 'JSON', description: 'Merged key by key into the stored attributes' }),
