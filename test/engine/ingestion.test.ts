@@ -194,3 +194,53 @@ describe('skipped', () => {
     expect(res.data.enrollSubscriber).toMatchObject({ enrollment: { status: 'QUEUED' }, skipped: [{ sequence: { id: manual }, code: 'THROTTLE_PAUSED' }], errors: [] });
   });
 });
+
+describe('upsertSubscribers', () => {
+  const UPSERT_MANY = `mutation($input: UpsertSubscribersInput!) { upsertSubscribers(input: $input) {
+    subscribers { id email tags externalId } ${ERRORS} } }`;
+  const upsertMany = async (subscribers: Record<string, unknown>[]) => {
+    const res = await api.ws.gql(UPSERT_MANY, { input: { subscribers } });
+    expect(res.errors).toBeUndefined();
+    return res.data.upsertSubscribers;
+  };
+
+  it('upserts each item as upsertSubscriber does, firing CONTACT_ADDED, TAG_ADDED, list and segment triggers per item; bad items are null with indexed errors', async () => {
+    const list = await api.list('Import list');
+    const segment = await api.segment('Import pros', { match: 'all', conditions: [{ attribute: 'plan', op: 'eq', value: 'import-pro' }] });
+    const onList = await api.sequence({ name: 'Import list seq', trigger: 'CONTACT_ADDED', listId: list, steps: [email('Listed', { days: 1 })] });
+    const onTag = await api.sequence({ name: 'Import tag seq', trigger: 'TAG_ADDED', tagName: 'imported', steps: [email('Tagged', { days: 1 })] });
+    const onSegment = await api.sequence({ name: 'Import segment seq', trigger: 'SEGMENT_ENTERED', segmentId: segment, steps: [email('Pro', { days: 1 })] });
+    await api.subscriber({ email: 'old@import.test', tags: ['imported'] });
+    const onContact = await api.sequence({ name: 'Import contact seq', trigger: 'CONTACT_ADDED', steps: [email('Hi', { days: 1 })] });
+
+    const answer = await upsertMany([
+      { email: 'new1@import.test', tags: ['imported'], listIds: [list] },
+      { email: 'broken', tags: ['imported'] },
+      { email: 'old@import.test', tags: ['imported'], attributes: { plan: 'import-pro' } },
+      { email: 'new2@import.test', listIds: ['lst_doesnotexist'] },
+      { email: 'new1@import.test', attributes: { plan: 'import-pro' } },
+    ]);
+    expect(answer.errors).toEqual([
+      { field: ['input', 'subscribers', '1', 'email'], message: expect.any(String), code: 'VALIDATION' },
+      { field: ['input', 'subscribers', '3', 'listIds', '0'], message: 'List not found', code: 'NOT_FOUND' },
+    ]);
+    expect(answer.subscribers.map((s: { email: string } | null) => s?.email ?? null)).toEqual([
+      'new1@import.test', null, 'old@import.test', null, 'new1@import.test',
+    ]);
+    expect(answer.subscribers[0].id).toBe(answer.subscribers[4].id);
+    expect(await t.prisma.subscriber.count({ where: { email: { in: ['broken', 'new2@import.test'] } } })).toBe(0);
+
+    const who = async (seq: string) => (await api.runs(seq)).map((r) => r.subscriber.email).sort();
+    // new1 is created once (one CONTACT_ADDED run), joins the list, gets the tag; old already had the tag.
+    expect(await who(onContact)).toEqual(['new1@import.test']);
+    expect(await who(onList)).toEqual(['new1@import.test']);
+    expect(await who(onTag)).toEqual(['new1@import.test', 'old@import.test']);
+    // Both came to match the segment in this call.
+    expect(await who(onSegment)).toEqual(['new1@import.test', 'old@import.test']);
+  });
+
+  it('accepts 1 to 1,000 subscribers', async () => {
+    const answer = await upsertMany([]);
+    expect(answer).toEqual({ subscribers: [], errors: [{ field: ['input', 'subscribers'], message: expect.stringContaining('1,000'), code: 'VALIDATION' }] });
+  });
+});

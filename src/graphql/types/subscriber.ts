@@ -3,6 +3,7 @@ import { UserError } from '../../domain/errors.js';
 import { decodeId } from '../../domain/public-id.js';
 import { db } from '../../db/client.js';
 import { addTag, removeTag, setListMembership, unsubscribe, upsertSubscriber } from '../../services/audience.js';
+import { MAX_SUBSCRIBERS, upsertSubscribers } from '../../services/subscriber-import.js';
 import { builder } from '../builder.js';
 import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentConnection } from './enrollment.js';
@@ -108,7 +109,45 @@ export const SubscriberPayload = builder
     }),
   });
 
+const UpsertSubscribersInput = builder.inputType('UpsertSubscribersInput', {
+  fields: (t) => ({
+    subscribers: t.field({ type: [SubscriberInput], required: true, description: `1 to ${MAX_SUBSCRIBERS} subscribers, upserted in one transaction` }),
+  }),
+});
+
+const UpsertSubscribersPayload = builder
+  .objectRef<{ subscriberIds?: (string | null)[]; errors: UserErrorShape[] }>('UpsertSubscribersPayload')
+  .implement({
+    fields: (t) => ({
+      subscribers: t.prismaField({
+        type: ['Subscriber'],
+        nullable: { list: false, items: true },
+        description: 'One per input item, in order; null where that item had errors',
+        // findUnique calls of one tick are batched by Prisma into one query.
+        resolve: (query, p) =>
+          Promise.all((p.subscriberIds ?? []).map((id) => (id ? db().subscriber.findUnique({ ...query, where: { id } }) : null))),
+      }),
+      errors: t.field({
+        type: [UserErrorRef],
+        description: 'Mistakes of every item, each naming its index (["input","subscribers","3","email"]); those items were not written',
+        resolve: (p) => p.errors,
+      }),
+    }),
+  });
+
 builder.mutationFields((t) => ({
+  upsertSubscribers: t.field({
+    type: UpsertSubscribersPayload,
+    args: { input: t.arg({ type: UpsertSubscribersInput, required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const { outcomes, errors } = await payload(async () => ({ outcomes: await upsertSubscribers(ctx, args.input.subscribers) }));
+      if (!outcomes) return { errors };
+      return {
+        subscriberIds: outcomes.map((o) => (o.ok ? o.subscriberId : null)),
+        errors: outcomes.flatMap((o) => (o.ok ? [] : o.errors.map(({ field, message, code }) => ({ field, message, code })))),
+      };
+    },
+  }),
   upsertSubscriber: t.field({
     type: SubscriberPayload,
     args: { input: t.arg({ type: SubscriberInput, required: true }) },
