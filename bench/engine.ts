@@ -55,8 +55,11 @@ function countBatch(data: any): number {
   return (payload.results as { enrollments: unknown[] }[]).reduce((n, r) => n + r.enrollments.length, 0);
 }
 
-const batchVariables = (prefix: string, event: string) => (call: number) => ({
-  input: { events: Array.from({ length: BATCH }, (_, k) => trackEventVariables(prefix, event)(call * BATCH + k).input) },
+/** Calls of BATCH events; with `total`, the last call carries only what is left. */
+const batchVariables = (prefix: string, event: string, total = Infinity) => (call: number) => ({
+  input: {
+    events: Array.from({ length: Math.min(BATCH, total - call * BATCH) }, (_, k) => trackEventVariables(prefix, event)(call * BATCH + k).input),
+  },
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,7 +144,7 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
 
     // The burst's runs, held by throttlePaused (started now, while no worker runs).
     if (hasBatch) {
-      await drive({ endpoint, headers, document: TRACK_EVENTS, calls: Math.ceil(options.burstEmails / BATCH), inFlight: 2, variables: batchVariables('burst', 'bench.burst'), count: countBatch });
+      await drive({ endpoint, headers, document: TRACK_EVENTS, calls: Math.ceil(options.burstEmails / BATCH), inFlight: 2, variables: batchVariables('burst', 'bench.burst', options.burstEmails), count: countBatch });
     } else {
       await drive({ endpoint, headers, document: TRACK_EVENT, calls: options.burstEmails, inFlight: options.inFlight, variables: trackEventVariables('burst', 'bench.burst'), count: () => 1 });
     }
