@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listMergeTags, renderHtml, renderText, type MergeTagContext } from '../../src/domain/merge-tags.js';
+import { hasMergeTags, listMergeTags, mergeTagValue, renderHtml, renderText, stripMergeTags, tokenizeMergeTags, type MergeTag, type MergeTagContext } from '../../src/domain/merge-tags.js';
 
 const ctx: MergeTagContext = {
   subscriber: {
@@ -95,5 +95,28 @@ describe('listMergeTags', () => {
 
   it('returns nothing for templates without tags', () => {
     expect(listMergeTags('Hello { world }')).toEqual([]);
+  });
+});
+
+describe('tokenizeMergeTags', () => {
+  it('splits a template into literal text and tags, in order', () => {
+    expect(tokenizeMergeTags('Hi {{ subscriber.firstName | there }}, {{event.x}}!')).toEqual([
+      'Hi ',
+      { path: 'subscriber.firstName', fallback: 'there' },
+      ', ',
+      { path: 'event.x', fallback: '' },
+      '!',
+    ]);
+    expect(tokenizeMergeTags('no tags {{ nor } this')).toEqual(['no tags {{ nor } this']);
+    expect(tokenizeMergeTags('')).toEqual([]);
+  });
+
+  it('gives each tag its value or fallback, unescaped', () => {
+    const [, tag] = tokenizeMergeTags('x {{subscriber.attributes.bio|none}}');
+    expect(mergeTagValue(tag as MergeTag, ctx)).toBe('<b>hi</b> & "you"');
+    expect(mergeTagValue({ path: 'subscriber.lastName', fallback: 'a & b' }, ctx)).toBe('a & b');
+    expect(hasMergeTags('{{a}}')).toBe(true);
+    expect(hasMergeTags('{{a')).toBe(false);
+    expect(stripMergeTags('https://x/{{event.id}}?a={{b}}')).toBe('https://x/?a=');
   });
 });
