@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { getPath } from './json-path.js';
 
 /**
  * When emails may be sent, in the window's own timezone.
@@ -154,4 +155,53 @@ export function nextOpening(due: Date, window: SendWindow | null): Date {
 /** When a step after `previous` should send: after the delay, then pushed into the window. */
 export function dueAt(previous: Date, delaySeconds: number, window: SendWindow | null): Date {
   return nextOpening(new Date(previous.getTime() + delaySeconds * 1000), window);
+}
+
+// ---------------------------------------------------------------------------
+// DATE sequences (Outreach's sequenceType DATE): every step is timed from one date
+// of the run, at an offset before or after it, instead of after the step before.
+
+/**
+ * The date a DATE run times its steps from: the value at `path` in the entry
+ * event, else in the subscriber's attributes. An ISO 8601 string or epoch
+ * milliseconds; anything else (missing, unparseable) is no date.
+ */
+export function runDate(path: string, entryEvent: unknown, attributes: unknown): Date | null {
+  for (const source of [entryEvent, attributes]) {
+    const value = getPath(source, path);
+    const date = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : typeof value === 'number' ? new Date(value) : null;
+    if (date && Number.isFinite(date.getTime())) return date;
+  }
+  return null;
+}
+
+/** When a DATE step falls due: `offsetMinutes` after the run's date (negative: before), pushed into the window. */
+export function dateStepDueAt(date: Date, offsetMinutes: number, window: SendWindow | null): Date {
+  return nextOpening(new Date(date.getTime() + offsetMinutes * 60_000), window);
+}
+
+export interface DateStepPlan {
+  stepId: string;
+  position: number;
+  dueAt: Date;
+  /** Why the step will not run (its time had passed when the run started), or null. */
+  skip: string | null;
+}
+
+/**
+ * A DATE run at its start: each step's due time, in position order. A step whose
+ * time (send window applied) is before `startAt` is skipped with the reason; the
+ * first step not skipped is the one the run waits for.
+ */
+export function planDateSteps(
+  steps: readonly { id: string; position: number; offsetMinutes: number }[],
+  date: Date,
+  startAt: Date,
+  window: SendWindow | null,
+): DateStepPlan[] {
+  return steps.map((step) => {
+    const due = dateStepDueAt(date, step.offsetMinutes, window);
+    const skip = due < startAt ? `its time (${due.toISOString()}) had passed when the run started` : null;
+    return { stepId: step.id, position: step.position, dueAt: due, skip };
+  });
 }

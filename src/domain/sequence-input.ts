@@ -116,6 +116,19 @@ const blocksField = z.unknown().transform((value, ctx) => {
   }
 });
 
+const DATE_OFFSET_DIRECTIONS = ['BEFORE', 'AFTER'] as const;
+const dateOffsetSchema = z
+  .object({
+    days: z.int().min(0).max(3650).nullish(),
+    hours: z.int().min(0).max(23 * 3650).nullish(),
+    minutes: z.int().min(0).max(59 * 3650).nullish(),
+    direction: z.enum(DATE_OFFSET_DIRECTIONS),
+  })
+  .transform((o) => {
+    const minutes = (o.days ?? 0) * 1440 + (o.hours ?? 0) * 60 + (o.minutes ?? 0);
+    return o.direction === 'BEFORE' ? -minutes : minutes;
+  });
+
 export const stepSchema = z
   .object({
     id: z.string().nullish(),
@@ -127,6 +140,8 @@ export const stepSchema = z
     html: z.string().min(1, { message: 'must not be empty' }).max(1_000_000).nullish(),
     delay: delayInputSchema.nullish().transform((d) => d ?? { days: 0, hours: 0, minutes: 0 }),
     discount: discountSchema.nullish(),
+    // DATE sequences: when the step falls due, relative to the run's date.
+    dateOffset: dateOffsetSchema.nullish(),
   })
   .superRefine((s, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -191,6 +206,8 @@ export const createSequenceSchema = z
     minCount: positiveInt(1_000_000).nullish(),
     timeWindowDays: positiveInt(3650).nullish(),
     // None given: MATCHING_FIELD for back-in-stock/replenishment events, else UNLIMITED (defaultEnrollmentMode).
+    sequenceType: z.enum(['INTERVAL', 'DATE']).default('INTERVAL'),
+    dateFieldPath: fieldPath.nullish(),
     enrollmentMode: z.enum(ENROLLMENT_MODES).nullish(),
     enrollmentFieldPath: fieldPath.nullish(),
     stopCondition: stopConditionSchema.default({ type: 'NONE', value: null }),
@@ -219,6 +236,10 @@ export const createSequenceSchema = z
       if (input.trigger !== 'EVENT_RECEIVED') issue('enrollmentMode', 'MATCHING_FIELD only applies to EVENT_RECEIVED triggers');
     }
     if (input.goal != null && input.steps != null) issue('goal', 'cannot be combined with steps');
+    checkDateSteps(input.sequenceType, input.dateFieldPath ?? null, input.steps ?? [], (path, message) =>
+      ctx.addIssue({ code: 'custom', path, message }),
+    );
+    if (input.sequenceType === 'DATE' && input.goal != null) issue('goal', 'DATE sequences take explicit steps with dateOffset');
     if (input.emailCount != null && input.goal == null) issue('emailCount', 'only applies with goal');
     checkReplyPause(input, issue);
   });
@@ -243,4 +264,29 @@ export function checkReplyPause(
   if (s.secondaryReplyAction === 'PAUSE' && s.secondaryReplyPauseDuration == null) {
     issue('secondaryReplyPauseDuration', 'is required when secondaryReplyAction is PAUSE');
   }
+}
+
+/**
+ * DATE sequences time every step from one date (dateFieldPath): each step needs a
+ * dateOffset and no delay, in time order. INTERVAL sequences take no dateOffset.
+ */
+export function checkDateSteps(
+  sequenceType: 'INTERVAL' | 'DATE',
+  dateFieldPath: string | null,
+  steps: readonly { dateOffset?: number | null; delay: { days: number; hours: number; minutes: number } }[],
+  issue: (path: (string | number)[], message: string) => void,
+) {
+  if (sequenceType === 'INTERVAL') {
+    if (dateFieldPath != null) issue(['dateFieldPath'], 'only applies to DATE sequences');
+    steps.forEach((s, i) => s.dateOffset != null && issue(['steps', i, 'dateOffset'], 'only applies to DATE sequences'));
+    return;
+  }
+  if (dateFieldPath == null) issue(['dateFieldPath'], 'is required for DATE sequences (e.g. webinar.startsAt)');
+  let previous = -Infinity;
+  steps.forEach((s, i) => {
+    if (s.dateOffset == null) return issue(['steps', i, 'dateOffset'], 'is required in a DATE sequence');
+    if (s.delay.days || s.delay.hours || s.delay.minutes) issue(['steps', i, 'delay'], 'does not apply in a DATE sequence: use dateOffset');
+    if (s.dateOffset < previous) issue(['steps', i, 'dateOffset'], 'must not be earlier than the step before');
+    previous = s.dateOffset;
+  });
 }

@@ -5,6 +5,7 @@ import { UserError, notFound } from '../domain/errors.js';
 import { importHtml } from '../domain/html-import.js';
 import { defaultEnrollmentMode } from '../domain/enrollment-key.js';
 import {
+  checkDateSteps,
   checkReplyPause,
   createSequenceSchema,
   updateSequenceSchema,
@@ -55,6 +56,8 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
         triggerTimeWindowDays: input.timeWindowDays ?? null,
         enrollmentMode: input.enrollmentMode ?? defaultEnrollmentMode(input.trigger, input.eventName),
         enrollmentFieldPath: input.enrollmentFieldPath ?? null,
+        sequenceType: input.sequenceType,
+        dateFieldPath: input.dateFieldPath ?? null,
         stopConditionType: input.stopCondition.type,
         stopConditionValue: input.stopCondition.value ?? null,
         primaryReplyAction: input.primaryReplyAction,
@@ -98,6 +101,11 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
     const merged = { ...current, ...input };
     const mergedErrors: UserError[] = [];
     checkReplyPause(merged, (path, message) => mergedErrors.push(new UserError(`${path} ${message}`, [...INPUT, path], 'VALIDATION')));
+    if (input.steps) {
+      checkDateSteps(current.sequenceType, current.dateFieldPath, input.steps, (path, message) =>
+        mergedErrors.push(new UserError(`${String(path.at(-1))} ${message}`, [...INPUT, ...path.map(String)], 'VALIDATION')),
+      );
+    }
     if (mergedErrors.length) throw new UserErrors(mergedErrors);
 
     await tx.sequence.update({
@@ -286,6 +294,7 @@ export async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefini
       delayDays: step.delay.days,
       delayHours: step.delay.hours,
       delayMinutes: step.delay.minutes,
+      dateOffsetMinutes: step.dateOffset ?? null,
       subject: step.subject ?? null,
       previewText: step.previewText ?? null,
       blocks: step.type === 'EMAIL' ? ((step.blocks ?? importHtml(step.html!)) as Prisma.InputJsonValue) : Prisma.DbNull,

@@ -106,6 +106,12 @@ export const StepRef = builder.prismaNode('Step', {
               transactional: step.sequence.transactional,
             }),
     }),
+    dateOffset: t.field({
+      type: DateOffsetRef,
+      nullable: true,
+      description: 'DATE sequences: when the step falls due relative to the run’s date',
+      resolve: (step) => step.dateOffsetMinutes,
+    }),
     discount: t.field({
       type: DiscountRef,
       nullable: true,
@@ -149,6 +155,27 @@ export const DiscountInput = builder.inputType('DiscountInput', {
   }),
 });
 
+const DateOffsetDirection = builder.enumType('DateOffsetDirection', { values: ['BEFORE', 'AFTER'] as const });
+
+const DateOffsetInput = builder.inputType('DateOffsetInput', {
+  description: 'DATE sequences: when a step falls due, before or after the run’s date.',
+  fields: (t) => ({
+    days: t.int(),
+    hours: t.int(),
+    minutes: t.int(),
+    direction: t.field({ type: DateOffsetDirection, required: true }),
+  }),
+});
+
+const DateOffsetRef = builder.objectRef<number>('DateOffset').implement({
+  fields: (t) => ({
+    days: t.int({ resolve: (m) => Math.floor(Math.abs(m) / 1440) }),
+    hours: t.int({ resolve: (m) => Math.floor((Math.abs(m) % 1440) / 60) }),
+    minutes: t.int({ resolve: (m) => Math.abs(m) % 60 }),
+    direction: t.field({ type: DateOffsetDirection, resolve: (m) => (m < 0 ? 'BEFORE' : 'AFTER') }),
+  }),
+});
+
 export const StepInput = builder.inputType('StepInput', {
   description:
     'An EMAIL step has subject and exactly one of blocks or html; html is converted to blocks. A CREATE_DISCOUNT step has discount.',
@@ -162,5 +189,6 @@ export const StepInput = builder.inputType('StepInput', {
     html: t.string(),
     delay: t.field({ type: DelayInput }),
     discount: t.field({ type: DiscountInput }),
+    dateOffset: t.field({ type: DateOffsetInput, description: 'DATE sequences only (instead of delay)' }),
   }),
 });
