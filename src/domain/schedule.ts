@@ -175,33 +175,38 @@ export function runDate(path: string, entryEvent: unknown, attributes: unknown):
   return null;
 }
 
+/** The run's date when the sequence is a DATE sequence, else null (INTERVAL sequences have none). */
+export function sequenceRunDate(
+  sequence: { sequenceType: string; dateFieldPath: string | null },
+  entryEvent: unknown,
+  attributes: unknown,
+): Date | null {
+  return sequence.sequenceType === 'DATE' && sequence.dateFieldPath ? runDate(sequence.dateFieldPath, entryEvent, attributes) : null;
+}
+
 /** When a DATE step falls due: `offsetMinutes` after the run's date (negative: before), pushed into the window. */
 export function dateStepDueAt(date: Date, offsetMinutes: number, window: SendWindow | null): Date {
   return nextOpening(new Date(date.getTime() + offsetMinutes * 60_000), window);
 }
 
-export interface DateStepPlan {
-  stepId: string;
-  position: number;
-  dueAt: Date;
-  /** Why the step will not run (its time had passed when the run started), or null. */
-  skip: string | null;
+/**
+ * When a step falls due: for INTERVAL sequences `delaySeconds` after `previous`
+ * (the run's start or the step before); for DATE sequences at the step's offset
+ * from the run's `date` (`previous` when the run has no date, so the step runs now
+ * and fails with the reason). Either way pushed into the send window.
+ */
+export function stepDueAt(
+  sequence: { sequenceType: 'INTERVAL' | 'DATE' | (string & {}); sendWindow: SendWindow | null },
+  step: { delaySeconds: number; dateOffsetMinutes: number | null },
+  previous: Date,
+  date: Date | null,
+): Date {
+  if (sequence.sequenceType !== 'DATE') return dueAt(previous, step.delaySeconds, sequence.sendWindow);
+  if (date === null) return previous;
+  return dateStepDueAt(date, step.dateOffsetMinutes ?? 0, sequence.sendWindow);
 }
 
-/**
- * A DATE run at its start: each step's due time, in position order. A step whose
- * time (send window applied) is before `startAt` is skipped with the reason; the
- * first step not skipped is the one the run waits for.
- */
-export function planDateSteps(
-  steps: readonly { id: string; position: number; offsetMinutes: number }[],
-  date: Date,
-  startAt: Date,
-  window: SendWindow | null,
-): DateStepPlan[] {
-  return steps.map((step) => {
-    const due = dateStepDueAt(date, step.offsetMinutes, window);
-    const skip = due < startAt ? `its time (${due.toISOString()}) had passed when the run started` : null;
-    return { stepId: step.id, position: step.position, dueAt: due, skip };
-  });
+/** A DATE step whose time had already passed when the run started is skipped: the reason, or null. */
+export function lateDateStepReason(due: Date, startedAt: Date): string | null {
+  return due < startedAt ? `its time (${due.toISOString()}) had passed when the run started` : null;
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { now } from '../clock.js';
 import { delayToSeconds } from '../domain/delay.js';
 import type { MergeTagContext } from '../domain/merge-tags.js';
-import { dueAt, nextOpening, type SendWindow } from '../domain/schedule.js';
+import { dateStepDueAt, lateDateStepReason, nextOpening, sequenceRunDate, stepDueAt, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db, type Tx } from '../db/client.js';
 import type { Enrollment, Sequence, Step, Subscriber } from '../generated/prisma/client.js';
@@ -59,7 +59,9 @@ export async function executeStep(job: StepJob, options: { finalAttempt: boolean
       const scheduledAt = run.nextTriggerAt ?? at;
       let deliver: (() => Promise<void>) | undefined;
       try {
-        if (step.type === 'EMAIL') deliver = await sendEmailStep(tx, run, step, scheduledAt, at);
+        const late = lateDateStep(run, step);
+        if (late) await tx.stepRun.create({ data: { enrollmentId: run.id, stepId: step.id, status: 'SKIPPED', scheduledAt, executedAt: at, error: late } });
+        else if (step.type === 'EMAIL') deliver = await sendEmailStep(tx, run, step, scheduledAt, at);
         else await createDiscountStep(tx, run, step, scheduledAt, at);
         // A final attempt hands the email over here, so that a refusal becomes the run's failure.
         if (options.finalAttempt) await deliver?.();
@@ -102,10 +104,26 @@ async function advance(tx: Tx, run: LoadedRun, position: number, at: Date) {
     await runEnded(tx, run.sequence);
     return;
   }
-  const delay = delayToSeconds({ days: next.delayDays, hours: next.delayHours, minutes: next.delayMinutes });
-  const due = dueAt(at, delay, run.sequence.sendWindow as SendWindow | null);
+  const delaySeconds = delayToSeconds({ days: next.delayDays, hours: next.delayHours, minutes: next.delayMinutes });
+  const timing = { ...run.sequence, sendWindow: run.sequence.sendWindow as SendWindow | null };
+  const date = sequenceRunDate(run.sequence, run.entryEvent, run.subscriber.attributes);
+  const due = stepDueAt(timing, { delaySeconds, dateOffsetMinutes: next.dateOffsetMinutes }, at, date);
   await tx.enrollment.update({ where: { id: run.id }, data: { currentStepPosition: next.position, nextTriggerAt: due } });
   await enqueue(tx, [{ name: QUEUES.step, data: { enrollmentId: run.id, stepId: next.id }, startAfter: due }]);
+}
+
+/**
+ * DATE sequences: the reason to skip a step whose time had passed when the run
+ * started, or null. A run without its date fails (it cannot be timed).
+ */
+function lateDateStep(run: LoadedRun, step: Step): string | null {
+  if (run.sequence.sequenceType !== 'DATE') return null;
+  const date = sequenceRunDate(run.sequence, run.entryEvent, run.subscriber.attributes);
+  if (!date) {
+    throw new StepFailure(`no date at ${run.sequence.dateFieldPath} in the entry event or the subscriber's attributes`);
+  }
+  const due = dateStepDueAt(date, step.dateOffsetMinutes ?? 0, run.sequence.sendWindow as SendWindow | null);
+  return lateDateStepReason(due, run.startedAt);
 }
 
 /** Records the email step; returns the hand-off to the relay, for the caller to make last. */

@@ -18,7 +18,7 @@ import {
   type StartFacts,
   type StartSequence,
 } from '../domain/run-machine/start.js';
-import { dueAt, type SendWindow } from '../domain/schedule.js';
+import { sequenceRunDate, stepDueAt, type SendWindow } from '../domain/schedule.js';
 import { uuidv7 } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import type { Sequence } from '../generated/prisma/client.js';
@@ -91,6 +91,11 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartR
 
   const activeSequences = [...new Set(requests.filter((_, i) => decisions[i]!.decision.kind === 'start').map((r) => r.input.sequence.id))];
   const firstSteps = await loadFirstSteps(tx, activeSequences);
+  // DATE sequences read the run's date from the entry event, else the subscriber's attributes.
+  const attributes = await loadAttributes(
+    tx,
+    requests.filter((r, i) => r.input.sequence.sequenceType === 'DATE' && decisions[i]!.decision.kind === 'start').map((r) => r.request.subscriberId),
+  );
 
   const rows: EnrollmentRow[] = [];
   const jobs: JobToSend[] = [];
@@ -123,7 +128,8 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartR
       changes.push({ ...run, previousStatus: 'ACTIVE', status: 'COMPLETED', reason: 'no steps', occurredAt: at });
       return { started: true, enrollmentId: run.id, status: 'COMPLETED' };
     }
-    const due = dueAt(at, first.delaySeconds, s.sendWindow as SendWindow | null);
+    const date = sequenceRunDate(s, input.entryEvent ?? null, attributes.get(request.subscriberId) ?? null);
+    const due = stepDueAt({ ...s, sendWindow: s.sendWindow as SendWindow | null }, first, at, date);
     row.currentStepPosition = first.position;
     row.nextTriggerAt = due;
     jobs.push({ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due });
@@ -203,22 +209,36 @@ function begunHere(tx: Tx, sequenceId: string, since: Date): number {
   ).length;
 }
 
+async function loadAttributes(tx: Tx, subscriberIds: string[]): Promise<Map<string, unknown>> {
+  if (!subscriberIds.length) return new Map();
+  const rows = await tx.subscriber.findMany({ where: { id: { in: [...new Set(subscriberIds)] } }, select: { id: true, attributes: true } });
+  return new Map(rows.map((r) => [r.id, r.attributes]));
+}
+
 interface FirstStep {
   id: string;
   position: number;
   delaySeconds: number;
+  dateOffsetMinutes: number | null;
 }
 
 async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map<string, FirstStep>> {
   if (!sequenceIds.length) return new Map();
-  const rows = await tx.$queryRaw<{ id: string; sequenceId: string; position: number; delayDays: number; delayHours: number; delayMinutes: number }[]>`
-    SELECT DISTINCT ON ("sequenceId") id::text, "sequenceId"::text AS "sequenceId", position, "delayDays", "delayHours", "delayMinutes"
+  const rows = await tx.$queryRaw<
+    { id: string; sequenceId: string; position: number; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]
+  >`
+    SELECT DISTINCT ON ("sequenceId") id::text, "sequenceId"::text AS "sequenceId", position, "delayDays", "delayHours", "delayMinutes", "dateOffsetMinutes"
     FROM "Step" WHERE "sequenceId" = ANY(${sequenceIds}::uuid[]) AND position IS NOT NULL
     ORDER BY "sequenceId", position`;
   return new Map(
     rows.map((r) => [
       r.sequenceId,
-      { id: r.id, position: r.position, delaySeconds: delayToSeconds({ days: r.delayDays, hours: r.delayHours, minutes: r.delayMinutes }) },
+      {
+        id: r.id,
+        position: r.position,
+        delaySeconds: delayToSeconds({ days: r.delayDays, hours: r.delayHours, minutes: r.delayMinutes }),
+        dateOffsetMinutes: r.dateOffsetMinutes,
+      },
     ]),
   );
 }
@@ -273,7 +293,14 @@ export async function hasRoomToStart(tx: Tx, sequence: Sequence, at: Date): Prom
  */
 export async function scheduleFirstStep(
   tx: Tx,
-  run: { id: string; workspaceId: string; sequenceId: string; subscriberId: string; sequence: Pick<Sequence, 'sendWindow'> },
+  run: {
+    id: string;
+    workspaceId: string;
+    sequenceId: string;
+    subscriberId: string;
+    entryEvent?: unknown;
+    sequence: Pick<Sequence, 'sendWindow' | 'sequenceType' | 'dateFieldPath'>;
+  },
   from: Date,
 ): Promise<'ACTIVE' | 'COMPLETED'> {
   const first = (await loadFirstSteps(tx, [run.sequenceId])).get(run.sequenceId);
@@ -282,7 +309,9 @@ export async function scheduleFirstStep(
     await logRunChanges(tx, [{ ...run, previousStatus: 'ACTIVE', status: 'COMPLETED', reason: 'no steps', occurredAt: from }]);
     return 'COMPLETED';
   }
-  const due = dueAt(from, first.delaySeconds, run.sequence.sendWindow as SendWindow | null);
+  const attributes = run.sequence.sequenceType === 'DATE' ? (await loadAttributes(tx, [run.subscriberId])).get(run.subscriberId) : null;
+  const date = sequenceRunDate(run.sequence, run.entryEvent ?? null, attributes ?? null);
+  const due = stepDueAt({ ...run.sequence, sendWindow: run.sequence.sendWindow as SendWindow | null }, first, from, date);
   await tx.enrollment.update({ where: { id: run.id }, data: { currentStepPosition: first.position, nextTriggerAt: due } });
   await enqueue(tx, [{ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due }]);
   return 'ACTIVE';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dateStepDueAt, planDateSteps, runDate } from '../../src/domain/schedule.js';
+import { dateStepDueAt, lateDateStepReason, runDate, sequenceRunDate, stepDueAt } from '../../src/domain/schedule.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -30,24 +30,27 @@ describe('DATE step timing', () => {
     expect(dateStepDueAt(webinar, -24 * 60, window)).toEqual(at('2026-12-10T09:00:00Z'));
   });
 
-  it('skips the steps whose time had passed when the run started, with the reason', () => {
-    const steps = [
-      { id: 'week', position: 1, offsetMinutes: -7 * 24 * 60 },
-      { id: 'day', position: 2, offsetMinutes: -24 * 60 },
-      { id: 'hour', position: 3, offsetMinutes: -60 },
-      { id: 'after', position: 4, offsetMinutes: 120 },
-    ];
-    const plan = planDateSteps(steps, webinar, at('2026-12-08T12:00:00Z'), null);
-    // [step, still ahead]
-    expect(plan.map((p) => [p.stepId, p.skip === null])).toEqual([
-      ['week', false],
-      ['day', true],
-      ['hour', true],
-      ['after', true],
-    ]);
-    expect(plan[0]!.skip).toBe('its time (2026-12-03T17:00:00.000Z) had passed when the run started');
-    expect(plan[1]).toEqual({ stepId: 'day', position: 2, dueAt: at('2026-12-09T17:00:00Z'), skip: null });
-    // A step due exactly at the start is not late.
-    expect(planDateSteps([{ id: 'now', position: 1, offsetMinutes: 0 }], webinar, webinar, null)[0]!.skip).toBeNull();
+  it('one rule for both kinds: INTERVAL after the delay from the step before, DATE at the offset from the date', () => {
+    const previous = at('2026-12-01T10:00:00Z');
+    const step = { delaySeconds: 3600, dateOffsetMinutes: -24 * 60 };
+    expect(stepDueAt({ sequenceType: 'INTERVAL', sendWindow: null }, step, previous, null)).toEqual(at('2026-12-01T11:00:00Z'));
+    expect(stepDueAt({ sequenceType: 'DATE', sendWindow: null }, step, previous, webinar)).toEqual(at('2026-12-09T17:00:00Z'));
+    // No date: due at once, so the step runs and fails with the reason.
+    expect(stepDueAt({ sequenceType: 'DATE', sendWindow: null }, step, previous, null)).toEqual(previous);
+  });
+
+  it('a step whose time had passed when the run started is late, with the reason; one due exactly then is not', () => {
+    const startedAt = at('2026-12-08T12:00:00Z');
+    expect(lateDateStepReason(dateStepDueAt(webinar, -7 * 24 * 60, null), startedAt)).toBe(
+      'its time (2026-12-03T17:00:00.000Z) had passed when the run started',
+    );
+    expect(lateDateStepReason(dateStepDueAt(webinar, -24 * 60, null), startedAt)).toBeNull();
+    expect(lateDateStepReason(startedAt, startedAt)).toBeNull();
+  });
+
+  it('sequenceRunDate: only DATE sequences have a date', () => {
+    const event = { webinar: { startsAt: '2026-12-10T17:00:00Z' } };
+    expect(sequenceRunDate({ sequenceType: 'DATE', dateFieldPath: 'webinar.startsAt' }, event, {})).toEqual(webinar);
+    expect(sequenceRunDate({ sequenceType: 'INTERVAL', dateFieldPath: null }, event, {})).toBeNull();
   });
 });
