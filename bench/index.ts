@@ -3,7 +3,7 @@
 // server, else an embedded one) and one loopback. Ends with one table:
 // figure, value, ceiling, ratio, target, met?
 //
-// BENCH_QUICK=1 runs everything at a small size (about a minute) to check that
+// BENCH_QUICK=1 runs everything at a small size (a minute or two) to check that
 // the benchmark works; its figures mean little.
 import os from 'node:os';
 import { benchCancel } from './cancel.js';

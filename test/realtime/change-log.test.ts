@@ -60,7 +60,7 @@ function follow(workspaceId: string, after: string | null) {
         if (Date.now() > deadline) throw new Error(`only ${rows.length} of ${count} changes arrived`);
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, 200);
+          setTimeout(resolve, 200); // look again even if a wake was missed; the loop waits for the count
         });
       }
       return rows;
@@ -68,6 +68,7 @@ function follow(workspaceId: string, after: string | null) {
   };
 }
 
+// Only to interleave concurrent writers' commits, never to wait for an outcome.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every committed change once, none of the rest, and each run's changes chained in order. */

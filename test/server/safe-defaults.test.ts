@@ -14,6 +14,7 @@ import { startChangeNotifier, stopChangeNotifier } from '../../src/realtime/chan
 import { buildApp, type App } from '../../src/server/app.js';
 import { forwardedAddresses, isLoopbackAddress, isLoopbackRequest } from '../../src/server/loopback.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const statements: string[] = [];
 const { prisma, url } = await useTestDatabase({ onQuery: (sql) => statements.push(sql) });
@@ -194,11 +195,8 @@ describe('open subscriptions per API key', () => {
 
   const open = async () => Number((await app.metrics.activeSubscriptions.get()).values[0]?.value ?? 0);
   async function openCount(n: number) {
-    for (let i = 0; i < 200; i++) {
-      if ((await open()) === n) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`open subscriptions: ${await open()}, expected ${n}`);
+    let last = -1;
+    await waitFor(async () => (last = await open()) === n, { timeout: 5_000, interval: 25, message: () => `${n} open subscriptions (counted ${last})` });
   }
 
   /** Subscribes over WebSocket; resolves with the first error list, or 'open' once the server counts it. */
