@@ -14,6 +14,7 @@
  * | text `content` wrapped in `<p>…</p>` paragraphs         | inline text, paragraphs joined by `<br><br>` |
  * | button `href` or `link`                                 | `url`                                      |
  * | image `url`                                             | `src`                                      |
+ * | `quote` with `content` (inline HTML)                    | an `html` block holding a `<blockquote>`   |
  *
  * A block carrying both spellings (`text` and `content`), or Sequenzy's
  * `condition` (conditional content, which Stepwise does not have), is refused
@@ -68,6 +69,11 @@ function mapBlock(raw: unknown, path: (string | number)[], issues: Issue[]): unk
       return rename(block, 'link', 'url', path, issues);
     case 'image':
       return rename(block, 'url', 'src', path, issues);
+    case 'quote': {
+      // No quote block of our own: the same rendering as raw HTML (sanitised like any html block).
+      const { content, type: _type, ...rest } = rename(block, 'text', 'content', path, issues);
+      return { ...rest, type: 'html', html: typeof content === 'string' ? `<blockquote>${unwrapParagraphs(content)}</blockquote>` : content };
+    }
     case 'text': {
       if (block.variant === 'html') {
         const { variant: _variant, type: _type, ...rest } = block;

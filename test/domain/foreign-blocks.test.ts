@@ -23,6 +23,7 @@ describe("Sequenzy's block spelling", () => {
         { type: 'image', url: 'https://cdn.example.com/a.png', alt: 'A' },
         { type: 'text', content: 'Small print', variant: 'caption' },
         { type: 'divider' },
+        { id: 'q', type: 'quote', content: '<p>Best purchase this year.</p>' },
       ]),
     ).toEqual([
       { id: 'heading-1', type: 'heading', text: 'Welcome!', level: 1 },
@@ -32,6 +33,7 @@ describe("Sequenzy's block spelling", () => {
       { id: 'b2', type: 'image', src: 'https://cdn.example.com/a.png', alt: 'A' },
       { id: 'b3', type: 'text', text: 'Small print', variant: 'small' },
       { id: 'b4', type: 'divider' },
+      { id: 'q', type: 'html', html: '<blockquote>Best purchase this year.</blockquote>' },
     ]);
   });
 
