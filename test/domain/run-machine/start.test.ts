@@ -107,7 +107,7 @@ describe('decideStart', () => {
   it('a refusal leaves the facts unchanged', () => {
     const facts = emptyStartFacts();
     const decision = decideStart({ ...base, maxActivations: 0 }, alice, facts);
-    expect(recordStart(facts, alice, decision, 'x')).toBe(facts);
+    expect(recordStart(facts, alice, decision, 'x')).toEqual(emptyStartFacts());
   });
 });
 
