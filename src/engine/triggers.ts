@@ -87,13 +87,34 @@ export async function applyFactsBatch(tx: Tx, workspaceId: string, changes: (Fac
     }
   });
   const outcomes = await startRuns(tx, starts.map((s) => s.input));
+  const stopLater: Stop[] = [];
   outcomes.forEach((outcome, i) => {
     const { change, input } = starts[i]!;
     const result = results[change]!;
     if (outcome.started) result.started.push(outcome.enrollmentId);
     if (outcome.code && outcome.reason) result.skipped.push({ sequenceId: input.sequence.id, code: outcome.code, reason: outcome.reason });
+    // As if the changes came one by one: a later change of the batch may stop a run an earlier one started.
+    if (!outcome.started || outcome.status === 'COMPLETED' || input.sequence.stopConditionType === 'NONE') return;
+    const s = input.sequence;
+    const value = s.stopConditionType.endsWith('_LIST') && s.stopConditionValue ? (tryDecodeId('List', s.stopConditionValue) ?? s.stopConditionValue) : s.stopConditionValue;
+    for (const later of changes.slice(change + 1)) {
+      if (later.subscriberId !== input.subscriberId) continue;
+      const fact = later.facts.find((f) => stopConditionMet(s.stopConditionType, value, f));
+      if (!fact) continue;
+      stopLater.push({
+        run: { id: outcome.enrollmentId, workspaceId: s.workspaceId, sequenceId: s.id, subscriberId: input.subscriberId, status: outcome.status, throttleCapacity: s.throttleCapacity },
+        reason: `stop condition ${s.stopConditionType}: ${describeFact(fact)}`,
+      });
+      break;
+    }
   });
+  await stopNow(tx, stopLater);
   return results;
+}
+
+interface Stop {
+  run: { id: string; workspaceId: string; sequenceId: string; subscriberId: string; status: EnrollmentStatus; throttleCapacity: number | null };
+  reason: string;
 }
 
 /**
@@ -139,13 +160,18 @@ async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
     WHERE e."subscriberId" = ANY(${[...factsOf.keys()]}::uuid[]) AND e.status::text = ANY(${OPEN_STATUSES as string[]})
       AND s."stopConditionType" <> 'NONE'`;
   if (!open.length) return;
-  const stops: { run: (typeof open)[number]; reason: string }[] = [];
+  const stops: Stop[] = [];
   for (const run of open) {
     // List stop conditions name the list by its public ID.
     const value = run.type.endsWith('_LIST') && run.value ? (tryDecodeId('List', run.value) ?? run.value) : run.value;
     const fact = factsOf.get(run.subscriberId)!.find((f) => stopConditionMet(run.type, value, f));
     if (fact) stops.push({ run, reason: `stop condition ${run.type}: ${describeFact(fact)}` });
   }
+  await stopNow(tx, stops);
+}
+
+/** Runs become STOPPED (those still open), logged, and their throttled sequences told. */
+async function stopNow(tx: Tx, stops: Stop[]) {
   if (!stops.length) return;
   const at = now();
   // Conditional update: a run that ended meanwhile is left alone.
@@ -158,7 +184,16 @@ async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
   const ended = stops.filter((s) => done.has(s.run.id));
   await logRunChanges(
     tx,
-    ended.map(({ run, reason }) => ({ ...run, previousStatus: run.status, status: 'STOPPED' as const, reason, occurredAt: at })),
+    ended.map(({ run, reason }) => ({
+      id: run.id,
+      workspaceId: run.workspaceId,
+      sequenceId: run.sequenceId,
+      subscriberId: run.subscriberId,
+      previousStatus: run.status,
+      status: 'STOPPED' as const,
+      reason,
+      occurredAt: at,
+    })),
   );
   const sequences = new Map(ended.map(({ run }) => [run.sequenceId, { id: run.sequenceId, throttleCapacity: run.throttleCapacity }]));
   for (const sequence of sequences.values()) await runEnded(tx, sequence);

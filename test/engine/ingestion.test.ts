@@ -2,6 +2,7 @@
 // GraphQL API against real Postgres: per-event errors with index paths, idempotency
 // keys inside a batch, triggers for each event, MATCHING_FIELD per subscriber, races.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { tryDecodeId } from '../../src/domain/public-id.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { email, engineApi } from './support.js';
 
@@ -156,6 +157,27 @@ describe('trackEvents', () => {
     // One CONTACT_ADDED run per new subscriber (not per event); FREQUENCY fires when f1's count reaches 2, not at 3.
     expect(started).toEqual([['f1@ingest.test', 'f2@ingest.test'], ['f1@ingest.test']]);
     expect(answer.results.map((r: any) => r.enrollments.length)).toEqual([1, 1, 0, 1]);
+  });
+
+  it('behaves as the events one by one: a later event of the batch stops a run an earlier one started', async () => {
+    const seq = await api.sequence({
+      name: 'Bulk cart', trigger: 'EVENT_RECEIVED', eventName: 'bulk.cart', stopCondition: { type: 'EVENT_RECEIVED', value: 'bulk.order' },
+      steps: [email('Your cart', { days: 1 })],
+    });
+    const answer = await trackMany([
+      { email: 'buyer@ingest.test', event: 'bulk.cart' },
+      { email: 'browser@ingest.test', event: 'bulk.cart' },
+      { email: 'buyer@ingest.test', event: 'bulk.order' },
+    ]);
+    expect(answer.errors).toEqual([]);
+    const runs = await api.runs(seq);
+    expect(runs.map((r) => [r.subscriber.email, r.status, r.cancelReason]).sort()).toEqual([
+      ['browser@ingest.test', 'ACTIVE', null],
+      ['buyer@ingest.test', 'STOPPED', 'stop condition EVENT_RECEIVED: event bulk.order'],
+    ]);
+    const buyerRun = runs.find((r) => r.subscriber.email === 'buyer@ingest.test')!;
+    const changes = await t.prisma.enrollmentChange.findMany({ where: { enrollmentId: tryDecodeId('Enrollment', buyerRun.id)! }, orderBy: { id: 'asc' } });
+    expect(changes.map((c) => [c.previousStatus, c.status])).toEqual([[null, 'ACTIVE'], ['ACTIVE', 'STOPPED']]);
   });
 
   it('accepts 1 to 1,000 events', async () => {
