@@ -40,7 +40,10 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
     await transaction(
       async (tx) => {
         const changes: { index: number; subscriberId: string; facts: Fact[] }[] = [];
-        for (const item of valid) {
+        // Written in email order, so two imports sharing new emails cannot deadlock on
+        // them; the triggers still apply in input order (below).
+        const byEmail = [...valid].sort((a, b) => (a.input.email < b.input.email ? -1 : a.input.email > b.input.email ? 1 : a.index - b.index));
+        for (const item of byEmail) {
           await tx.$executeRaw`SAVEPOINT upsert_item`;
           try {
             const { id, facts } = await upsertSubscriberInTx(tx, actor, item.input, item.field);
@@ -54,6 +57,7 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
             outcomes[item.index] = { ok: false, errors };
           }
         }
+        changes.sort((a, b) => a.index - b.index);
         // Segments once for the batch; what a subscriber entered counts with its last item.
         const subscriberIds = [...new Set(changes.map((c) => c.subscriberId))];
         const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds);

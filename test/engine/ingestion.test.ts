@@ -261,6 +261,22 @@ describe('upsertSubscribers', () => {
     expect(await who(onSegment)).toEqual(['new1@import.test', 'old@import.test']);
   });
 
+  it('concurrent imports and event batches sharing new emails in opposite orders all succeed, one subscriber per email', async () => {
+    const emails = Array.from({ length: 30 }, (_, i) => `race${i}@import.test`);
+    const reversed = [...emails].reverse();
+    const [a, b, c, d] = await Promise.all([
+      upsertMany(emails.map((e) => ({ email: e, tags: ['race-a'] }))),
+      upsertMany(reversed.map((e) => ({ email: e, tags: ['race-b'] }))),
+      trackMany(emails.map((e) => ({ email: e, event: 'race.import' }))),
+      trackMany(reversed.map((e) => ({ email: e, event: 'race.import' }))),
+    ]);
+    for (const answer of [a, b, c, d]) expect(answer.errors).toEqual([]);
+    expect(await t.prisma.subscriber.count({ where: { email: { in: emails } } })).toBe(30);
+    expect(await t.prisma.event.count({ where: { name: 'race.import' } })).toBe(60);
+    const tagged = await t.prisma.subscriberTag.count({ where: { subscriber: { email: { in: emails } } } });
+    expect(tagged).toBe(60);
+  });
+
   it('accepts 1 to 1,000 subscribers', async () => {
     const answer = await upsertMany([]);
     expect(answer).toEqual({ subscribers: [], errors: [{ field: ['input', 'subscribers'], message: expect.stringContaining('1,000'), code: 'VALIDATION' }] });
