@@ -7,7 +7,7 @@ import { emailSchema } from '../domain/email-address.js';
 import { UserError, notFound } from '../domain/errors.js';
 import type { MergeTagContext } from '../domain/merge-tags.js';
 import { tryDecodeId } from '../domain/public-id.js';
-import { dueAt, type SendWindow } from '../domain/schedule.js';
+import { dateStepDueAt, dueAt, sequenceRunDate, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db } from '../db/client.js';
 import type { Step } from '../generated/prisma/client.js';
@@ -66,10 +66,13 @@ export async function previewSequence(actor: Actor, rawInput: unknown): Promise<
   let discount: MergeTagContext['discount'] = null;
   let elapsed = 0;
   let previousDue = input.startAt ?? null;
+  // DATE sequences time each step from the run's date (in the properties, else the subscriber's attributes).
+  const date = sequenceRunDate(sequence, input.properties ?? null, subscriber.attributes);
+  const isDate = sequence.sequenceType === 'DATE';
   for (const step of sequence.steps) {
     const delay = delayToSeconds({ days: step.delayDays, hours: step.delayHours, minutes: step.delayMinutes });
-    elapsed += delay;
-    const due = previousDue && dueAt(previousDue, delay, window);
+    elapsed = isDate ? (step.dateOffsetMinutes ?? 0) * 60 : elapsed + delay;
+    const due = isDate ? date && dateStepDueAt(date, step.dateOffsetMinutes ?? 0, window) : previousDue && dueAt(previousDue, delay, window);
     previousDue = due;
     if (step.type === 'CREATE_DISCOUNT') {
       // The real code is made when the step runs; later emails preview a stand-in.

@@ -100,6 +100,24 @@ describe('a renewal notice (DATE, from the subscriber attributes)', () => {
   });
 });
 
+describe('previewSequence of a DATE sequence', () => {
+  it('times each step from the date in the properties', async () => {
+    const id = await api.sequence(
+      { name: 'Preview date', trigger: 'MANUAL', sequenceType: 'DATE', dateFieldPath: 'webinar.startsAt', steps: [mail('Soon', before(1)), mail('After', after(2))] },
+      { enable: false },
+    );
+    const q = `query($id: ID!, $p: JSON) { previewSequence(sequenceId: $id, properties: $p) { dueAfterSeconds dueAt subject } }`;
+    const res = await api.ws.gql(q, { id, p: { webinar: { startsAt: '2027-01-10T17:00:00.000Z' } } });
+    expect(res.errors).toBeUndefined();
+    expect(res.data.previewSequence).toEqual([
+      { dueAfterSeconds: -86_400, dueAt: '2027-01-09T17:00:00.000Z', subject: 'Soon' },
+      { dueAfterSeconds: 7200, dueAt: '2027-01-10T19:00:00.000Z', subject: 'After' },
+    ]);
+    const undated = await api.ws.gql(q, { id, p: {} });
+    expect(undated.data.previewSequence.map((p: any) => p.dueAt)).toEqual([null, null]);
+  });
+});
+
 describe('bad DATE definitions', () => {
   it('are refused with field paths, writing nothing', async () => {
     const cases: [Record<string, unknown>, string[]][] = [

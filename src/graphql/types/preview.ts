@@ -5,8 +5,14 @@ import { StepRef } from './step.js';
 const PreviewStepRef = builder.objectRef<PreviewedStep>('PreviewStep').implement({
   fields: (t) => ({
     step: t.field({ type: StepRef, resolve: (p) => p.step }),
-    dueAfterSeconds: t.exposeInt('dueAfterSeconds', { description: 'From the start of the run' }),
-    dueAt: t.expose('dueAt', { type: 'DateTime', nullable: true, description: 'With startAt given, send window applied' }),
+    dueAfterSeconds: t.exposeInt('dueAfterSeconds', {
+      description: "From the start of the run; DATE sequences: from the run's date (negative: before it)",
+    }),
+    dueAt: t.expose('dueAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: "With startAt given (DATE sequences: with the date in properties or the subscriber's attributes), send window applied",
+    }),
     subject: t.exposeString('subject', { nullable: true }),
     previewText: t.exposeString('previewText', { nullable: true }),
     html: t.exposeString('html', { nullable: true }),
