@@ -180,15 +180,18 @@ async function record(
     occurredAt: item.input.occurredAt ?? at,
   }));
   if (events.length) {
+    // The events and each subscriber's lastEventAt, in one statement.
     await tx.$executeRaw`
-      INSERT INTO "Event" (id, "workspaceId", "subscriberId", name, properties, "idempotencyKey", "occurredAt")
-      SELECT e.id, ${actor.workspaceId}::uuid, e.subscriber, e.name, e.properties, e.key, e.at
-      FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.item.subscriberId!)}::uuid[], ${events.map((e) => e.item.input.event)}::text[],
-        ${events.map((e) => JSON.stringify(e.item.properties))}::jsonb[], ${events.map((e) => e.item.input.idempotencyKey ?? null)}::text[],
-        ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS e(id, subscriber, name, properties, key, at)`;
-    await tx.$executeRaw`
+      WITH inserted AS (
+        INSERT INTO "Event" (id, "workspaceId", "subscriberId", name, properties, "idempotencyKey", "occurredAt")
+        SELECT e.id, ${actor.workspaceId}::uuid, e.subscriber, e.name, e.properties, e.key, e.at
+        FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.item.subscriberId!)}::uuid[], ${events.map((e) => e.item.input.event)}::text[],
+          ${events.map((e) => JSON.stringify(e.item.properties))}::jsonb[], ${events.map((e) => e.item.input.idempotencyKey ?? null)}::text[],
+          ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS e(id, subscriber, name, properties, key, at)
+        RETURNING "subscriberId", "occurredAt"
+      )
       UPDATE "Subscriber" s SET "lastEventAt" = GREATEST(s."lastEventAt", l.at)
-      FROM (SELECT sub, max(at) AS at FROM unnest(${events.map((e) => e.item.subscriberId!)}::uuid[], ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS u(sub, at) GROUP BY sub) l
+      FROM (SELECT "subscriberId" AS sub, max("occurredAt") AS at FROM inserted GROUP BY 1) l
       WHERE s.id = l.sub`;
   }
 
