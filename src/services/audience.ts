@@ -4,8 +4,7 @@ import { transaction } from '../db/transaction.js';
 import { z } from 'zod';
 import { boundedJson } from '../domain/json-limits.js';
 import { emailSchema } from '../domain/email-address.js';
-import { UserError, notFound } from '../domain/errors.js';
-import { tryDecodeId, type IdType } from '../domain/public-id.js';
+import { UserError } from '../domain/errors.js';
 import { referencedLists, segmentDefinitionSchema } from '../domain/segment.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
@@ -15,7 +14,8 @@ import type { Fact } from '../domain/triggers.js';
 import { applyFacts, type FactContext } from '../engine/triggers.js';
 import { advisoryLock } from '../engine/locks.js';
 import { parseInput } from './user-input.js';
-import type { Actor } from './sequences.js';
+import type { Actor } from '../auth/actor.js';
+import { owned, ownedMany } from '../db/scope.js';
 
 const tagName = z.string().trim().min(1, { message: 'must not be empty' }).max(100);
 const attributesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
@@ -49,7 +49,7 @@ export async function upsertSubscriberInTx(
   input: z.output<typeof subscriberInputSchema>,
   field: string[],
 ): Promise<{ id: string; facts: Fact[] }> {
-  const listIds = await requireOwnedIds(tx, actor, 'List', input.listIds ?? [], [...field, 'listIds']);
+  const listIds = await ownedMany(tx, actor, 'List', input.listIds ?? [], [...field, 'listIds']);
   const externalId = input.externalId ?? null;
   const keep = (value: string | null | undefined, column: string) => (value === undefined ? Prisma.raw(`"${column}"`) : Prisma.sql`${value}`);
   const merge = (where: Prisma.Sql, email: string) => tx.$queryRaw<{ id: string; externalId: string | null }[]>`
@@ -122,7 +122,7 @@ async function attachAll(tx: Tx, actor: Actor, subscriberId: string, tags: strin
 export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
   const tag = parseInput(tagName, rawTag, ['tag']);
   return transaction(async (tx) => {
-    const id = await requireSubscriber(tx, actor, subscriberId);
+    const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     const added = await attachTag(tx, actor, id, tag);
     await changed(tx, actor, id, added ? [{ kind: 'tag_added', tag }] : []);
     return id;
@@ -132,7 +132,7 @@ export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown
 export async function removeTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
   const name = parseInput(tagName, rawTag, ['tag']);
   return transaction(async (tx) => {
-    const id = await requireSubscriber(tx, actor, subscriberId);
+    const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     const { count } = await tx.subscriberTag.deleteMany({ where: { subscriberId: id, tag: { workspaceId: actor.workspaceId, name } } });
     await changed(tx, actor, id, count ? [{ kind: 'tag_removed', tag: name }] : []);
     return id;
@@ -157,14 +157,14 @@ export async function createList(actor: Actor, rawName: unknown): Promise<string
 
 export async function setListMembership(actor: Actor, subscriberId: string, listId: string, member: boolean) {
   return transaction(async (tx) => {
-    const id = await requireSubscriber(tx, actor, subscriberId);
-    const [list] = await requireOwnedIds(tx, actor, 'List', [listId], ['listId']);
+    const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
+    const { id: list } = await owned(tx, actor, 'List', listId, { field: ['listId'] });
     const facts: Fact[] = [];
     if (member) {
-      if (await joinList(tx, list!, id)) facts.push({ kind: 'list_added', listId: list! });
+      if (await joinList(tx, list, id)) facts.push({ kind: 'list_added', listId: list });
     } else {
-      const { count } = await tx.listMembership.deleteMany({ where: { listId: list!, subscriberId: id } });
-      if (count) facts.push({ kind: 'list_removed', listId: list! });
+      const { count } = await tx.listMembership.deleteMany({ where: { listId: list, subscriberId: id } });
+      if (count) facts.push({ kind: 'list_removed', listId: list });
     }
     await changed(tx, actor, id, facts);
     return id;
@@ -173,7 +173,7 @@ export async function setListMembership(actor: Actor, subscriberId: string, list
 
 export async function unsubscribe(actor: Actor, subscriberId: string): Promise<string> {
   return transaction(async (tx) => {
-    const id = await requireSubscriber(tx, actor, subscriberId);
+    const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     await tx.subscriber.updateMany({
       where: { id, status: 'ACTIVE' },
       data: { status: 'UNSUBSCRIBED', unsubscribedAt: now() },
@@ -190,9 +190,9 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
     async (tx) => {
       // Lists are named by public ID; one that is not a list of this workspace is a mistake, not an empty match.
       for (const listId of referencedLists(definition)) {
-        const uuid = tryDecodeId('List', listId);
-        const found = uuid ? await tx.list.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } }) : null;
-        if (!found) throw new UserError(`List ${listId} not found`, ['definition'], 'NOT_FOUND');
+        await owned(tx, actor, 'List', listId, { field: ['definition'] }).catch((error: unknown) => {
+          throw error instanceof UserError ? new UserError(`List ${listId} not found`, ['definition'], 'NOT_FOUND') : error;
+        });
       }
       const [segment] = await tx.segment.createManyAndReturn({
         data: [{ workspaceId: actor.workspaceId, name, definition: definition as unknown as Prisma.InputJsonObject }],
@@ -233,30 +233,4 @@ async function attachTag(tx: Tx, actor: Actor, subscriberId: string, name: strin
 async function joinList(tx: Tx, listId: string, subscriberId: string): Promise<boolean> {
   const { count } = await tx.listMembership.createMany({ data: [{ listId, subscriberId }], skipDuplicates: true });
   return count > 0;
-}
-
-export async function requireSubscriber(tx: Tx, actor: Actor, publicId: string, field = ['subscriberId']) {
-  const uuid = tryDecodeId('Subscriber', publicId);
-  const found = uuid
-    ? await tx.subscriber.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } })
-    : null;
-  if (!found) throw notFound('Subscriber', field);
-  return found.id;
-}
-
-/** Row IDs of public IDs that must all name rows of this workspace. */
-async function requireOwnedIds(tx: Tx, actor: Actor, type: Extract<IdType, 'List' | 'Segment'>, ids: string[], field: string[]) {
-  if (!ids.length) return [];
-  const uuids = ids.map((id) => tryDecodeId(type, id));
-  const valid = uuids.filter((u): u is string => u !== null);
-  const where = { id: { in: valid }, workspaceId: actor.workspaceId };
-  const found = new Set(
-    (type === 'List'
-      ? await tx.list.findMany({ where, select: { id: true } })
-      : await tx.segment.findMany({ where, select: { id: true } })
-    ).map((r) => r.id),
-  );
-  const missing = uuids.findIndex((u) => u === null || !found.has(u));
-  if (missing >= 0) throw notFound(type, ids.length === 1 && field.at(-1) !== 'listIds' ? field : [...field, String(missing)]);
-  return uuids as string[];
 }

@@ -13,8 +13,8 @@ import { transaction } from '../db/transaction.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
 import { runEnded } from '../engine/release-queued.js';
 import { logRunChanges, OPEN_STATUSES } from '../engine/run-status.js';
-import { requireSequence } from './runs.js';
-import type { Actor } from './sequences.js';
+import { owned } from '../db/scope.js';
+import type { Actor } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
 // The open statuses as an SQL list, from the one constant (fixed words, no user input).
@@ -70,7 +70,7 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
   const dryRun = input.dryRun ?? input.fieldValues != null;
   return transaction(
     async (tx) => {
-      const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
+      const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
 
       let match: Prisma.Sql;
       if (input.subscriberId != null) {

@@ -20,7 +20,7 @@ import { advisoryLocks } from '../engine/locks.js';
 import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
 import { reevaluateSegments } from './segments.js';
 import { externalIdSchema } from './audience.js';
-import type { Actor } from './sequences.js';
+import type { Actor } from '../auth/actor.js';
 import { UserErrors, asUserErrors, parseInput } from './user-input.js';
 
 const propertiesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));

@@ -6,7 +6,7 @@ import type { Tx } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
 import { SHOPIFY_DOMAIN_PATTERN, SHOPIFY_TOKEN_PATTERN } from '../integrations/shopify.js';
 import { providerSecrets, STRIPE_KEY_PATTERN } from '../integrations/stripe.js';
-import type { Actor } from './sequences.js';
+import type { Actor } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
 const stripeKeySchema = z

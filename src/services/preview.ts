@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { boundedJson } from '../domain/json-limits.js';
 import { delayToSeconds } from '../domain/delay.js';
 import { emailSchema } from '../domain/email-address.js';
-import { UserError, notFound } from '../domain/errors.js';
+import { UserError } from '../domain/errors.js';
 import type { MergeTagContext } from '../domain/merge-tags.js';
-import { tryDecodeId } from '../domain/public-id.js';
+import { owned } from '../db/scope.js';
 import { dateStepDueAt, dueAt, sequenceRunDate, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { db } from '../db/client.js';
@@ -14,7 +14,7 @@ import type { Step } from '../generated/prisma/client.js';
 import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { trackingKeys } from './tracking.js';
-import type { Actor } from './sequences.js';
+import type { Actor } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
 const previewSchema = z.object({
@@ -40,24 +40,21 @@ export async function previewSequence(actor: Actor, rawInput: unknown): Promise<
   if (input.subscriberId != null && input.email != null) {
     throw new UserError('Give subscriberId or email, not both', ['email'], 'VALIDATION');
   }
-  const sequenceId = tryDecodeId('Sequence', input.sequenceId);
-  const sequence = sequenceId
-    ? await db().sequence.findFirst({
-        where: { id: sequenceId, workspaceId: actor.workspaceId },
-        include: { steps: { where: { position: { not: null } }, orderBy: { position: 'asc' } } },
-      })
-    : null;
-  if (!sequence) throw notFound('Sequence', ['sequenceId']);
+  const { id: sequenceId } = await owned(db(), actor, 'Sequence', input.sequenceId, { field: ['sequenceId'] });
+  const sequence = await db().sequence.findUniqueOrThrow({
+    where: { id: sequenceId },
+    include: { steps: { where: { position: { not: null } }, orderBy: { position: 'asc' } } },
+  });
 
   // A known subscriber as they are; an unknown email as a new subscriber would be.
   let subscriber: MergeTagContext['subscriber'] = { email: input.email ?? 'subscriber@example.com', firstName: null, lastName: null, attributes: {} };
   if (input.subscriberId != null || input.email != null) {
-    const where = input.subscriberId != null ? { id: tryDecodeId('Subscriber', input.subscriberId) ?? undefined } : { email: input.email! };
-    const found = await db().subscriber.findFirst({ where: { ...where, workspaceId: actor.workspaceId } });
+    const found =
+      input.subscriberId != null
+        ? await owned(db(), actor, 'Subscriber', input.subscriberId, { field: ['subscriberId'] })
+        : await db().subscriber.findFirst({ where: { email: input.email!, workspaceId: actor.workspaceId } });
     if (found) {
       subscriber = { email: found.email, firstName: found.firstName, lastName: found.lastName, attributes: (found.attributes ?? {}) as Record<string, unknown> };
-    } else if (input.subscriberId != null) {
-      throw notFound('Subscriber', ['subscriberId']);
     }
   }
 

@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { boundedJson } from '../domain/json-limits.js';
 import { now } from '../clock.js';
 import { emailSchema } from '../domain/email-address.js';
-import { UserError, notFound } from '../domain/errors.js';
-import { tryDecodeId } from '../domain/public-id.js';
+import { UserError } from '../domain/errors.js';
+import { encodeId } from '../domain/public-id.js';
 import type { Fact } from '../domain/triggers.js';
 import { db, type Tx } from '../db/client.js';
 import type { Enrollment, Prisma } from '../generated/prisma/client.js';
@@ -19,8 +19,9 @@ import { OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
 import { startRun } from '../engine/start-run.js';
 import { idempotencyKeySchema } from './events.js';
 import type { EnrollmentSkip } from '../engine/triggers.js';
-import { changed, requireSubscriber, subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
-import type { Actor } from './sequences.js';
+import { changed, subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
+import type { Actor } from '../auth/actor.js';
+import { owned } from '../db/scope.js';
 import { parseInput } from './user-input.js';
 
 const propertiesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
@@ -50,7 +51,7 @@ export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise
 export async function enroll(actor: Actor, rawInput: unknown): Promise<Enrolled> {
   const input = parseInput(enrollSchema, rawInput, ['input']);
   return transaction(async (tx) => {
-    const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
+    const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
     if (sequence.status !== 'ACTIVE') {
       throw new UserError(
         `The sequence is ${sequence.status.toLowerCase()}; enable it before enrolling subscribers`,
@@ -87,7 +88,7 @@ export async function enroll(actor: Actor, rawInput: unknown): Promise<Enrolled>
 export async function removeSubscriberFromSequence(actor: Actor, rawInput: unknown): Promise<string[]> {
   const input = parseInput(z.object({ sequenceId: z.string(), email: emailSchema }), rawInput, ['input']);
   return transaction(async (tx) => {
-    const sequence = await requireSequence(tx, actor, input.sequenceId, ['input', 'sequenceId']);
+    const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
     const runs = await tx.enrollment.findMany({
       where: { sequenceId: sequence.id, subscriber: { email: input.email }, status: { in: OPEN_STATUSES } },
       orderBy: { startedAt: 'desc' },
@@ -103,7 +104,7 @@ export async function removeSubscriberFromSequence(actor: Actor, rawInput: unkno
 /** Pause and resume return the run as their transaction committed it (under the row lock), for the reply. */
 export async function pauseEnrollment(actor: Actor, id: string): Promise<Enrollment> {
   return transaction(async (tx) => {
-    const run = await lockRun(tx, actor, id);
+    const run = await owned(tx, actor, 'Enrollment', id, { field: ['id'], lock: true });
     if (run.status !== 'ACTIVE') throw new UserError(`Only an active run can be paused; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
     await setRunStatus(tx, run, 'PAUSED', 'paused by hand');
     return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
@@ -113,7 +114,7 @@ export async function pauseEnrollment(actor: Actor, id: string): Promise<Enrollm
 /** A resumed run goes on with the step it was waiting for, at once if that fell due meanwhile. */
 export async function resumeEnrollment(actor: Actor, id: string): Promise<Enrollment> {
   return transaction(async (tx) => {
-    const run = await lockRun(tx, actor, id);
+    const run = await owned(tx, actor, 'Enrollment', id, { field: ['id'], lock: true });
     if (run.status !== 'PAUSED') throw new UserError(`Only a paused run can be resumed; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
     const due = new Date(Math.max(now().getTime(), run.nextTriggerAt?.getTime() ?? 0));
     await setRunStatus(tx, run, 'ACTIVE', 'resumed', { nextTriggerAt: due });
@@ -164,9 +165,7 @@ const replySchema = z.object({
 export async function recordReply(actor: Actor, rawInput: unknown): Promise<string | null> {
   const input = parseInput(replySchema, rawInput, ['input']);
   return transaction(async (tx) => {
-    const uuid = tryDecodeId('Message', input.messageId);
-    const message = uuid ? await tx.message.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
-    if (!message) throw notFound('Message', ['input', 'messageId']);
+    const message = await owned(tx, actor, 'Message', input.messageId, { field: ['input', 'messageId'] });
     const at = now();
     await tx.message.update({
       where: { id: message.id },
@@ -178,7 +177,7 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
     });
     await tx.messageEvent.create({ data: { messageId: message.id, type: 'REPLY', data: { sentiment: input.sentiment ?? null }, createdAt: at } });
     if (!message.enrollmentId) return null;
-    const run = await lockRun(tx, actor, message.enrollmentId, true);
+    const run = await owned(tx, actor, 'Enrollment', encodeId('Enrollment', message.enrollmentId), { field: ['id'], lock: true });
     if (!OPEN_STATUSES.includes(run.status)) return run.id;
     const sequence = await tx.sequence.findUniqueOrThrow({ where: { id: run.sequenceId } });
     // A reply from someone else on the thread follows the secondary action (Outreach's rule).
@@ -207,21 +206,4 @@ export async function finishReplyPause(enrollmentId: string, pausedUntil: Date):
     await setRunStatus(tx, run, 'COMPLETED', 'reply pause ended');
     await runEnded(tx, run.sequence);
   });
-}
-
-/** The workspace's sequence named by a public ID, or a NOT_FOUND UserError at `field`. */
-export async function requireSequence(tx: Tx, actor: Actor, publicId: string, field: string[]) {
-  const uuid = tryDecodeId('Sequence', publicId);
-  const sequence = uuid ? await tx.sequence.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
-  if (!sequence) throw notFound('Sequence', field);
-  return sequence;
-}
-
-/** The run, row-locked for this transaction. `isRowId`: given as a row ID rather than a public one. */
-async function lockRun(tx: Tx, actor: Actor, id: string, isRowId = false) {
-  const uuid = isRowId ? id : tryDecodeId('Enrollment', id);
-  if (uuid) await lockRunRow(tx, uuid);
-  const run = uuid ? await tx.enrollment.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
-  if (!run) throw notFound('Enrollment', ['id']);
-  return run;
 }

@@ -1,6 +1,8 @@
 // Sequence definitions: create, edit and move through statuses. Each call is one
 // transaction, so an invalid step leaves nothing behind.
 import { transaction } from '../db/transaction.js';
+import type { Actor } from '../auth/actor.js';
+import { owned } from '../db/scope.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { importHtml } from '../domain/html-import.js';
 import { defaultEnrollmentMode } from '../domain/enrollment-key.js';
@@ -21,21 +23,18 @@ import { isShopifyConnected, isStripeConnected } from './integrations.js';
 import { rescheduleCurrentSteps } from './runs.js';
 import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
-import { lockSequenceRow } from '../engine/locks.js';
 import { QUEUES } from '../engine/queues.js';
 
-export interface Actor {
-  workspaceId: string;
-}
+export type { Actor } from '../auth/actor.js';
 
 const INPUT = ['input'];
 
 export async function createSequence(actor: Actor, rawInput: unknown): Promise<string> {
   const input = parseInput(createSequenceSchema, rawInput, INPUT);
   return transaction(async (tx) => {
-    const triggerListId = input.listId ? await requireOwned(tx, actor, 'list', input.listId, 'listId') : null;
+    const triggerListId = input.listId ? await requireOwned(tx, actor, 'List', input.listId, 'listId') : null;
     const triggerSegmentId = input.segmentId
-      ? await requireOwned(tx, actor, 'segment', input.segmentId, 'segmentId')
+      ? await requireOwned(tx, actor, 'Segment', input.segmentId, 'segmentId')
       : null;
     await requireStopConditionList(tx, actor, input.stopCondition);
     const slug = await chooseSlug(tx, actor, input.slug ?? null, input.name);
@@ -218,31 +217,18 @@ async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: stri
 }
 
 /** Locks the row so concurrent status changes and edits apply one after the other. */
-async function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
-  const uuid = tryDecodeId('Sequence', id);
-  if (uuid) await lockSequenceRow(tx, uuid);
-  const sequence = uuid ? await tx.sequence.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId } }) : null;
-  if (!sequence) throw notFound('Sequence', ['id']);
-  return sequence;
+function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
+  return owned(tx, actor, 'Sequence', id, { field: ['id'], lock: true });
 }
 
-async function requireOwned(tx: Tx, actor: Actor, model: 'list' | 'segment', id: string, field: string | string[]) {
-  const type = model === 'list' ? 'List' : 'Segment';
-  const uuid = tryDecodeId(type, id);
-  const where = { id: uuid ?? undefined, workspaceId: actor.workspaceId };
-  const found = uuid
-    ? model === 'list'
-      ? await tx.list.findFirst({ where, select: { id: true } })
-      : await tx.segment.findFirst({ where, select: { id: true } })
-    : null;
-  if (!found) throw notFound(type, [...INPUT, ...[field].flat()]);
-  return found.id;
+async function requireOwned(tx: Tx, actor: Actor, model: 'List' | 'Segment', id: string, field: string | string[]) {
+  return (await owned(tx, actor, model, id, { field: [...INPUT, ...[field].flat()] })).id;
 }
 
 /** A list stop condition names a list of this workspace (by public ID), else NOT_FOUND. */
 async function requireStopConditionList(tx: Tx, actor: Actor, condition: { type: string; value?: string | null } | undefined) {
   if (!condition?.type.endsWith('_LIST') || !condition.value) return;
-  await requireOwned(tx, actor, 'list', condition.value, ['stopCondition', 'value']);
+  await requireOwned(tx, actor, 'List', condition.value, ['stopCondition', 'value']);
 }
 
 /** What createSequence did, in words (Sequenzy's `message`): a goal's emails are still being written. */

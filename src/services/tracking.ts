@@ -13,7 +13,7 @@ import { runEnded } from '../engine/release-queued.js';
 import { CHANGES_CHANNEL, OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
-import type { Actor } from './sequences.js';
+import type { Actor } from '../auth/actor.js';
 
 // ---------------------------------------------------------------------------
 // The link key

@@ -1,6 +1,7 @@
 import { decodeId } from '../../domain/public-id.js';
 import { db } from '../../db/client.js';
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentStatusEnum, StepRunStatusEnum } from './enums.js';
 
@@ -17,9 +18,7 @@ export const StepRunRef = builder.prismaObject('StepRun', {
 
 /** One run of one subscriber through one sequence; its id is also the execution id. */
 export const EnrollmentRef = builder.prismaNode('Enrollment', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('Enrollment'),
   fields: (t) => ({
     sequence: t.relation('sequence'),
     subscriber: t.relation('subscriber'),

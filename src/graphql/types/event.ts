@@ -1,9 +1,8 @@
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 
 export const EventRef = builder.prismaNode('Event', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('Event'),
   fields: (t) => ({
     name: t.exposeString('name'),
     properties: t.expose('properties', { type: 'JSON' }),

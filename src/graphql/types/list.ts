@@ -1,11 +1,10 @@
 import { db } from '../../db/client.js';
 import { createList } from '../../services/audience.js';
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 
 export const ListRef = builder.prismaNode('List', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('List'),
   fields: (t) => ({
     name: t.exposeString('name'),
     subscriberCount: t.relationCount('members'),

@@ -2,13 +2,12 @@ import { normalizeEmail } from '../../domain/email-address.js';
 import { tryDecodeId } from '../../domain/public-id.js';
 import { db } from '../../db/client.js';
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 import { connectionWithTotalCount } from './connection.js';
 import { MessageStatusEnum } from './enums.js';
 
 export const MessageRef = builder.prismaNode('Message', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('Message'),
   fields: (t) => ({
     to: t.exposeString('to'),
     subject: t.exposeString('subject'),

@@ -1,11 +1,10 @@
 import { db } from '../../db/client.js';
 import { createSegment } from '../../services/audience.js';
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 
 export const SegmentRef = builder.prismaNode('Segment', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('Segment'),
   fields: (t) => ({
     name: t.exposeString('name'),
     definition: t.expose('definition', { type: 'JSON' }),

@@ -6,6 +6,7 @@ import type { Sequence } from '../../generated/prisma/client.js';
 import { changeSequenceStatus, createSequence, creationMessage, setSequenceLock, updateSequence } from '../../services/sequences.js';
 import { loadProspectCounts, loadScheduleCounts, loadSequenceStats, type SequenceStats } from '../../services/stats.js';
 import { builder, type MutationFieldBuilder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentConnection } from './enrollment.js';
 import {
@@ -90,9 +91,7 @@ export const SequenceStatsRef = builder.objectRef<SequenceStats>('SequenceStats'
 });
 
 export const SequenceRef = builder.prismaNode('Sequence', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('Sequence'),
   fields: (t) => ({
     slug: t.exposeString('slug'),
     name: t.exposeString('name'),

@@ -2,6 +2,7 @@ import { normalizeBlocks } from '../../domain/blocks.js';
 import { renderStepHtml } from '../../mail/step-preview.js';
 import { loadStepStats, type MessageCounts } from '../../services/stats.js';
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 import { StepTypeEnum } from './enums.js';
 
 interface DelayShape {
@@ -77,9 +78,7 @@ export const StepStatsRef = builder.objectRef<MessageCounts>('StepStats').implem
 });
 
 export const StepRef = builder.prismaNode('Step', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, sequence: { workspaceId: ctx.workspaceId } }),
+  ...tenantNode('Step'),
   fields: (t) => ({
     // Retired steps (removed by an edit) keep their runs' history but have no position.
     position: t.int({ resolve: (step) => step.position ?? 0 }),

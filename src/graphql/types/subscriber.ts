@@ -5,6 +5,7 @@ import { db } from '../../db/client.js';
 import { addTag, removeTag, setListMembership, unsubscribe, upsertSubscriber } from '../../services/audience.js';
 import { MAX_SUBSCRIBERS, upsertSubscribers } from '../../services/subscriber-import.js';
 import { builder } from '../builder.js';
+import { tenantNode } from '../tenant-node.js';
 import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentConnection } from './enrollment.js';
 import { EnrollmentStatusEnum, SubscriberStatusEnum } from './enums.js';
@@ -12,9 +13,7 @@ import { ListRef } from './list.js';
 import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
 
 export const SubscriberRef = builder.prismaNode('Subscriber', {
-  id: { field: 'id' },
-  nullable: true,
-  findUnique: (id, ctx) => ({ id, workspaceId: ctx.workspaceId }),
+  ...tenantNode('Subscriber'),
   fields: (t) => ({
     email: t.exposeString('email'),
     externalId: t.exposeString('externalId', { nullable: true, description: 'Your own id for this person, unique in the workspace' }),
