@@ -251,6 +251,11 @@ function releaseTail(tail: WorkspaceTail) {
   }
 }
 
+/** Whether this process's last read of a workspace found committed changes waiting behind an open transaction (tests, diagnostics). */
+export function changesHeld(workspaceId: string): boolean {
+  return tails.get(workspaceId)?.held ?? false;
+}
+
 function matches(filter: FeedFilter, row: FeedRow): boolean {
   return (
     (!filter.sequenceId || row.sequenceId === filter.sequenceId) &&

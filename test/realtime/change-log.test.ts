@@ -2,13 +2,15 @@
 // and commit out of transaction-id order; every reader (live, replay, resumed)
 // gets each committed change exactly once, never an aborted one, and each run's
 // changes in the order they happened.
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { transaction } from '../../src/db/transaction.js';
 import type { Tx } from '../../src/db/client.js';
 import type { EnrollmentStatus } from '../../src/generated/prisma/client.js';
-import { changeFeed, configureChangeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../src/realtime/change-feed.js';
+import { changeFeed, changesHeld, configureChangeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../src/realtime/change-feed.js';
 import { logRunChanges, setRunStatus } from '../../src/engine/run-status.js';
 import { useTestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const t = await useTestApp();
 const controller = new AbortController();
@@ -159,6 +161,40 @@ describe('change log without a writer lock', () => {
     } finally {
       configureChangeFeed({ tailSize: 5_000 });
     }
+  });
+
+  it('is held only by a transaction that has written (in any database), and catches up when it ends, without a NOTIFY', async () => {
+    const ws = await t.workspace('held');
+    const [run] = await makeRuns(ws.workspaceId, 1);
+    const live = follow(ws.workspaceId, '0');
+    await live.until(1);
+    const clients: pg.Client[] = [];
+    const open = async (url: string) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      clients.push(client);
+      return client;
+    };
+    // An idle session and an open read-only transaction hold nothing.
+    await open(t.url);
+    const reader = await open(t.url);
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM "Message"');
+    await transaction((tx) => flip(tx, run!));
+    await live.until(2);
+    // A transaction with an id, in another database of the cluster, holds the horizon.
+    const writer = await open(t.url.replace(/\/[^/?]+(\?|$)/, '/postgres$1'));
+    await writer.query('BEGIN');
+    await writer.query('SELECT pg_current_xact_id()::text');
+    await transaction((tx) => flip(tx, run!));
+    await waitFor(() => changesHeld(ws.workspaceId));
+    expect(live.rows).toHaveLength(2);
+    // It ends without a NOTIFY of ours: the held tail reads again by itself.
+    await writer.query('ROLLBACK');
+    await reader.query('ROLLBACK');
+    await live.until(3);
+    await expectExact(ws.workspaceId, live.rows);
+    await Promise.all(clients.map((c) => c.end()));
   });
 
   it('reads an old seq cursor as the place it named', async () => {
