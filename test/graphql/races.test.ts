@@ -128,6 +128,33 @@ describe('racing status changes report what they committed', () => {
   });
 });
 
+describe('racing run controls report what they committed', () => {
+  it('each pauseEnrollment / resumeEnrollment reply reports the status its own transaction set', async () => {
+    const ws = await t.workspace('run race');
+    const created = await ws.gql(CREATE_SEQUENCE, {
+      input: { name: 'Runs', trigger: 'MANUAL', steps: [{ subject: 'Hi', blocks: [{ type: 'text', text: 'Hi' }], delay: { days: 1 } }] },
+    });
+    const sequenceId = created.data.createSequence.sequence.id;
+    await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { code } } }`, { id: sequenceId });
+    const enrolled = await ws.gql(
+      `mutation($s: ID!) { enrollSubscriber(input: { sequenceId: $s, subscriber: { email: "run@race.test" } }) { enrollment { id } errors { code } } }`,
+      { s: sequenceId },
+    );
+    const id = enrolled.data.enrollSubscriber.enrollment.id;
+    const actions = Array.from({ length: 40 }, (_, i) => (i % 2 ? 'resumeEnrollment' : 'pauseEnrollment'));
+    const results = await Promise.all(
+      actions.map((action) => ws.gql(`mutation($id: ID!) { ${action}(id: $id) { enrollment { status } errors { code } } }`, { id })),
+    );
+    expectNoInternalErrors(results);
+    const replies = results.map((r, i) => ({ action: actions[i]!, ...r.data[actions[i]!] }));
+    const succeeded = replies.filter((r) => !r.errors.length);
+    expect(succeeded.length).toBeGreaterThan(0);
+    for (const reply of succeeded) expect(reply.enrollment.status).toBe(reply.action === 'pauseEnrollment' ? 'PAUSED' : 'ACTIVE');
+    // The others were refused for the state they found, not failed.
+    for (const reply of replies.filter((r) => r.errors.length)) expect(reply.errors).toEqual([{ code: 'INVALID_TRANSITION' }]);
+  });
+});
+
 describe('hostile input sizes', () => {
   // Written as text: JSON.stringify itself overflows on such a value.
   const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
