@@ -65,14 +65,15 @@ if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ 
 const app = serveHttp ? buildApp({ prisma, logger, graphiqlApiKey, settings: config }) : undefined;
 if (app) {
   const port = await app.start(config.PORT, config.HOST);
-  logger.info(`Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
+  logger.info({ host: config.HOST, port }, `Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
 }
 if (runJobs) logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'Stepwise workers are running');
 
 /**
  * STEPWISE_API_KEY is made valid when set. On the embedded default without one, a
  * development key is created once, kept next to the data, and printed at each
- * start (and prefilled in GraphiQL, which is only reachable locally then).
+ * start, and prefilled in GraphiQL for clients on this machine only (the embedded
+ * default listens on 127.0.0.1; see server/loopback.ts for proxied requests).
  */
 async function provisionKeys(client: PrismaClient): Promise<string | undefined> {
   if (config.STEPWISE_API_KEY) {
