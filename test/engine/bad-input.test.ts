@@ -54,7 +54,7 @@ const error = (field: string[], code: string, message: unknown = expect.any(Stri
 describe('trackEvent', () => {
   it('refuses a malformed email, a missing subscriber and an unknown subscriber ID', async () => {
     await refused(() => api.trackRaw({ email: 'not-an-email', event: 'signed_up' }), [error(['input', 'email'], 'VALIDATION', 'email must be a valid email address')], 'event');
-    await refused(() => api.trackRaw({ event: 'signed_up' }), [error(['input', 'subscriberId'], 'VALIDATION', 'subscriberId give subscriberId or email')], 'event');
+    await refused(() => api.trackRaw({ event: 'signed_up' }), [error(['input', 'subscriberId'], 'VALIDATION', 'subscriberId give subscriberId, externalId or email')], 'event');
     await refused(
       () => api.trackRaw({ subscriberId: 'sub_00000000000000000000000000', event: 'signed_up' }),
       [error(['input', 'subscriberId'], 'NOT_FOUND', 'Subscriber not found')],
