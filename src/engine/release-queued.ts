@@ -3,19 +3,10 @@
 import { transaction } from '../db/transaction.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
-import type { Sequence } from '../generated/prisma/client.js';
-import { enqueue } from './boss.js';
+import { decide } from '../domain/run-machine/index.js';
+import { apply, loadMachineSequences, lockRuns } from './lifecycle.js';
 import { advisoryLock } from './locks.js';
-import { QUEUES } from './queues.js';
-import { setRunStatus } from './run-status.js';
-import { hasRoomToStart, scheduleFirstStep } from './start-run.js';
-
-/** Call when a run ends: a throttled sequence may now start a queued one. */
-export async function runEnded(tx: Tx, sequence: Pick<Sequence, 'id' | 'throttleCapacity'>) {
-  if (sequence.throttleCapacity != null) {
-    await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: sequence.id } }]);
-  }
-}
+import { hasRoomToStart } from './start-run.js';
 
 const BATCH = 500;
 
@@ -45,13 +36,18 @@ async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
     where: { sequenceId, status: 'QUEUED' },
     orderBy: { startedAt: 'asc' },
     take: BATCH,
+    select: { id: true },
   });
+  const runs = await lockRuns(tx, queued.map((r) => r.id));
+  const machine = (await loadMachineSequences(tx, [sequenceId])).get(sequenceId)!;
   let started = 0;
-  for (const run of queued) {
+  for (const { id } of queued) {
+    const run = runs.get(id);
+    if (!run || run.state.status !== 'QUEUED') continue;
     const at = now();
     if (!(await hasRoomToStart(tx, sequence, at))) break;
-    await setRunStatus(tx, run, 'ACTIVE', 'released from throttle', { startedAt: at });
-    await scheduleFirstStep(tx, { ...run, sequence }, at);
+    // One at a time: the throttle counts the runs begun so far.
+    await apply(tx, [{ ref: run.ref, decision: decide(run.state, machine, { kind: 'begin' }, at) }]);
     started += 1;
   }
   return started;

@@ -1,59 +1,51 @@
-// The one place a run's status changes. Each change is appended to the change
-// log in the same transaction (the subscription feed replays from it) and
+// The change log of runs' statuses (lifecycle.ts writes the statuses). Each change is appended to it
+// in the same transaction (the subscription feed replays from it) and
 // announced with a tiny NOTIFY that is delivered only if the transaction commits.
 import { now } from '../clock.js';
+import { enterStatus, type RunState } from '../domain/run-machine/index.js';
 import type { Tx } from '../db/client.js';
-import type { EnrollmentStatus, Prisma } from '../generated/prisma/client.js';
+import type { EnrollmentStatus } from '../generated/prisma/client.js';
 import { runBeforeCommit } from '../db/transaction.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
 
-export interface RunRef {
-  id: string;
-  workspaceId: string;
-  sequenceId: string;
-  subscriberId: string;
-  status: EnrollmentStatus | null;
-}
-
-/** Timestamps that go with entering a status. */
-function stampsFor(status: EnrollmentStatus, at: Date, reason: string | null): Prisma.EnrollmentUpdateInput {
-  switch (status) {
-    case 'COMPLETED':
-      return { completedAt: at, nextTriggerAt: null, pausedUntil: null };
-    case 'CANCELLED':
-      return { cancelledAt: at, cancelReason: reason, nextTriggerAt: null, pausedUntil: null };
-    case 'STOPPED':
-      return { cancelledAt: at, cancelReason: reason, nextTriggerAt: null, pausedUntil: null };
-    case 'FAILED':
-      return { failedAt: at, error: reason, nextTriggerAt: null };
-    case 'PAUSED':
-      return { pausedAt: at };
-    case 'ACTIVE':
-      return { pausedAt: null, pausedUntil: null };
-    default:
-      return {};
-  }
-}
-
 /**
- * Moves a run to `status` (with `extra` fields) and logs the change. `run.status`
- * is the status it had (null for a run being created, logged as a start).
+ * Writes a status as given and logs it, bypassing the run machine's rules (which
+ * live in src/domain/run-machine and are applied by lifecycle.ts): a primitive for
+ * tests of the change log. `run.status` is the status it had (null: a new run).
  */
 export async function setRunStatus(
   tx: Tx,
-  run: RunRef,
+  run: { id: string; workspaceId: string; sequenceId: string; subscriberId: string; status: EnrollmentStatus | null },
   status: EnrollmentStatus,
   reason: string | null = null,
-  extra: Prisma.EnrollmentUpdateInput = {},
 ): Promise<void> {
   const at = now();
   if (run.status !== null) {
-    await tx.enrollment.update({ where: { id: run.id }, data: { status, ...stampsFor(status, at, reason), ...extra } });
+    // The columns entering `status` sets: those the machine changed from the marker.
+    const stamps = enterStatus(MARKED, status, at, reason);
+    const data = Object.fromEntries(Object.entries(stamps).filter(([key, value]) => key !== 'id' && value !== MARKED[key as keyof RunState]));
+    await tx.enrollment.update({ where: { id: run.id }, data: { ...data, status } });
   }
   await logRunChanges(tx, [{ ...run, previousStatus: run.status, status, reason, occurredAt: at }]);
 }
+
+const MARK = new Date(1);
+const MARKED: RunState = {
+  id: '',
+  status: 'ACTIVE',
+  currentStepPosition: -1,
+  nextTriggerAt: MARK,
+  startedAt: MARK,
+  completedAt: MARK,
+  cancelledAt: MARK,
+  cancelReason: '\u0000',
+  pausedAt: MARK,
+  pausedUntil: MARK,
+  failedAt: MARK,
+  error: '\u0000',
+};
 
 export interface RunChange {
   id: string;

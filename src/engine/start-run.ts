@@ -293,33 +293,3 @@ export async function hasRoomToStart(tx: Tx, sequence: Sequence, at: Date): Prom
   // Paused throttles are the caller's to check: a release never runs while paused.
   return throttleHold({ ...toStartSequence(sequence), throttlePaused: false }, counts) === null;
 }
-
-/**
- * Points an ACTIVE run at its first step (due after that step's delay) and
- * creates the step's job; a sequence without steps completes at once.
- */
-export async function scheduleFirstStep(
-  tx: Tx,
-  run: {
-    id: string;
-    workspaceId: string;
-    sequenceId: string;
-    subscriberId: string;
-    entryEvent?: unknown;
-    sequence: Pick<Sequence, 'sendWindow' | 'sequenceType' | 'dateFieldPath'>;
-  },
-  from: Date,
-): Promise<'ACTIVE' | 'COMPLETED'> {
-  const first = (await loadFirstSteps(tx, [run.sequenceId])).get(run.sequenceId);
-  if (!first) {
-    await tx.enrollment.update({ where: { id: run.id }, data: { status: 'COMPLETED', completedAt: from } });
-    await logRunChanges(tx, [{ ...run, previousStatus: 'ACTIVE', status: 'COMPLETED', reason: 'no steps', occurredAt: from }]);
-    return 'COMPLETED';
-  }
-  const attributes = run.sequence.sequenceType === 'DATE' ? (await loadAttributes(tx, [run.subscriberId])).get(run.subscriberId) : null;
-  const date = sequenceRunDate(run.sequence, run.entryEvent ?? null, attributes ?? null);
-  const due = stepDueAt({ ...run.sequence, sendWindow: run.sequence.sendWindow as SendWindow | null }, first, from, date);
-  await tx.enrollment.update({ where: { id: run.id }, data: { currentStepPosition: first.position, nextTriggerAt: due } });
-  await enqueue(tx, [{ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due }]);
-  return 'ACTIVE';
-}

@@ -9,8 +9,8 @@ import { tryDecodeId } from '../domain/public-id.js';
 import { describeFact, stopConditionMet, triggerFires, type Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import type { EnrollmentStatus, Sequence } from '../generated/prisma/client.js';
-import { runEnded } from './release-queued.js';
-import { OPEN_STATUSES, logRunChanges } from './run-status.js';
+import { transitionRuns } from './lifecycle.js';
+import { OPEN_STATUSES } from './run-status.js';
 import { startRuns, type StartRunInput } from './start-run.js';
 
 export interface FactContext {
@@ -173,28 +173,7 @@ async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
 /** Runs become STOPPED (those still open), logged, and their throttled sequences told. */
 async function stopNow(tx: Tx, stops: Stop[]) {
   if (!stops.length) return;
-  const at = now();
-  // Conditional update: a run that ended meanwhile is left alone.
-  const stopped = await tx.$queryRaw<{ id: string }[]>`
-    UPDATE "Enrollment" e SET status = 'STOPPED', "cancelledAt" = ${at}, "cancelReason" = r.reason, "nextTriggerAt" = NULL, "pausedUntil" = NULL, "updatedAt" = now()
-    FROM unnest(${stops.map((s) => s.run.id)}::uuid[], ${stops.map((s) => s.reason)}::text[]) AS r(id, reason)
-    WHERE e.id = r.id AND e.status::text = ANY(${OPEN_STATUSES as string[]})
-    RETURNING e.id::text`;
-  const done = new Set(stopped.map((r) => r.id));
-  const ended = stops.filter((s) => done.has(s.run.id));
-  await logRunChanges(
-    tx,
-    ended.map(({ run, reason }) => ({
-      id: run.id,
-      workspaceId: run.workspaceId,
-      sequenceId: run.sequenceId,
-      subscriberId: run.subscriberId,
-      previousStatus: run.status,
-      status: 'STOPPED' as const,
-      reason,
-      occurredAt: at,
-    })),
-  );
-  const sequences = new Map(ended.map(({ run }) => [run.sequenceId, { id: run.sequenceId, throttleCapacity: run.throttleCapacity }]));
-  for (const sequence of sequences.values()) await runEnded(tx, sequence);
+  const reasons = new Map(stops.map((s) => [s.run.id, s.reason]));
+  // Under the runs' locks: a run that ended meanwhile is refused by the machine and left alone.
+  await transitionRuns(tx, [...reasons.keys()], (run) => ({ kind: 'stop', reason: reasons.get(run.ref.id)! }));
 }

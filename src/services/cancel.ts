@@ -11,8 +11,8 @@ import { tryDecodeId } from '../domain/public-id.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
-import { runEnded } from '../engine/release-queued.js';
-import { logRunChanges, OPEN_STATUSES } from '../engine/run-status.js';
+import { endRunsWhere } from '../engine/lifecycle.js';
+import { OPEN_STATUSES } from '../engine/run-status.js';
 import { owned } from '../db/scope.js';
 import type { Actor } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
@@ -104,8 +104,7 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
         };
       }
 
-      const cancelled = await cancelWhere(tx, where, reason);
-      if (cancelled.length) await runEnded(tx, sequence);
+      const cancelled = await endRunsWhere(tx, where, { kind: 'cancel', reason });
       const sample = cancelled.slice(0, limit);
       const emails = await tx.subscriber.findMany({
         where: { id: { in: [...new Set(sample.map((r) => r.subscriberId))] } },
@@ -148,33 +147,6 @@ export function fieldValuesMatch(path: string, values: unknown[]): Prisma.Sql {
   return Prisma.sql`(${containment}) AND (e."entryEvent" #> ${segments}::text[]) IN (${exact})`;
 }
 
-interface CancelledRow {
-  id: string;
-  workspaceId: string;
-  sequenceId: string;
-  subscriberId: string;
-  previousStatus: EnrollmentStatus;
-  enrollmentKey: string | null;
-}
-
-/** Cancels every open run matching `where` in one statement and logs each change. */
-async function cancelWhere(tx: Tx, where: Prisma.Sql, reason: string): Promise<CancelledRow[]> {
-  const at = now();
-  const rows = await tx.$queryRaw<CancelledRow[]>`
-    UPDATE "Enrollment" AS u
-    SET status = 'CANCELLED', "cancelledAt" = ${at}, "cancelReason" = ${reason}, "nextTriggerAt" = NULL,
-        "pausedUntil" = NULL, "updatedAt" = ${at}
-    FROM (SELECT e.id, e.status FROM "Enrollment" e WHERE ${where} ORDER BY e.id FOR UPDATE) AS old
-    WHERE u.id = old.id AND u.status IN ${OPEN}
-    RETURNING u.id::text AS id, u."workspaceId"::text AS "workspaceId", u."sequenceId"::text AS "sequenceId",
-              u."subscriberId"::text AS "subscriberId", old.status AS "previousStatus", u."enrollmentKey"`;
-  await logRunChanges(
-    tx,
-    rows.map((r) => ({ ...r, status: 'CANCELLED' as const, reason, occurredAt: at })),
-  );
-  return rows;
-}
-
 const cancelRunsSchema = z.object({
   executionId: z.string().nullish(),
   recipients: z.array(z.string().trim().min(1)).min(1, { message: 'must name at least one recipient' }).max(10_000).nullish(),
@@ -213,12 +185,7 @@ export async function cancelRuns(actor: Actor, rawInput: unknown): Promise<strin
   }
   return transaction(
     async (tx) => {
-      const rows = await cancelWhere(tx, Prisma.join(filters, ' AND '), input.reason ?? 'cancelled');
-      const sequences = await tx.sequence.findMany({
-        where: { id: { in: [...new Set(rows.map((r) => r.sequenceId))] } },
-        select: { id: true, throttleCapacity: true },
-      });
-      for (const sequence of sequences) await runEnded(tx, sequence);
+      const rows = await endRunsWhere(tx, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
       return rows.map((r) => r.id);
     },
     { timeout: 120_000 },

@@ -11,11 +11,10 @@ import { encodeId } from '../domain/public-id.js';
 import type { Fact } from '../domain/triggers.js';
 import { db, type Tx } from '../db/client.js';
 import type { Enrollment, Prisma } from '../generated/prisma/client.js';
-import { enqueue } from '../engine/boss.js';
 import { advisoryLock, lockRunRow } from '../engine/locks.js';
-import { QUEUES } from '../engine/queues.js';
-import { runEnded } from '../engine/release-queued.js';
-import { OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
+import { transitionRuns } from '../engine/lifecycle.js';
+import { OPEN_STATUSES } from '../engine/run-status.js';
+import type { Decision } from '../domain/run-machine/index.js';
 import { startRun } from '../engine/start-run.js';
 import { idempotencyKeySchema } from './events.js';
 import type { EnrollmentSkip } from '../engine/triggers.js';
@@ -94,9 +93,7 @@ export async function removeSubscriberFromSequence(actor: Actor, rawInput: unkno
       orderBy: { startedAt: 'desc' },
     });
     if (!runs.length) throw new UserError(`${input.email} has no active run of this sequence`, ['input', 'email'], 'NOT_FOUND');
-    const at = now();
-    for (const run of runs) await setRunStatus(tx, run, 'CANCELLED', 'removed from sequence', { completedAt: at, cancelledAt: at });
-    await runEnded(tx, sequence);
+    await transitionRuns(tx, runs.map((r) => r.id), { kind: 'cancel', reason: 'removed from sequence', markCompleted: true });
     return runs.map((r) => r.id);
   });
 }
@@ -105,8 +102,7 @@ export async function removeSubscriberFromSequence(actor: Actor, rawInput: unkno
 export async function pauseEnrollment(actor: Actor, id: string): Promise<Enrollment> {
   return transaction(async (tx) => {
     const run = await owned(tx, actor, 'Enrollment', id, { field: ['id'], lock: true });
-    if (run.status !== 'ACTIVE') throw new UserError(`Only an active run can be paused; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
-    await setRunStatus(tx, run, 'PAUSED', 'paused by hand');
+    await transitionRuns(tx, [run.id], { kind: 'pause', reason: 'paused by hand' }, { onRefused: refusal });
     return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
   });
 }
@@ -115,39 +111,23 @@ export async function pauseEnrollment(actor: Actor, id: string): Promise<Enrollm
 export async function resumeEnrollment(actor: Actor, id: string): Promise<Enrollment> {
   return transaction(async (tx) => {
     const run = await owned(tx, actor, 'Enrollment', id, { field: ['id'], lock: true });
-    if (run.status !== 'PAUSED') throw new UserError(`Only a paused run can be resumed; this one is ${run.status.toLowerCase()}`, ['id'], 'INVALID_TRANSITION');
-    const due = new Date(Math.max(now().getTime(), run.nextTriggerAt?.getTime() ?? 0));
-    await setRunStatus(tx, run, 'ACTIVE', 'resumed', { nextTriggerAt: due });
-    await rescheduleCurrentSteps(tx, [{ ...run, nextTriggerAt: due }]);
+    await transitionRuns(tx, [run.id], { kind: 'resume' }, { onRefused: refusal });
     return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
   });
 }
 
+/** A refused transition as the mutation's error. */
+function refusal(decision: Decision): never {
+  throw new UserError(decision.reason ?? 'Not allowed', ['id'], decision.code ?? 'INVALID_TRANSITION');
+}
+
 /**
- * Jobs for runs that wait on a step (after a resume, or when their disabled
- * sequence is enabled again). A run that still has its job gets a second one;
- * whichever comes later finds the step done and skips, so nothing is sent twice.
+ * Jobs for runs that wait on a step (when their disabled sequence is enabled
+ * again). A run that still has its job gets a second one; whichever comes later
+ * finds the step done and skips, so nothing is sent twice.
  */
-export async function rescheduleCurrentSteps(
-  tx: Tx,
-  runs: { id: string; sequenceId: string; currentStepPosition: number | null; nextTriggerAt: Date | null }[],
-) {
-  const at = now();
-  const positions = runs.filter((r) => r.currentStepPosition !== null);
-  if (!positions.length) return;
-  const steps = await tx.step.findMany({
-    where: { sequenceId: { in: [...new Set(positions.map((r) => r.sequenceId))] }, position: { not: null } },
-    select: { id: true, sequenceId: true, position: true },
-  });
-  const stepAt = new Map(steps.map((s) => [`${s.sequenceId}:${s.position}`, s.id]));
-  await enqueue(
-    tx,
-    positions.flatMap((r) => {
-      const stepId = stepAt.get(`${r.sequenceId}:${r.currentStepPosition}`);
-      const due = new Date(Math.max(at.getTime(), r.nextTriggerAt?.getTime() ?? 0));
-      return stepId ? [{ name: QUEUES.step, data: { enrollmentId: r.id, stepId }, startAfter: due }] : [];
-    }),
-  );
+export async function rescheduleCurrentSteps(tx: Tx, runs: { id: string }[]) {
+  await transitionRuns(tx, runs.map((r) => r.id), { kind: 'sequenceEnabled' });
 }
 
 const replySchema = z.object({
@@ -179,20 +159,8 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
     if (!message.enrollmentId) return null;
     const run = await owned(tx, actor, 'Enrollment', encodeId('Enrollment', message.enrollmentId), { field: ['id'], lock: true });
     if (!OPEN_STATUSES.includes(run.status)) return run.id;
-    const sequence = await tx.sequence.findUniqueOrThrow({ where: { id: run.sequenceId } });
     // A reply from someone else on the thread follows the secondary action (Outreach's rule).
-    const primary = input.fromPrimary !== false;
-    const action = primary ? sequence.primaryReplyAction : sequence.secondaryReplyAction;
-    const pauseSeconds = (primary ? sequence.primaryReplyPauseDuration : sequence.secondaryReplyPauseDuration) ?? 0;
-    const reason = primary ? 'replied' : 'replied (secondary)';
-    if (action === 'FINISH') {
-      await setRunStatus(tx, run, 'COMPLETED', reason);
-      await runEnded(tx, sequence);
-    } else if (action === 'PAUSE' && run.status !== 'PAUSED') {
-      const until = new Date(at.getTime() + pauseSeconds * 1000);
-      await setRunStatus(tx, run, 'PAUSED', reason, { pausedUntil: until });
-      await enqueue(tx, [{ name: QUEUES.pauseTimeout, data: { enrollmentId: run.id, pausedUntil: until.toISOString() }, startAfter: until }]);
-    }
+    await transitionRuns(tx, [run.id], { kind: 'reply', primary: input.fromPrimary !== false }, { at });
     return run.id;
   });
 }
@@ -200,10 +168,6 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
 /** The PAUSE reply action's end: a run still paused by that reply finishes. */
 export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
   await transaction(async (tx) => {
-    await lockRunRow(tx, enrollmentId);
-    const run = await tx.enrollment.findUnique({ where: { id: enrollmentId }, include: { sequence: true } });
-    if (!run || run.status !== 'PAUSED' || run.pausedUntil?.getTime() !== pausedUntil.getTime()) return;
-    await setRunStatus(tx, run, 'COMPLETED', 'reply pause ended');
-    await runEnded(tx, run.sequence);
+    await transitionRuns(tx, [enrollmentId], { kind: 'pauseTimeout', pausedUntil });
   });
 }

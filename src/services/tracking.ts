@@ -9,8 +9,8 @@ import { transaction } from '../db/transaction.js';
 import type { FeedbackEvent } from '../domain/delivery-feedback.js';
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
 import { deriveTrackingKey, statusesBefore, type MessageStatus, type TrackingKeys, type TrackingTarget } from '../domain/tracking-links.js';
-import { runEnded } from '../engine/release-queued.js';
-import { CHANGES_CHANNEL, OPEN_STATUSES, setRunStatus } from '../engine/run-status.js';
+import { transitionRuns } from '../engine/lifecycle.js';
+import { CHANGES_CHANNEL, OPEN_STATUSES } from '../engine/run-status.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
 import type { Actor } from '../auth/actor.js';
@@ -99,11 +99,7 @@ async function stopOpenRuns(tx: Tx, subscriberId: string, reason: string, option
       AND e.status::text = ANY(${OPEN_STATUSES as string[]})
       AND (${options.transactionalToo} OR NOT s.transactional)
     ORDER BY e.id FOR UPDATE OF e`;
-  for (const { id } of ids) {
-    const run = await tx.enrollment.findUniqueOrThrow({ where: { id }, include: { sequence: true } });
-    await setRunStatus(tx, run, 'STOPPED', reason);
-    await runEnded(tx, run.sequence);
-  }
+  await transitionRuns(tx, ids.map((r) => r.id), { kind: 'stop', reason });
 }
 
 /** The subscriber opted out: only transactional email from now on. */

@@ -1,0 +1,228 @@
+// Applies the run machine's decisions (src/domain/run-machine) in bulk: the runs'
+// new columns in one UPDATE, their changes to the change log, the jobs they need
+// (next steps, reply-pause timers) in one insert, and a release of queued runs
+// where a throttled sequence's run ended. The one module that writes a run's
+// lifecycle; callers lock and load runs here, decide, and apply.
+import { now } from '../clock.js';
+import { delayToSeconds } from '../domain/delay.js';
+import {
+  decide,
+  uniformTransition,
+  type Decision,
+  type MachineSequence,
+  type RunInput,
+  type RunState,
+  type RunStatus,
+} from '../domain/run-machine/index.js';
+import type { SendWindow } from '../domain/schedule.js';
+import type { Tx } from '../db/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { enqueue, type JobToSend } from './boss.js';
+import { QUEUES } from './queues.js';
+import { OPEN_STATUSES, logRunChanges } from './run-status.js';
+
+/** What the change log needs besides the decision. */
+export interface RunRef {
+  id: string;
+  workspaceId: string;
+  sequenceId: string;
+  subscriberId: string;
+}
+
+export interface LoadedRun {
+  state: RunState;
+  ref: RunRef;
+}
+
+export interface Applied {
+  ref: RunRef;
+  decision: Decision;
+}
+
+const RUN_COLUMNS = Prisma.sql`e.id::text AS id, e."workspaceId"::text AS "workspaceId", e."sequenceId"::text AS "sequenceId",
+  e."subscriberId"::text AS "subscriberId", e.status::text AS status, e."currentStepPosition", e."nextTriggerAt", e."startedAt",
+  e."completedAt", e."cancelledAt", e."cancelReason", e."pausedAt", e."pausedUntil", e."failedAt", e.error`;
+
+type RunRow = RunState & RunRef;
+
+function toLoaded(row: RunRow): LoadedRun {
+  const { workspaceId, sequenceId, subscriberId, ...state } = row;
+  return { state: { ...state, status: row.status as RunStatus }, ref: { id: row.id, workspaceId, sequenceId, subscriberId } };
+}
+
+/**
+ * Locks and loads runs, in id order (two lockers of overlapping sets cannot
+ * deadlock). `skipLocked`: runs another transaction holds are left out.
+ */
+export async function lockRuns(tx: Tx, ids: readonly string[], options: { skipLocked?: boolean } = {}): Promise<Map<string, LoadedRun>> {
+  if (!ids.length) return new Map();
+  const lock = options.skipLocked ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.sql`FOR UPDATE`;
+  const rows = await tx.$queryRaw<RunRow[]>`
+    SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${[...new Set(ids)]}::uuid[]) ORDER BY e.id ${lock}`;
+  return new Map(rows.map((r) => [r.id, toLoaded(r)]));
+}
+
+/** The machine's view of sequences: settings and positioned steps, in position order. */
+export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Promise<Map<string, MachineSequence>> {
+  const unique = [...new Set(ids)];
+  if (!unique.length) return new Map();
+  const [sequences, steps] = await Promise.all([
+    tx.sequence.findMany({
+      where: { id: { in: unique } },
+      select: {
+        id: true,
+        status: true,
+        sendWindow: true,
+        transactional: true,
+        primaryReplyAction: true,
+        primaryReplyPauseDuration: true,
+        secondaryReplyAction: true,
+        secondaryReplyPauseDuration: true,
+        throttleCapacity: true,
+      },
+    }),
+    tx.step.findMany({
+      where: { sequenceId: { in: unique }, position: { not: null } },
+      orderBy: { position: 'asc' },
+      select: { id: true, sequenceId: true, position: true, type: true, delayDays: true, delayHours: true, delayMinutes: true },
+    }),
+  ]);
+  return new Map(
+    sequences.map((s) => [
+      s.id,
+      {
+        id: s.id,
+        status: s.status,
+        sendWindow: (s.sendWindow ?? null) as SendWindow | null,
+        transactional: s.transactional,
+        primaryReplyAction: s.primaryReplyAction,
+        primaryReplyPauseSeconds: s.primaryReplyPauseDuration,
+        secondaryReplyAction: s.secondaryReplyAction,
+        secondaryReplyPauseSeconds: s.secondaryReplyPauseDuration,
+        throttleCapacity: s.throttleCapacity,
+        steps: steps
+          .filter((st) => st.sequenceId === s.id)
+          .map((st) => ({
+            id: st.id,
+            position: st.position!,
+            type: st.type,
+            delaySeconds: delayToSeconds({ days: st.delayDays, hours: st.delayHours, minutes: st.delayMinutes }),
+          })),
+      },
+    ]),
+  );
+}
+
+/** Writes decisions: run columns, change log, jobs, queued-run release. */
+export async function apply(tx: Tx, applied: readonly Applied[]): Promise<void> {
+  const changed = applied.filter((a) => a.decision.changed);
+  if (changed.length) {
+    const n = changed.map((a) => a.decision.next);
+    await tx.$executeRaw`
+      UPDATE "Enrollment" AS e SET
+        status = u.status::"EnrollmentStatus", "currentStepPosition" = u.position, "nextTriggerAt" = u.next_at,
+        "startedAt" = u.started_at, "completedAt" = u.completed_at, "cancelledAt" = u.cancelled_at,
+        "cancelReason" = u.cancel_reason, "pausedAt" = u.paused_at, "pausedUntil" = u.paused_until,
+        "failedAt" = u.failed_at, error = u.error, "updatedAt" = u.at
+      FROM unnest(
+        ${n.map((r) => r.id)}::uuid[], ${n.map((r) => r.status)}::text[], ${n.map((r) => r.currentStepPosition)}::int[],
+        ${n.map((r) => r.nextTriggerAt)}::timestamp(3)[], ${n.map((r) => r.startedAt)}::timestamp(3)[],
+        ${n.map((r) => r.completedAt)}::timestamp(3)[], ${n.map((r) => r.cancelledAt)}::timestamp(3)[],
+        ${n.map((r) => r.cancelReason)}::text[], ${n.map((r) => r.pausedAt)}::timestamp(3)[],
+        ${n.map((r) => r.pausedUntil)}::timestamp(3)[], ${n.map((r) => r.failedAt)}::timestamp(3)[],
+        ${n.map((r) => r.error)}::text[], ${changed.map((a) => a.decision.at)}::timestamp(3)[]
+      ) AS u(id, status, position, next_at, started_at, completed_at, cancelled_at, cancel_reason, paused_at, paused_until, failed_at, error, at)
+      WHERE e.id = u.id`;
+  }
+  await logRunChanges(
+    tx,
+    applied.flatMap(({ ref, decision }) =>
+      decision.changes.map((c) => ({ ...ref, previousStatus: c.previousStatus, status: c.status, reason: c.reason, occurredAt: decision.at })),
+    ),
+  );
+  const jobs: JobToSend[] = [];
+  for (const { ref, decision } of applied) {
+    if (decision.schedule) jobs.push({ name: QUEUES.step, data: { enrollmentId: ref.id, stepId: decision.schedule.stepId }, startAfter: decision.schedule.at });
+    if (decision.pauseTimeout) {
+      jobs.push({
+        name: QUEUES.pauseTimeout,
+        data: { enrollmentId: ref.id, pausedUntil: decision.pauseTimeout.toISOString() },
+        startAfter: decision.pauseTimeout,
+      });
+    }
+  }
+  const release = new Set(applied.filter((a) => a.decision.releaseQueued).map((a) => a.ref.sequenceId));
+  for (const sequenceId of release) jobs.push({ name: QUEUES.releaseQueued, data: { sequenceId } });
+  await enqueue(tx, jobs);
+}
+
+/**
+ * Locks the runs, decides `input` for each and applies the decisions. Runs that
+ * do not exist are left out. Returns the decisions (refusals included: the caller
+ * turns them into errors, before anything is written, with `refuse: 'throw'`).
+ */
+export async function transitionRuns(
+  tx: Tx,
+  ids: readonly string[],
+  input: RunInput | ((run: LoadedRun) => RunInput),
+  options: { at?: Date; onRefused?: (decision: Decision) => never } = {},
+): Promise<Applied[]> {
+  const runs = await lockRuns(tx, ids);
+  const sequences = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref.sequenceId));
+  const at = options.at ?? now();
+  const applied: Applied[] = [];
+  for (const run of runs.values()) {
+    const decision = decide(run.state, sequences.get(run.ref.sequenceId)!, typeof input === 'function' ? input(run) : input, at);
+    if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
+    applied.push({ ref: run.ref, decision });
+  }
+  await apply(tx, applied);
+  return applied;
+}
+
+// The open statuses as an SQL list, from the one constant (fixed words, no user input).
+const OPEN = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
+
+export interface EndedRow extends RunRef {
+  previousStatus: RunStatus;
+  enrollmentKey: string | null;
+}
+
+/**
+ * Cancels or stops every open run matching `where` (over `Enrollment e`) in one
+ * statement: the machine's uniform transition, set-based. Runs are locked in id
+ * order; a step being recorded for one of them commits first.
+ */
+export async function endRunsWhere(tx: Tx, where: Prisma.Sql, input: { kind: 'cancel' | 'stop'; reason: string }): Promise<EndedRow[]> {
+  const at = now();
+  const t = uniformTransition(input, at);
+  if (t.from.join() !== OPEN_STATUSES.join()) throw new Error('endRunsWhere assumes the open statuses');
+  const rows = await tx.$queryRaw<EndedRow[]>`
+    UPDATE "Enrollment" AS u
+    SET status = ${t.set.status}::"EnrollmentStatus", "cancelledAt" = ${t.set.cancelledAt}, "cancelReason" = ${t.set.cancelReason},
+        "nextTriggerAt" = NULL, "pausedUntil" = NULL, "updatedAt" = ${at}
+    FROM (SELECT e.id, e.status FROM "Enrollment" e WHERE ${where} AND e.status IN ${OPEN} ORDER BY e.id FOR UPDATE) AS old
+    WHERE u.id = old.id AND u.status IN ${OPEN}
+    RETURNING u.id::text AS id, u."workspaceId"::text AS "workspaceId", u."sequenceId"::text AS "sequenceId",
+              u."subscriberId"::text AS "subscriberId", old.status::text AS "previousStatus", u."enrollmentKey"`;
+  await logRunChanges(
+    tx,
+    rows.map((r) => ({
+      id: r.id,
+      workspaceId: r.workspaceId,
+      sequenceId: r.sequenceId,
+      subscriberId: r.subscriberId,
+      previousStatus: r.previousStatus,
+      status: t.to,
+      reason: t.reason,
+      occurredAt: at,
+    })),
+  );
+  // Ended runs free room on throttled sequences.
+  const sequenceIds = [...new Set(rows.map((r) => r.sequenceId))];
+  if (sequenceIds.length) {
+    const throttled = await tx.sequence.findMany({ where: { id: { in: sequenceIds }, throttleCapacity: { not: null } }, select: { id: true } });
+    await enqueue(tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id } })));
+  }
+  return rows;
+}
