@@ -37,7 +37,7 @@ const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
 // Each step job holds a connection for its transaction: size the pool to the workers.
 const prisma = connectDb(database.url, { max: config.WORKER_CONCURRENCY + 5 });
-configureMail({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM });
+configureMail({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, connections: Math.min(config.WORKER_CONCURRENCY, 10) });
 configureGenerator({
   baseUrl: config.LLM_BASE_URL,
   apiKey: config.LLM_API_KEY,

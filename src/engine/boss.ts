@@ -38,7 +38,17 @@ export async function startBoss(connectionString: string, options: { schedule?: 
   return instance;
 }
 
+const beforeStop: (() => Promise<void>)[] = [];
+
+/** Work to finish before the queue stops (the step loops stop fetching and drain their hand-offs). */
+export function onBossStop(hook: () => Promise<void>): void {
+  beforeStop.push(hook);
+}
+
 export async function stopBoss(options: { graceful?: boolean; timeout?: number } = {}) {
+  const hooks = beforeStop.splice(0);
+  if (options.graceful ?? true) await Promise.all(hooks.map((h) => h()));
+  else for (const hook of hooks) void hook();
   const instance = current;
   current = undefined;
   await instance?.stop({ graceful: options.graceful ?? true, timeout: options.timeout ?? 10_000, wait: true });
@@ -49,7 +59,15 @@ export function txDb(tx: Tx): PgBoss.Db {
   return {
     executeSql: async (text, values) => {
       const params = values.map((v) =>
-        v === undefined ? null : v instanceof Date ? v.toISOString() : typeof v === 'object' && v !== null ? JSON.stringify(v) : v,
+        v === undefined
+          ? null
+          : v instanceof Date
+            ? v.toISOString()
+            : Array.isArray(v) // id lists (complete, fail) bind as Postgres arrays
+              ? v
+              : typeof v === 'object' && v !== null
+                ? JSON.stringify(v)
+                : v,
       );
       return { rows: await tx.$queryRawUnsafe<unknown[]>(text, ...params) };
     },
@@ -78,4 +96,21 @@ export async function enqueue(tx: Tx, jobs: JobToSend[]): Promise<void> {
     })),
     { db: txDb(tx) },
   );
+}
+
+// pg-boss 10's complete/fail take (name, ids, data, options) in code, whatever its
+// typings say: `options` in third place would be taken for data and run outside
+// the transaction. These helpers always pass the transaction as the fourth.
+type JobCommand = (name: string, ids: string[], data: object | null, options: { db: PgBoss.Db }) => Promise<unknown>;
+
+/** Completes jobs inside `tx`. */
+export async function completeJobs(tx: Tx, name: string, ids: string[]): Promise<void> {
+  if (!ids.length) return;
+  await (boss().complete.bind(boss()) as unknown as JobCommand)(name, ids, null, { db: txDb(tx) });
+}
+
+/** Fails jobs inside `tx` (pg-boss retries them with backoff while attempts remain). */
+export async function failJobs(tx: Tx, name: string, ids: string[], data: object): Promise<void> {
+  if (!ids.length) return;
+  await (boss().fail.bind(boss()) as unknown as JobCommand)(name, ids, data, { db: txDb(tx) });
 }

@@ -2,7 +2,8 @@
 // the engine; pg-boss retries what throws (with backoff) up to the queue's limit.
 import type PgBoss from 'pg-boss';
 import { finishReplyPause } from '../services/runs.js';
-import { executeStep } from './execute-step.js';
+import { configureOutbox } from './outbox.js';
+import { startStepLoops } from './step-worker.js';
 import { generateSequence } from './generate-sequence.js';
 import { sweepInactivity } from './inactivity.js';
 import {
@@ -10,29 +11,27 @@ import {
   generateSequenceJobSchema,
   pauseTimeoutJobSchema,
   releaseQueuedJobSchema,
-  stepJobSchema,
 } from './queues.js';
 import { releaseQueued } from './release-queued.js';
 
 export interface WorkerOptions {
-  /** Step jobs worked at once by this process. */
+  /** Emails handed to the relay at once by this process (and not yet recorded). */
   concurrency: number;
+  /** Step jobs fetched per batch (default 200). */
+  batchSize?: number;
+  /** Batches claimed at once (default 2). */
+  fetchers?: number;
   pollingIntervalSeconds?: number;
 }
 
 export async function startWorkers(instance: PgBoss, options: WorkerOptions): Promise<void> {
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 };
-  for (let i = 0; i < options.concurrency; i++) {
-    let workerId: string | undefined;
-    workerId = await instance.work(QUEUES.step, { ...polling, batchSize: 1, includeMetadata: true }, async ([job]) => {
-      if (!job) return;
-      const data = stepJobSchema.parse(job.data);
-      await executeStep(data, { finalAttempt: job.retryCount >= job.retryLimit });
-      // pg-boss waits out the polling interval after every fetch, even one that found
-      // a job, which would cap each worker at two steps a second: fetch again at once.
-      if (workerId) instance.notifyWorker(workerId);
-    });
-  }
+  startStepLoops(instance, {
+    batchSize: options.batchSize ?? 200,
+    fetchers: options.fetchers ?? 2,
+    pollMs: Math.min(250, (options.pollingIntervalSeconds ?? 0.5) * 1000),
+    outbox: configureOutbox(options.concurrency),
+  });
   await instance.work(QUEUES.pauseTimeout, polling, async ([job]) => {
     if (!job) return;
     const data = pauseTimeoutJobSchema.parse(job.data);

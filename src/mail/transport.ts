@@ -19,8 +19,21 @@ export interface MailTransport {
   close(): void;
 }
 
-export function smtpTransport(smtpUrl: string): MailTransport {
-  const transporter: Transporter = nodemailer.createTransport(smtpUrl, {});
+/**
+ * One pooled SMTP transport per process: a few connections reused for many
+ * messages (nodemailer `pool`), with timeouts so a stuck relay cannot hold a
+ * hand-off for ever. `connections`: the most messages handed over at once.
+ */
+export function smtpTransport(smtpUrl: string, options: { connections?: number } = {}): MailTransport {
+  const transporter: Transporter = nodemailer.createTransport({
+    url: smtpUrl,
+    pool: true,
+    maxConnections: options.connections ?? 5,
+    maxMessages: 1000,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
   return {
     async send(mail) {
       await transporter.sendMail({
@@ -43,9 +56,9 @@ export const outboxTransport: MailTransport = { send: async () => {}, close: () 
 let current: MailTransport = outboxTransport;
 let from = 'Stepwise <no-reply@stepwise.local>';
 
-export function configureMail(options: { smtpUrl?: string; from: string }): MailTransport {
+export function configureMail(options: { smtpUrl?: string; from: string; connections?: number }): MailTransport {
   current.close();
-  current = options.smtpUrl ? smtpTransport(options.smtpUrl) : outboxTransport;
+  current = options.smtpUrl ? smtpTransport(options.smtpUrl, { connections: options.connections }) : outboxTransport;
   from = options.from;
   return current;
 }

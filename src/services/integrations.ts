@@ -38,15 +38,6 @@ export async function isStripeConnected(tx: Tx, workspaceId: string): Promise<bo
   return Boolean(workspace?.stripeSecretKey);
 }
 
-/** The workspace's Stripe key, decrypted; throws (with a reason, never the key) when it cannot be had. */
-export async function stripeSecretKey(tx: Tx, workspaceId: string): Promise<string> {
-  const workspace = await tx.workspace.findUnique({ where: { id: workspaceId }, select: { stripeSecretKey: true } });
-  if (!workspace?.stripeSecretKey) throw new Error('Stripe is not connected (connectStripe)');
-  const box = providerSecrets();
-  if (!box) throw new Error('Stripe is connected but this server has no STEPWISE_SECRET to decrypt the key');
-  return box.open(workspace.stripeSecretKey, workspaceId);
-}
-
 const shopifyInputSchema = z.object({
   shopDomain: z
     .string()
@@ -83,14 +74,4 @@ export async function isShopifyConnected(tx: Tx, workspaceId: string): Promise<b
   return Boolean(workspace?.shopifyAccessToken);
 }
 
-/** The workspace's shop and decrypted token; throws (with a reason, never the token) when they cannot be had. */
-export async function shopifyCredentials(tx: Tx, workspaceId: string): Promise<{ shopDomain: string; accessToken: string }> {
-  const workspace = await tx.workspace.findUnique({
-    where: { id: workspaceId },
-    select: { shopifyShopDomain: true, shopifyAccessToken: true },
-  });
-  if (!workspace?.shopifyAccessToken || !workspace.shopifyShopDomain) throw new Error('Shopify is not connected (connectShopify)');
-  const box = providerSecrets();
-  if (!box) throw new Error('Shopify is connected but this server has no STEPWISE_SECRET to decrypt the token');
-  return { shopDomain: workspace.shopifyShopDomain, accessToken: box.open(workspace.shopifyAccessToken, workspaceId) };
-}
+export { shopifyCredentials, stripeSecretKey } from '../integrations/discounts.js';

@@ -5,7 +5,7 @@
 // what to execute. No I/O and no wall clock: the time comes in with the input, so
 // the same machine runs on a simulated clock. The engine loads state in bulk,
 // calls `decide` and writes the decisions in bulk (src/engine/lifecycle.ts).
-import { nextOpening, dueAt, type SendWindow } from '../schedule.js';
+import { dateStepDueAt, lateDateStepReason, nextOpening, stepDueAt as scheduledDueAt, type SendWindow } from '../schedule.js';
 
 export const RUN_STATUSES = ['QUEUED', 'ACTIVE', 'PAUSED', 'COMPLETED', 'CANCELLED', 'STOPPED', 'FAILED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -35,10 +35,16 @@ export interface MachineStep {
   position: number;
   type: 'EMAIL' | 'CREATE_DISCOUNT' | (string & {});
   delaySeconds: number;
+  /** DATE sequences: minutes after the run's date (negative: before). */
+  dateOffsetMinutes?: number | null;
 }
 
 export interface MachineSequence {
   id: string;
+  /** INTERVAL: each step after the one before; DATE: each step at its offset from the run's date. */
+  sequenceType?: 'INTERVAL' | 'DATE' | (string & {});
+  /** DATE sequences: where the run's date is read (entry event, else subscriber attributes). */
+  dateFieldPath?: string | null;
   status: 'DRAFT' | 'ACTIVE' | 'PAUSED' | 'ARCHIVED';
   /** Steps with a position, in position order. */
   steps: readonly MachineStep[];
@@ -87,7 +93,9 @@ export type StepAction =
   | { kind: 'send'; stepId: string }
   | { kind: 'discount'; stepId: string }
   /** Record the step as skipped (with the reason) and move on. */
-  | { kind: 'skip'; stepId: string; reason: string };
+  | { kind: 'skip'; stepId: string; reason: string }
+  /** Record the step as failed with the error (the run fails with it). */
+  | { kind: 'fail'; stepId: string; error: string };
 
 export type Outcome =
   | 'begun'
@@ -128,12 +136,24 @@ export interface Decision {
   code: string | null;
 }
 
+/** Facts about the run the machine cannot read from its row. */
+export interface RunFacts {
+  /** DATE sequences: the run's date (null when it has none). */
+  runDate?: Date | null;
+}
+
 /**
  * When a step falls due after `previous` (the run's start or the last step): its
- * delay, pushed into the send window. The single place a due time is computed.
+ * delay (DATE sequences: its offset from the run's date), pushed into the send
+ * window. The single place the machine computes a due time (schedule.ts's rule).
  */
-export function stepDueAt(step: MachineStep, previous: Date, sequence: Pick<MachineSequence, 'sendWindow'>): Date {
-  return dueAt(previous, step.delaySeconds, sequence.sendWindow);
+export function stepDueAt(
+  step: MachineStep,
+  previous: Date,
+  sequence: Pick<MachineSequence, 'sendWindow'> & Partial<Pick<MachineSequence, 'sequenceType'>>,
+  runDate: Date | null = null,
+): Date {
+  return scheduledDueAt({ sequenceType: sequence.sequenceType ?? 'INTERVAL', sendWindow: sequence.sendWindow }, step, previous, runDate);
 }
 
 /** The columns a status sets on entry (timestamps, and what no longer applies). */
@@ -234,10 +254,18 @@ function stepAfter(sequence: MachineSequence, position: number | null): MachineS
 }
 
 /** Points an ACTIVE run at the step after `position` (due from `from`), or completes it. */
-function moveOn(run: RunState, sequence: MachineSequence, at: Date, position: number | null, from: Date, completeReason: string | null): Decision {
+function moveOn(
+  run: RunState,
+  sequence: MachineSequence,
+  at: Date,
+  position: number | null,
+  from: Date,
+  completeReason: string | null,
+  facts: RunFacts,
+): Decision {
   const next = stepAfter(sequence, position);
   if (!next) return transition(run, sequence, at, 'COMPLETED', 'completed', completeReason);
-  const due = stepDueAt(next, from, sequence);
+  const due = stepDueAt(next, from, sequence, facts.runDate ?? null);
   return {
     ...base(run, at),
     outcome: position === null ? 'begun' : 'advanced',
@@ -249,16 +277,16 @@ function moveOn(run: RunState, sequence: MachineSequence, at: Date, position: nu
 
 const lower = (status: string) => status.toLowerCase();
 
-export function decide(run: RunState, sequence: MachineSequence, input: RunInput, at: Date): Decision {
+export function decide(run: RunState, sequence: MachineSequence, input: RunInput, at: Date, facts: RunFacts = {}): Decision {
   switch (input.kind) {
     case 'begin': {
       if (run.status === 'QUEUED') {
         const released = transition(run, sequence, at, 'ACTIVE', 'begun', 'released from throttle', { startedAt: at });
-        const first = moveOn(released.next, sequence, at, null, at, 'no steps');
+        const first = moveOn(released.next, sequence, at, null, at, 'no steps', facts);
         return { ...first, changes: [...released.changes, ...first.changes] };
       }
       if (run.status !== 'ACTIVE') return refuse(run, at, `Only a new or queued run can begin; this one is ${lower(run.status)}`);
-      return moveOn(run, sequence, at, null, at, 'no steps');
+      return moveOn(run, sequence, at, null, at, 'no steps', facts);
     }
 
     case 'stepDue': {
@@ -280,9 +308,20 @@ export function decide(run: RunState, sequence: MachineSequence, input: RunInput
           schedule: { stepId: step.id, at: opening },
         };
       }
+      if (sequence.sequenceType === 'DATE') {
+        // A DATE run without its date cannot be timed: it fails with the reason.
+        if (!facts.runDate) {
+          const error = `no date at ${sequence.dateFieldPath} in the entry event or the subscriber's attributes`;
+          const failed = transition(run, sequence, at, 'FAILED', 'failed', `step ${step.position} failed: ${error}`);
+          return { ...failed, action: { kind: 'fail', stepId: step.id, error } };
+        }
+        // A step whose time had passed when the run started is skipped.
+        const late = lateDateStepReason(dateStepDueAt(facts.runDate, step.dateOffsetMinutes ?? 0, sequence.sendWindow), run.startedAt);
+        if (late) return { ...moveOn(run, sequence, at, step.position, at, null, facts), action: { kind: 'skip', stepId: step.id, reason: late } };
+      }
       // The policy point for every send: opted-out subscribers get only transactional email.
       if (step.type === 'EMAIL' && input.subscriberStatus !== 'ACTIVE' && !sequence.transactional) {
-        const moved = moveOn(run, sequence, at, step.position, at, null);
+        const moved = moveOn(run, sequence, at, step.position, at, null, facts);
         return { ...moved, action: { kind: 'skip', stepId: step.id, reason: `subscriber is ${lower(input.subscriberStatus)}` } };
       }
       return {
@@ -298,7 +337,7 @@ export function decide(run: RunState, sequence: MachineSequence, input: RunInput
       const step = sequence.steps.find((s) => s.id === input.stepId);
       if (!step || step.position !== run.currentStepPosition) return ignore(run, at, 'not the current step');
       // A completed run keeps pointing at its last step.
-      return moveOn(run, sequence, at, step.position, at, null);
+      return moveOn(run, sequence, at, step.position, at, null, facts);
     }
 
     case 'stepFailed': {

@@ -1,0 +1,122 @@
+// Hands claimed steps over after their batch committed: emails to the relay
+// through the process's pooled transport, discounts to their provider. A slot is
+// held from the hand-off until the relay's answer is recorded, so at most `slots`
+// messages per process are ever accepted by the relay but not yet recorded SENT —
+// the most a crash can make the relay see twice (each time with the same
+// Message-ID). Accepted messages are recorded together: one transaction for all
+// that arrived while the previous one committed.
+import { mailer } from '../mail/transport.js';
+import { recordRefused, recordSent, runDiscount, type EmailHandoff, type Handoff } from './step-batch.js';
+
+interface PendingRecord {
+  handoff: EmailHandoff;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class Outbox {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  private readonly pending: PendingRecord[] = [];
+  private flushing = false;
+  private active = 0;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(readonly slots: number) {
+    this.free = slots;
+  }
+
+  /** Hand-offs dispatched and not yet finished. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /**
+   * Hands one over and records the outcome. Resolves once recorded; rejects when
+   * the step is left to retry and there is no job to retry it (a direct call).
+   */
+  async dispatch(handoff: Handoff): Promise<void> {
+    this.active += 1;
+    try {
+      if (handoff.kind === 'discount') {
+        const result = await runDiscount(handoff);
+        if (result.retry && !handoff.item.jobId) throw result.error;
+        return;
+      }
+      await this.acquire();
+      try {
+        await mailer().transport.send(handoff.mail);
+      } catch (error) {
+        this.release();
+        const retry = await recordRefused(handoff, error);
+        if (retry && !handoff.item.jobId) throw error;
+        return;
+      }
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.pending.push({ handoff, resolve, reject });
+          void this.flush();
+        });
+      } finally {
+        this.release();
+      }
+    } finally {
+      this.active -= 1;
+      if (this.active === 0) for (const wake of this.idle.splice(0)) wake();
+    }
+  }
+
+  /** Dispatches without waiting; failures are logged (the job retries after its expiry). */
+  send(handoff: Handoff): void {
+    this.dispatch(handoff).catch((error: unknown) => console.error(`step hand-off of run ${handoff.ref.id} not recorded`, error));
+  }
+
+  /** Resolves when nothing is in flight (for a graceful stop). */
+  drained(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private async flush() {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0);
+        try {
+          await recordSent(batch.map((p) => p.handoff));
+          for (const p of batch) p.resolve();
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release() {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
+  }
+}
+
+let current = new Outbox(8);
+
+/** The process's outbox; `configureOutbox` sizes it (WORKER_CONCURRENCY). */
+export function outbox(): Outbox {
+  return current;
+}
+
+export function configureOutbox(slots: number): Outbox {
+  current = new Outbox(slots);
+  return current;
+}

@@ -1,0 +1,386 @@
+// Due steps in batches. `claimSteps` runs inside the batch's transaction: it
+// locks the batch's runs, loads what the steps need in a few set-based queries,
+// lets the run machine decide, and writes the outcome in bulk: skips, deferrals,
+// and for each email a message claimed as QUEUED (with its step run) — the
+// outbox. Nothing in it waits on the network. After the commit each hand-off
+// goes to the relay (outbox.ts) and `recordSent` / `recordRefused` finish it in
+// a short transaction of their own, which moves the run on. Discount steps call
+// their provider after the commit too, then `recordDiscount`.
+import type { MergeTagContext } from '../domain/merge-tags.js';
+import { decide, type Decision } from '../domain/run-machine/index.js';
+import type { DiscountTerms } from '../domain/sequence-input.js';
+import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
+import { now } from '../clock.js';
+import { db, type Tx } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
+import type { Prisma, Step, Subscriber } from '../generated/prisma/client.js';
+import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
+import { renderTrackedStep } from '../mail/tracked-email.js';
+import { mailer, senderDomain, type OutgoingMail } from '../mail/transport.js';
+import { notifyStatsChanged, trackingKeys } from '../services/tracking.js';
+import { completeJobs, failJobs } from './boss.js';
+import { apply, loadMachineSequences, lockRuns, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
+import { QUEUES } from './queues.js';
+
+export interface DueStep {
+  /** The pg-boss job, or null when a step is executed directly. */
+  jobId: string | null;
+  enrollmentId: string;
+  stepId: string;
+  /** The job's last attempt: a failure now fails the run. */
+  finalAttempt: boolean;
+}
+
+export type StepOutcome = 'executed' | 'deferred' | 'skipped';
+
+interface HandoffBase {
+  item: DueStep;
+  ref: RunRef;
+  stepId: string;
+}
+
+export interface EmailHandoff extends HandoffBase {
+  kind: 'email';
+  messageId: string;
+  mail: OutgoingMail;
+}
+
+export interface DiscountHandoff extends HandoffBase {
+  kind: 'discount';
+  terms: DiscountTerms;
+  scheduledAt: Date;
+  subscriber: Pick<Subscriber, 'id' | 'email' | 'firstName' | 'lastName'>;
+}
+
+export type Handoff = EmailHandoff | DiscountHandoff;
+
+export interface Claimed {
+  /** Per item: its outcome now, or 'pending' when a hand-off finishes it. */
+  outcomes: (StepOutcome | 'pending')[];
+  handoffs: Handoff[];
+  /** Items whose run another transaction holds (skipLocked): to be tried again shortly. */
+  busy: DueStep[];
+}
+
+type StepRow = Pick<Step, 'id' | 'subject' | 'previewText' | 'blocks' | 'discount'>;
+
+/** Claims a batch of due steps in `tx` (see the file header). */
+export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { skipLocked: boolean }): Promise<Claimed> {
+  const at = now();
+  const outcomes: Claimed['outcomes'] = items.map(() => 'skipped');
+  const handoffs: Handoff[] = [];
+  const busy: DueStep[] = [];
+  if (!items.length) return { outcomes, handoffs, busy };
+
+  const runs = await lockRuns(tx, items.map((i) => i.enrollmentId), { skipLocked: options.skipLocked });
+  const missing = items.filter((i) => !runs.has(i.enrollmentId)).map((i) => i.enrollmentId);
+  const locked = new Set<string>();
+  if (options.skipLocked && missing.length) {
+    const existing = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM "Enrollment" WHERE id = ANY(${missing}::uuid[])`;
+    for (const { id } of existing) locked.add(id);
+  }
+  const loaded = [...runs.values()];
+  if (!loaded.length) {
+    items.forEach((item) => locked.has(item.enrollmentId) && busy.push(item));
+    return { outcomes, handoffs, busy };
+  }
+  const runIds = loaded.map((r) => r.ref.id);
+  const stepIds = [...new Set(items.map((i) => i.stepId))];
+  const [sequences, steps, subscribers, entries, priors, discounts] = await Promise.all([
+    loadMachineSequences(tx, loaded.map((r) => r.ref.sequenceId)),
+    tx.step.findMany({ where: { id: { in: stepIds } }, select: { id: true, subject: true, previewText: true, blocks: true, discount: true } }),
+    tx.subscriber.findMany({ where: { id: { in: [...new Set(loaded.map((r) => r.ref.subscriberId))] } } }),
+    tx.enrollment.findMany({ where: { id: { in: runIds } }, select: { id: true, entryEvent: true } }),
+    tx.stepRun.findMany({
+      where: { enrollmentId: { in: runIds }, stepId: { in: stepIds } },
+      select: { enrollmentId: true, stepId: true, message: true },
+    }),
+    // Each run's latest discount, for merge tags.
+    tx.$queryRaw<{ enrollmentId: string; code: string; percentOff: number | null; amountOff: number | null; currency: string | null; expiresAt: Date | null }[]>`
+      SELECT DISTINCT ON ("enrollmentId") "enrollmentId"::text AS "enrollmentId", code, "percentOff", "amountOff", currency, "expiresAt"
+      FROM "Discount" WHERE "enrollmentId" = ANY(${runIds}::uuid[]) ORDER BY "enrollmentId", "createdAt" DESC`,
+  ]);
+  const stepById = new Map<string, StepRow>(steps.map((s) => [s.id, s]));
+  const subscriberById = new Map(subscribers.map((s) => [s.id, s]));
+  const entryOf = new Map(entries.map((e) => [e.id, e.entryEvent]));
+  const priorOf = new Map(priors.map((p) => [`${p.enrollmentId}:${p.stepId}`, p]));
+  const discountOf = new Map(discounts.map((d) => [d.enrollmentId, d]));
+  const keys = await trackingKeys();
+  const { from } = mailer();
+  const domain = senderDomain();
+
+  const applied: Applied[] = [];
+  const changedRuns = new Set<string>();
+  const seen = new Set<string>();
+  const messages: Prisma.MessageCreateManyInput[] = [];
+  const stepRuns: Prisma.StepRunCreateManyInput[] = [];
+  const statsOf = new Set<string>();
+
+  for (const [index, item] of items.entries()) {
+    const run = runs.get(item.enrollmentId);
+    if (!run) {
+      if (locked.has(item.enrollmentId)) busy.push(item);
+      continue;
+    }
+    // One change per run per batch (the bulk UPDATE writes each run once): a second goes round again.
+    if (changedRuns.has(run.ref.id)) {
+      busy.push(item);
+      continue;
+    }
+    const key = `${run.ref.id}:${item.stepId}`;
+    const prior = priorOf.get(key);
+    const subscriber = subscriberById.get(run.ref.subscriberId)!;
+    // The retry of the job that claimed this email, whose worker died before the
+    // relay's answer was recorded: it hands the same message over again.
+    if (prior?.message?.status === 'QUEUED' && item.jobId && prior.message.claimJobId === item.jobId && !seen.has(key)) {
+      seen.add(key);
+      const m = prior.message;
+      handoffs.push({
+        kind: 'email',
+        item,
+        ref: run.ref,
+        stepId: item.stepId,
+        messageId: m.id,
+        mail: { from: m.from ?? from, to: m.to, subject: m.subject, html: m.html, text: m.text ?? '', messageId: m.smtpMessageId, headers: resentHeaders(keys, run.ref.workspaceId, m.id, sequences.get(run.ref.sequenceId)!.transactional, run.ref.id, item.stepId) },
+      });
+      outcomes[index] = 'pending';
+      continue;
+    }
+    const sequence = sequences.get(run.ref.sequenceId)!;
+    const decision: Decision = decide(
+      run.state,
+      sequence,
+      { kind: 'stepDue', stepId: item.stepId, alreadyRun: Boolean(prior) || seen.has(key), subscriberStatus: subscriber.status },
+      at,
+    );
+    seen.add(key);
+    const scheduledAt = run.state.nextTriggerAt ?? at;
+    if (decision.changed || decision.schedule) {
+      applied.push({ ref: run.ref, decision });
+      changedRuns.add(run.ref.id);
+      run.state = decision.next;
+    }
+    const action = decision.action;
+    if (decision.outcome === 'deferred') outcomes[index] = 'deferred';
+    if (!action) continue;
+    if (action.kind === 'skip') {
+      stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'SKIPPED', scheduledAt, executedAt: at, error: action.reason });
+      outcomes[index] = 'executed';
+      continue;
+    }
+    const step = stepById.get(action.stepId)!;
+    if (action.kind === 'discount') {
+      handoffs.push({
+        kind: 'discount',
+        item,
+        ref: run.ref,
+        stepId: step.id,
+        terms: step.discount as unknown as DiscountTerms,
+        scheduledAt,
+        subscriber,
+      });
+      outcomes[index] = 'pending';
+      continue;
+    }
+    // The id comes first: the email's tracking and unsubscribe links carry it.
+    const messageId = uuidv7(at.getTime());
+    const discount = discountOf.get(run.ref.id);
+    const context: MergeTagContext = {
+      subscriber: {
+        email: subscriber.email,
+        firstName: subscriber.firstName,
+        lastName: subscriber.lastName,
+        attributes: (subscriber.attributes ?? {}) as Record<string, unknown>,
+      },
+      event: (entryOf.get(run.ref.id) ?? null) as Record<string, unknown> | null,
+      discount: discount
+        ? { code: discount.code, percentOff: discount.percentOff, amountOff: discount.amountOff, currency: discount.currency, expiresAt: discount.expiresAt }
+        : null,
+    };
+    const rendered = await renderTrackedStep(step, { context, transactional: sequence.transactional, workspaceId: run.ref.workspaceId, messageId, keys });
+    const smtpMessageId = `<${run.ref.id}.${step.id}@${domain}>`;
+    messages.push({
+      id: messageId,
+      workspaceId: run.ref.workspaceId,
+      enrollmentId: run.ref.id,
+      stepId: step.id,
+      subscriberId: subscriber.id,
+      to: subscriber.email,
+      from,
+      subject: rendered.subject,
+      previewText: rendered.previewText,
+      html: rendered.html,
+      text: rendered.text,
+      status: 'QUEUED',
+      smtpMessageId,
+      claimJobId: item.jobId,
+    });
+    stepRuns.push({ enrollmentId: run.ref.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at, messageId, attempts: 1 });
+    statsOf.add(run.ref.workspaceId);
+    handoffs.push({
+      kind: 'email',
+      item,
+      ref: run.ref,
+      stepId: step.id,
+      messageId,
+      mail: {
+        from,
+        to: subscriber.email,
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        messageId: smtpMessageId,
+        headers: { 'X-Stepwise-Run': run.ref.id, 'X-Stepwise-Step': step.id, ...rendered.headers },
+      },
+    });
+    outcomes[index] = 'pending';
+  }
+
+  if (messages.length) await tx.message.createMany({ data: messages });
+  if (stepRuns.length) await tx.stepRun.createMany({ data: stepRuns });
+  await apply(tx, applied);
+  for (const workspaceId of statsOf) await notifyStatsChanged(tx, workspaceId);
+  return { outcomes, handoffs, busy };
+}
+
+/** The headers of a message sent again (as renderTrackedStep made them the first time). */
+function resentHeaders(keys: TrackingKeys, workspaceId: string, messageId: string, transactional: boolean, runId: string, stepId: string): Record<string, string> {
+  const headers: Record<string, string> = { 'X-Stepwise-Run': runId, 'X-Stepwise-Step': stepId };
+  if (!transactional) {
+    headers['List-Unsubscribe'] = `<${trackingUrl(keys, { kind: 'unsubscribe', workspaceId, messageId })}>`;
+    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+  }
+  return headers;
+}
+
+const jobIdsOf = (handoffs: readonly Handoff[]) => handoffs.flatMap((h) => (h.item.jobId ? [h.item.jobId] : []));
+
+/** Emails the relay accepted: SENT, their runs move on, their jobs are done. One transaction. */
+export async function recordSent(handoffs: readonly EmailHandoff[]): Promise<void> {
+  if (!handoffs.length) return;
+  await transaction(
+    async (tx) => {
+      const at = now();
+      await tx.$executeRaw`
+        UPDATE "Message" SET status = 'SENT', "sentAt" = ${at}, attempts = attempts + 1
+        WHERE id = ANY(${handoffs.map((h) => h.messageId)}::uuid[]) AND status = 'QUEUED'`;
+      const stepOf = new Map(handoffs.map((h) => [h.ref.id, h.stepId]));
+      // A run cancelled meanwhile keeps the step recorded and does not move on.
+      await transitionRuns(tx, [...stepOf.keys()], (run) => ({ kind: 'stepDone', stepId: stepOf.get(run.ref.id)! }), { at });
+      const jobIds = jobIdsOf(handoffs);
+      await completeJobs(tx, QUEUES.step, jobIds);
+      for (const workspaceId of new Set(handoffs.map((h) => h.ref.workspaceId))) await notifyStatsChanged(tx, workspaceId);
+    },
+    { timeout: 60_000 },
+  );
+}
+
+/**
+ * An email the relay refused (or could not be reached for). Before the final
+ * attempt the claim is undone and the job retried with backoff: no trace, the run
+ * stays on its step. On the final attempt the step, message and run fail.
+ * Returns true when the job was left to retry (the caller rethrows for a direct call).
+ */
+export async function recordRefused(handoff: EmailHandoff, error: unknown): Promise<boolean> {
+  const message = error instanceof Error ? error.message : String(error);
+  return transaction(async (tx) => {
+    if (!handoff.item.finalAttempt) {
+      await tx.stepRun.deleteMany({ where: { messageId: handoff.messageId } });
+      await tx.message.deleteMany({ where: { id: handoff.messageId, status: 'QUEUED' } });
+      if (handoff.item.jobId) await failJobs(tx, QUEUES.step, [handoff.item.jobId], { message });
+      return true;
+    }
+    await failStep(tx, handoff, message);
+    return false;
+  });
+}
+
+async function failStep(tx: Tx, handoff: Handoff, message: string) {
+  const at = now();
+  const failed = { status: 'FAILED' as const, executedAt: at, error: message };
+  const stepRun = await tx.stepRun.upsert({
+    where: { enrollmentId_stepId: { enrollmentId: handoff.ref.id, stepId: handoff.stepId } },
+    create: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, scheduledAt: at, ...failed },
+    update: failed,
+  });
+  if (stepRun.messageId) {
+    await tx.message.update({ where: { id: stepRun.messageId }, data: { status: 'FAILED', sentAt: null, error: message } });
+  }
+  await transitionRuns(tx, [handoff.ref.id], { kind: 'stepFailed', stepId: handoff.stepId, error: message }, { at });
+  if (handoff.item.jobId) await completeJobs(tx, QUEUES.step, [handoff.item.jobId]);
+}
+
+/**
+ * A discount step: the provider is called with no transaction open, then the code
+ * is recorded and the run moves on. A transient failure before the final attempt
+ * leaves the job to retry (the provider's idempotency keys return the same code);
+ * a refusal or the final attempt fails the run. Returns true when left to retry.
+ */
+export async function runDiscount(handoff: DiscountHandoff): Promise<{ retry: boolean; error?: unknown }> {
+  const at = now();
+  let issued;
+  try {
+    issued = await issueDiscount({
+      terms: handoff.terms,
+      workspaceId: handoff.ref.workspaceId,
+      runId: handoff.ref.id,
+      stepId: handoff.stepId,
+      subscriber: handoff.subscriber,
+      scheduledAt: handoff.scheduledAt,
+      at,
+      secrets: db(),
+    });
+  } catch (error) {
+    return finishFailedDiscount(handoff, error, !(error instanceof DiscountRefused));
+  }
+  try {
+    await transaction(async (tx) => {
+      const { terms } = handoff;
+      await tx.discount.create({
+        data: {
+          workspaceId: handoff.ref.workspaceId,
+          enrollmentId: handoff.ref.id,
+          stepId: handoff.stepId,
+          subscriberId: handoff.ref.subscriberId,
+          provider: issued.provider,
+          code: issued.code,
+          externalId: issued.externalId,
+          externalCouponId: issued.externalCouponId,
+          discountType: terms.discountType,
+          percentOff: terms.percentOff ?? null,
+          amountOff: terms.amountOff ?? null,
+          currency: terms.currency ?? null,
+          duration: terms.duration,
+          durationInMonths: terms.durationInMonths ?? null,
+          planIds: terms.planIds ?? [],
+          maxRedemptions: terms.maxRedemptions ?? null,
+          lockedToSubscriber: terms.lockToSubscriber,
+          expiresAt: issued.expiresAt,
+          createdAt: at,
+        },
+      });
+      await tx.stepRun.create({
+        data: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, status: 'SENT', scheduledAt: handoff.scheduledAt, executedAt: at },
+      });
+      await transitionRuns(tx, [handoff.ref.id], { kind: 'stepDone', stepId: handoff.stepId }, { at });
+      if (handoff.item.jobId) await completeJobs(tx, QUEUES.step, [handoff.item.jobId]);
+    });
+    return { retry: false };
+  } catch (error) {
+    // The provider made it but the commit failed (a taken code, the database away): the retry asks again and gets the same answer.
+    return finishFailedDiscount(handoff, error, true);
+  }
+}
+
+async function finishFailedDiscount(handoff: DiscountHandoff, error: unknown, transient: boolean): Promise<{ retry: boolean; error?: unknown }> {
+  const message = error instanceof Error ? error.message : String(error);
+  if (transient && !handoff.item.finalAttempt) {
+    const jobId = handoff.item.jobId;
+    if (jobId) await transaction((tx) => failJobs(tx, QUEUES.step, [jobId], { message }));
+    return { retry: true, error };
+  }
+  await transaction((tx) => failStep(tx, handoff, message));
+  return { retry: false };
+}
+
+export type { Applied };

@@ -1,0 +1,92 @@
+// The step workers: a few loops per process, each fetching up to `batchSize` due
+// step jobs inside one transaction, claiming them (step-batch.ts), completing the
+// jobs that are done and committing; the claimed hand-offs then go to the outbox.
+// A crash before the commit rolls the fetch back, so the jobs are free again at
+// once (no expiry wait). pg-boss's own work() sleeps after every fetch, even a
+// full one; this loop fetches again at once when the batch was full.
+import type PgBoss from 'pg-boss';
+import { now } from '../clock.js';
+import { transaction } from '../db/transaction.js';
+import { completeJobs, enqueue, failJobs, onBossStop, txDb } from './boss.js';
+import type { Outbox } from './outbox.js';
+import { QUEUES, stepJobSchema } from './queues.js';
+import { claimSteps, type DueStep, type Handoff } from './step-batch.js';
+
+export interface StepLoopOptions {
+  /** Jobs fetched per transaction. */
+  batchSize: number;
+  /** Fetch loops per process (batches being claimed at once). */
+  fetchers: number;
+  /** Wait after a fetch that found less than a full batch. */
+  pollMs: number;
+  outbox: Outbox;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function startStepLoops(instance: PgBoss, options: StepLoopOptions): void {
+  let stopped = false;
+  const { outbox } = options;
+  // Hand-offs keep their jobs active: do not claim far more than the relay takes.
+  const backlog = Math.max(options.batchSize, outbox.slots * 4);
+  const loop = async () => {
+    while (!stopped) {
+      while (!stopped && outbox.inFlight >= backlog) await sleep(5);
+      if (stopped) break;
+      let fetched = 0;
+      try {
+        fetched = await claimBatch(instance, options);
+      } catch (error) {
+        console.error('step batch failed', error);
+      }
+      if (fetched < options.batchSize && !stopped) await sleep(options.pollMs);
+    }
+  };
+  const loops = Array.from({ length: options.fetchers }, loop);
+  onBossStop(async () => {
+    stopped = true;
+    await Promise.all(loops);
+    await outbox.drained();
+  });
+}
+
+/** One batch: fetch, claim, complete, commit; then hand off. Returns the jobs fetched. */
+export async function claimBatch(instance: PgBoss, options: Pick<StepLoopOptions, 'batchSize' | 'outbox'>): Promise<number> {
+  let handoffs: Handoff[] = [];
+  const fetched = await transaction(
+    async (tx) => {
+      const db = txDb(tx);
+      // Without metadata: its interval columns do not pass through Prisma; the attempts are read below.
+      const jobs = await instance.fetch<unknown>(QUEUES.step, { batchSize: options.batchSize, db });
+      if (!jobs.length) return 0;
+      const attempts = await tx.$queryRaw<{ id: string; final: boolean }[]>`
+        SELECT id::text, retry_count >= retry_limit AS final FROM pgboss.job
+        WHERE name = ${QUEUES.step} AND id = ANY(${jobs.map((j) => j.id)}::uuid[])`;
+      const finalOf = new Map(attempts.map((a) => [a.id, a.final]));
+      const items: DueStep[] = [];
+      const invalid: string[] = [];
+      for (const job of jobs) {
+        const data = stepJobSchema.safeParse(job.data);
+        if (data.success) items.push({ jobId: job.id, ...data.data, finalAttempt: finalOf.get(job.id) ?? false });
+        else invalid.push(job.id);
+      }
+      await failJobs(tx, QUEUES.step, invalid, { message: 'invalid step job data' });
+      const claimed = await claimSteps(tx, items, { skipLocked: true });
+      // Runs another transaction holds: the same step comes round again in a second.
+      const retryAt = new Date(now().getTime() + 1000);
+      await enqueue(
+        tx,
+        claimed.busy.map((i) => ({ name: QUEUES.step, data: { enrollmentId: i.enrollmentId, stepId: i.stepId }, startAfter: retryAt })),
+      );
+      // Jobs with a hand-off stay active until it is recorded.
+      const pending = new Set(claimed.handoffs.map((h) => h.item.jobId));
+      const done = items.filter((i) => !pending.has(i.jobId)).map((i) => i.jobId!);
+      await completeJobs(tx, QUEUES.step, done);
+      handoffs = claimed.handoffs;
+      return jobs.length;
+    },
+    { timeout: 120_000, maxWait: 30_000 },
+  );
+  for (const handoff of handoffs) options.outbox.send(handoff);
+  return fetched;
+}
