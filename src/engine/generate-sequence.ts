@@ -7,7 +7,7 @@ import { DraftGenerationError, type DraftEmail, type DraftRequest } from '../dom
 import { stepSchema, type TriggerType } from '../domain/sequence-input.js';
 import { sequenceGenerator } from '../generation/generator.js';
 import type { Tx } from '../db/client.js';
-import { replaceSteps } from '../services/sequences.js';
+import { replaceSteps } from './steps.js';
 import { lockSequenceRow } from './locks.js';
 import type { GenerateSequenceJob } from './queues.js';
 

@@ -16,6 +16,7 @@ import {
 } from '../domain/run-machine/index.js';
 import type { SendWindow } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { enqueue, type JobToSend } from './boss.js';
 import { QUEUES } from './queues.js';
@@ -225,4 +226,9 @@ export async function endRunsWhere(tx: Tx, where: Prisma.Sql, input: { kind: 'ca
     await enqueue(tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id } })));
   }
   return rows;
+}
+
+/** The PAUSE reply action's end: a run still paused by that reply finishes. */
+export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
+  await transaction((tx) => transitionRuns(tx, [enrollmentId], { kind: 'pauseTimeout', pausedUntil }));
 }

@@ -47,6 +47,11 @@ const MARKED: RunState = {
   error: '\u0000',
 };
 
+/** Wakes stats subscriptions of the workspace (delivered on commit, like the change log's). */
+export async function notifyStatsChanged(tx: Tx, workspaceId: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
+}
+
 export interface RunChange {
   id: string;
   workspaceId: string;

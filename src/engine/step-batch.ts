@@ -17,10 +17,11 @@ import type { Prisma, Step, Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { mailer, senderDomain, type OutgoingMail } from '../mail/transport.js';
-import { notifyStatsChanged, trackingKeys } from '../services/tracking.js';
+import { trackingKeys } from '../mail/tracking-keys.js';
 import { completeJobs, failJobs } from './boss.js';
 import { apply, loadMachineSequences, lockRuns, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
+import { notifyStatsChanged } from './run-status.js';
 
 export interface DueStep {
   /** The pg-boss job, or null when a step is executed directly. */

@@ -1,7 +1,7 @@
 // Registers the job handlers. Each handler validates its job's data, then calls
 // the engine; pg-boss retries what throws (with backoff) up to the queue's limit.
 import type PgBoss from 'pg-boss';
-import { finishReplyPause } from '../services/runs.js';
+import { finishReplyPause } from './lifecycle.js';
 import { configureOutbox } from './outbox.js';
 import { startStepLoops } from './step-worker.js';
 import { generateSequence } from './generate-sequence.js';

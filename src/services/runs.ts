@@ -165,9 +165,4 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
   });
 }
 
-/** The PAUSE reply action's end: a run still paused by that reply finishes. */
-export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
-  await transaction(async (tx) => {
-    await transitionRuns(tx, [enrollmentId], { kind: 'pauseTimeout', pausedUntil });
-  });
-}
+export { finishReplyPause } from '../engine/lifecycle.js';

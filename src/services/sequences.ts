@@ -21,6 +21,7 @@ import { tryDecodeId } from '../domain/public-id.js';
 import { parseInput, UserErrors } from './user-input.js';
 import { isShopifyConnected, isStripeConnected } from './integrations.js';
 import { rescheduleCurrentSteps } from './runs.js';
+import { replaceSteps } from '../engine/steps.js';
 import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
 import { QUEUES } from '../engine/queues.js';
@@ -253,41 +254,4 @@ async function chooseSlug(tx: Tx, actor: Actor, requested: string | null, name: 
   return uniqueSlug(base, (slug) => taken.has(slug));
 }
 
-/**
- * Makes the sequence's live steps exactly `steps`, in order. A step input that
- * names the ID of one of the sequence's live steps updates it in place, so runs
- * and stats keep pointing at it; steps left out are retired (their history stays).
- */
-export async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefinition[]) {
-  const live = await tx.step.findMany({ where: { sequenceId, position: { not: null } }, select: { id: true } });
-  const liveIds = new Set(live.map((s) => s.id));
-  const keptIds = steps.map((step, i) => {
-    if (step.id == null) return null;
-    const uuid = tryDecodeId('Step', step.id);
-    if (!uuid || !liveIds.has(uuid)) throw notFound('Step', [...INPUT, 'steps', String(i), 'id']);
-    return uuid;
-  });
-  // Positions are unique per sequence: clear them all before assigning the new order.
-  await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null } });
-  const retired = [...liveIds].filter((id) => !keptIds.includes(id));
-  if (retired.length) await tx.step.updateMany({ where: { id: { in: retired } }, data: { removedAt: now() } });
-
-  for (const [i, step] of steps.entries()) {
-    const data = {
-      position: i + 1,
-      type: step.type,
-      name: step.name ?? null,
-      delayDays: step.delay.days,
-      delayHours: step.delay.hours,
-      delayMinutes: step.delay.minutes,
-      dateOffsetMinutes: step.dateOffset ?? null,
-      subject: step.subject ?? null,
-      previewText: step.previewText ?? null,
-      blocks: step.type === 'EMAIL' ? ((step.blocks ?? importHtml(step.html!)) as Prisma.InputJsonValue) : Prisma.DbNull,
-      discount: step.discount ? (JSON.parse(JSON.stringify(step.discount)) as Prisma.InputJsonValue) : Prisma.DbNull,
-    };
-    const keptId = keptIds[i];
-    if (keptId) await tx.step.update({ where: { id: keptId }, data });
-    else await tx.step.create({ data: { ...data, sequenceId } });
-  }
-}
+export { replaceSteps } from '../engine/steps.js';

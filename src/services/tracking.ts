@@ -2,59 +2,21 @@
 // signed links), deliveries, bounces, complaints and replies (from the delivery
 // webhook). Each is one transaction; the message keeps the first time of each
 // fact (so stats count a message once) and every fact is kept as a MessageEvent.
-import { randomBytes } from 'node:crypto';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import type { FeedbackEvent } from '../domain/delivery-feedback.js';
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
-import { deriveTrackingKey, statusesBefore, type MessageStatus, type TrackingKeys, type TrackingTarget } from '../domain/tracking-links.js';
+import { statusesBefore, type MessageStatus, type TrackingTarget } from '../domain/tracking-links.js';
 import { transitionRuns } from '../engine/lifecycle.js';
-import { CHANGES_CHANNEL, OPEN_STATUSES } from '../engine/run-status.js';
+import { OPEN_STATUSES, notifyStatsChanged } from '../engine/run-status.js';
+export { notifyStatsChanged };
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
 import type { Actor } from '../auth/actor.js';
 
-// ---------------------------------------------------------------------------
-// The link key
-
-const SECRET_SETTING = 'tracking-link-secret';
-
-let settings: { publicUrl: string; secret?: string } = { publicUrl: 'http://localhost:4000' };
-let keys: Promise<TrackingKeys> | undefined;
-
-/** PUBLIC_URL and STEPWISE_SECRET (src/config.ts), set once at startup. */
-export function configureTracking(next: { publicUrl: string; secret?: string }): void {
-  settings = next;
-  keys = undefined;
-}
-
-/**
- * The base URL and signing key of tracking links. From STEPWISE_SECRET when set;
- * otherwise from a random secret generated once per installation and kept in the
- * Setting table, so links in sent email keep working across restarts.
- */
-export function trackingKeys(): Promise<TrackingKeys> {
-  keys ??= loadKeys().catch((error: unknown) => {
-    keys = undefined;
-    throw error;
-  });
-  return keys;
-}
-
-async function loadKeys(): Promise<TrackingKeys> {
-  const baseUrl = settings.publicUrl.replace(/\/+$/, '');
-  if (settings.secret) return { baseUrl, key: deriveTrackingKey(settings.secret) };
-  const generated = randomBytes(32).toString('base64url');
-  await db().$executeRaw`INSERT INTO "Setting" (key, value) VALUES (${SECRET_SETTING}, ${generated}) ON CONFLICT (key) DO NOTHING`;
-  const row = await db().setting.findUniqueOrThrow({ where: { key: SECRET_SETTING } });
-  return { baseUrl, key: deriveTrackingKey(row.value) };
-}
-
-/** Wakes stats subscriptions of the workspace (delivered on commit, like the change log's). */
-export async function notifyStatsChanged(tx: Tx, workspaceId: string): Promise<void> {
-  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
-}
+// The link key (src/mail/tracking-keys.ts) and the stats wake-up (src/engine/run-status.ts) live below the engine.
+export { configureTracking, trackingKeys } from '../mail/tracking-keys.js';
 
 // ---------------------------------------------------------------------------
 // Message facts
