@@ -10,11 +10,12 @@ import {
   uniformTransition,
   type Decision,
   type MachineSequence,
+  type RunFacts,
   type RunInput,
   type RunState,
   type RunStatus,
 } from '../domain/run-machine/index.js';
-import type { SendWindow } from '../domain/schedule.js';
+import { sequenceRunDate, type SendWindow } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -73,6 +74,8 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
       select: {
         id: true,
         status: true,
+        sequenceType: true,
+        dateFieldPath: true,
         sendWindow: true,
         transactional: true,
         primaryReplyAction: true,
@@ -85,7 +88,7 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
     tx.step.findMany({
       where: { sequenceId: { in: unique }, position: { not: null } },
       orderBy: { position: 'asc' },
-      select: { id: true, sequenceId: true, position: true, type: true, delayDays: true, delayHours: true, delayMinutes: true },
+      select: { id: true, sequenceId: true, position: true, type: true, delayDays: true, delayHours: true, delayMinutes: true, dateOffsetMinutes: true },
     }),
   ]);
   return new Map(
@@ -94,6 +97,8 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
       {
         id: s.id,
         status: s.status,
+        sequenceType: s.sequenceType,
+        dateFieldPath: s.dateFieldPath,
         sendWindow: (s.sendWindow ?? null) as SendWindow | null,
         transactional: s.transactional,
         primaryReplyAction: s.primaryReplyAction,
@@ -108,10 +113,31 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
             position: st.position!,
             type: st.type,
             delaySeconds: delayToSeconds({ days: st.delayDays, hours: st.delayHours, minutes: st.delayMinutes }),
+            dateOffsetMinutes: st.dateOffsetMinutes,
           })),
       },
     ]),
   );
+}
+
+/**
+ * What the machine needs beyond the run's row: DATE runs' dates (from the entry
+ * event, else the subscriber's attributes). One query, only for DATE sequences.
+ */
+export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences: Map<string, MachineSequence>): Promise<Map<string, RunFacts>> {
+  const dated = runs.filter((r) => sequences.get(r.ref.sequenceId)?.sequenceType === 'DATE');
+  const facts = new Map<string, RunFacts>();
+  if (!dated.length) return facts;
+  const rows = await tx.$queryRaw<{ id: string; entryEvent: unknown; attributes: unknown }[]>`
+    SELECT e.id::text, e."entryEvent", s.attributes FROM "Enrollment" e JOIN "Subscriber" s ON s.id = e."subscriberId"
+    WHERE e.id = ANY(${dated.map((r) => r.ref.id)}::uuid[])`;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const run of dated) {
+    const row = byId.get(run.ref.id);
+    const sequence = sequences.get(run.ref.sequenceId)!;
+    facts.set(run.ref.id, { runDate: sequenceRunDate({ sequenceType: 'DATE', dateFieldPath: sequence.dateFieldPath ?? null }, row?.entryEvent ?? null, row?.attributes ?? null) });
+  }
+  return facts;
 }
 
 /** Writes decisions: run columns, change log, jobs, queued-run release. */
@@ -170,10 +196,11 @@ export async function transitionRuns(
 ): Promise<Applied[]> {
   const runs = await lockRuns(tx, ids);
   const sequences = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref.sequenceId));
+  const facts = await loadRunFacts(tx, [...runs.values()], sequences);
   const at = options.at ?? now();
   const applied: Applied[] = [];
   for (const run of runs.values()) {
-    const decision = decide(run.state, sequences.get(run.ref.sequenceId)!, typeof input === 'function' ? input(run) : input, at);
+    const decision = decide(run.state, sequences.get(run.ref.sequenceId)!, typeof input === 'function' ? input(run) : input, at, facts.get(run.ref.id));
     if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
     applied.push({ ref: run.ref, decision });
   }

@@ -4,7 +4,7 @@ import { transaction } from '../db/transaction.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import { decide } from '../domain/run-machine/index.js';
-import { apply, loadMachineSequences, lockRuns } from './lifecycle.js';
+import { apply, loadMachineSequences, loadRunFacts, lockRuns } from './lifecycle.js';
 import { advisoryLock } from './locks.js';
 import { hasRoomToStart } from './start-run.js';
 
@@ -39,7 +39,9 @@ async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
     select: { id: true },
   });
   const runs = await lockRuns(tx, queued.map((r) => r.id));
-  const machine = (await loadMachineSequences(tx, [sequenceId])).get(sequenceId)!;
+  const machines = await loadMachineSequences(tx, [sequenceId]);
+  const machine = machines.get(sequenceId)!;
+  const facts = await loadRunFacts(tx, [...runs.values()], machines);
   let started = 0;
   for (const { id } of queued) {
     const run = runs.get(id);
@@ -47,7 +49,7 @@ async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
     const at = now();
     if (!(await hasRoomToStart(tx, sequence, at))) break;
     // One at a time: the throttle counts the runs begun so far.
-    await apply(tx, [{ ref: run.ref, decision: decide(run.state, machine, { kind: 'begin' }, at) }]);
+    await apply(tx, [{ ref: run.ref, decision: decide(run.state, machine, { kind: 'begin' }, at, facts.get(id)) }]);
     started += 1;
   }
   return started;

@@ -12,6 +12,7 @@ import type { DiscountTerms } from '../domain/sequence-input.js';
 import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
+import { sequenceRunDate } from '../domain/schedule.js';
 import { transaction } from '../db/transaction.js';
 import type { Prisma, Step, Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
@@ -148,11 +149,17 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
       continue;
     }
     const sequence = sequences.get(run.ref.sequenceId)!;
+    const runDate = sequenceRunDate(
+      { sequenceType: sequence.sequenceType ?? 'INTERVAL', dateFieldPath: sequence.dateFieldPath ?? null },
+      entryOf.get(run.ref.id) ?? null,
+      subscriber.attributes,
+    );
     const decision: Decision = decide(
       run.state,
       sequence,
       { kind: 'stepDue', stepId: item.stepId, alreadyRun: Boolean(prior) || seen.has(key), subscriberStatus: subscriber.status },
       at,
+      { runDate },
     );
     seen.add(key);
     const scheduledAt = run.state.nextTriggerAt ?? at;
@@ -166,6 +173,11 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
     if (!action) continue;
     if (action.kind === 'skip') {
       stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'SKIPPED', scheduledAt, executedAt: at, error: action.reason });
+      outcomes[index] = 'executed';
+      continue;
+    }
+    if (action.kind === 'fail') {
+      stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'FAILED', scheduledAt, executedAt: at, error: action.error });
       outcomes[index] = 'executed';
       continue;
     }

@@ -153,7 +153,12 @@ export function stepDueAt(
   sequence: Pick<MachineSequence, 'sendWindow'> & Partial<Pick<MachineSequence, 'sequenceType'>>,
   runDate: Date | null = null,
 ): Date {
-  return scheduledDueAt({ sequenceType: sequence.sequenceType ?? 'INTERVAL', sendWindow: sequence.sendWindow }, step, previous, runDate);
+  return scheduledDueAt(
+    { sequenceType: sequence.sequenceType ?? 'INTERVAL', sendWindow: sequence.sendWindow },
+    { delaySeconds: step.delaySeconds, dateOffsetMinutes: step.dateOffsetMinutes ?? null },
+    previous,
+    runDate,
+  );
 }
 
 /** The columns a status sets on entry (timestamps, and what no longer applies). */
