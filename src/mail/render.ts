@@ -1,7 +1,14 @@
 /**
  * Renders an email's blocks to its subject, preview text, responsive HTML (via MJML)
  * and plain-text part. Merge tags are rendered per field: HTML-escaped where the field
- * ends up in HTML, verbatim in the plain-text part.
+ * ends up in HTML, verbatim in the plain-text part; in URLs they are checked once
+ * rendered (renderUrl). Inline and raw HTML arrive sanitised (normalizeBlocks) and
+ * are rendered from their parsed tree.
+ *
+ * The document builder writes every subscriber-dependent value through a `Fill`:
+ * `renderEmail` writes the values (one email, MJML included); `compileEmailHtml`
+ * writes placeholder tokens so compiled-email.ts can compile a step once and fill
+ * it per email. Both share every line of the builder.
  *
  * Async because `mjml2html` is async from mjml 5 on.
  */
