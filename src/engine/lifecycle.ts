@@ -21,7 +21,7 @@ import { transaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { enqueue, type JobToSend } from './boss.js';
 import { QUEUES } from './queues.js';
-import { OPEN_STATUSES, logRunChanges } from './run-status.js';
+import { CHANGES_CHANNEL, OPEN_STATUSES, changeLogInsert, logRunChanges } from './run-status.js';
 
 /** What the change log needs besides the decision. */
 export interface RunRef {
@@ -216,43 +216,62 @@ export interface EndedRow extends RunRef {
   enrollmentKey: string | null;
 }
 
+export interface EndedRuns {
+  count: number;
+  /** The ended runs in id order: all of them, or the first `sample`. */
+  rows: EndedRow[];
+}
+
 /**
- * Cancels or stops every open run matching `where` (over `Enrollment e`) in one
- * statement: the machine's uniform transition, set-based. Runs are locked in id
- * order; a step being recorded for one of them commits first.
+ * Cancels or stops every open run matching `where` (over `Enrollment e`): the
+ * machine's uniform transition, set-based. One statement locks the runs in id
+ * order, updates them and appends their changes to the log (100,000 runs never
+ * travel to the process and back); a step being recorded for one of them commits
+ * first. Returns the count and the rows (or the first `sample` of them).
  */
-export async function endRunsWhere(tx: Tx, where: Prisma.Sql, input: { kind: 'cancel' | 'stop'; reason: string }): Promise<EndedRow[]> {
+export async function endRunsWhere(
+  tx: Tx,
+  where: Prisma.Sql,
+  input: { kind: 'cancel' | 'stop'; reason: string },
+  options: { sample?: number } = {},
+): Promise<EndedRuns> {
   const at = now();
   const t = uniformTransition(input, at);
   if (t.from.join() !== OPEN_STATUSES.join()) throw new Error('endRunsWhere assumes the open statuses');
-  const rows = await tx.$queryRaw<EndedRow[]>`
-    UPDATE "Enrollment" AS u
-    SET status = ${t.set.status}::"EnrollmentStatus", "cancelledAt" = ${t.set.cancelledAt}, "cancelReason" = ${t.set.cancelReason},
-        "nextTriggerAt" = NULL, "pausedUntil" = NULL, "updatedAt" = ${at}
-    FROM (SELECT e.id, e.status FROM "Enrollment" e WHERE ${where} AND e.status IN ${OPEN} ORDER BY e.id FOR UPDATE) AS old
-    WHERE u.id = old.id AND u.status IN ${OPEN}
-    RETURNING u.id::text AS id, u."workspaceId"::text AS "workspaceId", u."sequenceId"::text AS "sequenceId",
-              u."subscriberId"::text AS "subscriberId", old.status::text AS "previousStatus", u."enrollmentKey"`;
-  await logRunChanges(
-    tx,
-    rows.map((r) => ({
-      id: r.id,
-      workspaceId: r.workspaceId,
-      sequenceId: r.sequenceId,
-      subscriberId: r.subscriberId,
-      previousStatus: r.previousStatus,
-      status: t.to,
-      reason: t.reason,
-      occurredAt: at,
-    })),
-  );
+  const limit = options.sample ?? null;
+  const [result] = await tx.$queryRaw<{ count: number; rows: EndedRow[] | null; workspaces: string[] | null; sequences: string[] | null }[]>`
+    WITH old AS (
+      SELECT e.id, e.status FROM "Enrollment" e WHERE ${where} AND e.status IN ${OPEN} ORDER BY e.id FOR UPDATE
+    ), ended AS (
+      UPDATE "Enrollment" AS u
+      SET status = ${t.set.status}::"EnrollmentStatus", "cancelledAt" = ${t.set.cancelledAt}, "cancelReason" = ${t.set.cancelReason},
+          "nextTriggerAt" = NULL, "pausedUntil" = NULL, "updatedAt" = ${at}
+      FROM old WHERE u.id = old.id AND u.status IN ${OPEN}
+      RETURNING u.id, u."workspaceId", u."sequenceId", u."subscriberId", old.status AS previous, u."enrollmentKey"
+    ), logged AS (
+      ${changeLogInsert(Prisma.sql`
+        SELECT "workspaceId" AS workspace, id AS enrollment, "sequenceId" AS sequence, "subscriberId" AS subscriber,
+               previous::text AS previous, ${t.to}::text AS status, ${t.reason}::text AS reason, ${at}::timestamp(3) AS at,
+               row_number() OVER (ORDER BY id) AS n
+        FROM ended`)}
+      RETURNING 1
+    )
+    SELECT (SELECT count(*)::int FROM ended) AS count,
+      (SELECT json_agg(json_build_object('id', s.id, 'workspaceId', s."workspaceId", 'sequenceId', s."sequenceId",
+         'subscriberId', s."subscriberId", 'previousStatus', s.previous, 'enrollmentKey', s."enrollmentKey") ORDER BY s.id)
+       FROM (SELECT * FROM ended ORDER BY id LIMIT ${limit}) s) AS rows,
+      (SELECT array_agg(DISTINCT "workspaceId"::text) FROM ended) AS workspaces,
+      (SELECT array_agg(DISTINCT "sequenceId"::text) FROM ended) AS sequences,
+      (SELECT count(*) FROM logged) AS logged`;
+  const workspaces = result?.workspaces ?? [];
+  if (workspaces.length) await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
   // Ended runs free room on throttled sequences.
-  const sequenceIds = [...new Set(rows.map((r) => r.sequenceId))];
+  const sequenceIds = result?.sequences ?? [];
   if (sequenceIds.length) {
     const throttled = await tx.sequence.findMany({ where: { id: { in: sequenceIds }, throttleCapacity: { not: null } }, select: { id: true } });
     await enqueue(tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id } })));
   }
-  return rows;
+  return { count: result?.count ?? 0, rows: result?.rows ?? [] };
 }
 
 /** The PAUSE reply action's end: a run still paused by that reply finishes. */

@@ -104,8 +104,8 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
         };
       }
 
-      const cancelled = await endRunsWhere(tx, where, { kind: 'cancel', reason });
-      const sample = cancelled.slice(0, limit);
+      const cancelled = await endRunsWhere(tx, where, { kind: 'cancel', reason }, { sample: limit });
+      const sample = cancelled.rows;
       const emails = await tx.subscriber.findMany({
         where: { id: { in: [...new Set(sample.map((r) => r.subscriberId))] } },
         select: { id: true, email: true },
@@ -114,8 +114,8 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
       return {
         sequenceId: sequence.id,
         dryRun,
-        matchedCount: cancelled.length,
-        cancelledCount: cancelled.length,
+        matchedCount: cancelled.count,
+        cancelledCount: cancelled.count,
         enrollments: sample.map((r) => ({
           enrollmentId: r.id,
           subscriberId: r.subscriberId,
@@ -123,8 +123,8 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
           status: 'CANCELLED' as const,
           enrollmentKey: r.enrollmentKey,
         })),
-        hasMore: cancelled.length > sample.length,
-        message: `Cancelled ${plural(cancelled.length)}.`,
+        hasMore: cancelled.count > sample.length,
+        message: `Cancelled ${plural(cancelled.count)}.`,
       };
     },
     { timeout: 120_000 },
@@ -185,8 +185,8 @@ export async function cancelRuns(actor: Actor, rawInput: unknown): Promise<strin
   }
   return transaction(
     async (tx) => {
-      const rows = await endRunsWhere(tx, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
-      return rows.map((r) => r.id);
+      const ended = await endRunsWhere(tx, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
+      return ended.rows.map((r) => r.id);
     },
     { timeout: 120_000 },
   );
