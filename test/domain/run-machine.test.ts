@@ -246,3 +246,35 @@ describe('removing a subscriber', () => {
     expect(d.next).toMatchObject({ status: 'CANCELLED', completedAt: T0, cancelledAt: T0 });
   });
 });
+
+describe('DATE sequences', () => {
+  const dated = sequence({
+    sequenceType: 'DATE',
+    dateFieldPath: 'webinar.startsAt',
+    steps: [
+      { id: 's1', position: 1, type: 'EMAIL', delaySeconds: 0, dateOffsetMinutes: -24 * 60 },
+      { id: 's2', position: 2, type: 'EMAIL', delaySeconds: 0, dateOffsetMinutes: 60 },
+    ],
+  });
+  const webinar = new Date(T0.getTime() + 48 * HOUR);
+
+  it('times each step at its offset from the run date', () => {
+    const begun = decide(freshRun('run', T0), dated, { kind: 'begin' }, T0, { runDate: webinar });
+    expect(begun.schedule).toEqual({ stepId: 's1', at: new Date(webinar.getTime() - 24 * HOUR) });
+    const done = decide(run({ currentStepPosition: 1 }), dated, { kind: 'stepDone', stepId: 's1' }, T0, { runDate: webinar });
+    expect(done.schedule).toEqual({ stepId: 's2', at: new Date(webinar.getTime() + HOUR) });
+  });
+
+  it('skips a step whose time had passed when the run started', () => {
+    const soon = new Date(T0.getTime() + HOUR); // the day-before step was due 23 h before the start
+    const d = decide(run(), dated, due(), T0, { runDate: soon });
+    expect(d.action).toMatchObject({ kind: 'skip', stepId: 's1' });
+    expect(d.schedule).toEqual({ stepId: 's2', at: new Date(soon.getTime() + HOUR) });
+  });
+
+  it('fails a run without its date, with the reason', () => {
+    const d = decide(run(), dated, due(), T0, { runDate: null });
+    expect(d.action).toEqual({ kind: 'fail', stepId: 's1', error: "no date at webinar.startsAt in the entry event or the subscriber's attributes" });
+    expect(d.next).toMatchObject({ status: 'FAILED', error: "step 1 failed: no date at webinar.startsAt in the entry event or the subscriber's attributes" });
+  });
+});
