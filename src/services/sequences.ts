@@ -186,13 +186,12 @@ function refuseIfLocked(sequence: { lockedAt: Date | null }) {
 }
 
 /** Locks or unlocks the sequence; doing it twice is harmless (lockedAt keeps the first time). */
-export async function setSequenceLock(actor: Actor, id: string, locked: boolean): Promise<string> {
+/** Returns the row as this transaction left it, like changeSequenceStatus. */
+export async function setSequenceLock(actor: Actor, id: string, locked: boolean): Promise<Sequence> {
   return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
-    if (locked !== (current.lockedAt !== null)) {
-      await tx.sequence.update({ where: { id: current.id }, data: { lockedAt: locked ? now() : null } });
-    }
-    return current.id;
+    if (locked === (current.lockedAt !== null)) return current;
+    return tx.sequence.update({ where: { id: current.id }, data: { lockedAt: locked ? now() : null } });
   });
 }
 

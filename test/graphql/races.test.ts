@@ -114,7 +114,7 @@ describe('racing status changes report what they committed', () => {
     const id = created.data.createSequence.sequence.id;
     const actions = Array.from({ length: 40 }, (_, i) => (i % 2 ? 'disableSequence' : 'enableSequence'));
     const results = await Promise.all(
-      actions.map((action) => ws.gql(`mutation($id: ID!) { ${action}(id: $id) { sequence { status updatedAt } errors { code } } }`, { id })),
+      actions.map((action) => ws.gql(`mutation($id: ID!) { ${action}(id: $id) { sequence { status updatedAt automationPercentage steps { id } } errors { code } } }`, { id })),
     );
     expectNoInternalErrors(results);
     const replies = results.map((r, i) => ({ action: actions[i]!, ...r.data[actions[i]!] }));
@@ -125,6 +125,22 @@ describe('racing status changes report what they committed', () => {
     const last = replies.filter((r) => !r.errors.length).sort((a, b) => Date.parse(a.sequence.updatedAt) - Date.parse(b.sequence.updatedAt)).at(-1)!;
     const final = await t.prisma.sequence.findUniqueOrThrow({ where: { id: (await t.prisma.sequence.findFirstOrThrow({ where: { workspaceId: ws.workspaceId } })).id } });
     expect(final.status).toBe(last.sequence.status);
+  });
+});
+
+describe('racing locks report what they committed', () => {
+  it('each lockSequence / unlockSequence reply reports the lock its own transaction left', async () => {
+    const ws = await t.workspace('lock race');
+    const created = await ws.gql(CREATE_SEQUENCE, {
+      input: { name: 'Locks', trigger: 'MANUAL', steps: [{ subject: 'Hi', blocks: [{ type: 'text', text: 'Hi' }], delay: { days: 1 } }] },
+    });
+    const id = created.data.createSequence.sequence.id;
+    const actions = Array.from({ length: 40 }, (_, i) => (i % 2 ? 'unlockSequence' : 'lockSequence'));
+    const results = await Promise.all(
+      actions.map((action) => ws.gql(`mutation($id: ID!) { ${action}(id: $id) { sequence { locked } errors { code } } }`, { id })),
+    );
+    expectNoInternalErrors(results);
+    results.forEach((r, i) => expect(r.data[actions[i]!]).toEqual({ sequence: { locked: actions[i] === 'lockSequence' }, errors: [] }));
   });
 });
 

@@ -116,7 +116,11 @@ export const EnrollmentPayload = builder
         type: 'Enrollment',
         nullable: true,
         // As the mutation committed it when it returned the row, not as a racing call left it.
-        resolve: (query, p) => p.enrollment ?? (p.enrollmentId ? db().enrollment.findUnique({ ...query, where: { id: p.enrollmentId } }) : null),
+        resolve: async (query, p) => {
+          if (!p.enrollmentId) return null;
+          const row = await db().enrollment.findUnique({ ...query, where: { id: p.enrollmentId } });
+          return row && p.enrollment ? { ...row, ...p.enrollment } : row;
+        },
       }),
       enrollments: t.prismaField({
         type: ['Enrollment'],

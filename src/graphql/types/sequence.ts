@@ -339,7 +339,12 @@ const SequencePayload = builder.objectRef<{ sequenceId?: string; sequence?: Sequ
     sequence: t.prismaField({
       type: 'Sequence',
       nullable: true,
-      resolve: (query, p) => p.sequence ?? (p.sequenceId ? db().sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
+      resolve: async (query, p) => {
+        if (!p.sequenceId) return null;
+        const row = await db().sequence.findUnique({ ...query, where: { id: p.sequenceId } });
+        // Columns as this mutation committed them; relations and counts as loaded now.
+        return row && p.sequence ? { ...row, ...p.sequence } : row;
+      },
     }),
     errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
   }),
@@ -365,12 +370,20 @@ builder.mutationFields((t) => ({
     type: SequencePayload,
     description: 'Locks the sequence: edits (updateSequence, archiveSequence) are refused with SEQUENCE_LOCKED until unlocked',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await setSequenceLock(ctx, args.id, true), message: 'Sequence locked.' })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => {
+        const sequence = await setSequenceLock(ctx, args.id, true);
+        return { sequenceId: sequence.id, sequence, message: 'Sequence locked.' };
+      }),
   }),
   unlockSequence: t.field({
     type: SequencePayload,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => payload(async () => ({ sequenceId: await setSequenceLock(ctx, args.id, false), message: 'Sequence unlocked.' })),
+    resolve: (_root, args, ctx) =>
+      payload(async () => {
+        const sequence = await setSequenceLock(ctx, args.id, false);
+        return { sequenceId: sequence.id, sequence, message: 'Sequence unlocked.' };
+      }),
   }),
   enableSequence: statusMutation(t, 'enable'),
   disableSequence: statusMutation(t, 'disable'),
