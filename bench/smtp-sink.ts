@@ -24,6 +24,8 @@ export async function startBenchSmtpSink(): Promise<BenchSmtpSink> {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // Senders keep pooled connections open; closing must not wait 30 s for them.
+    closeTimeout: 200,
     size: 10 * 1024 * 1024,
     onData(stream, _session, callback) {
       let head = '';

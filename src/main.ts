@@ -12,7 +12,7 @@ import { createLogger } from './logger.js';
 import { buildApp } from './server/app.js';
 import { startBoss, stopBoss } from './engine/boss.js';
 import { startWorkers } from './engine/workers.js';
-import { configureMail } from './mail/transport.js';
+import { configureMail, mailer } from './mail/transport.js';
 import { configureGenerator } from './generation/generator.js';
 import { configureStripe } from './integrations/stripe.js';
 import { configureShopify } from './integrations/shopify.js';
@@ -104,6 +104,8 @@ async function shutdown(signal: string) {
   await app?.stop({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   await stopChangeNotifier();
   await stopBoss({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
+  // The hand-offs are drained with the step loops: the relay gets a QUIT, not a reset.
+  mailer().transport.close();
   logger.info('stopped');
   await disconnectDb();
   await database.stop();

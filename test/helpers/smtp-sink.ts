@@ -25,6 +25,8 @@ export async function startSmtpSink(listenPort = 0): Promise<SmtpSink> {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    // Senders keep pooled connections open; closing must not wait 30 s for them.
+    closeTimeout: 200,
     onData(stream, _session, callback) {
       if (sink.rejectAll) {
         stream.resume();
