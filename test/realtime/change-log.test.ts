@@ -140,7 +140,7 @@ describe('change log without a writer lock', () => {
             await tx.$queryRaw`SELECT pg_current_xact_id()::text`;
             await sleep((w * 13 + i * 7) % 9); // ids taken now, commits in another order
             for (const run of picked) await flip(tx, run);
-            await sleep((w * 5 + i * 11) % 7);
+            await sleep((w * 5 + i * 11) % 7); // row locks held a while, so other writers queue behind them
             if ((w + i) % 9 === 0) throw new Error('rolled back');
           }).catch((error: Error) => {
             if (error.message !== 'rolled back') throw error;
