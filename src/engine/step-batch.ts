@@ -274,9 +274,13 @@ export async function recordSent(handoffs: readonly EmailHandoff[]): Promise<voi
   await transaction(
     async (tx) => {
       const at = now();
+      // Feedback (a delivery webhook, an open) can reach a message before this mark
+      // commits: it keeps that later status and still gets its sentAt.
       await tx.$executeRaw`
-        UPDATE "Message" SET status = 'SENT', "sentAt" = ${at}, attempts = attempts + 1
-        WHERE id = ANY(${handoffs.map((h) => h.messageId)}::uuid[]) AND status = 'QUEUED'`;
+        UPDATE "Message"
+        SET status = CASE WHEN status = 'QUEUED' THEN 'SENT'::"MessageStatus" ELSE status END,
+            "sentAt" = ${at}, attempts = attempts + 1
+        WHERE id = ANY(${handoffs.map((h) => h.messageId)}::uuid[]) AND "sentAt" IS NULL AND status <> 'FAILED'`;
       const stepOf = new Map(handoffs.map((h) => [h.ref.id, h.stepId]));
       // A run cancelled meanwhile keeps the step recorded and does not move on.
       await transitionRuns(tx, [...stepOf.keys()], (run) => ({ kind: 'stepDone', stepId: stepOf.get(run.ref.id)! }), { at });

@@ -14,7 +14,7 @@ async function webhook(body: unknown, auth: string | null = `Bearer ${t.ws.key}`
 }
 
 async function sentMessage(email: string) {
-  return t.until(() => t.prisma.message.findFirst({ where: { to: email } }));
+  return t.until(() => t.prisma.message.findFirst({ where: { to: email, sentAt: { not: null } } }));
 }
 
 describe('delivery webhook', () => {
@@ -36,6 +36,22 @@ describe('delivery webhook', () => {
     expect((await webhook({ type: 'explode', messageId: 'x' })).status).toBe(400);
     expect(await t.prisma.messageEvent.count({ where: { messageId: message.id } })).toBe(0);
     expect((await t.prisma.subscriber.findFirstOrThrow({ where: { email: 'nobody@example.com' } })).status).toBe('ACTIVE');
+  });
+
+  it('feedback that reaches a message while the relay is still taking it (before it is marked SENT) keeps it counted as sent', async () => {
+    const sequenceId = await t.sequence('early');
+    t.smtp.delayMs = 1500; // the relay holds the hand-off open, so the message stays claimed meanwhile
+    try {
+      await t.enroll('early', 'early@example.com');
+      const claimed = await t.until(() => t.prisma.message.findFirst({ where: { to: 'early@example.com', status: 'QUEUED' } }));
+      const delivered = await webhook({ type: 'delivery', messageId: encodeId('Message', claimed.id) });
+      expect(delivered.body.results[0].outcome).toBe('recorded');
+      const sent = await t.until(() => t.prisma.message.findFirst({ where: { id: claimed.id, sentAt: { not: null } } }));
+      expect(sent.status).toBe('DELIVERED');
+    } finally {
+      t.smtp.delayMs = 0;
+    }
+    expect(await t.stats(sequenceId)).toMatchObject({ sent: 1, delivered: 1 });
   });
 
   it('a hard bounce (Stepwise shape) marks the subscriber BOUNCED and stops the run; a soft one does not', async () => {
