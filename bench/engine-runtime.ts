@@ -19,7 +19,7 @@ export async function startEngine(url: string, options: { workers?: number; smtp
   if (options.workers) await startWorkers(instance, { concurrency: options.workers });
   return {
     async stop() {
-      await stopBoss({ graceful: false, timeout: 2_000 });
+      await stopBoss({ graceful: true, timeout: 2_000 }); // in-flight hand-offs are recorded before the queue goes
       configureMail({ from: 'Stepwise Bench <bench@stepwise.local>' });
     },
   };
