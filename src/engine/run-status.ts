@@ -1,51 +1,12 @@
 // The change log of runs' statuses (lifecycle.ts writes the statuses). Each change is appended to it
 // in the same transaction (the subscription feed replays from it) and
 // announced with a tiny NOTIFY that is delivered only if the transaction commits.
-import { now } from '../clock.js';
-import { enterStatus, type RunState } from '../domain/run-machine/index.js';
 import type { Tx } from '../db/client.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
 import { runBeforeCommit } from '../db/transaction.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
-
-/**
- * Writes a status as given and logs it, bypassing the run machine's rules (which
- * live in src/domain/run-machine and are applied by lifecycle.ts): a primitive for
- * tests of the change log. `run.status` is the status it had (null: a new run).
- */
-export async function setRunStatus(
-  tx: Tx,
-  run: { id: string; workspaceId: string; sequenceId: string; subscriberId: string; status: EnrollmentStatus | null },
-  status: EnrollmentStatus,
-  reason: string | null = null,
-): Promise<void> {
-  const at = now();
-  if (run.status !== null) {
-    // The columns entering `status` sets: those the machine changed from the marker.
-    const stamps = enterStatus(MARKED, status, at, reason);
-    const data = Object.fromEntries(Object.entries(stamps).filter(([key, value]) => key !== 'id' && value !== MARKED[key as keyof RunState]));
-    await tx.enrollment.update({ where: { id: run.id }, data: { ...data, status } });
-  }
-  await logRunChanges(tx, [{ ...run, previousStatus: run.status, status, reason, occurredAt: at }]);
-}
-
-const MARK = new Date(1);
-const MARKED: RunState = {
-  id: '',
-  status: 'ACTIVE',
-  currentStepPosition: -1,
-  nextTriggerAt: MARK,
-  startedAt: MARK,
-  completedAt: MARK,
-  cancelledAt: MARK,
-  cancelReason: '\u0000',
-  pausedAt: MARK,
-  pausedUntil: MARK,
-  failedAt: MARK,
-  error: '\u0000',
-};
 
 /** Wakes stats subscriptions of the workspace (delivered on commit, like the change log's). */
 export async function notifyStatsChanged(tx: Tx, workspaceId: string): Promise<void> {

@@ -8,7 +8,8 @@ import { transaction } from '../../src/db/transaction.js';
 import type { Tx } from '../../src/db/client.js';
 import type { EnrollmentStatus } from '../../src/generated/prisma/client.js';
 import { changeFeed, changesHeld, configureChangeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../src/realtime/change-feed.js';
-import { logRunChanges, setRunStatus } from '../../src/engine/run-status.js';
+import { logRunChanges } from '../../src/engine/run-status.js';
+import { setRunStatus } from '../helpers/run-status.js';
 import { useTestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait-for.js';
 
