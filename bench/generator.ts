@@ -21,6 +21,20 @@ export interface DriveResult {
   perSecond: number;
 }
 
+/** One GraphQL call over HTTP: its latency and the runs it reports (throws on a failed call). */
+async function timedCall(options: Pick<DriveOptions, 'endpoint' | 'headers' | 'document' | 'variables' | 'count'>, i: number) {
+  const t0 = performance.now();
+  const response = await fetch(options.endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: JSON.stringify({ query: options.document, variables: options.variables(i) }),
+  });
+  const body = (await response.json()) as { data?: unknown; errors?: unknown[] };
+  const ms = performance.now() - t0;
+  if (response.status !== 200 || body.errors) throw new Error(`call ${i}: HTTP ${response.status} ${JSON.stringify(body.errors)}`);
+  return { ms, count: options.count(body.data) };
+}
+
 export async function drive(options: DriveOptions): Promise<DriveResult> {
   const latencies: number[] = [];
   let next = 0;
@@ -30,16 +44,9 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
     Array.from({ length: options.inFlight }, async () => {
       while (next < options.calls) {
         const i = next++;
-        const t0 = performance.now();
-        const response = await fetch(options.endpoint, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...options.headers },
-          body: JSON.stringify({ query: options.document, variables: options.variables(i) }),
-        });
-        const body = (await response.json()) as { data?: unknown; errors?: unknown[] };
-        latencies.push(performance.now() - t0);
-        if (response.status !== 200 || body.errors) throw new Error(`call ${i}: HTTP ${response.status} ${JSON.stringify(body.errors)}`);
-        counted += options.count(body.data);
+        const { ms, count } = await timedCall(options, i);
+        latencies.push(ms);
+        counted += count;
       }
     }),
   );
@@ -85,18 +92,11 @@ export async function paced(options: Omit<DriveOptions, 'calls' | 'inFlight'> & 
     // Pacing the offered load, not waiting for an outcome.
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     while (open.size >= maxInFlight) await Promise.race(open);
-    const call = (async () => {
-      const t0 = performance.now();
-      const response = await fetch(options.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...options.headers },
-        body: JSON.stringify({ query: options.document, variables: options.variables(i) }),
-      });
-      const body = (await response.json()) as { data?: unknown; errors?: unknown[] };
-      latencies.push(performance.now() - t0);
-      if (response.status !== 200 || body.errors) throw new Error(`call ${i}: HTTP ${response.status} ${JSON.stringify(body.errors)}`);
-      counted += options.count(body.data);
-    })()
+    const call = timedCall(options, i)
+      .then(({ ms, count }) => {
+        latencies.push(ms);
+        counted += count;
+      })
       .catch((error: unknown) => void (failure ??= error))
       .finally(() => open.delete(call));
     open.add(call);
