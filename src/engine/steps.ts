@@ -23,13 +23,14 @@ export async function replaceSteps(tx: Tx, sequenceId: string, steps: StepDefini
     return uuid;
   });
   // Positions are unique per sequence: clear them all before assigning the new order.
-  await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null } });
+  await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null, versionPosition: null } });
   const retired = [...liveIds].filter((id) => !keptIds.includes(id));
   if (retired.length) await tx.step.updateMany({ where: { id: { in: retired } }, data: { removedAt: now() } });
 
   for (const [i, step] of steps.entries()) {
     const data = {
       position: i + 1,
+      versionPosition: i + 1,
       type: step.type,
       name: step.name ?? null,
       delayDays: step.delay.days,
