@@ -1,6 +1,7 @@
 // The environment, validated once at startup. A bad value stops the process with
 // one line naming the variable, instead of failing later somewhere deep.
 import { z } from 'zod';
+import { isTestKey } from './auth/api-keys.js';
 import { DEFAULT_SHOPIFY_API_VERSION } from './integrations/shopify.js';
 
 const optionalUrl = (...schemes: string[]) =>
@@ -51,6 +52,8 @@ const configSchema = z.object({
   STEPWISE_API_KEY: z
     .string()
     .min(16, { message: 'must be at least 16 characters' })
+    // It creates a live workspace; a test key belongs to a live workspace's twin (createTestKey).
+    .refine((v) => !isTestKey(v), { message: 'must be a live key (sk_test_ keys are made by createTestKey)' })
     .optional(),
   /** Signs tracking links and encrypts stored provider secrets. */
   STEPWISE_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),

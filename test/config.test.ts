@@ -16,6 +16,7 @@ describe('configuration', () => {
     [{ SMTP_URL: 'not a url' }, 'Invalid configuration: SMTP_URL must be a URL (smtp, smtps)'],
     [{ STEPWISE_ROLE: 'boss' }, 'Invalid configuration: STEPWISE_ROLE'],
     [{ STEPWISE_API_KEY: 'short' }, 'Invalid configuration: STEPWISE_API_KEY must be at least 16 characters'],
+    [{ STEPWISE_API_KEY: 'sk_test_0123456789abcdefghij' }, 'Invalid configuration: STEPWISE_API_KEY must be a live key (sk_test_ keys are made by createTestKey)'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(() => parseConfig(env)).toThrow(ConfigError);
     expect(() => parseConfig(env)).toThrow(message);

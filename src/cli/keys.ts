@@ -1,16 +1,20 @@
-// `npm run keys -- create <workspace name>`: creates a workspace and prints its
-// API key once (only its hash is stored).
-import { createWorkspaceWithKey } from '../auth/api-keys.js';
+// `npm run keys -- create <workspace name> [--test]`: creates a workspace and
+// prints its API key once (only its hash is stored). With --test it also creates
+// the workspace's test twin and prints a test key for it.
+import { createTestKey, createWorkspaceWithKey } from '../auth/api-keys.js';
+import { now } from '../clock.js';
 import { parseConfig } from '../config.js';
 import { connectDb, disconnectDb } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { encodeId } from '../domain/public-id.js';
 
-const [command, ...nameParts] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const test = args.includes('--test');
+const [command, ...nameParts] = args.filter((a) => a !== '--test');
 const name = nameParts.join(' ').trim();
 if (command !== 'create' || !name) {
-  console.error('usage: npm run keys -- create <workspace name>');
+  console.error('usage: npm run keys -- create <workspace name> [--test]');
   process.exit(2);
 }
 const config = parseConfig();
@@ -20,5 +24,11 @@ const prisma = connectDb(database.url);
 const { key, workspaceId } = await createWorkspaceWithKey(prisma, name);
 console.log(`Workspace "${name}" (${encodeId('Workspace', workspaceId)})`);
 console.log(`API key (shown once): ${key}`);
+if (test) {
+  const frozenAt = now();
+  const twin = (await createTestKey(prisma, workspaceId, frozenAt))!;
+  console.log(`Test workspace (${encodeId('Workspace', twin.workspaceId)}), its clock frozen at ${frozenAt.toISOString()}`);
+  console.log(`Test key (shown once): ${twin.key}`);
+}
 await disconnectDb();
 await database.stop();

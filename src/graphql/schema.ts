@@ -17,5 +17,6 @@ import './types/enrollment-change.js';
 import './types/integration.js';
 import './types/preview.js';
 import './types/tracking.js';
+import './types/test-mode.js';
 
 export const schema = builder.toSchema();

@@ -1,5 +1,5 @@
 import { afterAll } from 'vitest';
-import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
+import { createWorkspaceWithKey, hashApiKey } from '../../src/auth/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
 import { startBoss, stopBoss } from '../../src/engine/boss.js';
@@ -34,8 +34,8 @@ export async function useTestApp(options?: ClientOptions) {
     });
   }
 
-  async function workspace(name = 'Test workspace') {
-    const { key, workspaceId } = await createWorkspaceWithKey(prisma, name);
+  /** A client calling the API with `key` (of workspace `workspaceId`). */
+  function keyed(key: string, workspaceId: string) {
     const auth = { authorization: `Bearer ${key}` };
     return {
       key,
@@ -47,5 +47,19 @@ export async function useTestApp(options?: ClientOptions) {
     };
   }
 
-  return { app, prisma, url, request, workspace, jobs };
+  async function workspace(name = 'Test workspace') {
+    const { key, workspaceId } = await createWorkspaceWithKey(prisma, name);
+    return keyed(key, workspaceId);
+  }
+
+  /** The test twin of `live` (created on first use through createTestKey), with a new test key. */
+  async function testWorkspace(live: { gql: (query: string) => Promise<GqlResult> }) {
+    const res = await live.gql('mutation { createTestKey { key errors { code message } } }');
+    const key = res.data?.createTestKey?.key;
+    if (!key) throw new Error(`createTestKey failed: ${JSON.stringify(res)}`);
+    const row = await prisma.apiKey.findUniqueOrThrow({ where: { hash: hashApiKey(key) } });
+    return keyed(key, row.workspaceId);
+  }
+
+  return { app, prisma, url, request, workspace, testWorkspace, keyed, jobs };
 }

@@ -14,6 +14,7 @@ import {
   StepType,
   StopConditionType,
   SubscriberStatus,
+  TestClockStatus,
   TriggerType,
 } from '../../generated/prisma/enums.js';
 import { builder } from '../builder.js';
@@ -33,3 +34,4 @@ export const ReplySentimentEnum = builder.enumType(ReplySentiment, { name: 'Repl
 export const SequenceTypeEnum = builder.enumType(SequenceType, { name: 'SequenceType' });
 export const ShareTypeEnum = builder.enumType(ShareType, { name: 'ShareType' });
 export const ScheduleIntervalTypeEnum = builder.enumType(ScheduleIntervalType, { name: 'ScheduleIntervalType' });
+export const TestClockStatusEnum = builder.enumType(TestClockStatus, { name: 'TestClockStatus' });
