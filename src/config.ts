@@ -48,6 +48,8 @@ const configSchema = z.object({
   EMBEDDED_POSTGRES_PORT: int(1, 65535, 54329),
   PUBLIC_URL: optionalUrl('http', 'https'),
   SMTP_URL: optionalUrl('smtp', 'smtps'),
+  /** Where test workspaces' mail is relayed besides being captured; unset, it never leaves the machine. */
+  TEST_SMTP_URL: optionalUrl('smtp', 'smtps'),
   MAIL_FROM: z.string().default('Stepwise <no-reply@stepwise.local>'),
   STEPWISE_API_KEY: z
     .string()

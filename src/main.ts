@@ -37,7 +37,12 @@ const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
 // Each step job holds a connection for its transaction: size the pool to the workers.
 const prisma = connectDb(database.url, { max: config.WORKER_CONCURRENCY + 5 });
-configureMail({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, connections: Math.min(config.WORKER_CONCURRENCY, 10) });
+configureMail({
+  smtpUrl: config.SMTP_URL,
+  testSmtpUrl: config.TEST_SMTP_URL,
+  from: config.MAIL_FROM,
+  connections: Math.min(config.WORKER_CONCURRENCY, 10),
+});
 configureGenerator({
   baseUrl: config.LLM_BASE_URL,
   apiKey: config.LLM_API_KEY,
@@ -105,7 +110,8 @@ async function shutdown(signal: string) {
   await stopChangeNotifier();
   await stopBoss({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
   // The hand-offs are drained with the step loops: the relay gets a QUIT, not a reset.
-  mailer().transport.close();
+  mailer('live').transport.close();
+  mailer('test').transport.close();
   logger.info('stopped');
   await disconnectDb();
   await database.stop();

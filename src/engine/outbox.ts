@@ -5,8 +5,20 @@
 // the most a crash can make the relay see twice (each time with the same
 // Message-ID). Accepted messages are recorded together: one transaction for all
 // that arrived while the previous one committed.
-import { mailer } from '../mail/transport.js';
+import { db } from '../db/client.js';
+import { mailer, type OutgoingMail } from '../mail/transport.js';
 import { recordRefused, recordSent, runDiscount, type EmailHandoff, type Handoff } from './step-batch.js';
+import { testWorkspaces } from './test-workspaces.js';
+
+/**
+ * The one point where an email leaves for its relay: a test workspace's is
+ * captured (and relayed only to TEST_SMTP_URL), a live one's goes to SMTP_URL.
+ * Throws when the relay refuses it or cannot be reached.
+ */
+export async function handOver(workspaceId: string, mail: OutgoingMail): Promise<void> {
+  const test = (await testWorkspaces(db(), [workspaceId])).has(workspaceId);
+  await mailer(test ? 'test' : 'live').transport.send(mail);
+}
 
 interface PendingRecord {
   handoff: EmailHandoff;
@@ -45,7 +57,7 @@ export class Outbox {
       }
       await this.acquire();
       try {
-        await mailer().transport.send(handoff.mail);
+        await handOver(handoff.ref.workspaceId, handoff.mail);
       } catch (error) {
         this.release();
         const retry = await recordRefused(handoff, error);

@@ -1,6 +1,10 @@
 // Delivery: real SMTP through nodemailer when SMTP_URL is set; otherwise the
 // outbox only (messages are recorded as sent and visible through `messages`).
+// Test workspaces' mail never takes that way: it is captured (capture.ts), and
+// relayed only to TEST_SMTP_URL when that is set.
 import nodemailer, { type Transporter } from 'nodemailer';
+import type { KeyMode } from '../auth/api-keys.js';
+import { captureTransport } from './capture.js';
 
 export interface OutgoingMail {
   from: string;
@@ -25,7 +29,24 @@ export interface MailTransport {
  * hand-off for ever. `connections`: the most messages handed over at once.
  */
 export function smtpTransport(smtpUrl: string, options: { connections?: number } = {}): MailTransport {
-  const transporter: Transporter = nodemailer.createTransport({
+  const transporter = smtpTransporter(smtpUrl, options);
+  return {
+    async send(mail) {
+      await transporter.sendMail(mailOptions(mail));
+    },
+    close: () => transporter.close(),
+  };
+}
+
+/** The message as nodemailer composes it. */
+export function mailOptions(mail: OutgoingMail) {
+  const { from, to, subject, html, text, messageId, headers } = mail;
+  return { from, to, subject, html, text, messageId, headers };
+}
+
+/** The pooled nodemailer transporter behind an SMTP transport (see smtpTransport). */
+export function smtpTransporter(smtpUrl: string, options: { connections?: number } = {}): Transporter {
+  return nodemailer.createTransport({
     url: smtpUrl,
     pool: true,
     maxConnections: options.connections ?? 5,
@@ -34,37 +55,38 @@ export function smtpTransport(smtpUrl: string, options: { connections?: number }
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
   });
-  return {
-    async send(mail) {
-      await transporter.sendMail({
-        from: mail.from,
-        to: mail.to,
-        subject: mail.subject,
-        html: mail.html,
-        text: mail.text,
-        messageId: mail.messageId,
-        headers: mail.headers,
-      });
-    },
-    close: () => transporter.close(),
-  };
 }
 
 /** No relay configured: nothing leaves the machine, the message stays in the outbox. */
 export const outboxTransport: MailTransport = { send: async () => {}, close: () => {} };
 
-let current: MailTransport = outboxTransport;
+// The test transport is made on first use: capture.ts imports this module.
+const transports: { live: MailTransport; test: MailTransport | null } = { live: outboxTransport, test: null };
 let from = 'Stepwise <no-reply@stepwise.local>';
 
-export function configureMail(options: { smtpUrl?: string; from: string; connections?: number }): MailTransport {
-  current.close();
-  current = options.smtpUrl ? smtpTransport(options.smtpUrl, { connections: options.connections }) : outboxTransport;
-  from = options.from;
-  return current;
+export interface MailSettings {
+  /** SMTP_URL: the relay of live mail (unset: it stays in the outbox). */
+  smtpUrl?: string;
+  /** TEST_SMTP_URL: where test workspaces' captured mail is also relayed (unset: nowhere). */
+  testSmtpUrl?: string;
+  from: string;
+  connections?: number;
 }
 
-export function mailer(): { transport: MailTransport; from: string } {
-  return { transport: current, from };
+export function configureMail(options: MailSettings): MailTransport {
+  transports.live.close();
+  transports.test?.close();
+  transports.live = options.smtpUrl ? smtpTransport(options.smtpUrl, { connections: options.connections }) : outboxTransport;
+  // Test mail is light: a couple of connections are plenty.
+  transports.test = captureTransport(options.testSmtpUrl ? smtpTransporter(options.testSmtpUrl, { connections: 2 }) : null);
+  from = options.from;
+  return transports.live;
+}
+
+/** The transport of live mail, or of a test workspace's mail (`test`). */
+export function mailer(mode: KeyMode = 'live'): { transport: MailTransport; from: string } {
+  const transport = mode === 'live' ? transports.live : (transports.test ??= captureTransport(null));
+  return { transport, from };
 }
 
 /** The domain of the sender address, for Message-IDs. */

@@ -1,0 +1,43 @@
+// Test-mode mail: each message is composed into the exact MIME message an SMTP
+// relay would receive (nodemailer's stream transport, dated by the engine's
+// clock — a test workspace's test clock), and its headers are kept on the
+// message row, readable through `messages`. It leaves the machine only when a
+// test relay (TEST_SMTP_URL) is given, then as those same bytes.
+import nodemailer, { type Transporter } from 'nodemailer';
+import { now } from '../clock.js';
+import { db } from '../db/client.js';
+import { mailOptions, type MailTransport, type OutgoingMail } from './transport.js';
+
+export interface MailHeader {
+  name: string;
+  value: string;
+}
+
+const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+
+/** The header block of a composed message, unfolded, in order (values as on the wire). */
+export function headersOf(message: Buffer): MailHeader[] {
+  const text = message.toString('utf8');
+  const block = text.slice(0, text.indexOf('\n\n'));
+  return block
+    .replace(/\n[ \t]+/g, ' ')
+    .split('\n')
+    .map((line) => {
+      const colon = line.indexOf(':');
+      return { name: line.slice(0, colon), value: line.slice(colon + 1).trim() };
+    });
+}
+
+export function captureTransport(relay: Transporter | null): MailTransport {
+  return {
+    async send(mail: OutgoingMail) {
+      const { message } = await composer.sendMail({ ...mailOptions(mail), date: now() });
+      const raw = message as Buffer;
+      // The Message-ID names one message row (unique); its send is recorded by the outbox as for any relay.
+      await db().$executeRaw`
+        UPDATE "Message" SET headers = ${JSON.stringify(headersOf(raw))}::jsonb WHERE "smtpMessageId" = ${mail.messageId}`;
+      if (relay) await relay.sendMail({ envelope: { from: mail.from, to: [mail.to] }, raw });
+    },
+    close: () => relay?.close(),
+  };
+}
