@@ -38,12 +38,15 @@ export interface EngineBenchOptions {
   paceFraction: number;
   workerConcurrency: number;
   phaseLimitSeconds: number;
+  /** Stop after the ingestion phases (1 and 2). */
+  ingestOnly?: boolean;
 }
 
 export interface EngineCeilings {
   http: Ceiling;
-  queue: Ceiling;
-  smtp: Ceiling;
+  /** Absent when only the ingestion phases run. */
+  queue?: Ceiling;
+  smtp?: Ceiling;
 }
 
 const BATCH = 500;
@@ -141,6 +144,8 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     } else {
       figures.push({ name: `trackEvents (${BATCH} a call): runs started`, unit: 'runs/s', na: 'n/a (mutation not available)', target: { min: 10_000 } });
     }
+
+    if (options.ingestOnly) return { rows, figures };
 
     // The burst's runs, held by throttlePaused (started now, while no worker runs).
     if (hasBatch) {

@@ -4,17 +4,19 @@
 // figure, value, ceiling, ratio, target, met?
 //
 // BENCH_QUICK=1 runs everything at a small size (a minute or two) to check that
-// the benchmark works; its figures mean little.
+// the benchmark works; its figures mean little. BENCH_ONLY=ingest runs only the
+// HTTP ceiling and the ingestion phases (trackEvent, trackEvents).
 import os from 'node:os';
 import { benchCancel } from './cancel.js';
 import { commitCeiling, httpCeiling, queueCeiling, smtpCeiling } from './ceilings.js';
 import { benchDatabase, benchWhere, stopBenchServer } from './database.js';
 import { benchEngine, type EngineBenchOptions } from './engine.js';
-import { printFigures, printTable, type Figure, type Row } from './report.js';
+import { printFigures, printTable, type Ceiling, type Figure, type Row } from './report.js';
 import { startBenchSmtpSink } from './smtp-sink.js';
 import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
+const ingestOnly = process.env.BENCH_ONLY === 'ingest';
 
 function num(name: string, full: number, small: number): number {
   const raw = process.env[name];
@@ -35,6 +37,7 @@ const engineOptions: EngineBenchOptions = {
   paceFraction: num('BENCH_PACE_FRACTION', 0.8, 0.8),
   workerConcurrency: num('WORKER_CONCURRENCY', 10, 10),
   phaseLimitSeconds: num('BENCH_PHASE_LIMIT_SECONDS', 90, 60),
+  ingestOnly,
 };
 
 const started = Date.now();
@@ -44,32 +47,35 @@ try {
   // Ceilings, on a database of their own on the same server.
   const ceilingRows: Row[] = [];
   const ceilingDb = await benchDatabase({ migrated: false });
-  const queue = await queueCeiling(ceilingDb.url, num('BENCH_QUEUE_JOBS', 50_000, 5_000), ceilingRows);
-  const commits = await commitCeiling(ceilingDb.url, num('BENCH_COMMIT_SECONDS', 10, 2), ceilingRows);
+  const queue = ingestOnly ? undefined : await queueCeiling(ceilingDb.url, num('BENCH_QUEUE_JOBS', 50_000, 5_000), ceilingRows);
+  const commits = ingestOnly ? undefined : await commitCeiling(ceilingDb.url, num('BENCH_COMMIT_SECONDS', 10, 2), ceilingRows);
   const http = await httpCeiling(ceilingDb.url, { calls: num('BENCH_HTTP_CEILING_CALLS', 4_000, 300), inFlight }, ceilingRows);
-  const smtp = await smtpCeiling(sink, num('BENCH_SMTP_CEILING_EMAILS', 3_000, 300), ceilingRows);
+  const smtp = ingestOnly ? undefined : await smtpCeiling(sink, num('BENCH_SMTP_CEILING_EMAILS', 3_000, 300), ceilingRows);
   await ceilingDb.close();
   ceilingRows.unshift({ measure: 'machine', value: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${benchWhere()}${quick ? ', BENCH_QUICK' : ''}` });
   printTable('Ceilings (bare machinery, this run)', ceilingRows);
-  figures.push(
-    { name: 'ceiling: pg-boss no-op jobs, batch 1,000 × 4', value: queue.value, unit: queue.unit },
-    { name: 'ceiling: one-row INSERT transactions, 16 connections', value: commits.value, unit: commits.unit },
-    { name: 'ceiling: bare yoga + pg trackEvent, 16 in flight', value: http.value, unit: http.unit },
-    { name: 'ceiling: nodemailer pool to the SMTP sink', value: smtp.value, unit: smtp.unit },
-  );
+  const ceilingFigures: [string, Ceiling | undefined][] = [
+    ['ceiling: pg-boss no-op jobs, batch 1,000 × 4', queue],
+    ['ceiling: one-row INSERT transactions, 16 connections', commits],
+    ['ceiling: bare yoga + pg trackEvent, 16 in flight', http],
+    ['ceiling: nodemailer pool to the SMTP sink', smtp],
+  ];
+  for (const [name, c] of ceilingFigures) if (c) figures.push({ name, value: c.value, unit: c.unit });
 
   const engine = await benchEngine(engineOptions, { http, queue, smtp }, sink);
   printTable(`Engine (${engineOptions.workerConcurrency} step workers, ${inFlight} calls in flight)`, engine.rows);
   figures.push(...engine.figures);
 
-  const tracking = await benchTracking({
-    messages: num('BENCH_TRACKING_MESSAGES', 1_000_000, 20_000),
-    requests: num('BENCH_TRACKING_REQUESTS', 4_000, 500),
-    concurrency: num('BENCH_TRACKING_CONCURRENCY', 16, 16),
-  });
-  figures.push(...tracking.figures.map((f) => (f.unit === 'req/s' ? { ...f, ceiling: http } : f)));
+  if (!ingestOnly) {
+    const tracking = await benchTracking({
+      messages: num('BENCH_TRACKING_MESSAGES', 1_000_000, 20_000),
+      requests: num('BENCH_TRACKING_REQUESTS', 4_000, 500),
+      concurrency: num('BENCH_TRACKING_CONCURRENCY', 16, 16),
+    });
+    figures.push(...tracking.figures.map((f) => (f.unit === 'req/s' ? { ...f, ceiling: http } : f)));
 
-  figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
+    figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
+  }
 } finally {
   await sink.close();
   await stopBenchServer();

@@ -48,8 +48,11 @@ export async function startRun(tx: Tx, input: StartRunInput): Promise<StartRunRe
 
 const toStartSequence = (s: Sequence): StartSequence => ({ ...s, enrollmentMode: s.enrollmentMode as EnrollmentMode });
 
-/** Starts (or queues, or refuses) each input, in order; one result per input. */
-export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartRunResult[]> {
+/**
+ * Starts (or queues, or refuses) each input, in order; one result per input.
+ * `firstSteps` of the sequences when the caller has them (engine/definitions.ts).
+ */
+export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Map<string, FirstStep>): Promise<StartRunResult[]> {
   if (!inputs.length) return [];
   const at = now();
   const sequences = new Map(inputs.map((i) => [i.sequence.id, i.sequence]));
@@ -90,7 +93,7 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartR
   });
 
   const activeSequences = [...new Set(requests.filter((_, i) => decisions[i]!.decision.kind === 'start').map((r) => r.input.sequence.id))];
-  const firstSteps = await loadFirstSteps(tx, activeSequences);
+  const stepsOf = firstSteps ?? (await loadFirstSteps(tx, activeSequences));
   // DATE sequences read the run's date from the entry event, else the subscriber's attributes.
   const attributes = await loadAttributes(
     tx,
@@ -121,7 +124,7 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartR
     rows.push(row);
     changes.push({ ...run, previousStatus: null, status: decision.status, reason: decision.status === 'QUEUED' ? 'throttled' : null, occurredAt: at });
     if (decision.status === 'QUEUED') return { started: true, enrollmentId: run.id, status: 'QUEUED', code: decision.code, reason: decision.reason };
-    const first = firstSteps.get(s.id);
+    const first = stepsOf.get(s.id);
     if (!first) {
       row.status = 'COMPLETED';
       row.completedAt = at;
@@ -152,6 +155,8 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[]): Promise<StartR
         where: { id: { in: stale }, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: minuteAgo } }] },
         data: { lastUsedAt: at },
       });
+      // The caller's rows may be cached (engine/definitions.ts): they learn it too, so the next start skips the statement.
+      for (const id of stale) sequences.get(id)!.lastUsedAt = at;
     }
   }
   return results;
@@ -222,14 +227,14 @@ async function loadAttributes(tx: Tx, subscriberIds: string[]): Promise<Map<stri
   return new Map(rows.map((r) => [r.id, r.attributes]));
 }
 
-interface FirstStep {
+export interface FirstStep {
   id: string;
   position: number;
   delaySeconds: number;
   dateOffsetMinutes: number | null;
 }
 
-async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map<string, FirstStep>> {
+export async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map<string, FirstStep>> {
   if (!sequenceIds.length) return new Map();
   const rows = await tx.$queryRaw<
     { id: string; sequenceId: string; position: number; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]

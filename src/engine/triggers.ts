@@ -9,6 +9,7 @@ import { tryDecodeId } from '../domain/public-id.js';
 import { describeFact, stopConditionMet, triggerFires, type Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import type { EnrollmentStatus, Sequence } from '../generated/prisma/client.js';
+import { workspaceDefinitions, type WorkspaceDefinitions } from './definitions.js';
 import { transitionRuns } from './lifecycle.js';
 import { OPEN_STATUSES } from './run-status.js';
 import { startRuns, type StartRunInput } from './start-run.js';
@@ -43,24 +44,23 @@ const TRIGGERED_BY: Record<Fact['kind'], string[]> = {
   event: ['EVENT_RECEIVED', 'FREQUENCY'],
 };
 
-/** Applies one subscriber's facts. */
-export async function applyFacts(tx: Tx, ctx: FactContext, facts: Fact[]): Promise<FactsApplied> {
-  const [result] = await applyFactsBatch(tx, ctx.workspaceId, [{ ...ctx, facts }]);
-  return result!;
-}
-
-/** Applies the facts of several changes of one workspace, in order; one result per change. */
-export async function applyFactsBatch(tx: Tx, workspaceId: string, changes: (FactContext & { facts: Fact[] })[]): Promise<FactsApplied[]> {
+/**
+ * Applies the facts of several changes of one workspace, in order; one result per
+ * change. `definitions`: the caller's, when it already read them in this transaction.
+ */
+export async function applyFactsBatch(
+  tx: Tx,
+  workspaceId: string,
+  changes: (FactContext & { facts: Fact[] })[],
+  definitions?: WorkspaceDefinitions,
+): Promise<FactsApplied[]> {
   const results: FactsApplied[] = changes.map(() => ({ started: [], skipped: [] }));
   const live = changes.filter((c) => c.facts.length);
   if (!live.length) return results;
-  await stopRuns(tx, live);
-  const triggerTypes = [...new Set(live.flatMap((c) => c.facts.flatMap((f) => TRIGGERED_BY[f.kind])))];
-  if (!triggerTypes.length) return results;
-  const sequences = await tx.sequence.findMany({
-    where: { workspaceId, status: 'ACTIVE', triggerType: { in: triggerTypes as never } },
-    orderBy: { createdAt: 'asc' },
-  });
+  const { active, anyStopCondition, firstSteps } = definitions ?? (await workspaceDefinitions(tx, workspaceId));
+  if (anyStopCondition) await stopRuns(tx, live);
+  const triggerTypes = new Set(live.flatMap((c) => c.facts.flatMap((f) => TRIGGERED_BY[f.kind])));
+  const sequences = active.filter((s) => triggerTypes.has(s.triggerType));
   if (!sequences.length) return results;
   const counts = await frequencyCounts(tx, sequences, changes);
 
@@ -86,7 +86,7 @@ export async function applyFactsBatch(tx: Tx, workspaceId: string, changes: (Fac
       });
     }
   });
-  const outcomes = await startRuns(tx, starts.map((s) => s.input));
+  const outcomes = await startRuns(tx, starts.map((s) => s.input), firstSteps);
   const stopLater: Stop[] = [];
   outcomes.forEach((outcome, i) => {
     const { change, input } = starts[i]!;
@@ -151,6 +151,9 @@ async function frequencyCounts(tx: Tx, sequences: Sequence[], changes: FactConte
 async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
   const factsOf = new Map<string, Fact[]>();
   for (const c of changes) factsOf.set(c.subscriberId, [...(factsOf.get(c.subscriberId) ?? []), ...c.facts]);
+  // A subscriber created in this transaction has no runs yet (those this batch starts are stopped after).
+  for (const [subscriberId, facts] of factsOf) if (facts.some((f) => f.kind === 'subscriber_created')) factsOf.delete(subscriberId);
+  if (!factsOf.size) return;
   const open = await tx.$queryRaw<
     { id: string; workspaceId: string; sequenceId: string; subscriberId: string; status: EnrollmentStatus; type: string; value: string | null; throttleCapacity: number | null }[]
   >`

@@ -11,7 +11,8 @@ import { db, type Tx } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { reevaluateSegments, syncMemberships } from './segments.js';
 import type { Fact } from '../domain/triggers.js';
-import { applyFacts, type FactContext } from '../engine/triggers.js';
+import { applyFactsBatch, type FactContext } from '../engine/triggers.js';
+import { workspaceDefinitions } from '../engine/definitions.js';
 import { advisoryLock } from '../engine/locks.js';
 import { parseInput } from './user-input.js';
 import type { Actor } from '../auth/actor.js';
@@ -215,9 +216,11 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
  * any segment entered) start and stop runs. Returns the runs started.
  */
 export async function changed(tx: Tx, actor: Actor, subscriberId: string, facts: Fact[], event?: FactContext['event']) {
-  const entered = await reevaluateSegments(tx, actor.workspaceId, [subscriberId]);
+  const definitions = await workspaceDefinitions(tx, actor.workspaceId);
+  const entered = await reevaluateSegments(tx, actor.workspaceId, [subscriberId], definitions);
   const all: Fact[] = [...facts, ...entered.map((e) => ({ kind: 'segment_entered' as const, segmentId: e.segmentId }))];
-  return applyFacts(tx, { workspaceId: actor.workspaceId, subscriberId, event }, all);
+  const [applied] = await applyFactsBatch(tx, actor.workspaceId, [{ workspaceId: actor.workspaceId, subscriberId, event, facts: all }], definitions);
+  return applied!;
 }
 
 /** True when the tag was not there before. */

@@ -16,6 +16,7 @@ import { uuidv7 } from '../domain/tracking-links.js';
 import type { Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
+import { workspaceDefinitions } from '../engine/definitions.js';
 import { advisoryLocks } from '../engine/locks.js';
 import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
 import { reevaluateSegments } from './segments.js';
@@ -197,7 +198,8 @@ async function record(
 
   // 4. Segments once for every subscriber of the batch; what each entered counts after its last event.
   const subscriberIds = [...new Set(events.map((e) => e.item.subscriberId!))];
-  const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds);
+  const definitions = await workspaceDefinitions(tx, actor.workspaceId);
+  const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, definitions);
   const lastOf = new Map(events.map((e, n) => [e.item.subscriberId!, n]));
   const firstOf = new Map<string, number>();
   events.forEach((e, n) => {
@@ -220,7 +222,7 @@ async function record(
       event: { id: e.id, name: e.item.input.event, properties: e.item.properties, idempotencyKey: e.item.input.idempotencyKey ?? null, occurredAt: e.occurredAt },
     };
   });
-  const applied = await applyFactsBatch(tx, actor.workspaceId, changes);
+  const applied = await applyFactsBatch(tx, actor.workspaceId, changes, definitions);
   events.forEach((e, n) => {
     outcomes.set(e.item.index, { ok: true, eventId: e.id, enrollmentIds: [...applied[n]!.started].sort(), skipped: applied[n]!.skipped });
   });

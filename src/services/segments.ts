@@ -7,6 +7,7 @@ import { segmentDefinitionSchema } from '../domain/segment.js';
 import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import { compileSegment, Params } from './segment-sql.js';
+import { workspaceDefinitions, type WorkspaceDefinitions } from '../engine/definitions.js';
 
 export interface SegmentRow {
   id: string;
@@ -27,9 +28,14 @@ const MAX_PARAMS = 20_000;
  * SEGMENT_ENTERED triggers. One statement per batch (more only for workspaces
  * with very many segments).
  */
-export async function reevaluateSegments(tx: Tx, workspaceId: string, subscriberIds: string[]): Promise<SegmentEntry[]> {
+export async function reevaluateSegments(
+  tx: Tx,
+  workspaceId: string,
+  subscriberIds: string[],
+  definitions?: WorkspaceDefinitions,
+): Promise<SegmentEntry[]> {
   if (!subscriberIds.length) return [];
-  const segments = await tx.segment.findMany({ where: { workspaceId }, select: { id: true, definition: true }, orderBy: { id: 'asc' } });
+  const { segments } = definitions ?? (await workspaceDefinitions(tx, workspaceId));
   return syncMemberships(tx, workspaceId, segments, subscriberIds);
 }
 

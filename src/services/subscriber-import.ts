@@ -10,6 +10,7 @@ import { UserError as InputError } from '../domain/errors.js';
 import type { Fact } from '../domain/triggers.js';
 import { transaction } from '../db/transaction.js';
 import { applyFactsBatch } from '../engine/triggers.js';
+import { workspaceDefinitions } from '../engine/definitions.js';
 import { subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
 import { reevaluateSegments } from './segments.js';
 import type { Actor } from './sequences.js';
@@ -60,7 +61,8 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
         changes.sort((a, b) => a.index - b.index);
         // Segments once for the batch; what a subscriber entered counts with its last item.
         const subscriberIds = [...new Set(changes.map((c) => c.subscriberId))];
-        const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds);
+        const definitions = await workspaceDefinitions(tx, actor.workspaceId);
+        const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, definitions);
         const last = new Map(changes.map((c, n) => [c.subscriberId, n]));
         const withSegments = changes.map((c, n) => ({
           workspaceId: actor.workspaceId,
@@ -70,7 +72,7 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
               ? [...c.facts, ...entered.filter((e) => e.subscriberId === c.subscriberId).map((e) => ({ kind: 'segment_entered' as const, segmentId: e.segmentId }))]
               : c.facts,
         }));
-        await applyFactsBatch(tx, actor.workspaceId, withSegments);
+        await applyFactsBatch(tx, actor.workspaceId, withSegments, definitions);
       },
       { timeout: 120_000 },
     );
