@@ -1,5 +1,6 @@
 // What starts and what stops runs: pure matching of audience facts against a
 // sequence's trigger and stop condition.
+import { tryDecodeId } from './public-id.js';
 
 /** Something that happened to one subscriber. List IDs are row IDs. */
 export type Fact =
@@ -62,6 +63,22 @@ export function stopConditionMet(type: string, value: string | null, fact: Fact)
     default:
       return false;
   }
+}
+
+/** A stop condition's value as facts name it: list conditions name the list by its public ID, facts by row ID. */
+export function stopConditionValue(type: string, value: string | null): string | null {
+  return type.endsWith('_LIST') && value ? (tryDecodeId('List', value) ?? value) : value;
+}
+
+/**
+ * Why the first of `facts` that meets the stop condition stops the run (the
+ * change log's reason), or null when none does. `value` as stored on the sequence.
+ */
+export function stopReason(type: string, value: string | null, facts: readonly Fact[]): string | null {
+  if (type === 'NONE') return null;
+  const decoded = stopConditionValue(type, value);
+  const fact = facts.find((f) => stopConditionMet(type, decoded, f));
+  return fact ? `stop condition ${type}: ${describeFact(fact)}` : null;
 }
 
 export function describeFact(fact: Fact): string {

@@ -4,7 +4,6 @@
 // where a throttled sequence's run ended. The one module that writes a run's
 // lifecycle; callers lock and load runs here, decide, and apply.
 import { now } from '../clock.js';
-import { delayToSeconds } from '../domain/delay.js';
 import {
   decide,
   uniformTransition,
@@ -15,7 +14,8 @@ import {
   type RunState,
   type RunStatus,
 } from '../domain/run-machine/index.js';
-import { sequenceRunDate, type SendWindow } from '../domain/schedule.js';
+import { toMachineSequence } from '../domain/run-machine/from-rows.js';
+import { sequenceRunDate } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -91,33 +91,7 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
       select: { id: true, sequenceId: true, position: true, type: true, delayDays: true, delayHours: true, delayMinutes: true, dateOffsetMinutes: true },
     }),
   ]);
-  return new Map(
-    sequences.map((s) => [
-      s.id,
-      {
-        id: s.id,
-        status: s.status,
-        sequenceType: s.sequenceType,
-        dateFieldPath: s.dateFieldPath,
-        sendWindow: (s.sendWindow ?? null) as SendWindow | null,
-        transactional: s.transactional,
-        primaryReplyAction: s.primaryReplyAction,
-        primaryReplyPauseSeconds: s.primaryReplyPauseDuration,
-        secondaryReplyAction: s.secondaryReplyAction,
-        secondaryReplyPauseSeconds: s.secondaryReplyPauseDuration,
-        throttleCapacity: s.throttleCapacity,
-        steps: steps
-          .filter((st) => st.sequenceId === s.id)
-          .map((st) => ({
-            id: st.id,
-            position: st.position!,
-            type: st.type,
-            delaySeconds: delayToSeconds({ days: st.delayDays, hours: st.delayHours, minutes: st.delayMinutes }),
-            dateOffsetMinutes: st.dateOffsetMinutes,
-          })),
-      },
-    ]),
-  );
+  return new Map(sequences.map((s) => [s.id, toMachineSequence(s, steps.filter((st) => st.sequenceId === s.id).map((st) => ({ ...st, position: st.position! })))]));
 }
 
 /**

@@ -162,10 +162,10 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
   return results;
 }
 
-type Request = { input: StartRunInput; request: { subscriberId: string; idempotencyKey: string | null }; key: string | null };
+export type StartRequestOf = { input: StartRunInput; request: { subscriberId: string; idempotencyKey: string | null }; key: string | null };
 
 /** The facts of every sequence the requests name, in at most four queries. */
-async function loadStartFacts(tx: Tx, requests: Request[], sequences: Sequence[], at: Date): Promise<Map<string, StartFacts>> {
+export async function loadStartFacts(tx: Tx, requests: StartRequestOf[], sequences: Sequence[], at: Date): Promise<Map<string, StartFacts>> {
   const facts = new Map<string, StartFacts>(sequences.map((s) => [s.id, emptyStartFacts()]));
   const withKey = requests.filter((r) => r.request.idempotencyKey);
   if (withKey.length) {

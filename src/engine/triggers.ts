@@ -5,8 +5,7 @@
 // with one query for the open runs they stop, one for the sequences they fire,
 // and the bulk start of engine/start-run.ts.
 import { now } from '../clock.js';
-import { tryDecodeId } from '../domain/public-id.js';
-import { describeFact, stopConditionMet, triggerFires, type Fact } from '../domain/triggers.js';
+import { stopReason, triggerFires, type Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import type { EnrollmentStatus, Sequence } from '../generated/prisma/client.js';
 import { workspaceDefinitions, type WorkspaceDefinitions } from './definitions.js';
@@ -96,14 +95,13 @@ export async function applyFactsBatch(
     // As if the changes came one by one: a later change of the batch may stop a run an earlier one started.
     if (!outcome.started || outcome.status === 'COMPLETED' || input.sequence.stopConditionType === 'NONE') return;
     const s = input.sequence;
-    const value = s.stopConditionType.endsWith('_LIST') && s.stopConditionValue ? (tryDecodeId('List', s.stopConditionValue) ?? s.stopConditionValue) : s.stopConditionValue;
     for (const later of changes.slice(change + 1)) {
       if (later.subscriberId !== input.subscriberId) continue;
-      const fact = later.facts.find((f) => stopConditionMet(s.stopConditionType, value, f));
-      if (!fact) continue;
+      const reason = stopReason(s.stopConditionType, s.stopConditionValue, later.facts);
+      if (!reason) continue;
       stopLater.push({
         run: { id: outcome.enrollmentId, workspaceId: s.workspaceId, sequenceId: s.id, subscriberId: input.subscriberId, status: outcome.status, throttleCapacity: s.throttleCapacity },
-        reason: `stop condition ${s.stopConditionType}: ${describeFact(fact)}`,
+        reason,
       });
       break;
     }
@@ -165,10 +163,8 @@ async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
   if (!open.length) return;
   const stops: Stop[] = [];
   for (const run of open) {
-    // List stop conditions name the list by its public ID.
-    const value = run.type.endsWith('_LIST') && run.value ? (tryDecodeId('List', run.value) ?? run.value) : run.value;
-    const fact = factsOf.get(run.subscriberId)!.find((f) => stopConditionMet(run.type, value, f));
-    if (fact) stops.push({ run, reason: `stop condition ${run.type}: ${describeFact(fact)}` });
+    const reason = stopReason(run.type, run.value, factsOf.get(run.subscriberId)!);
+    if (reason) stops.push({ run, reason });
   }
   await stopNow(tx, stops);
 }

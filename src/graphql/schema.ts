@@ -18,5 +18,6 @@ import './types/integration.js';
 import './types/preview.js';
 import './types/tracking.js';
 import './types/test-mode.js';
+import './types/simulate.js';
 
 export const schema = builder.toSchema();

@@ -9,6 +9,7 @@ import type { MergeTagContext } from '../domain/merge-tags.js';
 import { owned } from '../db/scope.js';
 import { dateStepDueAt, dueAt, sequenceRunDate, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
+import { placeholderDiscount } from '../domain/placeholder-discount.js';
 import { db } from '../db/client.js';
 import type { Step } from '../generated/prisma/client.js';
 import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
@@ -73,14 +74,7 @@ export async function previewSequence(actor: Actor, rawInput: unknown): Promise<
     previousDue = due;
     if (step.type === 'CREATE_DISCOUNT') {
       // The real code is made when the step runs; later emails preview a stand-in.
-      const terms = step.discount as unknown as DiscountTerms;
-      discount = {
-        code: `${terms.codePrefix ? `${terms.codePrefix}-` : ''}PREVIEW`,
-        percentOff: terms.percentOff ?? null,
-        amountOff: terms.amountOff ?? null,
-        currency: terms.currency ?? null,
-        expiresAt: terms.expiresAt ? new Date(terms.expiresAt) : terms.expiresInHours && due ? new Date(due.getTime() + terms.expiresInHours * 3_600_000) : null,
-      };
+      discount = placeholderDiscount(step.discount as unknown as DiscountTerms, due);
       results.push({ step, dueAfterSeconds: elapsed, dueAt: due, subject: null, previewText: null, html: null, text: null });
       continue;
     }

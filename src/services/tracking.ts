@@ -6,6 +6,7 @@ import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import type { FeedbackEvent } from '../domain/delivery-feedback.js';
+import { optOutEndsRun, statusAfterOptOut, type OptOut } from '../domain/opt-out.js';
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
 import { statusesBefore, type MessageStatus, type TrackingTarget } from '../domain/tracking-links.js';
 import { transitionRuns } from '../engine/lifecycle.js';
@@ -53,22 +54,22 @@ async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date
   return message;
 }
 
-/** Stops the subscriber's open runs (all, or those of non-transactional sequences). */
-async function stopOpenRuns(tx: Tx, subscriberId: string, reason: string, options: { transactionalToo: boolean }) {
-  const ids = await tx.$queryRaw<{ id: string }[]>`
-    SELECT e.id::text FROM "Enrollment" e JOIN "Sequence" s ON s.id = e."sequenceId"
+/** Stops the subscriber's open runs that the opt-out ends (domain/opt-out.ts). */
+async function stopOpenRuns(tx: Tx, subscriberId: string, optOut: OptOut) {
+  const runs = await tx.$queryRaw<{ id: string; transactional: boolean }[]>`
+    SELECT e.id::text, s.transactional FROM "Enrollment" e JOIN "Sequence" s ON s.id = e."sequenceId"
     WHERE e."subscriberId" = ${subscriberId}::uuid
       AND e.status::text = ANY(${OPEN_STATUSES as string[]})
-      AND (${options.transactionalToo} OR NOT s.transactional)
     ORDER BY e.id FOR UPDATE OF e`;
-  await transitionRuns(tx, ids.map((r) => r.id), { kind: 'stop', reason });
+  const ids = runs.filter((r) => optOutEndsRun(optOut, r)).map((r) => r.id);
+  await transitionRuns(tx, ids, { kind: 'stop', reason: optOut });
 }
 
 /** The subscriber opted out: only transactional email from now on. */
-async function optOut(tx: Tx, subscriberId: string | null, at: Date, reason: string) {
+async function optOut(tx: Tx, subscriberId: string | null, at: Date, reason: 'unsubscribed' | 'complained') {
   if (!subscriberId) return;
-  await tx.subscriber.updateMany({ where: { id: subscriberId, status: 'ACTIVE' }, data: { status: 'UNSUBSCRIBED', unsubscribedAt: at } });
-  await stopOpenRuns(tx, subscriberId, reason, { transactionalToo: false });
+  await tx.subscriber.updateMany({ where: { id: subscriberId, status: 'ACTIVE' }, data: { status: statusAfterOptOut(reason), unsubscribedAt: at } });
+  await stopOpenRuns(tx, subscriberId, reason);
 }
 
 export interface TrackingRequest {
@@ -149,8 +150,8 @@ export async function recordFeedback(actor: Actor, event: FeedbackEvent): Promis
     } else {
       const message = await recordFact(tx, messageId, { status: 'BOUNCED', firstAt: ['bouncedAt'], event: 'BOUNCE', data: { hard: true, detail: event.detail } }, at);
       if (message?.subscriberId) {
-        await tx.subscriber.updateMany({ where: { id: message.subscriberId, status: { not: 'BOUNCED' } }, data: { status: 'BOUNCED', bouncedAt: at } });
-        await stopOpenRuns(tx, message.subscriberId, 'bounced', { transactionalToo: true });
+        await tx.subscriber.updateMany({ where: { id: message.subscriberId, status: { not: 'BOUNCED' } }, data: { status: statusAfterOptOut('bounced'), bouncedAt: at } });
+        await stopOpenRuns(tx, message.subscriberId, 'bounced');
       }
     }
   });

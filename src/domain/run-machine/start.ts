@@ -79,6 +79,11 @@ export function dayStart(at: Date): Date {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
 }
 
+/** The next UTC midnight after `at`: when the daily limit counts afresh and queued runs are released (engine/release-queued.ts). */
+export function nextDayStart(at: Date): Date {
+  return new Date(dayStart(at).getTime() + 86_400_000);
+}
+
 /** Why a run that would start must wait, or null when a throttle has room. */
 export function throttleHold(sequence: StartSequence, facts: Pick<StartFacts, 'inProgress' | 'begunToday'>): { code: QueueCode; reason: string } | null {
   if (sequence.throttlePaused) return { code: 'THROTTLE_PAUSED', reason: 'The sequence’s throttle is paused: the run waits as QUEUED' };

@@ -262,7 +262,7 @@ const SendWindowInput = builder.inputType('SendWindowInput', {
   }),
 });
 
-const CreateSequenceInput = builder.inputType('CreateSequenceInput', {
+export const CreateSequenceInput = builder.inputType('CreateSequenceInput', {
   description: 'Either goal (with emailCount, default 5, at most 10) or steps.',
   fields: (t) => ({
     name: t.string({ required: true }),

@@ -1,0 +1,300 @@
+// simulateSequence: a dry run of one subscriber through one sequence on a virtual
+// clock. Reads (the saved sequence, the subscriber, the sequence's run counts for
+// its limits), then the pure simulation (domain/simulation.ts: the engine's own
+// START decision and run machine), then each email rendered by the sender's own
+// renderer (mail/tracked-email.ts) with a stand-in message's tracking links and
+// placeholder discount codes. Writes nothing, sends nothing, creates no job.
+import { z } from 'zod';
+import type { Actor } from '../auth/actor.js';
+import { now } from '../clock.js';
+import { db } from '../db/client.js';
+import { owned, ownedMany } from '../db/scope.js';
+import { defaultEnrollmentMode, type EnrollmentMode } from '../domain/enrollment-key.js';
+import { UserError } from '../domain/errors.js';
+import { importHtml } from '../domain/html-import.js';
+import { addIsoDuration, parseIsoDuration } from '../domain/iso-duration.js';
+import { boundedJson } from '../domain/json-limits.js';
+import type { MergeTagContext } from '../domain/merge-tags.js';
+import { placeholderDiscount } from '../domain/placeholder-discount.js';
+import { toMachineSequence, type StepTimingRow } from '../domain/run-machine/from-rows.js';
+import { emptyStartFacts, requestKey, type StartFacts, type StartSequence } from '../domain/run-machine/start.js';
+import { canonicalTimeZone, sequenceRunDate } from '../domain/schedule.js';
+import { createSequenceSchema, type DiscountTerms } from '../domain/sequence-input.js';
+import { HAPPENING_KINDS, simulate, type Happening, type SimulatedOutcome, type SimulationSequence } from '../domain/simulation.js';
+import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
+import { loadStartFacts } from '../engine/start-run.js';
+import type { Sequence, Step } from '../generated/prisma/client.js';
+import { renderTrackedStep } from '../mail/tracked-email.js';
+import { trackingKeys } from '../mail/tracking-keys.js';
+import { subscriberInputSchema } from './audience.js';
+import { parseInput, UserErrors } from './user-input.js';
+
+export const MAX_HAPPENINGS = 1000;
+const INPUT = ['input'];
+/** An inline subscriber has no row: an id no run can have. */
+const INLINE_SUBSCRIBER = '00000000-0000-0000-0000-000000000000';
+
+const jsonObject = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
+const word = (max: number) => z.string().trim().min(1, { message: 'must not be empty' }).max(max);
+
+const happeningSchema = z
+  .object({
+    at: z.date().nullish(),
+    after: z.string().nullish(),
+    kind: z.enum(HAPPENING_KINDS),
+    event: word(200).nullish(),
+    properties: jsonObject.nullish(),
+    tag: word(100).nullish(),
+    listId: z.string().nullish(),
+    sentiment: z.enum(['POSITIVE', 'NEUTRAL', 'NEGATIVE']).nullish(),
+    fromPrimary: z.boolean().nullish(),
+  })
+  .superRefine((h, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if ((h.at == null) === (h.after == null)) issue('at', 'give at or after, not both or neither');
+    if (h.after != null && !parseIsoDuration(h.after)) issue('after', 'must be an ISO 8601 duration such as "P2DT3H"');
+    const needs = { EVENT: 'event', TAG_ADDED: 'tag', TAG_REMOVED: 'tag', LIST_ADDED: 'listId', LIST_REMOVED: 'listId' } as const;
+    const needed = needs[h.kind as keyof typeof needs];
+    if (needed && h[needed] == null) issue(needed, `is required for ${h.kind}`);
+  });
+
+const simulateSchema = z.object({
+  sequenceId: z.string().nullish(),
+  sequence: z.unknown().nullish(),
+  subscriberId: z.string().nullish(),
+  subscriber: subscriberInputSchema.nullish(),
+  timeZone: z
+    .string()
+    .nullish()
+    .refine((zone) => zone == null || canonicalTimeZone(zone) !== null, 'must be an IANA time zone such as "Europe/Paris"'),
+  event: word(200).nullish(),
+  properties: jsonObject.nullish(),
+  startAt: z.date().nullish(),
+  happenings: z.array(happeningSchema).max(MAX_HAPPENINGS, { message: `must hold at most ${MAX_HAPPENINGS.toLocaleString('en')} happenings` }).nullish(),
+});
+
+/** What an email step needs to render, and the step row of a saved sequence (null for an unsaved one). */
+interface StepContent {
+  row: Step | null;
+  /** A saved step's id (its compiled template is cached under it). */
+  id?: string;
+  subject: string | null;
+  previewText: string | null;
+  blocks: unknown;
+  discount: DiscountTerms | null;
+}
+
+interface Loaded {
+  sequence: SimulationSequence;
+  steps: Map<string, StepContent>;
+  triggerEventName: string | null;
+  sequenceType: string;
+  dateFieldPath: string | null;
+  /** The saved row (its runs count for ONE_TIME, MATCHING_FIELD and the limits). */
+  saved: Sequence | null;
+}
+
+export interface SimulatedStepResult {
+  at: Date;
+  outcome: SimulatedOutcome;
+  step: Step | null;
+  position: number | null;
+  reason: string | null;
+  subject: string | null;
+  previewText: string | null;
+  html: string | null;
+  text: string | null;
+}
+
+export interface SimulationOutput {
+  timeline: SimulatedStepResult[];
+  finalStatus: string | null;
+  endedAt: Date | null;
+}
+
+const startSequenceOf = (s: Pick<Sequence, 'id' | 'enrollmentFieldPath' | 'triggerEventName' | 'maxActivations' | 'throttleCapacity' | 'throttleMaxAddsPerDay' | 'throttlePaused'> & { enrollmentMode: string }): StartSequence => ({
+  id: s.id,
+  enrollmentMode: s.enrollmentMode as EnrollmentMode,
+  enrollmentFieldPath: s.enrollmentFieldPath,
+  triggerEventName: s.triggerEventName,
+  maxActivations: s.maxActivations,
+  throttleCapacity: s.throttleCapacity,
+  throttleMaxAddsPerDay: s.throttleMaxAddsPerDay,
+  throttlePaused: s.throttlePaused,
+});
+
+/** A saved sequence (a draft included), by the caller's workspace only. */
+async function loadSaved(actor: Actor, sequenceId: string): Promise<Loaded> {
+  const row = await owned(db(), actor, 'Sequence', sequenceId, { field: [...INPUT, 'sequenceId'] });
+  const steps = await db().step.findMany({ where: { sequenceId: row.id, position: { not: null } }, orderBy: { position: 'asc' } });
+  return {
+    sequence: {
+      machine: toMachineSequence(row, steps as (Step & { position: number })[]),
+      start: startSequenceOf(row),
+      stopCondition: { type: row.stopConditionType, value: row.stopConditionValue },
+    },
+    steps: new Map(steps.map((s) => [s.id, { row: s, id: s.id, subject: s.subject, previewText: s.previewText, blocks: s.blocks, discount: s.discount as unknown as DiscountTerms | null }])),
+    triggerEventName: row.triggerEventName,
+    sequenceType: row.sequenceType,
+    dateFieldPath: row.dateFieldPath,
+    saved: row,
+  };
+}
+
+/** An unsaved sequence: createSequence's validation (and its workspace references), nothing written. */
+async function loadUnsaved(actor: Actor, raw: unknown): Promise<Loaded> {
+  const path = [...INPUT, 'sequence'];
+  const input = parseInput(createSequenceSchema, raw, path);
+  if (input.goal != null) throw new UserError('A goal is drafted by a writer after the sequence is saved: give steps to simulate', [...path, 'goal'], 'VALIDATION');
+  if (input.listId) await owned(db(), actor, 'List', input.listId, { field: [...path, 'listId'] });
+  if (input.segmentId) await owned(db(), actor, 'Segment', input.segmentId, { field: [...path, 'segmentId'] });
+  const stop = input.stopCondition;
+  if (stop.type.endsWith('_LIST') && stop.value) await owned(db(), actor, 'List', stop.value, { field: [...path, 'stopCondition', 'value'] });
+  const defs = input.steps ?? [];
+  const timings: StepTimingRow[] = defs.map((s, i) => ({
+    id: `step-${i + 1}`,
+    position: i + 1,
+    type: s.type,
+    delayDays: s.delay.days,
+    delayHours: s.delay.hours,
+    delayMinutes: s.delay.minutes,
+    dateOffsetMinutes: s.dateOffset ?? null,
+  }));
+  const id = 'unsaved';
+  const settings = {
+    id,
+    status: 'DRAFT' as const,
+    sequenceType: input.sequenceType,
+    dateFieldPath: input.dateFieldPath ?? null,
+    sendWindow: input.sendWindow ?? null,
+    transactional: input.transactional,
+    primaryReplyAction: input.primaryReplyAction,
+    primaryReplyPauseDuration: input.primaryReplyPauseDuration ?? null,
+    secondaryReplyAction: input.secondaryReplyAction,
+    secondaryReplyPauseDuration: input.secondaryReplyPauseDuration ?? null,
+    throttleCapacity: input.throttleCapacity ?? null,
+  };
+  return {
+    sequence: {
+      machine: toMachineSequence(settings, timings),
+      start: startSequenceOf({
+        id,
+        enrollmentMode: input.enrollmentMode ?? defaultEnrollmentMode(input.trigger, input.eventName),
+        enrollmentFieldPath: input.enrollmentFieldPath ?? null,
+        triggerEventName: input.eventName ?? null,
+        maxActivations: input.maxActivations ?? null,
+        throttleCapacity: input.throttleCapacity ?? null,
+        throttleMaxAddsPerDay: input.throttleMaxAddsPerDay ?? null,
+        throttlePaused: input.throttlePaused,
+      }),
+      stopCondition: { type: stop.type, value: stop.value ?? null },
+    },
+    steps: new Map(
+      defs.map((s, i) => [
+        timings[i]!.id,
+        {
+          row: null,
+          subject: s.subject ?? null,
+          previewText: s.previewText ?? null,
+          // As replaceSteps stores it: imported HTML becomes blocks.
+          blocks: s.type === 'EMAIL' ? (s.blocks ?? importHtml(s.html!)) : null,
+          discount: s.discount ?? null,
+        },
+      ]),
+    ),
+    triggerEventName: input.eventName ?? null,
+    sequenceType: input.sequenceType,
+    dateFieldPath: input.dateFieldPath ?? null,
+    saved: null,
+  };
+}
+
+/** What the START decision counts for a saved sequence (its other runs), and the runs queued before this one. */
+async function loadCounts(loaded: Loaded, subscriberId: string, eventName: string | null, properties: Record<string, unknown> | null, at: Date) {
+  const saved = loaded.saved;
+  if (!saved) return { startFacts: emptyStartFacts(), queuedAhead: 0 };
+  const request = { subscriberId, eventName, properties, idempotencyKey: null };
+  const facts = await loadStartFacts(db(), [{ input: { sequence: saved, subscriberId }, request, key: requestKey(loaded.sequence.start, request) }], [saved], at);
+  const queuedAhead = saved.throttleMaxAddsPerDay == null ? 0 : await db().enrollment.count({ where: { sequenceId: saved.id, status: 'QUEUED' } });
+  return { startFacts: facts.get(saved.id) as StartFacts, queuedAhead };
+}
+
+export async function simulateSequence(actor: Actor, rawInput: unknown): Promise<SimulationOutput> {
+  const input = parseInput(simulateSchema, rawInput, INPUT);
+  const mistakes: UserError[] = [];
+  const both = (a: string, b: string) => mistakes.push(new UserError(`Give ${a} or ${b}, not both`, [...INPUT, b], 'VALIDATION'));
+  if (input.sequenceId != null && input.sequence != null) both('sequenceId', 'sequence');
+  if (input.sequenceId == null && input.sequence == null) mistakes.push(new UserError('Give sequenceId or sequence', [...INPUT, 'sequenceId'], 'VALIDATION'));
+  if (input.subscriberId != null && input.subscriber != null) both('subscriberId', 'subscriber');
+  const startAt = input.startAt ?? now();
+  const rawHappenings = input.happenings ?? [];
+  const times = rawHappenings.map((h, i) => {
+    const at = h.at ?? addIsoDuration(startAt, parseIsoDuration(h.after!)!);
+    const field = [...INPUT, 'happenings', String(i), h.at ? 'at' : 'after'];
+    if (!at) mistakes.push(new UserError('is too far from startAt', field, 'VALIDATION'));
+    else if (at < startAt) mistakes.push(new UserError(`is before the start (${startAt.toISOString()})`, field, 'VALIDATION'));
+    return at;
+  });
+  if (mistakes.length) throw new UserErrors(mistakes);
+
+  const loaded = input.sequenceId != null ? await loadSaved(actor, input.sequenceId) : await loadUnsaved(actor, input.sequence);
+
+  // The subscriber as stored, or as given inline (its lists must be this workspace's), or a stand-in.
+  let subscriberId = INLINE_SUBSCRIBER;
+  let status = 'ACTIVE';
+  let person: MergeTagContext['subscriber'] = { email: 'subscriber@example.com', firstName: null, lastName: null, attributes: {} };
+  if (input.subscriberId != null) {
+    const row = await owned(db(), actor, 'Subscriber', input.subscriberId, { field: [...INPUT, 'subscriberId'] });
+    subscriberId = row.id;
+    status = row.status;
+    person = { email: row.email, firstName: row.firstName, lastName: row.lastName, attributes: (row.attributes ?? {}) as Record<string, unknown> };
+  } else if (input.subscriber != null) {
+    const s = input.subscriber;
+    await ownedMany(db(), actor, 'List', s.listIds ?? [], [...INPUT, 'subscriber', 'listIds']);
+    person = { email: s.email, firstName: s.firstName ?? null, lastName: s.lastName ?? null, attributes: s.attributes ?? {} };
+  }
+
+  // Happenings' lists are this workspace's, named by row id as the engine's facts name them.
+  const happenings: Happening[] = [];
+  for (const [i, h] of rawHappenings.entries()) {
+    const listId = h.listId != null ? (await owned(db(), actor, 'List', h.listId, { field: [...INPUT, 'happenings', String(i), 'listId'] })).id : null;
+    happenings.push({ at: times[i]!, kind: h.kind, event: h.event ?? null, tag: h.tag ?? null, listId, fromPrimary: h.fromPrimary ?? null });
+  }
+
+  const eventName = input.event ?? loaded.triggerEventName;
+  const properties = input.properties ?? null;
+  const counts = await loadCounts(loaded, subscriberId, eventName, properties, startAt);
+  const result = simulate({
+    sequence: loaded.sequence,
+    subscriber: { id: subscriberId, status },
+    startAt,
+    entry: { eventName, properties },
+    ...counts,
+    runDate: sequenceRunDate({ sequenceType: loaded.sequenceType, dateFieldPath: loaded.dateFieldPath }, properties, person.attributes),
+    happenings,
+  });
+  if (result.refused) throw new UserError(result.refused.reason, [...INPUT, input.subscriberId != null ? 'subscriberId' : 'sequenceId'], result.refused.code);
+
+  const keys = await trackingKeys();
+  const transactional = loaded.sequence.machine.transactional;
+  const timeline = await Promise.all(
+    result.timeline.map(async (entry): Promise<SimulatedStepResult> => {
+      const content = entry.stepId ? loaded.steps.get(entry.stepId)! : null;
+      const base = { at: entry.at, outcome: entry.outcome, step: content?.row ?? null, position: entry.position, reason: entry.reason };
+      const none = { subject: null, previewText: null, html: null, text: null };
+      if (entry.outcome !== 'SENT' || !content || content.discount) return { ...base, ...none };
+      const discountStep = entry.discount && loaded.steps.get(entry.discount.stepId);
+      const discount = discountStep?.discount ? placeholderDiscount(discountStep.discount, entry.discount!.at) : null;
+      // Tracked as the sender tracks it, for a stand-in message: its links record nothing and never redirect.
+      const { headers: _headers, ...rendered } = await renderTrackedStep(content, {
+        context: { subscriber: person, event: properties, discount },
+        transactional,
+        workspaceId: actor.workspaceId,
+        messageId: PREVIEW_MESSAGE_ID,
+        keys,
+      });
+      return { ...base, ...rendered };
+    }),
+  );
+  return { timeline, finalStatus: result.finalStatus, endedAt: result.endedAt };
+}
