@@ -4,6 +4,7 @@ import PgBoss from 'pg-boss';
 import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import { QUEUE_OPTIONS, QUEUES } from './queues.js';
+import { holdTestJobs } from './test-jobs.js';
 
 let current: PgBoss | undefined;
 
@@ -78,14 +79,19 @@ export interface JobToSend {
   name: string;
   data: object;
   startAfter?: Date;
+  /** The run's or sequence's workspace, when known (a test workspace's jobs wait for its test clock). */
+  workspaceId?: string;
 }
 
 /**
- * Inserts jobs inside `tx`: they run only if the transaction commits. `startAfter`
+ * Inserts jobs inside `tx`: they run only if the transaction commits. A test
+ * workspace's jobs wait for its test clock instead (test-jobs.ts). `startAfter`
  * is engine time (the clock); the queue runs on the database's clock, so it is
  * given the wait from now (an interval after the database's now()), not the instant.
  */
-export async function enqueue(tx: Tx, jobs: JobToSend[]): Promise<void> {
+export async function enqueue(tx: Tx, all: JobToSend[]): Promise<void> {
+  if (!all.length) return;
+  const jobs = await holdTestJobs(tx, all, now());
   if (!jobs.length) return;
   const at = now().getTime();
   await boss().insert(

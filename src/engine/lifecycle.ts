@@ -143,17 +143,21 @@ export async function apply(tx: Tx, applied: readonly Applied[]): Promise<void> 
   );
   const jobs: JobToSend[] = [];
   for (const { ref, decision } of applied) {
-    if (decision.schedule) jobs.push({ name: QUEUES.step, data: { enrollmentId: ref.id, stepId: decision.schedule.stepId }, startAfter: decision.schedule.at });
+    const { workspaceId } = ref;
+    if (decision.schedule) {
+      jobs.push({ name: QUEUES.step, data: { enrollmentId: ref.id, stepId: decision.schedule.stepId }, startAfter: decision.schedule.at, workspaceId });
+    }
     if (decision.pauseTimeout) {
       jobs.push({
         name: QUEUES.pauseTimeout,
         data: { enrollmentId: ref.id, pausedUntil: decision.pauseTimeout.toISOString() },
         startAfter: decision.pauseTimeout,
+        workspaceId,
       });
     }
   }
-  const release = new Set(applied.filter((a) => a.decision.releaseQueued).map((a) => a.ref.sequenceId));
-  for (const sequenceId of release) jobs.push({ name: QUEUES.releaseQueued, data: { sequenceId } });
+  const release = new Map(applied.filter((a) => a.decision.releaseQueued).map((a) => [a.ref.sequenceId, a.ref.workspaceId]));
+  for (const [sequenceId, workspaceId] of release) jobs.push({ name: QUEUES.releaseQueued, data: { sequenceId }, workspaceId });
   await enqueue(tx, jobs);
 }
 
@@ -242,8 +246,11 @@ export async function endRunsWhere(
   // Ended runs free room on throttled sequences.
   const sequenceIds = result?.sequences ?? [];
   if (sequenceIds.length) {
-    const throttled = await tx.sequence.findMany({ where: { id: { in: sequenceIds }, throttleCapacity: { not: null } }, select: { id: true } });
-    await enqueue(tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id } })));
+    const throttled = await tx.sequence.findMany({
+      where: { id: { in: sequenceIds }, throttleCapacity: { not: null } },
+      select: { id: true, workspaceId: true },
+    });
+    await enqueue(tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id }, workspaceId: s.workspaceId })));
   }
   return { count: result?.count ?? 0, rows: result?.rows ?? [] };
 }

@@ -10,11 +10,20 @@ import { hasRoomToStart } from './start-run.js';
 
 const BATCH = 500;
 
-/** Starts queued runs of one sequence (or of every sequence that has some) while throttles allow. */
+/**
+ * Starts queued runs of one sequence (or of every live sequence that has some:
+ * test workspaces' day roll-overs come with their test clocks) while throttles allow.
+ */
 export async function releaseQueued(sequenceId?: string): Promise<number> {
   const sequenceIds = sequenceId
     ? [sequenceId]
-    : (await db().enrollment.findMany({ where: { status: 'QUEUED' }, distinct: ['sequenceId'], select: { sequenceId: true } })).map(
+    : (
+        await db().enrollment.findMany({
+          where: { status: 'QUEUED', workspace: { liveWorkspaceId: null } },
+          distinct: ['sequenceId'],
+          select: { sequenceId: true },
+        })
+      ).map(
         (r) => r.sequenceId,
       );
   let started = 0;

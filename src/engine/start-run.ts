@@ -135,7 +135,7 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
     const due = stepDueAt({ ...s, sendWindow: s.sendWindow as SendWindow | null }, first, at, date);
     row.currentStepPosition = first.position;
     row.nextTriggerAt = due;
-    jobs.push({ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due });
+    jobs.push({ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due, workspaceId: s.workspaceId });
     return { started: true, enrollmentId: run.id, status: 'ACTIVE' };
   });
 
@@ -271,14 +271,14 @@ interface EnrollmentRow {
   completedAt: Date | null;
 }
 
-/** One INSERT for every run, however many (arrays, unnested in order). */
+/** One INSERT for every run, however many (arrays, unnested in order). Timestamps are engine time (a test clock's, in a test workspace). */
 async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date): Promise<void> {
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
   await tx.$executeRaw`
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
-      "entryEventId", "entryEvent", "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "updatedAt")
+      "entryEventId", "entryEvent", "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
     SELECT r.id, r.workspace, r.sequence, r.subscriber, r.status::"EnrollmentStatus", r.key, r.idem, r.entry_id, r.entry,
-      r.position, r.next, r.completed, ${at}, now()
+      r.position, r.next, r.completed, ${at}, ${at}, ${at}
     FROM unnest(${col('id')}::uuid[], ${col('workspaceId')}::uuid[], ${col('sequenceId')}::uuid[], ${col('subscriberId')}::uuid[],
       ${col('status')}::text[], ${col('enrollmentKey')}::text[], ${col('idempotencyKey')}::text[], ${col('entryEventId')}::uuid[],
       ${col('entryEvent')}::jsonb[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])

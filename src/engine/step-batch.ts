@@ -172,12 +172,12 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
     if (decision.outcome === 'deferred') outcomes[index] = 'deferred';
     if (!action) continue;
     if (action.kind === 'skip') {
-      stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'SKIPPED', scheduledAt, executedAt: at, error: action.reason });
+      stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'SKIPPED', scheduledAt, executedAt: at, error: action.reason, createdAt: at });
       outcomes[index] = 'executed';
       continue;
     }
     if (action.kind === 'fail') {
-      stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'FAILED', scheduledAt, executedAt: at, error: action.error });
+      stepRuns.push({ enrollmentId: run.ref.id, stepId: action.stepId, status: 'FAILED', scheduledAt, executedAt: at, error: action.error, createdAt: at });
       outcomes[index] = 'executed';
       continue;
     }
@@ -227,8 +227,9 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
       status: 'QUEUED',
       smtpMessageId,
       claimJobId: item.jobId,
+      createdAt: at,
     });
-    stepRuns.push({ enrollmentId: run.ref.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at, messageId, attempts: 1 });
+    stepRuns.push({ enrollmentId: run.ref.id, stepId: step.id, status: 'SENT', scheduledAt, executedAt: at, messageId, attempts: 1, createdAt: at });
     statsOf.add(run.ref.workspaceId);
     handoffs.push({
       kind: 'email',
@@ -317,7 +318,7 @@ async function failStep(tx: Tx, handoff: Handoff, message: string) {
   const failed = { status: 'FAILED' as const, executedAt: at, error: message };
   const stepRun = await tx.stepRun.upsert({
     where: { enrollmentId_stepId: { enrollmentId: handoff.ref.id, stepId: handoff.stepId } },
-    create: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, scheduledAt: at, ...failed },
+    create: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, scheduledAt: at, createdAt: at, ...failed },
     update: failed,
   });
   if (stepRun.messageId) {
@@ -377,7 +378,7 @@ export async function runDiscount(handoff: DiscountHandoff): Promise<{ retry: bo
         },
       });
       await tx.stepRun.create({
-        data: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, status: 'SENT', scheduledAt: handoff.scheduledAt, executedAt: at },
+        data: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, status: 'SENT', scheduledAt: handoff.scheduledAt, executedAt: at, createdAt: at },
       });
       await transitionRuns(tx, [handoff.ref.id], { kind: 'stepDone', stepId: handoff.stepId }, { at });
       if (handoff.item.jobId) await completeJobs(tx, QUEUES.step, [handoff.item.jobId]);

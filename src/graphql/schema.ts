@@ -19,5 +19,6 @@ import './types/preview.js';
 import './types/tracking.js';
 import './types/test-mode.js';
 import './types/simulate.js';
+import './types/test-clock.js';
 
 export const schema = builder.toSchema();

@@ -142,7 +142,7 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
     // Relaxed throttles may let queued runs start.
     const throttles = ['throttlePaused', 'throttleCapacity', 'throttleMaxAddsPerDay'] as const;
     if (throttles.some((k) => input[k] !== undefined)) {
-      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id } }]);
+      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
     }
     return current.id;
   });
@@ -172,7 +172,7 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
         select: { id: true, sequenceId: true, currentStepPosition: true, nextTriggerAt: true },
       });
       await rescheduleCurrentSteps(tx, waiting);
-      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id } }]);
+      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
     }
     return updated;
   });

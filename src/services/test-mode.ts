@@ -6,17 +6,14 @@ import type { Actor } from '../auth/actor.js';
 import { now } from '../clock.js';
 import { db } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
-import type { TestClockStatus } from '../generated/prisma/enums.js';
+import { readTestClock, type TestClockState } from '../engine/test-clock.js';
 
 /** The caller with its mode: `liveWorkspaceId` is set for a test key. */
 export interface ModeActor extends Actor {
   liveWorkspaceId: string | null;
 }
 
-export interface TestClock {
-  frozenTime: Date;
-  status: TestClockStatus;
-}
+export type TestClock = TestClockState;
 
 /** A new key for the caller's test twin (created on first use, its clock frozen now), shown once. */
 export async function createTestKey(actor: ModeActor): Promise<{ key: string }> {
@@ -29,8 +26,7 @@ export async function createTestKey(actor: ModeActor): Promise<{ key: string }> 
 /** The test clock of the caller's workspace, or null for a live key. */
 export async function testClock(actor: ModeActor): Promise<TestClock | null> {
   if (!actor.liveWorkspaceId) return null;
-  const row = await db().workspace.findUniqueOrThrow({ where: { id: actor.workspaceId }, select: { testClockTime: true, testClockStatus: true } });
-  return { frozenTime: row.testClockTime!, status: row.testClockStatus! };
+  return readTestClock(actor.workspaceId);
 }
 
 const liveKeyRequired = () => new UserError('This needs a live key: a test key has no test twin of its own', [], 'LIVE_KEY_REQUIRED');
