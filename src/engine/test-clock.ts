@@ -24,7 +24,8 @@ import { finishReplyPause } from './lifecycle.js';
 import { QUEUES, pauseTimeoutJobSchema, releaseQueuedJobSchema, stepJobSchema } from './queues.js';
 import { releaseQueued } from './release-queued.js';
 import { CHANGES_CHANNEL } from './run-status.js';
-import { claimSteps, recordSent, runDiscount, type DueStep, type EmailHandoff, type Handoff } from './step-batch.js';
+import { handOver } from './outbox.js';
+import { claimSteps, recordRefused, recordSent, runDiscount, type DueStep, type EmailHandoff, type Handoff } from './step-batch.js';
 
 export type TestClockStatus = 'READY' | 'ADVANCING';
 
@@ -245,8 +246,8 @@ async function deleteJobs(ids: string[]): Promise<void> {
 
 /**
  * One step batch, as a worker works it (step-worker.ts): claimed in a
- * transaction, then handed off. Mail of a test workspace is captured, not
- * relayed: its message is the capture, recorded SENT at the virtual time.
+ * transaction, then handed over at the one hand-off point (a test workspace's
+ * mail is captured there) and recorded SENT, all at the virtual time.
  */
 async function workSteps(jobs: HeldJob[], at: Date): Promise<void> {
   if (!jobs.length) return;
@@ -270,16 +271,26 @@ async function workSteps(jobs: HeldJob[], at: Date): Promise<void> {
     },
     { timeout: 120_000, maxWait: 30_000 },
   );
-  const emails = handoffs.filter((h): h is EmailHandoff => h.kind === 'email');
-  await recordSent(emails);
-  await deleteJobs(emails.map((h) => h.item.jobId!));
+  const sent: EmailHandoff[] = [];
+  const retry: Handoff[] = [];
   for (const handoff of handoffs) {
-    if (handoff.kind !== 'discount') continue;
-    const result = await runDiscount(handoff);
-    if (!result.retry) {
-      await deleteJobs([handoff.item.jobId!]);
+    if (handoff.kind === 'discount') {
+      if ((await runDiscount(handoff)).retry) retry.push(handoff);
+      else await deleteJobs([handoff.item.jobId!]);
       continue;
     }
+    try {
+      await handOver(handoff.ref.workspaceId, handoff.mail);
+      sent.push(handoff);
+    } catch (error) {
+      // Only a test relay (TEST_SMTP_URL) can refuse: as a worker's, the claim is undone and tried again, or the step fails.
+      if (await recordRefused(handoff, error)) retry.push(handoff);
+      else await deleteJobs([handoff.item.jobId!]);
+    }
+  }
+  await recordSent(sent);
+  await deleteJobs(sent.map((h) => h.item.jobId!));
+  for (const handoff of retry) {
     // Backoff as pg-boss's (retryDelay 5 s, doubling), on the test clock.
     const job = jobs.find((j) => j.id === handoff.item.jobId)!;
     await db().$executeRaw`

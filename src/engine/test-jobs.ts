@@ -1,13 +1,12 @@
 // Where a test workspace's jobs wait. enqueue() (boss.ts) sends every job here
 // first: the jobs of test twins go to the TestClockJob table, due on the
 // workspace's test clock (virtual time), where live workers never look;
-// advanceTestClock (test-clock.ts) works them. Live jobs pass through untouched.
-// Whether a workspace is a test twin never changes (liveWorkspaceId is set when
-// it is created), so the answer is cached per process: the live path costs a
-// lookup in a map, after one query per workspace.
+// advanceTestClock (test-clock.ts) works them. Live jobs pass through untouched,
+// at the cost of a cached lookup (test-workspaces.ts).
 import { uuidv7 } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import { QUEUES } from './queues.js';
+import { testWorkspaces } from './test-workspaces.js';
 
 /** The queues whose jobs belong to one workspace's timeline (the others run on wall time for everyone). */
 const CLOCKED: ReadonlySet<string> = new Set([QUEUES.step, QUEUES.pauseTimeout, QUEUES.releaseQueued]);
@@ -18,19 +17,6 @@ export interface RoutableJob {
   startAfter?: Date;
   /** The workspace the job belongs to; looked up from the run or sequence in `data` when left out. */
   workspaceId?: string;
-}
-
-const isTwin = new Map<string, boolean>();
-
-/** Which of these workspaces are test twins (cached: it never changes). */
-export async function testWorkspaces(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
-  const unknown = [...new Set(ids)].filter((id) => !isTwin.has(id));
-  if (unknown.length) {
-    const rows = await tx.$queryRaw<{ id: string; twin: boolean }[]>`
-      SELECT id::text, "liveWorkspaceId" IS NOT NULL AS twin FROM "Workspace" WHERE id = ANY(${unknown}::uuid[])`;
-    for (const row of rows) isTwin.set(row.id, row.twin);
-  }
-  return new Set(ids.filter((id) => isTwin.get(id)));
 }
 
 /** The workspace of each job that did not say (one query for all of them). */

@@ -49,6 +49,11 @@ async function sendOne(ws: Client, email: string, subject: string): Promise<{ ru
     { s: sequence.id, e: email },
   );
   expect(run.data.enrollSubscriber.errors).toEqual([]);
+  // A test workspace's steps run when its test clock advances.
+  if (ws === test) {
+    const advanced = await ws.gql(`mutation { advanceTestClock(by: "PT1H") { testClock { status } errors { code } } }`);
+    expect(advanced.data.advanceTestClock).toEqual({ testClock: { status: 'READY' }, errors: [] });
+  }
   return { runId: run.data.enrollSubscriber.enrollment.id, stepId: sequence.steps[0].id };
 }
 
