@@ -15,6 +15,7 @@ import { schema } from '../graphql/schema.js';
 import { createGraphiQLRenderer, graphiqlFor } from './graphiql.js';
 import { PREVIEW_PATH, servePreview } from './preview-route.js';
 import { handleTrackingRequest, isTrackingRequest } from './tracking-routes.js';
+import { TrackingRecorder, type TrackingRecorderOptions } from '../services/tracking-recorder.js';
 import { asUserErrors } from '../services/user-input.js';
 import type { Logger } from '../logger.js';
 import { createServerOperations, type ServerSettings } from './operations.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   graphiqlApiKey?: string;
   /** Limits, rate limit, introspection and GraphiQL switches (defaults: src/config.ts). */
   settings?: Partial<ServerSettings>;
+  /** How opens and clicks are buffered (defaults: src/services/tracking-recorder.ts). */
+  tracking?: TrackingRecorderOptions;
 }
 
 interface ServerContext {
@@ -68,6 +71,10 @@ function maskUserFacingError(error: unknown, message: string, isDev?: boolean): 
 export function buildApp(options: AppOptions) {
   const resolveKey = createKeyResolver(options.prisma);
   const ops = createServerOperations(options);
+  const tracking = new TrackingRecorder(options.prisma, {
+    onError: (error) => options.logger.error({ err: error }, 'recording opens and clicks failed; retrying'),
+    ...options.tracking,
+  });
 
   const yoga = createYoga<ServerContext, Context>({
     schema,
@@ -117,7 +124,7 @@ export function buildApp(options: AppOptions) {
       return;
     }
     if (isTrackingRequest(req.url)) {
-      handleTrackingRequest(req, res, { resolveKey, logger: options.logger });
+      handleTrackingRequest(req, res, { resolveKey, logger: options.logger, recorder: tracking });
       return;
     }
     void yoga.requestListener(req, res);
@@ -195,15 +202,20 @@ export function buildApp(options: AppOptions) {
       return (server.address() as AddressInfo).port;
     },
     metrics: ops.metrics,
+    /** The buffer of opens and clicks (`settled()` waits until all answered are written). */
+    tracking,
     /**
      * Stops taking work: readiness turns 503, new requests are refused, WebSocket
      * clients are closed with 1001 (Going away), SSE streams end, and in-flight
-     * requests get up to `timeoutMs` to finish (default: none).
+     * requests get up to `timeoutMs` to finish (default: none). Then the opens and
+     * clicks still buffered are written (for up to `timeoutMs`, at least 10 s).
      */
     async stop(stopOptions: { timeoutMs?: number } = {}): Promise<void> {
       ops.drain.draining = true;
       await wsServer.dispose();
       await ops.drain.drain(server, stopOptions.timeoutMs ?? 0);
+      const lost = await tracking.close(Math.max(stopOptions.timeoutMs ?? 0, 10_000));
+      if (lost) options.logger.error({ lost }, 'opens and clicks could not be written before the stop');
     },
   };
 }

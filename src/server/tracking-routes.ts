@@ -15,7 +15,9 @@ import { FeedbackShapeError, parseFeedback } from '../domain/delivery-feedback.j
 import { escapeHtml } from '../domain/escape-html.js';
 import { PREVIEW_MESSAGE_ID, TRACKING_PREFIX, verifyTrackingPath } from '../domain/tracking-links.js';
 import type { Logger } from '../logger.js';
-import { recordFeedback, recordTracking, trackedMessageExists, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
+import { now } from '../clock.js';
+import { recordFeedback, recordUnsubscribe, trackedMessageExists, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
+import { linkFact, type TrackingRecorder } from '../services/tracking-recorder.js';
 
 /** Pages here run no script, load nothing but inline styles, and post only to themselves. */
 export const PAGE_CSP =
@@ -35,9 +37,9 @@ export function isTrackingRequest(url: string | undefined): boolean {
 export function handleTrackingRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  options: { resolveKey: (key: string) => Promise<ApiKeyOwner | null>; logger: Logger },
+  options: { resolveKey: (key: string) => Promise<ApiKeyOwner | null>; logger: Logger; recorder: TrackingRecorder },
 ): void {
-  const route = req.url!.startsWith(WEBHOOK_PATH) ? serveWebhook(req, res, options.resolveKey) : serveLink(req, res);
+  const route = req.url!.startsWith(WEBHOOK_PATH) ? serveWebhook(req, res, options.resolveKey) : serveLink(req, res, options.recorder);
   route.catch((error: unknown) => {
     options.logger.error({ err: error }, 'tracking request failed');
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('Something went wrong');
@@ -71,7 +73,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | n
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function serveLink(req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: TrackingRecorder): Promise<void> {
   const { key } = await trackingKeys();
   const target = verifyTrackingPath(key, req.url!);
   if (!target) {
@@ -86,7 +88,12 @@ async function serveLink(req: IncomingMessage, res: ServerResponse): Promise<voi
   }
   const userAgent = req.headers['user-agent'] ?? null;
   if (target.kind === 'open') {
-    if (method === 'GET') await recordTracking(target, { userAgent });
+    if (method === 'GET') {
+      // Answered at once; the open is written with the next flush (src/services/tracking-recorder.ts),
+      // unless the buffer is full: then the pixel waits for it.
+      const written = recorder.record(linkFact(target.kind, target, userAgent, now())).catch(() => false);
+      if (recorder.backlogged) await written;
+    }
     res
       .writeHead(200, { 'content-type': 'image/gif', 'content-length': PIXEL.length, 'cache-control': 'no-store, max-age=0' })
       .end(method === 'HEAD' ? undefined : PIXEL);
@@ -94,11 +101,13 @@ async function serveLink(req: IncomingMessage, res: ServerResponse): Promise<voi
   }
   if (target.kind === 'click') {
     // Only a real message of the link's workspace redirects: a preview's links (and a
-    // link signed for another workspace) can never be used as an open redirect.
-    const exists = method === 'GET' ? await recordTracking(target, { userAgent }) : await trackedMessageExists(target);
+    // link signed for another workspace) can never be used as an open redirect. A click
+    // is answered once written, which tells whether its message exists.
+    const preview = target.messageId === PREVIEW_MESSAGE_ID;
+    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, now())) : await trackedMessageExists(target);
     if (exists) {
       res.writeHead(302, { location: target.url!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
-    } else if (target.messageId === PREVIEW_MESSAGE_ID) {
+    } else if (preview) {
       page(res, 200, 'Preview link', `<p>This link comes from a preview and leads nowhere. In a sent email it leads to:</p><p><code>${escapeHtml(target.url!)}</code></p>`);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('This link is not valid.');
@@ -120,7 +129,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse): Promise<voi
     res.writeHead(413, { 'content-type': 'text/plain' }).end('Request body too large');
     return;
   }
-  const recorded = await recordTracking(target, { userAgent });
+  const recorded = await recordUnsubscribe(target, { userAgent });
   page(
     res,
     200,

@@ -1,6 +1,6 @@
-// Recorded facts about sent messages: opens, clicks and unsubscribes (from the
-// signed links), deliveries, bounces, complaints and replies (from the delivery
-// webhook). Each is one transaction; the message keeps the first time of each
+// Recorded facts about sent messages: unsubscribes (from the signed links),
+// deliveries, bounces, complaints and replies (from the delivery webhook); opens
+// and clicks are written in batches by tracking-recorder.ts. Each is one transaction; the message keeps the first time of each
 // fact (so stats count a message once) and every fact is kept as a MessageEvent.
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
@@ -77,30 +77,19 @@ export interface TrackingRequest {
 }
 
 /**
- * Records a verified open, click or unsubscribe. Returns false when the message
- * does not exist in the link's workspace (a preview's links, or a link signed for
- * another workspace): nothing is recorded then.
+ * Records a verified unsubscribe link. Returns false when the message does not
+ * exist in the link's workspace (a preview's links, or a link signed for another
+ * workspace): nothing is recorded then. Opens and clicks go through the
+ * app's TrackingRecorder (src/services/tracking-recorder.ts), written in batches.
  */
-export async function recordTracking(target: TrackingTarget, request: TrackingRequest = {}): Promise<boolean> {
+export async function recordUnsubscribe(target: TrackingTarget, request: TrackingRequest = {}): Promise<boolean> {
   const at = now();
   const data = request.userAgent ? { userAgent: request.userAgent.slice(0, 500) } : undefined;
-  const workspaceId = target.workspaceId ?? null;
   return transaction(async (tx) => {
-    switch (target.kind) {
-      case 'open':
-        return (await recordFact(tx, target.messageId, { status: 'OPENED', firstAt: ['openedAt'], event: 'OPEN', data }, at, workspaceId)) !== null;
-      case 'click': {
-        // A click shows the email was opened, even when its images were blocked.
-        const fact: MessageFact = { status: 'CLICKED', firstAt: ['openedAt', 'clickedAt'], event: 'CLICK', url: target.url, data };
-        return (await recordFact(tx, target.messageId, fact, at, workspaceId)) !== null;
-      }
-      case 'unsubscribe': {
-        const message = await recordFact(tx, target.messageId, { firstAt: ['unsubscribedAt'], event: 'UNSUBSCRIBE', data }, at, workspaceId);
-        if (!message) return false;
-        await optOut(tx, message.subscriberId, at, 'unsubscribed');
-        return true;
-      }
-    }
+    const message = await recordFact(tx, target.messageId, { firstAt: ['unsubscribedAt'], event: 'UNSUBSCRIBE', data }, at, target.workspaceId ?? null);
+    if (!message) return false;
+    await optOut(tx, message.subscriberId, at, 'unsubscribed');
+    return true;
   });
 }
 

@@ -1,0 +1,200 @@
+// Opens and clicks at volume: the pixel is answered at once and its fact joins a
+// buffer; a click waits for its fact to be written (the redirect needs to know the
+// message exists in the link's workspace). The buffer is written by one statement
+// per flush (group commit): while one flush runs, the next requests gather, so a
+// busy server writes hundreds of facts per statement and an idle one writes each
+// at once. One flush at a time per process, in arrival order, so a click's answer
+// also means every open before it is recorded.
+//
+// Nothing answered is lost on a graceful stop: `close()` (from the app's stop,
+// after the HTTP drain) writes what is left. A failed flush keeps its facts and is
+// retried with backoff. What a crash loses is only what arrived since the last
+// flush began (milliseconds of pixels; clicks are answered only once written).
+import { setImmediate, setTimeout as delay } from 'node:timers/promises';
+import { CHANGES_CHANNEL } from '../engine/run-status.js';
+import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+
+export interface LinkFact {
+  kind: 'open' | 'click';
+  messageId: string;
+  /** The workspace the link was signed for (null on links made before links named it). */
+  workspaceId: string | null;
+  /** A click's destination. */
+  url: string | null;
+  userAgent: string | null;
+  at: Date;
+}
+
+/** The fact of a verified open or click link (user agents are kept to 500 characters). */
+export function linkFact(kind: LinkFact['kind'], target: TrackingTarget, userAgent: string | null, at: Date): LinkFact {
+  return {
+    kind,
+    messageId: target.messageId,
+    workspaceId: target.workspaceId ?? null,
+    url: target.url ?? null,
+    userAgent: userAgent ? userAgent.slice(0, 500) : null,
+    at,
+  };
+}
+
+interface Entry {
+  fact: LinkFact;
+  /** Settled once the fact is written (or its write failed): whether the message exists in the link's workspace. */
+  waiter?: { resolve: (found: boolean) => void; reject: (error: unknown) => void };
+}
+
+export interface TrackingRecorderOptions {
+  /** Facts written by one statement at most. */
+  maxBatch?: number;
+  /** Above this many unwritten facts, opens wait for their write too (memory stays bounded). */
+  maxBacklog?: number;
+  /** A failed flush is retried after this, doubling up to 5 s. */
+  retryMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+const OPEN_FROM = statusesBefore('OPENED');
+const CLICK_FROM = statusesBefore('CLICKED');
+
+export class TrackingRecorder {
+  private pending: Entry[] = [];
+  private flushing: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private idle: (() => void)[] = [];
+  private readonly maxBatch: number;
+  private readonly maxBacklog: number;
+  private readonly retryMs: number;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly options: TrackingRecorderOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.maxBacklog = options.maxBacklog ?? 20_000;
+    this.retryMs = options.retryMs ?? 100;
+  }
+
+  /** Facts not yet written. */
+  get backlog(): number {
+    return this.pending.length;
+  }
+
+  /** Whether new facts should wait for their write (the buffer is full). */
+  get backlogged(): boolean {
+    return this.pending.length >= this.maxBacklog;
+  }
+
+  /** Queues a fact; resolves once it is written, with whether its message exists in the link's workspace. */
+  record(fact: LinkFact): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.pending.push({ fact, waiter: { resolve, reject } });
+      this.kick();
+    });
+  }
+
+  /** Resolves when every fact queued so far is written (tests, and stop). */
+  settled(): Promise<void> {
+    if (!this.pending.length && !this.flushing) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /**
+   * Writes everything still buffered, retrying at once on failure, for at most
+   * `timeoutMs`; returns how many facts could not be written (logged by the caller).
+   */
+  async close(timeoutMs = 30_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.pending.length || this.flushing) && Date.now() < deadline) {
+      if (!this.flushing && !this.retryTimer) this.kick();
+      await Promise.race([this.flushing ?? delay(50), delay(Math.min(deadline - Date.now(), 1000), undefined, { ref: false })]);
+    }
+    return this.pending.length;
+  }
+
+  private kick() {
+    if (this.flushing || this.retryTimer) return;
+    this.flushing = this.flushAll().finally(() => {
+      this.flushing = null;
+      if (this.pending.length && !this.retryTimer) this.kick();
+      else if (!this.pending.length) for (const resolve of this.idle.splice(0)) resolve();
+    });
+  }
+
+  private async flushAll(): Promise<void> {
+    // Let the requests of this tick join the first batch.
+    await setImmediate();
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      let found: Set<number>;
+      try {
+        found = await this.write(batch.map((e) => e.fact));
+      } catch (error) {
+        // The facts stay (first in line); whoever waited gets the error now.
+        for (const entry of batch) entry.waiter?.reject(error);
+        this.pending.unshift(...batch.map((e) => ({ fact: e.fact })));
+        this.failures++;
+        this.options.onError?.(error);
+        this.retryTimer = setTimeout(
+          () => {
+            this.retryTimer = null;
+            this.kick();
+          },
+          Math.min(this.retryMs * 2 ** (this.failures - 1), 5000),
+        );
+        this.retryTimer.unref();
+        return;
+      }
+      this.failures = 0;
+      batch.forEach((entry, i) => entry.waiter?.resolve(found.has(i)));
+    }
+  }
+
+  /**
+   * One statement: the facts of messages that exist (in the link's workspace) become
+   * MessageEvents; each message keeps its first open and click times and moves its
+   * status forward; the stats counters follow by trigger; stats subscribers of the
+   * workspaces get one NOTIFY each. Rows are locked in id order (no deadlock with a
+   * flush of another process), and only those that change.
+   */
+  private async write(facts: LinkFact[]): Promise<Set<number>> {
+    const ids = facts.map((f) => uuidv7(f.at.getTime()));
+    const [row] = await this.prisma.$queryRaw<{ found: number[] }[]>`
+      WITH e AS (
+        SELECT * FROM unnest(${ids}::uuid[], ${facts.map((f) => f.messageId)}::uuid[], ${facts.map((f) => f.workspaceId)}::uuid[],
+          ${facts.map((f) => (f.kind === 'click' ? 'CLICK' : 'OPEN'))}::text[], ${facts.map((f) => f.url)}::text[],
+          ${facts.map((f) => f.userAgent)}::text[], ${facts.map((f) => f.at)}::timestamptz[])
+          WITH ORDINALITY AS e(id, message_id, workspace_id, type, url, user_agent, at, i)
+      ), f AS (
+        SELECT e.*, m."workspaceId" AS message_workspace
+        FROM e JOIN "Message" m ON m.id = e.message_id AND (e.workspace_id IS NULL OR m."workspaceId" = e.workspace_id)
+      ), first AS (
+        SELECT message_id, min(at) AS opened_at, min(at) FILTER (WHERE type = 'CLICK') AS clicked_at FROM f GROUP BY message_id
+      ), locked AS (
+        SELECT m.id FROM "Message" m JOIN first ON first.message_id = m.id
+        WHERE m."openedAt" IS NULL OR (first.clicked_at IS NOT NULL AND m."clickedAt" IS NULL)
+          OR m.status::text = ANY(CASE WHEN first.clicked_at IS NULL THEN ${OPEN_FROM}::text[] ELSE ${CLICK_FROM}::text[] END)
+        ORDER BY m.id FOR UPDATE OF m
+      ), updated AS (
+        UPDATE "Message" m SET
+          "openedAt" = COALESCE(m."openedAt", first.opened_at),
+          "clickedAt" = COALESCE(m."clickedAt", first.clicked_at),
+          status = CASE
+            WHEN first.clicked_at IS NOT NULL AND m.status::text = ANY(${CLICK_FROM}::text[]) THEN 'CLICKED'::"MessageStatus"
+            WHEN m.status::text = ANY(${OPEN_FROM}::text[]) THEN 'OPENED'::"MessageStatus"
+            ELSE m.status END
+        FROM first WHERE m.id = first.message_id AND m.id IN (SELECT id FROM locked)
+        RETURNING m.id
+      ), inserted AS (
+        INSERT INTO "MessageEvent" (id, "messageId", type, url, data, "createdAt")
+        SELECT id, message_id, type::"MessageEventType", url,
+          CASE WHEN user_agent IS NULL THEN NULL ELSE jsonb_build_object('userAgent', user_agent) END, at
+        FROM f ORDER BY i
+        RETURNING 1
+      )
+      SELECT COALESCE((SELECT array_agg(i::int - 1) FROM f), '{}') AS found,
+        (SELECT count(pg_notify(${CHANGES_CHANNEL}, w::text)) FROM (SELECT DISTINCT message_workspace AS w FROM f) ws) AS notified`;
+    return new Set(row!.found);
+  }
+}
