@@ -217,6 +217,8 @@ export async function endRunsWhere(
   const t = uniformTransition(input, at);
   if (t.from.join() !== OPEN_STATUSES.join()) throw new Error('endRunsWhere assumes the open statuses');
   const limit = options.sample ?? null;
+  // 100,000 ended runs are sorted twice (lock order, log order): in memory, not in temp files.
+  await tx.$executeRaw`SET LOCAL work_mem = '64MB'`;
   const [result] = await tx.$queryRaw<{ count: number; rows: EndedRow[] | null; workspaces: string[] | null; sequences: string[] | null }[]>`
     WITH old AS (
       SELECT e.id, e.status FROM "Enrollment" e WHERE ${where} AND e.status IN ${OPEN} ORDER BY e.id FOR UPDATE
