@@ -20,6 +20,7 @@ import { asUserErrors } from '../services/user-input.js';
 import type { Logger } from '../logger.js';
 import { createServerOperations, type ServerSettings } from './operations.js';
 import { requestIdOf } from './use-request-id.js';
+import { useTestClock } from './use-test-clock.js';
 
 export interface AppOptions {
   prisma: PrismaClient;
@@ -86,7 +87,7 @@ export function buildApp(options: AppOptions) {
       warn: (...args) => options.logger.warn(args),
       error: (...args) => options.logger.error(args),
     },
-    plugins: ops.plugins,
+    plugins: [...ops.plugins, useTestClock()],
     graphiql: ops.settings.GRAPHIQL && graphiqlFor(options.graphiqlApiKey),
     renderGraphiQL: createGraphiQLRenderer(),
     // Never development mode: no stack traces or original messages (SQL) reach clients.

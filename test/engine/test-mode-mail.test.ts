@@ -21,7 +21,7 @@ type Client = typeof live;
 const MESSAGE = `id to from subject previewText html text status sentAt headers { name value } enrollment { id } step { id }`;
 
 /** Enrolls `email` in a new one-email sequence of `ws`; returns the run's ID. */
-async function sendOne(ws: Client, email: string, subject: string): Promise<{ runId: string; stepId: string }> {
+async function sendOne(ws: Client, email: string, subject: string): Promise<{ runId: string; stepId: string; startedAt: string }> {
   const created = await ws.gql(
     `mutation($input: CreateSequenceInput!) { createSequence(input: $input) { sequence { id steps { id } } errors { code message } } }`,
     {
@@ -45,7 +45,7 @@ async function sendOne(ws: Client, email: string, subject: string): Promise<{ ru
   const sequence = created.data.createSequence.sequence;
   expect((await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { code } } }`, { id: sequence.id })).data.enableSequence.errors).toEqual([]);
   const run = await ws.gql(
-    `mutation($s: ID!, $e: String!) { enrollSubscriber(input: { sequenceId: $s, subscriber: { email: $e, firstName: "Ada" } }) { enrollment { id } errors { code message } } }`,
+    `mutation($s: ID!, $e: String!) { enrollSubscriber(input: { sequenceId: $s, subscriber: { email: $e, firstName: "Ada" } }) { enrollment { id startedAt } errors { code message } } }`,
     { s: sequence.id, e: email },
   );
   expect(run.data.enrollSubscriber.errors).toEqual([]);
@@ -54,7 +54,8 @@ async function sendOne(ws: Client, email: string, subject: string): Promise<{ ru
     const advanced = await ws.gql(`mutation { advanceTestClock(by: "PT1H") { testClock { status } errors { code } } }`);
     expect(advanced.data.advanceTestClock).toEqual({ testClock: { status: 'READY' }, errors: [] });
   }
-  return { runId: run.data.enrollSubscriber.enrollment.id, stepId: sequence.steps[0].id };
+  const { id: runId, startedAt } = run.data.enrollSubscriber.enrollment;
+  return { runId, stepId: sequence.steps[0].id, startedAt };
 }
 
 /** Waits until the run's message is recorded SENT; returns it as `messages` shows it. */
@@ -75,8 +76,12 @@ const uuidOf = (id: string) => id.slice(id.indexOf('_') + 1).replace(/^(.{8})(.{
 
 describe('captured email in a test workspace', () => {
   it('is recorded SENT with its rendered content and headers, and nothing reaches the SMTP relay (a live email sent after it is the only one there)', async () => {
-    const { runId, stepId } = await sendOne(test, 'ada@captured.test', 'Welcome');
+    const frozen = (await test.gql('{ testClock { frozenTime } }')).data.testClock.frozenTime;
+    const { runId, stepId, startedAt } = await sendOne(test, 'ada@captured.test', 'Welcome');
     const m = await sentMessage(test, runId);
+    // The run started at the frozen time, and its first step was sent at that moment of the test clock.
+    expect(startedAt).toBe(frozen);
+    expect(m.sentAt).toBe(frozen);
     expect(m).toMatchObject({
       to: 'ada@captured.test',
       from: FROM,
@@ -101,8 +106,8 @@ describe('captured email in a test workspace', () => {
     expect(header(m, 'X-Stepwise-Run')).toEqual([uuidOf(runId)]);
     expect(header(m, 'List-Unsubscribe')[0]).toMatch(/^<http.*\/u\/.+>$/);
     expect(header(m, 'Content-Type')[0]).toMatch(/^multipart\/alternative; boundary=/);
-    // Dated by the engine's clock when it was composed, just before it was recorded SENT (the header has whole seconds).
-    expect(new Date(header(m, 'Date')[0]!).getTime()).toBeLessThanOrEqual(new Date(m.sentAt).getTime());
+    // Dated by the test clock too (the header has whole seconds).
+    expect(new Date(header(m, 'Date')[0]!).getTime()).toBe(Math.floor(new Date(frozen).getTime() / 1000) * 1000);
 
     // The message node gives the same.
     const node = await test.gql(`query($id: ID!) { node(id: $id) { ... on Message { ${MESSAGE} } } }`, { id: m.id });
