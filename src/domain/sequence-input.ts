@@ -290,3 +290,11 @@ export function checkDateSteps(
     previous = s.dateOffset;
   });
 }
+
+/** publishSequence / rollbackSequence: a dry run unless dryRun is false; runs MOVE to the new version by default. */
+export const publishSequenceSchema = z.object({
+  runs: z.enum(['MOVE', 'KEEP']).nullish().transform((r) => r ?? 'MOVE'),
+  dryRun: z.boolean().nullish().transform((d) => d ?? true),
+  note: z.string().trim().max(500).nullish().transform((n) => n || null),
+  limit: z.int().min(0).max(1000).nullish().transform((l) => l ?? 100),
+});

@@ -15,6 +15,7 @@ import {
   type RunStatus,
 } from '../domain/run-machine/index.js';
 import { toMachineSequence } from '../domain/run-machine/from-rows.js';
+import type { VersionedSequence } from '../domain/run-machine/publish.js';
 import { sequenceRunDate } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
@@ -29,6 +30,8 @@ export interface RunRef {
   workspaceId: string;
   sequenceId: string;
   subscriberId: string;
+  /** The sequence version the run follows. */
+  version: number;
 }
 
 export interface LoadedRun {
@@ -42,37 +45,47 @@ export interface Applied {
 }
 
 const RUN_COLUMNS = Prisma.sql`e.id::text AS id, e."workspaceId"::text AS "workspaceId", e."sequenceId"::text AS "sequenceId",
-  e."subscriberId"::text AS "subscriberId", e.status::text AS status, e."currentStepPosition", e."nextTriggerAt", e."startedAt",
+  e."subscriberId"::text AS "subscriberId", e.version, e.status::text AS status, e."currentStepPosition", e."nextTriggerAt", e."startedAt",
   e."completedAt", e."cancelledAt", e."cancelReason", e."pausedAt", e."pausedUntil", e."failedAt", e.error`;
 
 type RunRow = RunState & RunRef;
 
 function toLoaded(row: RunRow): LoadedRun {
-  const { workspaceId, sequenceId, subscriberId, ...state } = row;
-  return { state: { ...state, status: row.status as RunStatus }, ref: { id: row.id, workspaceId, sequenceId, subscriberId } };
+  const { workspaceId, sequenceId, subscriberId, version, ...state } = row;
+  return { state: { ...state, status: row.status as RunStatus }, ref: { id: row.id, workspaceId, sequenceId, subscriberId, version } };
 }
 
 /**
  * Locks and loads runs, in id order (two lockers of overlapping sets cannot
  * deadlock). `skipLocked`: runs another transaction holds are left out.
+ * `lock: false`: only loads them (a dry run).
  */
-export async function lockRuns(tx: Tx, ids: readonly string[], options: { skipLocked?: boolean } = {}): Promise<Map<string, LoadedRun>> {
+export async function lockRuns(tx: Tx, ids: readonly string[], options: { skipLocked?: boolean; lock?: boolean } = {}): Promise<Map<string, LoadedRun>> {
   if (!ids.length) return new Map();
-  const lock = options.skipLocked ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.sql`FOR UPDATE`;
+  const lock = options.lock === false ? Prisma.empty : options.skipLocked ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.sql`FOR UPDATE`;
   const rows = await tx.$queryRaw<RunRow[]>`
     SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${[...new Set(ids)]}::uuid[]) ORDER BY e.id ${lock}`;
   return new Map(rows.map((r) => [r.id, toLoaded(r)]));
 }
 
-/** The machine's view of sequences: settings and positioned steps, in position order. */
-export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Promise<Map<string, MachineSequence>> {
-  const unique = [...new Set(ids)];
+/** A sequence version: the key of loadMachineSequences' map. */
+export const machineKey = (ref: { sequenceId: string; version: number }) => `${ref.sequenceId}@${ref.version}`;
+
+/**
+ * The machine's view of sequence versions (a run follows its own): settings and
+ * the version's steps in position order. The live version reads the sequence's
+ * settings; an older one the settings it was published with.
+ */
+export async function loadMachineSequences(tx: Tx, refs: readonly { sequenceId: string; version: number }[]): Promise<Map<string, VersionedSequence>> {
+  const keys = new Map(refs.map((r) => [machineKey(r), { sequenceId: r.sequenceId, version: r.version }]));
+  const unique = [...new Set(refs.map((r) => r.sequenceId))];
   if (!unique.length) return new Map();
   const [sequences, steps] = await Promise.all([
     tx.sequence.findMany({
       where: { id: { in: unique } },
       select: {
         id: true,
+        version: true,
         status: true,
         sequenceType: true,
         dateFieldPath: true,
@@ -85,13 +98,32 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
         throttleCapacity: true,
       },
     }),
-    tx.step.findMany({
-      where: { sequenceId: { in: unique }, position: { not: null } },
-      orderBy: { position: 'asc' },
-      select: { id: true, sequenceId: true, position: true, type: true, delayDays: true, delayHours: true, delayMinutes: true, dateOffsetMinutes: true },
-    }),
+    tx.$queryRaw<{ id: string; sequenceId: string; version: number; position: number; type: string; originId: string; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]>`
+      SELECT st.id::text, st."sequenceId"::text AS "sequenceId", st.version, st."versionPosition" AS position, st.type::text,
+        COALESCE(st."originId", st.id)::text AS "originId", st."delayDays", st."delayHours", st."delayMinutes", st."dateOffsetMinutes"
+      FROM "Step" st JOIN unnest(${[...keys.values()].map((k) => k.sequenceId)}::uuid[], ${[...keys.values()].map((k) => k.version)}::int[]) AS k(sequence, version)
+        ON st."sequenceId" = k.sequence AND st.version = k.version
+      WHERE st."versionPosition" IS NOT NULL
+      ORDER BY st."versionPosition"`,
   ]);
-  return new Map(sequences.map((s) => [s.id, toMachineSequence(s, steps.filter((st) => st.sequenceId === s.id).map((st) => ({ ...st, position: st.position! })))]));
+  const older = [...keys.values()].filter((k) => sequences.some((s) => s.id === k.sequenceId && s.version !== k.version));
+  const snapshots = older.length
+    ? await tx.sequenceVersion.findMany({
+        where: { OR: older.map((k) => ({ sequenceId: k.sequenceId, number: k.version })) },
+        select: { sequenceId: true, number: true, settings: true },
+      })
+    : [];
+  const machines = new Map<string, VersionedSequence>();
+  for (const [key, { sequenceId, version }] of keys) {
+    const live = sequences.find((s) => s.id === sequenceId);
+    if (!live) continue;
+    const snapshot = snapshots.find((v) => v.sequenceId === sequenceId && v.number === version)?.settings as Partial<typeof live> | undefined;
+    const s = { ...live, ...(live.version === version ? {} : snapshot) };
+    const rows = steps.filter((st) => st.sequenceId === sequenceId && st.version === version);
+    const machine = toMachineSequence(s, rows);
+    machines.set(key, { ...machine, version, steps: machine.steps.map((st, i) => ({ ...st, originId: rows[i]!.originId })) });
+  }
+  return machines;
 }
 
 /**
@@ -99,7 +131,7 @@ export async function loadMachineSequences(tx: Tx, ids: readonly string[]): Prom
  * event, else the subscriber's attributes). One query, only for DATE sequences.
  */
 export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences: Map<string, MachineSequence>): Promise<Map<string, RunFacts>> {
-  const dated = runs.filter((r) => sequences.get(r.ref.sequenceId)?.sequenceType === 'DATE');
+  const dated = runs.filter((r) => sequences.get(machineKey(r.ref))?.sequenceType === 'DATE');
   const facts = new Map<string, RunFacts>();
   if (!dated.length) return facts;
   const rows = await tx.$queryRaw<{ id: string; entryEvent: unknown; attributes: unknown }[]>`
@@ -108,7 +140,7 @@ export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences
   const byId = new Map(rows.map((r) => [r.id, r]));
   for (const run of dated) {
     const row = byId.get(run.ref.id);
-    const sequence = sequences.get(run.ref.sequenceId)!;
+    const sequence = sequences.get(machineKey(run.ref))!;
     facts.set(run.ref.id, { runDate: sequenceRunDate({ sequenceType: 'DATE', dateFieldPath: sequence.dateFieldPath ?? null }, row?.entryEvent ?? null, row?.attributes ?? null) });
   }
   return facts;
@@ -173,12 +205,12 @@ export async function transitionRuns(
   options: { at?: Date; onRefused?: (decision: Decision) => never } = {},
 ): Promise<Applied[]> {
   const runs = await lockRuns(tx, ids);
-  const sequences = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref.sequenceId));
+  const sequences = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref));
   const facts = await loadRunFacts(tx, [...runs.values()], sequences);
   const at = options.at ?? now();
   const applied: Applied[] = [];
   for (const run of runs.values()) {
-    const decision = decide(run.state, sequences.get(run.ref.sequenceId)!, typeof input === 'function' ? input(run) : input, at, facts.get(run.ref.id));
+    const decision = decide(run.state, sequences.get(machineKey(run.ref))!, typeof input === 'function' ? input(run) : input, at, facts.get(run.ref.id));
     if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
     applied.push({ ref: run.ref, decision });
   }
@@ -189,7 +221,7 @@ export async function transitionRuns(
 // The open statuses as an SQL list, from the one constant (fixed words, no user input).
 const OPEN = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
-export interface EndedRow extends RunRef {
+export interface EndedRow extends Omit<RunRef, 'version'> {
   previousStatus: RunStatus;
   enrollmentKey: string | null;
 }

@@ -4,7 +4,7 @@ import { transaction } from '../db/transaction.js';
 import { now } from '../clock.js';
 import { db, type Tx } from '../db/client.js';
 import { decide } from '../domain/run-machine/index.js';
-import { apply, loadMachineSequences, loadRunFacts, lockRuns } from './lifecycle.js';
+import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey } from './lifecycle.js';
 import { advisoryLock } from './locks.js';
 import { hasRoomToStart } from './start-run.js';
 
@@ -48,8 +48,8 @@ async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
     select: { id: true },
   });
   const runs = await lockRuns(tx, queued.map((r) => r.id));
-  const machines = await loadMachineSequences(tx, [sequenceId]);
-  const machine = machines.get(sequenceId)!;
+  // Each run begins on the version it was queued on (a publish that kept runs may leave older ones).
+  const machines = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref));
   const facts = await loadRunFacts(tx, [...runs.values()], machines);
   let started = 0;
   for (const { id } of queued) {
@@ -58,7 +58,7 @@ async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
     const at = now();
     if (!(await hasRoomToStart(tx, sequence, at))) break;
     // One at a time: the throttle counts the runs begun so far.
-    await apply(tx, [{ ref: run.ref, decision: decide(run.state, machine, { kind: 'begin' }, at, facts.get(id)) }]);
+    await apply(tx, [{ ref: run.ref, decision: decide(run.state, machines.get(machineKey(run.ref))!, { kind: 'begin' }, at, facts.get(id)) }]);
     started += 1;
   }
   return started;

@@ -93,7 +93,11 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
   });
 
   const activeSequences = [...new Set(requests.filter((_, i) => decisions[i]!.decision.kind === 'start').map((r) => r.input.sequence.id))];
-  const stepsOf = firstSteps ?? (await loadFirstSteps(tx, activeSequences));
+  const versions = await liveVersions(tx, activeSequences);
+  let stepsOf = firstSteps ?? (await loadFirstSteps(tx, activeSequences));
+  // Cached before a publish committed: those first steps are the old version's.
+  const stale = activeSequences.filter((id) => stepsOf.has(id) && stepsOf.get(id)!.version !== versions.get(id));
+  if (stale.length) stepsOf = new Map([...stepsOf, ...(await loadFirstSteps(tx, stale))]);
   // DATE sequences read the run's date from the entry event, else the subscriber's attributes.
   const attributes = await loadAttributes(
     tx,
@@ -117,6 +121,7 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
       idempotencyKey: request.idempotencyKey,
       entryEventId: input.entryEventId ?? null,
       entryEvent: input.entryEvent == null ? null : JSON.stringify(input.entryEvent),
+      version: versions.get(s.id) ?? s.version,
       currentStepPosition: null,
       nextTriggerAt: null,
       completedAt: null,
@@ -227,8 +232,23 @@ async function loadAttributes(tx: Tx, subscriberIds: string[]): Promise<Map<stri
   return new Map(rows.map((r) => [r.id, r.attributes]));
 }
 
+/**
+ * The live version of each sequence, read under a key-share lock taken before
+ * the first steps are read: a publish (which holds the sequence row) commits
+ * either before it — these runs start on its version, with its first step — or
+ * after these runs, which it then finds and moves.
+ */
+async function liveVersions(tx: Tx, sequenceIds: string[]): Promise<Map<string, number>> {
+  if (!sequenceIds.length) return new Map();
+  const rows = await tx.$queryRaw<{ id: string; version: number }[]>`
+    SELECT id::text, version FROM "Sequence" WHERE id = ANY(${sequenceIds}::uuid[]) ORDER BY id FOR KEY SHARE`;
+  return new Map(rows.map((r) => [r.id, r.version]));
+}
+
 export interface FirstStep {
   id: string;
+  /** The sequence version it belongs to (the live one when read). */
+  version: number;
   position: number;
   delaySeconds: number;
   dateOffsetMinutes: number | null;
@@ -237,9 +257,9 @@ export interface FirstStep {
 export async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map<string, FirstStep>> {
   if (!sequenceIds.length) return new Map();
   const rows = await tx.$queryRaw<
-    { id: string; sequenceId: string; position: number; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]
+    { id: string; sequenceId: string; version: number; position: number; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]
   >`
-    SELECT DISTINCT ON ("sequenceId") id::text, "sequenceId"::text AS "sequenceId", position, "delayDays", "delayHours", "delayMinutes", "dateOffsetMinutes"
+    SELECT DISTINCT ON ("sequenceId") id::text, "sequenceId"::text AS "sequenceId", version, position, "delayDays", "delayHours", "delayMinutes", "dateOffsetMinutes"
     FROM "Step" WHERE "sequenceId" = ANY(${sequenceIds}::uuid[]) AND position IS NOT NULL
     ORDER BY "sequenceId", position`;
   return new Map(
@@ -247,6 +267,7 @@ export async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map
       r.sequenceId,
       {
         id: r.id,
+        version: r.version,
         position: r.position,
         delaySeconds: delayToSeconds({ days: r.delayDays, hours: r.delayHours, minutes: r.delayMinutes }),
         dateOffsetMinutes: r.dateOffsetMinutes,
@@ -266,6 +287,7 @@ interface EnrollmentRow {
   entryEventId: string | null;
   /** JSON text. */
   entryEvent: string | null;
+  version: number;
   currentStepPosition: number | null;
   nextTriggerAt: Date | null;
   completedAt: Date | null;
@@ -276,13 +298,13 @@ async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date): Promi
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
   await tx.$executeRaw`
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
-      "entryEventId", "entryEvent", "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
+      "entryEventId", "entryEvent", version, "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
     SELECT r.id, r.workspace, r.sequence, r.subscriber, r.status::"EnrollmentStatus", r.key, r.idem, r.entry_id, r.entry,
-      r.position, r.next, r.completed, ${at}, ${at}, ${at}
+      r.version, r.position, r.next, r.completed, ${at}, ${at}, ${at}
     FROM unnest(${col('id')}::uuid[], ${col('workspaceId')}::uuid[], ${col('sequenceId')}::uuid[], ${col('subscriberId')}::uuid[],
       ${col('status')}::text[], ${col('enrollmentKey')}::text[], ${col('idempotencyKey')}::text[], ${col('entryEventId')}::uuid[],
-      ${col('entryEvent')}::jsonb[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
-      AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, position, next, completed)`;
+      ${col('entryEvent')}::jsonb[], ${col('version')}::int[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
+      AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, version, position, next, completed)`;
 }
 
 /** Throttles: capacity counts runs in progress; the daily limit counts runs begun since midnight UTC. */

@@ -20,7 +20,7 @@ import { renderTrackedStep } from '../mail/tracked-email.js';
 import { mailer, senderDomain, type OutgoingMail } from '../mail/transport.js';
 import { trackingKeys } from '../mail/tracking-keys.js';
 import { completeJobs, failJobs } from './boss.js';
-import { apply, loadMachineSequences, lockRuns, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
+import { apply, loadMachineSequences, lockRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
 import { notifyStatsChanged } from './run-status.js';
 
@@ -89,7 +89,7 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
   const runIds = loaded.map((r) => r.ref.id);
   const stepIds = [...new Set(items.map((i) => i.stepId))];
   const [sequences, steps, subscribers, entries, priors, discounts] = await Promise.all([
-    loadMachineSequences(tx, loaded.map((r) => r.ref.sequenceId)),
+    loadMachineSequences(tx, loaded.map((r) => r.ref)),
     tx.step.findMany({ where: { id: { in: stepIds } }, select: { id: true, subject: true, previewText: true, blocks: true, discount: true } }),
     tx.subscriber.findMany({ where: { id: { in: [...new Set(loaded.map((r) => r.ref.subscriberId))] } } }),
     tx.enrollment.findMany({ where: { id: { in: runIds } }, select: { id: true, entryEvent: true } }),
@@ -143,12 +143,12 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
         ref: run.ref,
         stepId: item.stepId,
         messageId: m.id,
-        mail: { from: m.from ?? from, to: m.to, subject: m.subject, html: m.html, text: m.text ?? '', messageId: m.smtpMessageId, headers: resentHeaders(keys, run.ref.workspaceId, m.id, sequences.get(run.ref.sequenceId)!.transactional, run.ref.id, item.stepId) },
+        mail: { from: m.from ?? from, to: m.to, subject: m.subject, html: m.html, text: m.text ?? '', messageId: m.smtpMessageId, headers: resentHeaders(keys, run.ref.workspaceId, m.id, sequences.get(machineKey(run.ref))!.transactional, run.ref.id, item.stepId) },
       });
       outcomes[index] = 'pending';
       continue;
     }
-    const sequence = sequences.get(run.ref.sequenceId)!;
+    const sequence = sequences.get(machineKey(run.ref))!;
     const runDate = sequenceRunDate(
       { sequenceType: sequence.sequenceType ?? 'INTERVAL', dateFieldPath: sequence.dateFieldPath ?? null },
       entryOf.get(run.ref.id) ?? null,

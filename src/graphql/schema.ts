@@ -4,6 +4,7 @@ import './types/enums.js';
 import './types/user-error.js';
 import './types/step.js';
 import './types/sequence.js';
+import './types/sequence-version.js';
 import './types/enrollment.js';
 import './types/enrollment-page.js';
 import './types/message.js';

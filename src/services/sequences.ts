@@ -12,6 +12,7 @@ import {
   createSequenceSchema,
   updateSequenceSchema,
   type StepDefinition,
+  type UpdateSequenceDefinition,
 } from '../domain/sequence-input.js';
 import { transition, type SequenceAction } from '../domain/sequence-status.js';
 import { slugify, uniqueSlug } from '../domain/slug.js';
@@ -22,6 +23,8 @@ import { parseInput, UserErrors } from './user-input.js';
 import { isShopifyConnected, isStripeConnected } from './integrations.js';
 import { rescheduleCurrentSteps } from './runs.js';
 import { replaceSteps } from '../engine/steps.js';
+import { recordVersion } from '../engine/versions.js';
+import { VERSION_SETTINGS } from '../domain/run-machine/publish.js';
 import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
 import { QUEUES } from '../engine/queues.js';
@@ -90,62 +93,82 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
   const input = parseInput(updateSequenceSchema, rawInput, INPUT);
   return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
-    if (current.status === 'ARCHIVED') {
-      throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
+    refuseIfDraft(current);
+    if (current.status === 'ACTIVE' || current.status === 'PAUSED') {
+      // Runs are on the live version: what they follow changes only by publishing a draft.
+      const versioned = VERSIONED_INPUTS.find((field) => input[field] !== undefined);
+      if (versioned) {
+        throw new UserError(
+          `${versioned} of a live sequence is edited in its draft (editSequenceDraft), then published (publishSequence)`,
+          [...INPUT, versioned],
+          'USE_DRAFT',
+        );
+      }
     }
-    refuseIfLocked(current);
-    if (input.steps && (current.generationStatus === 'PENDING' || current.generationStatus === 'RUNNING')) {
-      throw new UserError('The steps are still being generated; edit them once generation is done', [...INPUT, 'steps'], 'GENERATION_PENDING');
-    }
-    await requireStopConditionList(tx, actor, input.stopCondition);
-    const merged = { ...current, ...input };
-    const mergedErrors: UserError[] = [];
-    checkReplyPause(merged, (path, message) => mergedErrors.push(new UserError(`${path} ${message}`, [...INPUT, path], 'VALIDATION')));
-    if (input.steps) {
-      checkDateSteps(current.sequenceType, current.dateFieldPath, input.steps, (path, message) =>
-        mergedErrors.push(new UserError(`${String(path.at(-1))} ${message}`, [...INPUT, ...path.map(String)], 'VALIDATION')),
-      );
-    }
-    if (mergedErrors.length) throw new UserErrors(mergedErrors);
-
-    await tx.sequence.update({
-      where: { id: current.id },
-      data: {
-        name: input.name,
-        description: input.description,
-        tags: input.tags,
-        stopConditionType: input.stopCondition?.type,
-        stopConditionValue: input.stopCondition ? (input.stopCondition.value ?? null) : undefined,
-        primaryReplyAction: input.primaryReplyAction,
-        primaryReplyPauseDuration: input.primaryReplyPauseDuration,
-        secondaryReplyAction: input.secondaryReplyAction,
-        secondaryReplyPauseDuration: input.secondaryReplyPauseDuration,
-        shareType: input.shareType,
-        salesMotion: input.salesMotion,
-        scheduleIntervalType: input.scheduleIntervalType,
-        throttleCapacity: input.throttleCapacity,
-        throttleMaxAddsPerDay: input.throttleMaxAddsPerDay,
-        throttlePaused: input.throttlePaused,
-        // When the throttle was paused; kept while it stays paused, cleared when it is lifted.
-        throttlePausedAt:
-          input.throttlePaused === undefined ? undefined : input.throttlePaused ? (current.throttlePausedAt ?? now()) : null,
-        maxActivations: input.maxActivations,
-        transactional: input.transactional,
-        sendWindow: input.sendWindow === undefined ? undefined : (input.sendWindow ?? Prisma.DbNull),
-      },
-    });
-    if (input.steps) {
-      await replaceSteps(tx, current.id, input.steps);
-      // An active sequence stays sendable: not emptied, no Stripe step without Stripe.
-      if (current.status === 'ACTIVE') await checkEnableable(tx, current, [...INPUT, 'steps']);
-    }
-    // Relaxed throttles may let queued runs start.
-    const throttles = ['throttlePaused', 'throttleCapacity', 'throttleMaxAddsPerDay'] as const;
-    if (throttles.some((k) => input[k] !== undefined)) {
-      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
-    }
+    await editSequence(tx, actor, current, input);
     return current.id;
   });
+}
+
+/** The inputs that change what runs follow: steps, and VERSION_SETTINGS as UpdateSequenceInput names them. */
+export const VERSIONED_INPUTS: readonly (keyof UpdateSequenceDefinition)[] = [
+  'steps',
+  'stopCondition',
+  ...VERSION_SETTINGS.filter((key) => key !== 'stopConditionType' && key !== 'stopConditionValue'),
+];
+
+/** Applies an update to a locked sequence row: a never-enabled sequence, a live one's allowed settings, or a draft. */
+export async function editSequence(tx: Tx, actor: Actor, current: Sequence, input: UpdateSequenceDefinition): Promise<void> {
+  if (current.status === 'ARCHIVED') {
+    throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
+  }
+  refuseIfLocked(current);
+  if (input.steps && (current.generationStatus === 'PENDING' || current.generationStatus === 'RUNNING')) {
+    throw new UserError('The steps are still being generated; edit them once generation is done', [...INPUT, 'steps'], 'GENERATION_PENDING');
+  }
+  await requireStopConditionList(tx, actor, input.stopCondition);
+  const merged = { ...current, ...input };
+  const mergedErrors: UserError[] = [];
+  checkReplyPause(merged, (path, message) => mergedErrors.push(new UserError(`${path} ${message}`, [...INPUT, path], 'VALIDATION')));
+  if (input.steps) {
+    checkDateSteps(current.sequenceType, current.dateFieldPath, input.steps, (path, message) =>
+      mergedErrors.push(new UserError(`${String(path.at(-1))} ${message}`, [...INPUT, ...path.map(String)], 'VALIDATION')),
+    );
+  }
+  if (mergedErrors.length) throw new UserErrors(mergedErrors);
+
+  await tx.sequence.update({
+    where: { id: current.id },
+    data: {
+      name: input.name,
+      description: input.description,
+      tags: input.tags,
+      stopConditionType: input.stopCondition?.type,
+      stopConditionValue: input.stopCondition ? (input.stopCondition.value ?? null) : undefined,
+      primaryReplyAction: input.primaryReplyAction,
+      primaryReplyPauseDuration: input.primaryReplyPauseDuration,
+      secondaryReplyAction: input.secondaryReplyAction,
+      secondaryReplyPauseDuration: input.secondaryReplyPauseDuration,
+      shareType: input.shareType,
+      salesMotion: input.salesMotion,
+      scheduleIntervalType: input.scheduleIntervalType,
+      throttleCapacity: input.throttleCapacity,
+      throttleMaxAddsPerDay: input.throttleMaxAddsPerDay,
+      throttlePaused: input.throttlePaused,
+      // When the throttle was paused; kept while it stays paused, cleared when it is lifted.
+      throttlePausedAt:
+        input.throttlePaused === undefined ? undefined : input.throttlePaused ? (current.throttlePausedAt ?? now()) : null,
+      maxActivations: input.maxActivations,
+      transactional: input.transactional,
+      sendWindow: input.sendWindow === undefined ? undefined : (input.sendWindow ?? Prisma.DbNull),
+    },
+  });
+  if (input.steps) await replaceSteps(tx, current.id, input.steps);
+  // Relaxed throttles may let queued runs start.
+  const throttles = ['throttlePaused', 'throttleCapacity', 'throttleMaxAddsPerDay'] as const;
+  if (throttles.some((k) => input[k] !== undefined)) {
+    await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
+  }
 }
 
 /**
@@ -155,9 +178,12 @@ export async function updateSequence(actor: Actor, id: string, rawInput: unknown
 export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<Sequence> {
   return transaction(async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
+    refuseIfDraft(current);
     if (action === 'archive') refuseIfLocked(current);
     const next = transition(current.status, action);
     if (action === 'enable') await checkEnableable(tx, current);
+    // The first enable publishes version 1 (later versions come from publishSequence).
+    if (current.status === 'DRAFT' && next.status === 'ACTIVE') await recordVersion(tx, current.id, current.version, null);
     const updated = await tx.sequence.update({
       where: { id: current.id },
       data: {
@@ -178,8 +204,15 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
   });
 }
 
+/** A live sequence's draft changes only through editSequenceDraft, publishSequence and discardSequenceDraft. */
+export function refuseIfDraft(sequence: { draftOfId: string | null }) {
+  if (sequence.draftOfId) {
+    throw new UserError('This is the draft of a live sequence: publish it (publishSequence) or discard it (discardSequenceDraft)', ['id'], 'IS_DRAFT');
+  }
+}
+
 /** Outreach's lock: a locked sequence keeps its definition until unlocked (it still runs). */
-function refuseIfLocked(sequence: { lockedAt: Date | null }) {
+export function refuseIfLocked(sequence: { lockedAt: Date | null }) {
   if (sequence.lockedAt) {
     throw new UserError('The sequence is locked; unlock it (unlockSequence) before editing it', ['id'], 'SEQUENCE_LOCKED');
   }
@@ -195,29 +228,29 @@ export async function setSequenceLock(actor: Actor, id: string, locked: boolean)
   });
 }
 
-/** What an ACTIVE sequence must satisfy: checked when enabling, and when editing an active one. */
-async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: string; generationStatus: string }, field = ['id']) {
+/** What an ACTIVE sequence must satisfy: checked when enabling, and when publishing a version. */
+export async function checkEnableable(tx: Tx, sequence: { id: string; workspaceId: string; generationStatus: string }, field = ['id']) {
   if (sequence.generationStatus === 'PENDING' || sequence.generationStatus === 'RUNNING') {
     throw new UserError('The sequence is still being generated', field, 'GENERATION_PENDING');
   }
-  const steps = await tx.step.count({ where: { sequenceId: sequence.id, position: { not: null } } });
-  if (steps === 0) throw new UserError('A sequence needs at least one step to be enabled', field, 'NO_STEPS');
-  const stripeSteps = await tx.step.count({
-    where: { sequenceId: sequence.id, position: { not: null }, type: 'CREATE_DISCOUNT', discount: { path: ['provider'], equals: 'STRIPE' } },
-  });
-  if (stripeSteps > 0 && !(await isStripeConnected(tx, sequence.workspaceId))) {
+  const steps = await tx.step.findMany({ where: { sequenceId: sequence.id, position: { not: null } }, select: { type: true, discount: true } });
+  await checkSendable(tx, sequence.workspaceId, steps, field);
+}
+
+/** Steps a sequence can run: at least one, and each discount step's provider connected. */
+export async function checkSendable(tx: Tx, workspaceId: string, steps: readonly { type: string; discount: unknown }[], field: string[]) {
+  if (steps.length === 0) throw new UserError('A sequence needs at least one step to be enabled', field, 'NO_STEPS');
+  const providers = new Set(steps.filter((s) => s.type === 'CREATE_DISCOUNT').map((s) => (s.discount as { provider?: string } | null)?.provider));
+  if (providers.has('STRIPE') && !(await isStripeConnected(tx, workspaceId))) {
     throw new UserError('The sequence creates Stripe discounts: connect Stripe first (connectStripe)', field, 'STRIPE_NOT_CONNECTED');
   }
-  const shopifySteps = await tx.step.count({
-    where: { sequenceId: sequence.id, position: { not: null }, type: 'CREATE_DISCOUNT', discount: { path: ['provider'], equals: 'SHOPIFY' } },
-  });
-  if (shopifySteps > 0 && !(await isShopifyConnected(tx, sequence.workspaceId))) {
+  if (providers.has('SHOPIFY') && !(await isShopifyConnected(tx, workspaceId))) {
     throw new UserError('The sequence creates Shopify discounts: connect Shopify first (connectShopify)', field, 'SHOPIFY_NOT_CONNECTED');
   }
 }
 
 /** Locks the row so concurrent status changes and edits apply one after the other. */
-function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
+export function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
   return owned(tx, actor, 'Sequence', id, { field: ['id'], lock: true });
 }
 

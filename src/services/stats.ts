@@ -71,26 +71,56 @@ export async function loadSequenceStats(sequenceIds: readonly string[]): Promise
       FROM "SequenceRunCount" WHERE "sequenceId" = ANY(${ids}::uuid[])
       GROUP BY "sequenceId", status`,
   ]);
-  const messages = new Map(messageRows.map(({ key, ...counts }) => [key, counts]));
-  return sequenceIds.map((id) => {
-    const runs = runRows.filter((r) => r.key === id);
-    const count = (status: string) => runs.find((r) => r.status === status)?.count ?? 0;
-    return {
-      ...(messages.get(id) ?? emptyMessageCounts()),
-      enrolled: runs.reduce((sum, r) => sum + r.count, 0),
-      active: count('ACTIVE'),
-      completed: count('COMPLETED'),
-      cancelled: count('CANCELLED'),
-      stopped: count('STOPPED'),
-    };
-  });
+  return sequenceIds.map((id) => withRunCounts(messageRows, runRows, id));
+}
+
+/** One key's stats from grouped message counters and run counts. */
+function withRunCounts(
+  messageRows: readonly (MessageCounts & { key: string })[],
+  runRows: readonly { key: string; status: string; count: number }[],
+  key: string,
+): SequenceStats {
+  const row = messageRows.find((r) => r.key === key);
+  const runs = runRows.filter((r) => r.key === key);
+  const count = (status: string) => runs.find((r) => r.status === status)?.count ?? 0;
+  const { key: _key, ...messages } = row ?? { key, ...emptyMessageCounts() };
+  return {
+    ...messages,
+    enrolled: runs.reduce((sum, r) => sum + r.count, 0),
+    active: count('ACTIVE'),
+    completed: count('COMPLETED'),
+    cancelled: count('CANCELLED'),
+    stopped: count('STOPPED'),
+  };
+}
+
+/**
+ * Per sequence version (`sequenceId@number`): its steps' message counters, and
+ * the runs on it now by status (counted directly: runs move between versions).
+ */
+export async function loadVersionStats(keys: readonly string[]): Promise<SequenceStats[]> {
+  const pairs = keys.map((k) => k.split('@') as [string, string]);
+  const sequences = pairs.map(([s]) => s);
+  const numbers = pairs.map(([, n]) => Number(n));
+  const [messageRows, runRows] = await Promise.all([
+    db().$queryRaw<(MessageCounts & { key: string })[]>`
+      SELECT s."sequenceId"::text || '@' || s.version AS key, ${MESSAGE_COUNT_SUMS}
+      FROM "StepMessageCount" c JOIN "Step" s ON s.id = c."stepId"
+      JOIN unnest(${sequences}::uuid[], ${numbers}::int[]) AS k(sequence, version) ON s."sequenceId" = k.sequence AND s.version = k.version
+      GROUP BY s."sequenceId", s.version`,
+    db().$queryRaw<{ key: string; status: string; count: number }[]>`
+      SELECT e."sequenceId"::text || '@' || e.version AS key, e.status::text, count(*)::int AS count
+      FROM "Enrollment" e JOIN unnest(${sequences}::uuid[], ${numbers}::int[]) AS k(sequence, version) ON e."sequenceId" = k.sequence AND e.version = k.version
+      GROUP BY e."sequenceId", e.version, e.status`,
+  ]);
+  return keys.map((key) => withRunCounts(messageRows, runRows, key));
 }
 
 /** Per sequence: active runs whose next step is an EMAIL (Outreach's scheduleCount). */
 export async function loadScheduleCounts(sequenceIds: readonly string[]): Promise<number[]> {
   const rows = await db().$queryRaw<{ key: string; n: number }[]>`
     SELECT e."sequenceId"::text AS key, count(*)::int AS n
-    FROM "Enrollment" e JOIN "Step" s ON s."sequenceId" = e."sequenceId" AND s.position = e."currentStepPosition"
+    FROM "Enrollment" e JOIN "Step" s ON s."sequenceId" = e."sequenceId" AND s.version = e.version AND s."versionPosition" = e."currentStepPosition"
     WHERE e."sequenceId" = ANY(${sequenceIds as string[]}::uuid[]) AND e.status = 'ACTIVE' AND s.type = 'EMAIL'
     GROUP BY e."sequenceId"`;
   const byKey = new Map(rows.map((r) => [r.key, r.n]));

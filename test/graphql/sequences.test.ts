@@ -293,16 +293,20 @@ describe('updateSequence', () => {
   it('keeps an active sequence sendable and leaves steps being generated alone', async () => {
     const active = (await create({ trigger: 'MANUAL', steps: [email('Live')] })).sequence;
     await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { code } } }`, { id: active.id });
-    const emptied = await ws.gql(
+    // A live sequence's steps change through its draft, and publishing refuses a draft that leaves it unsendable.
+    const direct = await ws.gql(
       `mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { field code } } }`,
       { id: active.id, input: { steps: [] } },
     );
-    expect(emptied.data.updateSequence.errors).toEqual([{ field: ['input', 'steps'], code: 'NO_STEPS' }]);
-    const stripe = await ws.gql(
-      `mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { field code } } }`,
-      { id: active.id, input: { steps: [{ type: 'CREATE_DISCOUNT', discount: { provider: 'STRIPE', discountType: 'percent', percentOff: 10 } }, email('Code')] } },
-    );
-    expect(stripe.data.updateSequence.errors).toEqual([{ field: ['input', 'steps'], code: 'STRIPE_NOT_CONNECTED' }]);
+    expect(direct.data.updateSequence.errors).toEqual([{ field: ['input', 'steps'], code: 'USE_DRAFT' }]);
+    const draft = (steps: unknown[]) =>
+      ws.gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { editSequenceDraft(id: $id, input: $input) { errors { field code } } }`, { id: active.id, input: { steps } });
+    const publish = async () =>
+      (await ws.gql(`mutation($id: ID!) { publishSequence(id: $id, input: { dryRun: false }) { version errors { field code } } }`, { id: active.id })).data.publishSequence;
+    expect((await draft([])).data.editSequenceDraft.errors).toEqual([]);
+    expect(await publish()).toEqual({ version: null, errors: [{ field: ['id'], code: 'NO_STEPS' }] });
+    await draft([{ type: 'CREATE_DISCOUNT', discount: { provider: 'STRIPE', discountType: 'percent', percentOff: 10 } }, email('Code')]);
+    expect(await publish()).toEqual({ version: null, errors: [{ field: ['id'], code: 'STRIPE_NOT_CONNECTED' }] });
     const still = await ws.gql(`query($id: ID!) { sequence(id: $id) { steps { subject } } }`, { id: active.id });
     expect(still.data.sequence.steps).toEqual([{ subject: 'Live' }]);
 

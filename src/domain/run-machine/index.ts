@@ -213,7 +213,8 @@ export function freshRun(id: string, at: Date): RunState {
   };
 }
 
-function base(run: RunState, at: Date): Decision {
+/** A decision that changes nothing (the start of every other). */
+export function base(run: RunState, at: Date): Decision {
   return {
     runId: run.id,
     at,
@@ -240,7 +241,7 @@ const refuse = (run: RunState, at: Date, reason: string, code = 'INVALID_TRANSIT
 });
 
 /** Moves the run to `status`, logging the change. */
-function transition(run: RunState, sequence: MachineSequence, at: Date, status: RunStatus, outcome: Outcome, reason: string | null, patch: Partial<RunState> = {}): Decision {
+export function transition(run: RunState, sequence: MachineSequence, at: Date, status: RunStatus, outcome: Outcome, reason: string | null, patch: Partial<RunState> = {}): Decision {
   const next = { ...enterStatus(run, status, at, reason), ...patch };
   return {
     ...base(run, at),

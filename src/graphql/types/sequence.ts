@@ -242,6 +242,8 @@ builder.queryFields((t) => ({
 function sequenceFilter(args: { status?: string | null; search?: string | null }, workspaceId: string) {
   return {
     workspaceId,
+    // Drafts of live sequences are reached through Sequence.draft, never listed.
+    draftOfId: null,
     ...(args.status ? { status: args.status as never } : {}),
     ...(args.search ? { name: { contains: args.search, mode: 'insensitive' as const } } : {}),
   };
@@ -304,7 +306,7 @@ export const CreateSequenceInput = builder.inputType('CreateSequenceInput', {
   }),
 });
 
-const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
+export const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
   description: 'Every field optional; steps, when given, replace the steps of the sequence.',
   fields: (t) => ({
     name: t.string(),
@@ -329,7 +331,7 @@ const UpdateSequenceInput = builder.inputType('UpdateSequenceInput', {
 });
 
 /** `sequence`: the row as the mutation committed it, reported as is (a racing change that commits later does not show). */
-const SequencePayload = builder.objectRef<{ sequenceId?: string; sequence?: Sequence; message?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
+export const SequencePayload = builder.objectRef<{ sequenceId?: string; sequence?: Sequence; message?: string; errors: UserErrorShape[] }>('SequencePayload').implement({
   fields: (t) => ({
     message: t.string({
       nullable: true,

@@ -80,8 +80,8 @@ export const StepStatsRef = builder.objectRef<MessageCounts>('StepStats').implem
 export const StepRef = builder.prismaNode('Step', {
   ...tenantNode('Step'),
   fields: (t) => ({
-    // Retired steps (removed by an edit) keep their runs' history but have no position.
-    position: t.int({ resolve: (step) => step.position ?? 0 }),
+    // Its position in its version (live or older); retired steps (removed by an edit) keep their runs' history but have none.
+    position: t.int({ resolve: (step) => step.position ?? step.versionPosition ?? 0 }),
     type: t.expose('type', { type: StepTypeEnum }),
     name: t.exposeString('name', { nullable: true }),
     delay: t.field({
