@@ -13,6 +13,7 @@ import { benchDatabase, benchWhere, stopBenchServer } from './database.js';
 import { benchEngine, type EngineBenchOptions } from './engine.js';
 import { printFigures, printTable, type Ceiling, type Figure, type Row } from './report.js';
 import { startBenchSmtpSink } from './smtp-sink.js';
+import { benchSimulate } from './simulate.js';
 import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -39,6 +40,15 @@ const engineOptions: EngineBenchOptions = {
   phaseLimitSeconds: num('BENCH_PHASE_LIMIT_SECONDS', 90, 60),
   ingestOnly,
 };
+
+const simulateCalls = num('BENCH_SIMULATE_CALLS', 200, 200);
+// BENCH_ONLY=simulate: only the simulateSequence latency (no ceilings: it is compared with its target).
+if (process.env.BENCH_ONLY === 'simulate') {
+  const only = await benchSimulate(simulateCalls);
+  await stopBenchServer();
+  printFigures('Summary', only);
+  process.exit(0);
+}
 
 const started = Date.now();
 const sink = await startBenchSmtpSink();
@@ -75,6 +85,8 @@ try {
     figures.push(...tracking.figures.map((f) => (f.unit === 'req/s' ? { ...f, ceiling: http } : f)));
 
     figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
+
+    figures.push(...(await benchSimulate(simulateCalls)));
   }
 } finally {
   await sink.close();

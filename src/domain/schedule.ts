@@ -107,7 +107,25 @@ const HOUR = 3_600_000;
  * earliest instant at which the local clock has passed that time.
  */
 function zonedTimeToUtc(year: number, month: number, day: number, hour: number, timeZone: string): number {
-  const wallMs = Date.UTC(year, month - 1, day, hour);
+  const key = `${timeZone}|${year}-${month}-${day}T${hour}`;
+  let instant = zonedTimes.get(key);
+  if (instant === undefined) {
+    instant = computeZonedTime(Date.UTC(year, month - 1, day, hour), timeZone);
+    // Bounded: a long-running worker meets a few hundred (zone, day, hour) triples a day.
+    if (zonedTimes.size >= 50_000) zonedTimes.clear();
+    zonedTimes.set(key, instant);
+  }
+  return instant;
+}
+
+/**
+ * Window openings and closings, by zone and local day and hour: each costs several
+ * Intl look-ups, and every due step (and every simulated one) asks for the same few
+ * days again. Time zone rules do not change while the process runs.
+ */
+const zonedTimes = new Map<string, number>();
+
+function computeZonedTime(wallMs: number, timeZone: string): number {
   // Real offsets lie within ±14h, so the offsets just before and after cover every candidate.
   const before = offsetAt(wallMs - 14 * HOUR, timeZone);
   const after = offsetAt(wallMs + 14 * HOUR, timeZone);

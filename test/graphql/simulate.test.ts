@@ -220,7 +220,9 @@ describe('simulateSequence bad input', () => {
   let seqId: string;
   let otherSeq: string;
   let otherList: string;
+  let ownList: string;
   beforeAll(async () => {
+    ownList = await list(ws, 'Own');
     seqId = (await createSequence(ws, { steps: [email('One')] })).id;
     otherSeq = (await createSequence(other, { steps: [email('Theirs')] })).id;
     otherList = await list(other, 'Theirs');
@@ -235,6 +237,11 @@ describe('simulateSequence bad input', () => {
     ['an unknown subscriber', () => ({ sequenceId: seqId, subscriberId: 'sub_00000000000000000000000000' }), { field: ['input', 'subscriberId'], code: 'NOT_FOUND' }],
     ['another workspace’s list in the inline subscriber', () => ({ sequenceId: seqId, subscriber: { email: 'x@example.com', listIds: [otherList] } }), { field: ['input', 'subscriber', 'listIds', '0'], code: 'NOT_FOUND' }],
     ['another workspace’s list in a happening', () => ({ sequenceId: seqId, happenings: [{ after: 'P1D', kind: 'LIST_ADDED', listId: otherList }] }), { field: ['input', 'happenings', '0', 'listId'], code: 'NOT_FOUND' }],
+    [
+      'another workspace’s list in a later happening (the path names that happening)',
+      () => ({ sequenceId: seqId, happenings: [{ after: 'P1D', kind: 'LIST_ADDED', listId: ownList }, { after: 'P2D', kind: 'REPLY' }, { after: 'P3D', kind: 'LIST_REMOVED', listId: otherList }] }),
+      { field: ['input', 'happenings', '2', 'listId'], code: 'NOT_FOUND' },
+    ],
     ['a happening before the start', () => ({ sequenceId: seqId, startAt: '2026-06-01T10:00:00Z', happenings: [{ at: '2026-06-01T09:59:00Z', kind: 'REPLY' }] }), { field: ['input', 'happenings', '0', 'at'], code: 'VALIDATION' }],
     ['a happening with both at and after', () => ({ sequenceId: seqId, happenings: [{ at: '2030-01-01T00:00:00Z', after: 'P1D', kind: 'REPLY' }] }), { field: ['input', 'happenings', '0', 'at'], code: 'VALIDATION' }],
     ['a happening with neither at nor after', () => ({ sequenceId: seqId, happenings: [{ kind: 'REPLY' }] }), { field: ['input', 'happenings', '0', 'at'], code: 'VALIDATION' }],
