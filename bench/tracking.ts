@@ -2,13 +2,15 @@
 // and the click redirect (real HTTP on loopback, a fixed number of requests from
 // a bounded number of concurrent clients), and the time of the stats query for a
 // sequence with 1,000,000 messages.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createLogger } from '../src/logger.js';
 import { trackingUrl } from '../src/domain/tracking-links.js';
 import { buildApp } from '../src/server/app.js';
 import { loadSequenceStats, loadStepStats } from '../src/services/stats.js';
 import { configureTracking, trackingKeys } from '../src/services/tracking.js';
 import { benchDatabase } from './database.js';
-import { printTable, type Figure, type Row } from './report.js';
+import { printTable, type Ceiling, type Figure, type Row } from './report.js';
 
 export interface TrackingBenchOptions {
   messages: number;
@@ -33,6 +35,24 @@ async function requestsPerSecond(urls: string[], init: RequestInit, CONCURRENCY:
   );
   await settled();
   return { rps: urls.length / ((performance.now() - started) / 1000), failures };
+}
+
+/** The same requests against a bare node:http server that only answers the pixel: what this generator and loopback allow. */
+async function bareHttpCeiling(requests: number, concurrency: number): Promise<Ceiling> {
+  const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'image/gif', 'content-length': gif.length, 'cache-control': 'no-store, max-age=0' }).end(gif);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const urls = Array.from({ length: requests }, (_, i) => `http://127.0.0.1:${port}/t/o/${i}.gif`);
+    const { rps } = await requestsPerSecond(urls, {}, concurrency);
+    return { name: 'bare node:http pixel', value: rps, unit: 'req/s' };
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 async function median(fn: () => Promise<unknown>, times = 5): Promise<number> {
@@ -93,6 +113,8 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
 
     const keys = await trackingKeys();
     const ids = (await prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text FROM "Message" ORDER BY id LIMIT ${REQUESTS}`)).map((r) => r.id);
+    // The ceiling before and after (their mean), as the machine's load moves.
+    const ceilingBefore = await bareHttpCeiling(ids.length, CONCURRENCY);
     const opens = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, { kind: 'open', workspaceId: workspace.id, messageId: id })),
       {},
@@ -111,6 +133,8 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     if (written('OPEN') !== ids.length || written('CLICK') !== ids.length) {
       throw new Error(`tracking bench: ${written('OPEN')} opens and ${written('CLICK')} clicks written for ${ids.length} requests each`);
     }
+    const ceilingAfter = await bareHttpCeiling(ids.length, CONCURRENCY);
+    const ceiling: Ceiling = { ...ceilingAfter, value: (ceilingBefore.value + ceilingAfter.value) / 2 };
     const forged = await requestsPerSecond(
       ids.slice(0, 1000).map((id) => trackingUrl({ ...keys, key: Buffer.alloc(32) }, { kind: 'open', workspaceId: workspace.id, messageId: id })),
       {},
@@ -124,14 +148,16 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
       { measure: `open pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${opens.rps.toFixed(0)} req/s (${opens.failures} failed)` },
       { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${clicks.rps.toFixed(0)} req/s (${clicks.failures} failed)` },
       { measure: 'forged link refused (404), 1000 requests', value: `${forged.rps.toFixed(0)} req/s` },
+      { measure: `ceiling: bare node:http pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${ceiling.value.toFixed(0)} req/s (mean of ${ceilingBefore.value.toFixed(0)} before and ${ceilingAfter.value.toFixed(0)} after)` },
     ];
     printTable(`Tracking and stats (${bench.where})`, rows);
     const million = MESSAGES === 1_000_000 ? '1,000,000' : MESSAGES.toLocaleString('en');
     return {
       rows,
       figures: [
-        { name: `open pixel, ${CONCURRENCY} clients`, value: opens.rps, unit: 'req/s', target: { min: 2_000 }, note: opens.failures ? `${opens.failures} failed` : undefined },
-        { name: `click redirect, ${CONCURRENCY} clients`, value: clicks.rps, unit: 'req/s', target: { min: 2_000 }, note: clicks.failures ? `${clicks.failures} failed` : undefined },
+        { name: 'ceiling: bare node:http pixel (no database)', value: ceiling.value, unit: 'req/s' },
+        { name: `open pixel, ${CONCURRENCY} clients`, value: opens.rps, unit: 'req/s', ceiling, target: { min: 2_000 }, note: opens.failures ? `${opens.failures} failed` : undefined },
+        { name: `click redirect, ${CONCURRENCY} clients`, value: clicks.rps, unit: 'req/s', ceiling, target: { min: 2_000 }, note: clicks.failures ? `${clicks.failures} failed` : undefined },
         { name: `Sequence.stats at ${million} messages`, value: sequenceMs, unit: 'ms', target: { max: 50 } },
         { name: `Step.stats (3 steps) at ${million} messages`, value: stepMs, unit: 'ms', target: { max: 50 } },
       ],

@@ -10,6 +10,7 @@
 // after the HTTP drain) writes what is left. A failed flush keeps its facts and is
 // retried with backoff. What a crash loses is only what arrived since the last
 // flush began (milliseconds of pixels; clicks are answered only once written).
+import { randomBytes } from 'node:crypto';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
@@ -26,14 +27,19 @@ export interface LinkFact {
   at: Date;
 }
 
-/** The fact of a verified open or click link (user agents are kept to 500 characters). */
+/**
+ * The fact of a verified open or click link. User agents are kept to 500 characters;
+ * NUL characters (which Postgres text refuses) are dropped, so no fact can make a
+ * flush fail for ever and hold back the ones behind it.
+ */
 export function linkFact(kind: LinkFact['kind'], target: TrackingTarget, userAgent: string | null, at: Date): LinkFact {
+  const text = (value: string | null | undefined) => (value ? value.replaceAll('\0', '') : null);
   return {
     kind,
     messageId: target.messageId,
     workspaceId: target.workspaceId ?? null,
-    url: target.url ?? null,
-    userAgent: userAgent ? userAgent.slice(0, 500) : null,
+    url: text(target.url),
+    userAgent: text(userAgent?.slice(0, 500)),
     at,
   };
 }
@@ -159,7 +165,8 @@ export class TrackingRecorder {
    * flush of another process), and only those that change.
    */
   private async write(facts: LinkFact[]): Promise<Set<number>> {
-    const ids = facts.map((f) => uuidv7(f.at.getTime()));
+    const random = randomBytes(10 * facts.length);
+    const ids = facts.map((f, i) => uuidv7(f.at.getTime(), random.subarray(10 * i, 10 * i + 10)));
     const [row] = await this.prisma.$queryRaw<{ found: number[] }[]>`
       WITH e AS (
         SELECT * FROM unnest(${ids}::uuid[], ${facts.map((f) => f.messageId)}::uuid[], ${facts.map((f) => f.workspaceId)}::uuid[],
