@@ -3,6 +3,7 @@
 import PgBoss from 'pg-boss';
 import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { QUEUE_OPTIONS, QUEUES } from './queues.js';
 import { holdTestJobs } from './test-jobs.js';
 
@@ -55,23 +56,21 @@ export async function stopBoss(options: { graceful?: boolean; timeout?: number }
   await instance?.stop({ graceful: options.graceful ?? true, timeout: options.timeout ?? 10_000, wait: true });
 }
 
+const toParam = (v: unknown) =>
+  v === undefined
+    ? null
+    : v instanceof Date
+      ? v.toISOString()
+      : Array.isArray(v) // id lists (complete, fail) bind as Postgres arrays
+        ? v
+        : typeof v === 'object' && v !== null
+          ? JSON.stringify(v)
+          : v;
+
 /** pg-boss's SQL, run on the Prisma transaction. */
 export function txDb(tx: Tx): PgBoss.Db {
   return {
-    executeSql: async (text, values) => {
-      const params = values.map((v) =>
-        v === undefined
-          ? null
-          : v instanceof Date
-            ? v.toISOString()
-            : Array.isArray(v) // id lists (complete, fail) bind as Postgres arrays
-              ? v
-              : typeof v === 'object' && v !== null
-                ? JSON.stringify(v)
-                : v,
-      );
-      return { rows: await tx.$queryRawUnsafe<unknown[]>(text, ...params) };
-    },
+    executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe<unknown[]>(text, ...values.map(toParam)) }),
   };
 }
 
@@ -93,15 +92,37 @@ export async function enqueue(tx: Tx, all: JobToSend[]): Promise<void> {
   if (!all.length) return;
   const jobs = await holdTestJobs(tx, all, now());
   if (!jobs.length) return;
+  await tx.$executeRaw(await jobsInsert(jobs));
+}
+
+/**
+ * pg-boss's own INSERT of `jobs` (its SQL and values, as `insert` would run them),
+ * for a writer to run as a data-modifying CTE of its own statement: the jobs
+ * ride with the rows that need them, one round trip for both.
+ */
+export async function jobsInsert(jobs: JobToSend[]): Promise<Prisma.Sql> {
   const at = now().getTime();
+  let captured: Prisma.Sql | undefined;
+  const capture: PgBoss.Db = {
+    executeSql: async (text, values) => {
+      // $n placeholders (each used once) become the bound values of a Prisma.Sql.
+      const parts = text.split(/\$(\d+)/);
+      const strings = parts.filter((_, i) => i % 2 === 0);
+      const bound = parts.filter((_, i) => i % 2 === 1).map((n) => toParam(values[Number(n) - 1]));
+      captured = new Prisma.Sql(strings, bound);
+      return { rows: [] };
+    },
+  };
   await boss().insert(
     jobs.map((j) => ({
       name: j.name,
       data: j.data,
       startAfter: j.startAfter ? `${Math.max(0, (j.startAfter.getTime() - at) / 1000)} seconds` : undefined,
     })),
-    { db: txDb(tx) },
+    { db: capture },
   );
+  if (!captured) throw new Error('pg-boss insert ran no SQL');
+  return captured;
 }
 
 // pg-boss 10's complete/fail take (name, ids, data, options) in code, whatever its

@@ -27,12 +27,13 @@ async function versionOf(tx: Tx, workspaceId: string): Promise<bigint | null> {
 }
 
 /**
- * The workspace's definitions as this transaction sees them. A miss loads them,
- * then reads the version again: equal, nothing committed in between and the
- * load is cached under it; else it serves this call only.
+ * The workspace's definitions as this transaction sees them (`knownVersion`: the
+ * version a statement of the caller just read, saving the read). A miss loads
+ * them, then reads the version again: equal, nothing committed in between and
+ * the load is cached under it; else it serves this call only.
  */
-export async function workspaceDefinitions(tx: Tx, workspaceId: string): Promise<WorkspaceDefinitions> {
-  const version = await versionOf(tx, workspaceId);
+export async function workspaceDefinitions(tx: Tx, workspaceId: string, knownVersion?: bigint | null): Promise<WorkspaceDefinitions> {
+  const version = knownVersion === undefined ? await versionOf(tx, workspaceId) : knownVersion;
   const hit = cache.get(workspaceId);
   if (hit && hit.version === version) return hit;
   const [active, stopping, segments] = [

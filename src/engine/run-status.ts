@@ -79,20 +79,24 @@ async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];
   pending.delete(tx);
   if (!changes.length) return;
-  // One statement however many changes (a bulk cancel writes 100,000): arrays, unnested in order.
-  await tx.$executeRaw`
-    INSERT INTO "EnrollmentChange"
-      (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
-    SELECT GREATEST(me.xid, (SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)),
-           c.workspace, c.enrollment, c.sequence, c.subscriber,
-           c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
-    FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me,
-      unnest(
-        ${changes.map((c) => c.workspaceId)}::uuid[], ${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.sequenceId)}::uuid[],
-        ${changes.map((c) => c.subscriberId)}::uuid[], ${changes.map((c) => c.previousStatus)}::text[], ${changes.map((c) => c.status)}::text[],
-        ${changes.map((c) => c.reason)}::text[], ${changes.map((c) => c.occurredAt)}::timestamp(3)[]
-      ) WITH ORDINALITY AS c(workspace, enrollment, sequence, subscriber, previous, status, reason, at, n)
-    ORDER BY c.n`;
+  // One statement however many changes (a bulk cancel writes 100,000): arrays, unnested
+  // in order; the NOTIFY rides in it (one round trip less for every writer).
   const workspaces = [...new Set(changes.map((c) => c.workspaceId))];
-  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
+  await tx.$executeRaw`
+    WITH logged AS (
+      INSERT INTO "EnrollmentChange"
+        (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
+      SELECT GREATEST(me.xid, (SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)),
+             c.workspace, c.enrollment, c.sequence, c.subscriber,
+             c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
+      FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me,
+        unnest(
+          ${changes.map((c) => c.workspaceId)}::uuid[], ${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.sequenceId)}::uuid[],
+          ${changes.map((c) => c.subscriberId)}::uuid[], ${changes.map((c) => c.previousStatus)}::text[], ${changes.map((c) => c.status)}::text[],
+          ${changes.map((c) => c.reason)}::text[], ${changes.map((c) => c.occurredAt)}::timestamp(3)[]
+        ) WITH ORDINALITY AS c(workspace, enrollment, sequence, subscriber, previous, status, reason, at, n)
+      ORDER BY c.n
+      RETURNING 1
+    )
+    SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
 }

@@ -21,8 +21,8 @@ import {
 import { sequenceRunDate, stepDueAt, type SendWindow } from '../domain/schedule.js';
 import { uuidv7 } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
-import type { Sequence } from '../generated/prisma/client.js';
-import { enqueue, type JobToSend } from './boss.js';
+import { Prisma, type Sequence } from '../generated/prisma/client.js';
+import { jobsInsert, type JobToSend } from './boss.js';
 import { advisoryLocks } from './locks.js';
 import { QUEUES } from './queues.js';
 import { OPEN_STATUSES, logRunChanges, unwrittenRunChanges, type RunChange } from './run-status.js';
@@ -145,9 +145,8 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
   });
 
   if (rows.length) {
-    await insertEnrollments(tx, rows, at);
+    await insertEnrollments(tx, rows, at, jobs);
     await logRunChanges(tx, changes);
-    await enqueue(tx, jobs);
     // At most once a minute: this row lock would otherwise queue every start of the
     // sequence (and the loaded rows tell when no update is due, saving the statement).
     const minuteAgo = new Date(at.getTime() - 60_000);
@@ -293,10 +292,16 @@ interface EnrollmentRow {
   completedAt: Date | null;
 }
 
-/** One INSERT for every run, however many (arrays, unnested in order). Timestamps are engine time (a test clock's, in a test workspace). */
-async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date): Promise<void> {
+/**
+ * One INSERT for every run, however many (arrays, unnested in order), and their
+ * first jobs in the same statement. Timestamps are engine time (a test clock's,
+ * in a test workspace).
+ */
+async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[]): Promise<void> {
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
+  const withJobs = jobs.length ? Prisma.sql`WITH jobs AS (${await jobsInsert(jobs)})` : Prisma.empty;
   await tx.$executeRaw`
+    ${withJobs}
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
       "entryEventId", "entryEvent", version, "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
     SELECT r.id, r.workspace, r.sequence, r.subscriber, r.status::"EnrollmentStatus", r.key, r.idem, r.entry_id, r.entry,

@@ -180,9 +180,11 @@ async function record(
     item,
     occurredAt: item.input.occurredAt ?? at,
   }));
+  let version: bigint | null = null;
   if (events.length) {
-    // The events and each subscriber's lastEventAt, in one statement.
-    await tx.$executeRaw`
+    // The events and each subscriber's lastEventAt, in one statement, which also
+    // reads the version of the workspace's definitions (engine/definitions.ts).
+    const [row] = await tx.$queryRaw<{ version: bigint }[]>`
       WITH inserted AS (
         INSERT INTO "Event" (id, "workspaceId", "subscriberId", name, properties, "idempotencyKey", "occurredAt")
         SELECT e.id, ${actor.workspaceId}::uuid, e.subscriber, e.name, e.properties, e.key, e.at
@@ -190,15 +192,19 @@ async function record(
           ${events.map((e) => JSON.stringify(e.item.properties))}::jsonb[], ${events.map((e) => e.item.input.idempotencyKey ?? null)}::text[],
           ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS e(id, subscriber, name, properties, key, at)
         RETURNING "subscriberId", "occurredAt"
+      ), touched AS (
+        UPDATE "Subscriber" s SET "lastEventAt" = GREATEST(s."lastEventAt", l.at)
+        FROM (SELECT "subscriberId" AS sub, max("occurredAt") AS at FROM inserted GROUP BY 1) l
+        WHERE s.id = l.sub
+        RETURNING 1
       )
-      UPDATE "Subscriber" s SET "lastEventAt" = GREATEST(s."lastEventAt", l.at)
-      FROM (SELECT "subscriberId" AS sub, max("occurredAt") AS at FROM inserted GROUP BY 1) l
-      WHERE s.id = l.sub`;
+      SELECT "definitionsVersion" AS version FROM "Workspace" WHERE id = ${actor.workspaceId}::uuid`;
+    version = row?.version ?? null;
   }
 
   // 4. Segments once for every subscriber of the batch; what each entered counts after its last event.
   const subscriberIds = [...new Set(events.map((e) => e.item.subscriberId!))];
-  const definitions = await workspaceDefinitions(tx, actor.workspaceId);
+  const definitions = events.length ? await workspaceDefinitions(tx, actor.workspaceId, version) : undefined;
   const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, definitions);
   const lastOf = new Map(events.map((e, n) => [e.item.subscriberId!, n]));
   const firstOf = new Map<string, number>();
@@ -302,16 +308,28 @@ async function resolveSubscribers(tx: Tx, actor: Actor, items: Item[], reject: (
   const emails = [...new Set(byEmail.map((i) => i.input.email!))].sort();
   const at = now();
   const ids = emails.map(() => uuidv7(Date.now())).sort();
-  const inserted = await tx.$queryRaw<{ id: string }[]>`
-    INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "createdAt", "updatedAt")
-    SELECT s.id, ${actor.workspaceId}::uuid, s.email, '{}'::jsonb, ${at}, now()
-    FROM unnest(${ids}::uuid[], ${emails}::text[]) AS s(id, email)
-    ON CONFLICT ("workspaceId", email) DO NOTHING
-    RETURNING id::text`;
-  for (const row of inserted) created.add(row.id);
-  const rows = await tx.$queryRaw<{ id: string; email: string }[]>`
-    SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`;
+  // New ones inserted and existing ones read in one statement. Its snapshot misses a
+  // row another transaction committed while this one waited on it (the conflict
+  // skips it, the read cannot see it): those few are read again.
+  const rows = await tx.$queryRaw<{ id: string; email: string; created: boolean }[]>`
+    WITH inserted AS (
+      INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "createdAt", "updatedAt")
+      SELECT s.id, ${actor.workspaceId}::uuid, s.email, '{}'::jsonb, ${at}, now()
+      FROM unnest(${ids}::uuid[], ${emails}::text[]) AS s(id, email)
+      ON CONFLICT ("workspaceId", email) DO NOTHING
+      RETURNING id, email
+    )
+    SELECT id::text, email, true AS created FROM inserted
+    UNION ALL
+    SELECT id::text, email, false FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`;
   const idOf = new Map(rows.map((r) => [r.email, r.id]));
+  for (const row of rows) if (row.created) created.add(row.id);
+  const missed = emails.filter((e) => !idOf.has(e));
+  if (missed.length) {
+    const late = await tx.$queryRaw<{ id: string; email: string }[]>`
+      SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${missed}::text[])`;
+    for (const row of late) idOf.set(row.email, row.id);
+  }
   for (const item of byEmail) item.subscriberId = idOf.get(item.input.email!);
   return created;
 }

@@ -1,4 +1,5 @@
 // Mutations that start, steer and end runs.
+import { Kind, type GraphQLResolveInfo } from 'graphql';
 import { db } from '../../db/client.js';
 import type { EnrollmentSkip } from '../../engine/triggers.js';
 import { MAX_EVENTS, trackEvents } from '../../services/events.js';
@@ -41,6 +42,13 @@ const EnrollmentSkipRef = builder.objectRef<EnrollmentSkip>('EnrollmentSkip').im
   }),
 });
 
+/** Whether the field's selection is only `id` (and `__typename`), without fragments. */
+function onlyIdSelected(info: GraphQLResolveInfo): boolean {
+  return info.fieldNodes.every((node) =>
+    (node.selectionSet?.selections ?? []).every((s) => s.kind === Kind.FIELD && (s.name.value === 'id' || s.name.value === '__typename') && !s.directives?.length),
+  );
+}
+
 type TrackEventShape = { eventId?: string; enrollmentIds?: string[]; skipped?: EnrollmentSkip[]; errors: UserErrorShape[] };
 
 const TrackEventPayload = builder
@@ -56,8 +64,11 @@ const TrackEventPayload = builder
         type: ['Enrollment'],
         description: 'The runs this event started',
         // One findUnique per run: Prisma batches those of one tick, so a trackEvents answer costs one query, not one per event.
-        resolve: async (query, p) =>
-          (await Promise.all((p.enrollmentIds ?? []).map((id) => db().enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null),
+        // None when only ids are asked for (the common answer of a hot path): those are known.
+        resolve: async (query, p, _args, _ctx, info) =>
+          onlyIdSelected(info)
+            ? (p.enrollmentIds ?? []).map((id) => ({ id }) as Enrollment)
+            : (await Promise.all((p.enrollmentIds ?? []).map((id) => db().enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null),
       }),
       skipped: t.field({
         type: [EnrollmentSkipRef],
