@@ -89,18 +89,21 @@ export interface JobToSend {
  * given the wait from now (an interval after the database's now()), not the instant.
  */
 export async function enqueue(tx: Tx, all: JobToSend[]): Promise<void> {
-  if (!all.length) return;
-  const jobs = await holdTestJobs(tx, all, now());
-  if (!jobs.length) return;
-  await tx.$executeRaw(await jobsInsert(jobs));
+  const insert = await jobsInsert(tx, all);
+  if (insert) await tx.$executeRaw(insert);
 }
 
 /**
- * pg-boss's own INSERT of `jobs` (its SQL and values, as `insert` would run them),
- * for a writer to run as a data-modifying CTE of its own statement: the jobs
- * ride with the rows that need them, one round trip for both.
+ * What enqueue() does, for a writer to run as a data-modifying CTE of its own
+ * statement (the jobs ride with the rows that need them, one round trip for
+ * both): test workspaces' jobs are held (written here), and pg-boss's own INSERT
+ * of the others (its SQL and values, as `insert` would run them) is returned,
+ * or null when none is left.
  */
-export async function jobsInsert(jobs: JobToSend[]): Promise<Prisma.Sql> {
+export async function jobsInsert(tx: Tx, all: JobToSend[]): Promise<Prisma.Sql | null> {
+  if (!all.length) return null;
+  const jobs = await holdTestJobs(tx, all, now());
+  if (!jobs.length) return null;
   const at = now().getTime();
   let captured: Prisma.Sql | undefined;
   const capture: PgBoss.Db = {

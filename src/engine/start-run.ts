@@ -299,7 +299,8 @@ interface EnrollmentRow {
  */
 async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[]): Promise<void> {
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
-  const withJobs = jobs.length ? Prisma.sql`WITH jobs AS (${await jobsInsert(jobs)})` : Prisma.empty;
+  const insertJobs = await jobsInsert(tx, jobs);
+  const withJobs = insertJobs ? Prisma.sql`WITH jobs AS (${insertJobs})` : Prisma.empty;
   await tx.$executeRaw`
     ${withJobs}
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
