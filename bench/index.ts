@@ -14,6 +14,7 @@ import { benchEngine, type EngineBenchOptions } from './engine.js';
 import { printFigures, printTable, type Ceiling, type Figure, type Row } from './report.js';
 import { startBenchSmtpSink } from './smtp-sink.js';
 import { benchSimulate } from './simulate.js';
+import { benchTestClock } from './test-clock.js';
 import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -88,6 +89,7 @@ try {
     figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
 
     figures.push(...(await benchSimulate(simulateCalls)));
+    figures.push(...(await benchTestClock(num('BENCH_TEST_CLOCK_RUNS', 1_000, 200))));
   }
 } finally {
   await sink.close();

@@ -41,6 +41,8 @@ const DAY = 86_400_000;
 const BATCH = 200;
 /** Tries of a step whose provider fails (pg-boss's retryLimit for steps). */
 const MAX_ATTEMPTS = 6;
+/** Emails handed over at once. */
+const HANDOVERS = 8;
 
 /** The key the change notifier wakes testClockChanged subscribers of a workspace by (NOTIFY payload). */
 export const testClockTopic = (workspaceId: string) => `testclock:${workspaceId}`;
@@ -273,21 +275,26 @@ async function workSteps(jobs: HeldJob[], at: Date): Promise<void> {
   );
   const sent: EmailHandoff[] = [];
   const retry: Handoff[] = [];
-  for (const handoff of handoffs) {
-    if (handoff.kind === 'discount') {
-      if ((await runDiscount(handoff)).retry) retry.push(handoff);
-      else await deleteJobs([handoff.item.jobId!]);
-      continue;
+  // Handed over HANDOVERS at a time, as the outbox's slots do (capturing waits on the database, not the CPU).
+  let next = 0;
+  const handOff = async () => {
+    for (let handoff = handoffs[next++]; handoff; handoff = handoffs[next++]) {
+      if (handoff.kind === 'discount') {
+        if ((await runDiscount(handoff)).retry) retry.push(handoff);
+        else await deleteJobs([handoff.item.jobId!]);
+        continue;
+      }
+      try {
+        await handOver(handoff.ref.workspaceId, handoff.mail);
+        sent.push(handoff);
+      } catch (error) {
+        // Only a test relay (TEST_SMTP_URL) can refuse: as a worker's, the claim is undone and tried again, or the step fails.
+        if (await recordRefused(handoff, error)) retry.push(handoff);
+        else await deleteJobs([handoff.item.jobId!]);
+      }
     }
-    try {
-      await handOver(handoff.ref.workspaceId, handoff.mail);
-      sent.push(handoff);
-    } catch (error) {
-      // Only a test relay (TEST_SMTP_URL) can refuse: as a worker's, the claim is undone and tried again, or the step fails.
-      if (await recordRefused(handoff, error)) retry.push(handoff);
-      else await deleteJobs([handoff.item.jobId!]);
-    }
-  }
+  };
+  await Promise.all(Array.from({ length: HANDOVERS }, handOff));
   await recordSent(sent);
   await deleteJobs(sent.map((h) => h.item.jobId!));
   for (const handoff of retry) {

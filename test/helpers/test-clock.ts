@@ -1,7 +1,5 @@
-// A test workspace (a test twin of a live one) with its key, and GraphQL calls on
-// its test clock. Until test mode's request clock is on main, calls run on the
-// frozen time through withClock (in-process requests keep the async context).
-import { withClock } from '../../src/clock.js';
+// A test workspace (a test twin of a live one) with its key, its clock set to a
+// chosen time (each of its requests runs on that clock: src/server/use-test-clock.ts).
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import type { GqlResult } from './app.js';
 
@@ -29,10 +27,6 @@ export async function testWorkspace(t: App, frozenTime: Date, name = 'Test twin'
     ...twin,
     live,
     frozen,
-    async gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-      const at = await frozen();
-      return withClock({ now: () => new Date(at) }, () => twin.gql<T>(query, variables));
-    },
     /** advanceTestClock's payload (errors included). */
     async advance(args: { to?: string; by?: string }) {
       const res = await this.gql(ADVANCE, args);
