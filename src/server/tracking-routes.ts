@@ -17,6 +17,7 @@ import { PREVIEW_MESSAGE_ID, TRACKING_PREFIX, verifyTrackingPath } from '../doma
 import type { Logger } from '../logger.js';
 import { now } from '../clock.js';
 import { recordFeedback, recordUnsubscribe, trackedMessageExists, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
+import { onWorkspaceClock } from '../services/test-mode.js';
 import { linkFact, type TrackingRecorder } from '../services/tracking-recorder.js';
 
 /** Pages here run no script, load nothing but inline styles, and post only to themselves. */
@@ -87,11 +88,13 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: Tr
     return;
   }
   const userAgent = req.headers['user-agent'] ?? null;
+  // The link's workspace's time: a test twin's links record on its test clock.
+  const at = await onWorkspaceClock(target.workspaceId, now);
   if (target.kind === 'open') {
     if (method === 'GET') {
       // Answered at once; the open is written with the next flush (src/services/tracking-recorder.ts),
       // unless the buffer is full: then the pixel waits for it.
-      const written = recorder.record(linkFact(target.kind, target, userAgent, now())).catch(() => false);
+      const written = recorder.record(linkFact(target.kind, target, userAgent, at)).catch(() => false);
       if (recorder.backlogged) await written;
     }
     res
@@ -104,7 +107,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: Tr
     // link signed for another workspace) can never be used as an open redirect. A click
     // is answered once written, which tells whether its message exists.
     const preview = target.messageId === PREVIEW_MESSAGE_ID;
-    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, now())) : await trackedMessageExists(target);
+    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, at)) : await trackedMessageExists(target);
     if (exists) {
       res.writeHead(302, { location: target.url!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
     } else if (preview) {
@@ -129,7 +132,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: Tr
     res.writeHead(413, { 'content-type': 'text/plain' }).end('Request body too large');
     return;
   }
-  const recorded = await recordUnsubscribe(target, { userAgent });
+  const recorded = await onWorkspaceClock(target.workspaceId, () => recordUnsubscribe(target, { userAgent }));
   page(
     res,
     200,
@@ -181,8 +184,11 @@ async function serveWebhook(req: IncomingMessage, res: ServerResponse, resolveKe
     throw error;
   }
   const results: { messageId: string; type: string; outcome: FeedbackOutcome }[] = [];
-  for (const event of parsed.events) {
-    results.push({ messageId: event.messageRef, type: event.type, outcome: await recordFeedback(owner, event) });
-  }
+  // Feedback sent with a test key is recorded at its test clock's time.
+  await onWorkspaceClock(owner.workspaceId, async () => {
+    for (const event of parsed.events) {
+      results.push({ messageId: event.messageRef, type: event.type, outcome: await recordFeedback(owner, event) });
+    }
+  });
   json(res, 200, { results, ...(parsed.subscribeUrl ? { subscribeUrl: parsed.subscribeUrl, note: 'Visit subscribeUrl to confirm the SNS subscription.' } : {}) });
 }

@@ -3,19 +3,14 @@
 // clock's time, read as the operation starts (an advance moves it between two).
 // Live keys' operations are not touched and cost nothing more.
 import type { Plugin } from 'graphql-yoga';
-import { withClock } from '../clock.js';
 import type { Context } from '../graphql/context.js';
-import { testClock } from '../services/test-mode.js';
+import { onWorkspaceClock } from '../services/test-mode.js';
 
 export function useTestClock(): Plugin<Context> {
   return {
-    async onExecute({ args, executeFn, setExecuteFn }) {
+    onExecute({ args, executeFn, setExecuteFn }) {
       const ctx = args.contextValue as Context;
-      if (!ctx.liveWorkspaceId) return;
-      const clock = await testClock(ctx);
-      if (!clock) return;
-      const frozen = clock.frozenTime.getTime();
-      setExecuteFn((execution) => withClock({ now: () => new Date(frozen) }, () => executeFn(execution)));
+      if (ctx.liveWorkspaceId) setExecuteFn((execution) => onWorkspaceClock(ctx.workspaceId, () => executeFn(execution)));
     },
   };
 }

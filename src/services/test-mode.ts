@@ -3,10 +3,11 @@
 // on a test clock that only advanceTestClock moves.
 import { createTestKey as createTwinKey } from '../auth/api-keys.js';
 import type { Actor } from '../auth/actor.js';
-import { now } from '../clock.js';
+import { now, withClock } from '../clock.js';
 import { db } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
 import { readTestClock, type TestClockState } from '../engine/test-clock.js';
+import { testWorkspaces } from '../engine/test-workspaces.js';
 
 /** The caller with its mode: `liveWorkspaceId` is set for a test key. */
 export interface ModeActor extends Actor {
@@ -27,6 +28,20 @@ export async function createTestKey(actor: ModeActor): Promise<{ key: string }> 
 export async function testClock(actor: ModeActor): Promise<TestClock | null> {
   if (!actor.liveWorkspaceId) return null;
   return readTestClock(actor.workspaceId);
+}
+
+/**
+ * Runs `fn` on the workspace's clock: a test twin's test clock (its time read
+ * now: an advance moves it between two calls), so whatever `fn` writes carries
+ * it; a live workspace's engine clock as it is (a cached lookup, no query), as
+ * for an unknown one (a tracking link signed before links named their workspace).
+ */
+export async function onWorkspaceClock<T>(workspaceId: string | undefined, fn: () => T | Promise<T>): Promise<T> {
+  const twin = workspaceId !== undefined && (await testWorkspaces(db(), [workspaceId])).has(workspaceId);
+  const clock = twin ? await readTestClock(workspaceId) : null;
+  if (!clock) return fn();
+  const frozen = clock.frozenTime.getTime();
+  return withClock({ now: () => new Date(frozen) }, fn);
 }
 
 const liveKeyRequired = () => new UserError('This needs a live key: a test key has no test twin of its own', [], 'LIVE_KEY_REQUIRED');

@@ -1,10 +1,13 @@
 // A test key's writes carry its workspace's test clock: subscribers, events,
 // runs and their change-log entries are stamped with the frozen time, read
 // afresh for each request (an advance moves it between two requests), while the
-// live key's writes keep real time. (Messages: test/engine/test-mode-mail.test.ts.)
+// live key's writes keep real time. Delivery feedback sent with a test key, and
+// opens of a test message, too.
+// (Captured messages: test/engine/test-mode-mail.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { parseId } from '../../src/domain/public-id.js';
 import { useTestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const t = await useTestApp();
 
@@ -65,6 +68,25 @@ describe('writes through a test key', () => {
     // The advance sent the run's delayed email at its moment on the test clock.
     const sent = await test.gql(`{ messages { edges { node { subject status sentAt } } } }`);
     expect(sent.data.messages.edges).toEqual([{ node: { subject: 'Later', status: 'SENT', sentAt: T1_PLUS_3D } }]);
+
+    // Delivery feedback sent with the test key is recorded at the test clock's time too.
+    const port = await t.app.start(0);
+    const message = await t.prisma.message.findFirstOrThrow({ where: { workspaceId: test.workspaceId } });
+    const response = await fetch(`http://127.0.0.1:${port}/webhooks/delivery`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${test.key}` },
+      body: JSON.stringify({ type: 'bounce', messageId: message.smtpMessageId, bounceType: 'hard' }),
+    });
+    expect(((await response.json()) as { results: { outcome: string }[] }).results[0]!.outcome).toBe('recorded');
+    const bounced = await t.prisma.message.findUniqueOrThrow({ where: { id: message.id }, include: { subscriber: true } });
+    expect([bounced.bouncedAt?.toISOString(), bounced.subscriber?.bouncedAt?.toISOString()]).toEqual([T2, T2]);
+
+    // So is an open of the test message (its pixel's link names the test workspace).
+    const pixel = /https?:\/\/[^/"]+(\/t\/o\/[^"]+\.gif)/.exec(message.html)?.[1];
+    expect(pixel).toBeDefined();
+    expect((await fetch(`http://127.0.0.1:${port}${pixel}`)).status).toBe(200);
+    const opened = await waitFor(() => t.prisma.message.findFirst({ where: { id: message.id, openedAt: { not: null } } }), { message: 'the open recorded' });
+    expect(opened.openedAt!.toISOString()).toBe(T2);
 
     const before = Date.now();
     const real = await writeAll(live, 'ada@clock.test');
