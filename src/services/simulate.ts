@@ -20,7 +20,7 @@ import { toMachineSequence, type StepTimingRow } from '../domain/run-machine/fro
 import { emptyStartFacts, requestKey, type StartFacts, type StartSequence } from '../domain/run-machine/start.js';
 import { canonicalTimeZone, sequenceRunDate } from '../domain/schedule.js';
 import { createSequenceSchema, type DiscountTerms } from '../domain/sequence-input.js';
-import { HAPPENING_KINDS, simulate, type Happening, type SimulatedOutcome, type SimulationSequence } from '../domain/simulation.js';
+import { HAPPENING_KINDS, simulate, type Happening, type SimulatedOutcome, type SimulationSequence, type TimelineEntry } from '../domain/simulation.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
 import { loadStartFacts } from '../engine/start-run.js';
@@ -34,6 +34,12 @@ export const MAX_HAPPENINGS = 1000;
 const INPUT = ['input'];
 /** An inline subscriber has no row: an id no run can have. */
 const INLINE_SUBSCRIBER = '00000000-0000-0000-0000-000000000000';
+
+/** `fn` run at most once: its promise is shared by every caller (each field of one email). */
+const once = <T>(fn: () => Promise<T>): (() => Promise<T>) => {
+  let result: Promise<T> | undefined;
+  return () => (result ??= fn());
+};
 
 const jsonObject = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
 const word = (max: number) => z.string().trim().min(1, { message: 'must not be empty' }).max(max);
@@ -96,16 +102,21 @@ interface Loaded {
   saved: Sequence | null;
 }
 
+export interface RenderedSend {
+  subject: string;
+  previewText: string | null;
+  html: string;
+  text: string;
+}
+
 export interface SimulatedStepResult {
   at: Date;
   outcome: SimulatedOutcome;
   step: Step | null;
   position: number | null;
   reason: string | null;
-  subject: string | null;
-  previewText: string | null;
-  html: string | null;
-  text: string | null;
+  /** A SENT email as it would go out; rendered on first ask (a timeline-only query renders nothing). Null for other entries. */
+  email: (() => Promise<RenderedSend>) | null;
 }
 
 export interface SimulationOutput {
@@ -295,26 +306,24 @@ export async function simulateSequence(actor: Actor, rawInput: unknown): Promise
   });
   if (result.refused) throw new UserError(result.refused.reason, [...INPUT, input.subscriberId != null ? 'subscriberId' : 'sequenceId'], result.refused.code);
 
-  const keys = await trackingKeys();
   const transactional = loaded.sequence.machine.transactional;
-  const timeline = await Promise.all(
-    result.timeline.map(async (entry): Promise<SimulatedStepResult> => {
-      const content = entry.stepId ? loaded.steps.get(entry.stepId)! : null;
-      const base = { at: entry.at, outcome: entry.outcome, step: content?.row ?? null, position: entry.position, reason: entry.reason };
-      const none = { subject: null, previewText: null, html: null, text: null };
-      if (entry.outcome !== 'SENT' || !content || content.discount) return { ...base, ...none };
-      const discountStep = entry.discount && loaded.steps.get(entry.discount.stepId);
-      const discount = discountStep?.discount ? placeholderDiscount(discountStep.discount, entry.discount!.at) : null;
-      // Tracked as the sender tracks it, for a stand-in message: its links record nothing and never redirect.
-      const { headers: _headers, ...rendered } = await renderTrackedStep(content, {
-        context: { subscriber: person, event: properties, discount },
-        transactional,
-        workspaceId: actor.workspaceId,
-        messageId: PREVIEW_MESSAGE_ID,
-        keys,
-      });
-      return { ...base, ...rendered };
-    }),
-  );
+  const render = (content: StepContent, discountRef: TimelineEntry['discount']) => async (): Promise<RenderedSend> => {
+    const discountStep = discountRef && loaded.steps.get(discountRef.stepId);
+    const discount = discountStep?.discount ? placeholderDiscount(discountStep.discount, discountRef!.at) : null;
+    // Tracked as the sender tracks it, for a stand-in message: its links record nothing and never redirect.
+    const { headers: _headers, ...rendered } = await renderTrackedStep(content, {
+      context: { subscriber: person, event: properties, discount },
+      transactional,
+      workspaceId: actor.workspaceId,
+      messageId: PREVIEW_MESSAGE_ID,
+      keys: await trackingKeys(),
+    });
+    return rendered;
+  };
+  const timeline = result.timeline.map((entry): SimulatedStepResult => {
+    const content = entry.stepId ? loaded.steps.get(entry.stepId)! : null;
+    const email = entry.outcome === 'SENT' && content && !content.discount ? once(render(content, entry.discount)) : null;
+    return { at: entry.at, outcome: entry.outcome, step: content?.row ?? null, position: entry.position, reason: entry.reason, email };
+  });
   return { timeline, finalStatus: result.finalStatus, endedAt: result.endedAt };
 }

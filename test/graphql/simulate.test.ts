@@ -206,6 +206,21 @@ describe('simulateSequence timelines', () => {
     ]);
   });
 
+  it('simulates a live sequence’s draft by its id, and the live version unchanged', async () => {
+    const seq = await createSequence(ws, { steps: [email('One'), email('Two', { days: 1 })] });
+    await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { ${ERRORS} } }`, { id: seq.id });
+    const edited = await ws.gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { editSequenceDraft(id: $id, input: $input) { sequence { id } ${ERRORS} } }`, {
+      id: seq.id,
+      input: { steps: [email('One'), email('Two', { hours: 6 }), email('Three', { days: 3 })] },
+    });
+    expect(edited.data.editSequenceDraft.errors).toEqual([]);
+    const draftId = edited.data.editSequenceDraft.sequence.id as string;
+    expect(draftId).not.toBe(seq.id);
+    const startAt = '2026-06-01T10:00:00.000Z';
+    expect(sends(await ok({ sequenceId: draftId, startAt }))).toEqual(['2026-06-01T10:00:00.000Z', '2026-06-01T16:00:00.000Z', '2026-06-04T16:00:00.000Z']);
+    expect(sends(await ok({ sequenceId: seq.id, startAt }))).toEqual(['2026-06-01T10:00:00.000Z', '2026-06-02T10:00:00.000Z']);
+  });
+
   it('answers the START decision’s refusal as an error (a one-time sequence the subscriber already ran)', async () => {
     const seq = await createSequence(ws, { steps: [email('Once')], enrollmentMode: 'ONE_TIME' });
     await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { ${ERRORS} } }`, { id: seq.id });

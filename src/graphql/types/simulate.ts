@@ -50,10 +50,15 @@ const SimulatedStepRef = builder.objectRef<SimulatedStepResult>('SimulatedStep')
     step: t.field({ type: StepRef, nullable: true, description: 'A saved sequence’s step (null for an unsaved sequence and run-level entries)', resolve: (s) => s.step }),
     position: t.exposeInt('position', { nullable: true }),
     reason: t.exposeString('reason', { nullable: true }),
-    subject: t.exposeString('subject', { nullable: true }),
-    previewText: t.exposeString('previewText', { nullable: true }),
-    html: t.exposeString('html', { nullable: true, description: 'As sent, with a stand-in message’s tracking links (they never redirect) and placeholder discount codes' }),
-    text: t.exposeString('text', { nullable: true }),
+    // A SENT email's content, rendered once when one of these is asked for.
+    subject: t.string({ nullable: true, resolve: async (s) => (await s.email?.())?.subject ?? null }),
+    previewText: t.string({ nullable: true, resolve: async (s) => (await s.email?.())?.previewText ?? null }),
+    html: t.string({
+      nullable: true,
+      description: 'As sent, with a stand-in message’s tracking links (they never redirect) and placeholder discount codes',
+      resolve: async (s) => (await s.email?.())?.html ?? null,
+    }),
+    text: t.string({ nullable: true, resolve: async (s) => (await s.email?.())?.text ?? null }),
   }),
 });
 
