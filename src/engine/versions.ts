@@ -49,13 +49,17 @@ export async function createDraft(tx: Tx, live: Sequence): Promise<Sequence> {
   return draft;
 }
 
-/** What a step run history says about each run: the stable ids of its steps, and when the latest ran. */
+/**
+ * What a step run history says about each run: the stable ids of its steps, and
+ * when the latest ran — an email's sentAt, the time the machine timed the next
+ * step from (a step being sent: when it was claimed).
+ */
 async function loadRunHistory(tx: Tx, ids: string[]): Promise<Map<string, { ran: Set<string>; lastAt: Date | null }>> {
   if (!ids.length) return new Map();
   const rows = await tx.$queryRaw<{ id: string; origins: string[]; lastAt: Date | null }[]>`
     SELECT sr."enrollmentId"::text AS id, array_agg(DISTINCT COALESCE(st."originId", st.id)::text) AS origins,
-      max(COALESCE(sr."executedAt", sr."scheduledAt")) AS "lastAt"
-    FROM "StepRun" sr JOIN "Step" st ON st.id = sr."stepId"
+      max(COALESCE(m."sentAt", sr."executedAt", sr."scheduledAt")) AS "lastAt"
+    FROM "StepRun" sr JOIN "Step" st ON st.id = sr."stepId" LEFT JOIN "Message" m ON m.id = sr."messageId"
     WHERE sr."enrollmentId" = ANY(${ids}::uuid[])
     GROUP BY sr."enrollmentId"`;
   return new Map(rows.map((r) => [r.id, { ran: new Set(r.origins), lastAt: r.lastAt }]));
@@ -118,9 +122,7 @@ export async function copySteps(tx: Tx, sequenceId: string, version: number, ste
 export async function installVersion(tx: Tx, sequenceId: string, version: number, settings: Settings, note: string | null): Promise<void> {
   await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null } });
   await tx.$executeRaw`UPDATE "Step" SET position = "versionPosition" WHERE "sequenceId" = ${sequenceId}::uuid AND version = ${version} AND "versionPosition" IS NOT NULL`;
-  await tx.sequence.update({
-    where: { id: sequenceId },
-    data: { ...settings, sendWindow: json(settings.sendWindow), version },
-  });
+  const picked = Object.fromEntries(VERSION_SETTINGS.map((key) => [key, settings[key]])) as Settings;
+  await tx.sequence.update({ where: { id: sequenceId }, data: { ...picked, sendWindow: json(picked.sendWindow), version } });
   await recordVersion(tx, sequenceId, version, note);
 }
