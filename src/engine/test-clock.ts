@@ -66,17 +66,19 @@ export async function readTestClock(workspaceId: string): Promise<TestClockState
 }
 
 /**
- * Asks for the clock to reach `target`: starts an advance, extends a running one
- * to a later target, or does nothing when the clock is (or is going) there
- * already. Refuses a live workspace and a target before the frozen time.
+ * Asks for the clock to reach the target `targetOf` gives for its state (read
+ * under the workspace row's lock, so concurrent calls see each other): starts an
+ * advance, extends a running one to a later target, or does nothing when the
+ * clock is (or is going) there already. Refuses a target before the frozen time.
  */
-export async function requestAdvance(workspaceId: string, target: Date, field: string[]): Promise<TestClockState> {
+export async function requestAdvance(workspaceId: string, targetOf: (clock: TestClockState) => Date, field: string[]): Promise<TestClockState> {
   return transaction(async (tx) => {
     const [row] = await tx.$queryRaw<ClockRow[]>`
       SELECT "testClockTime" AS time, "testClockStatus"::text AS status, "testClockTarget" AS target, "liveWorkspaceId" IS NOT NULL AS twin
       FROM "Workspace" WHERE id = ${workspaceId}::uuid FOR UPDATE`;
     const state = row && toState(row);
     if (!state) throw new Error(`workspace ${workspaceId} has no test clock`); // callers check the key first
+    const target = targetOf(state);
     if (target < state.frozenTime) {
       throw new UserError(`A test clock only moves forward: it is at ${state.frozenTime.toISOString()}`, field, 'CLOCK_BACKWARDS');
     }

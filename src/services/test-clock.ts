@@ -26,26 +26,24 @@ export async function advanceTestClock(actor: Actor, input: AdvanceInput, option
   const clock = await readTestClock(actor.workspaceId);
   if (!clock) throw testKeyRequired();
   if ((input.to == null) === (input.by == null)) throw new UserError('Give exactly one of to and by', ['to'], 'INVALID_INPUT');
-  let target: Date;
-  let field: string[];
-  if (input.by != null) {
-    field = ['by'];
-    const duration = parseIsoDuration(input.by);
-    const at = duration && addIsoDuration(clock.advancingTo ?? clock.frozenTime, duration);
-    if (!at) throw new UserError('by must be an ISO 8601 duration such as "P14D" or "PT36H"', field, 'INVALID_DURATION');
-    target = at;
-  } else {
-    field = ['to'];
-    target = input.to!;
-  }
-  const limit = new Date(clock.frozenTime);
-  limit.setUTCFullYear(limit.getUTCFullYear() + MAX_YEARS);
-  if (target > limit) throw new UserError(`A test clock advances at most ${MAX_YEARS} years at a time`, field, 'CLOCK_TOO_FAR');
-  const state = await requestAdvance(actor.workspaceId, target, field);
+  const duration = input.by == null ? null : parseIsoDuration(input.by);
+  const field = input.by != null ? ['by'] : ['to'];
+  if (input.by != null && !duration) throw invalidDuration();
+  const targetOf = (now: TestClockState): Date => {
+    const target = duration ? addIsoDuration(now.advancingTo ?? now.frozenTime, duration) : input.to!;
+    if (!target) throw invalidDuration();
+    const limit = new Date(now.frozenTime);
+    limit.setUTCFullYear(limit.getUTCFullYear() + MAX_YEARS);
+    if (target > limit) throw new UserError(`A test clock advances at most ${MAX_YEARS} years at a time`, field, 'CLOCK_TOO_FAR');
+    return target;
+  };
+  const state = await requestAdvance(actor.workspaceId, targetOf, field);
   // READY: nothing to do (already there). ADVANCING: work it here, or wait for the process that does.
   if (state.status === 'READY') return state;
-  return (await settled(actor.workspaceId, target, options.waitMs ?? WAIT_MS)) ?? state;
+  return (await settled(actor.workspaceId, state.advancingTo!, options.waitMs ?? WAIT_MS)) ?? state;
 }
+
+const invalidDuration = () => new UserError('by must be an ISO 8601 duration such as "P14D" or "PT36H"', ['by'], 'INVALID_DURATION');
 
 /** The clock once it is READY at `target` or later, or its state after `ms`. */
 async function settled(workspaceId: string, target: Date, ms: number): Promise<TestClockState | null> {
