@@ -79,24 +79,36 @@ async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];
   pending.delete(tx);
   if (!changes.length) return;
-  // One statement however many changes (a bulk cancel writes 100,000): arrays, unnested
-  // in order; the NOTIFY rides in it (one round trip less for every writer).
+  // One statement however many changes (a bulk cancel writes 100,000); the NOTIFY rides in it.
+  await tx.$executeRaw`WITH logged AS (${changeLogInsert(changesSource(changes))} RETURNING 1) ${notifyChanges(changes)}`;
+}
+
+/**
+ * For a writer about to run its own statement: every change this transaction
+ * logged so far plus `changes`, taken out of the buffer, as a change-log INSERT
+ * (a data-modifying CTE) and the NOTIFY to SELECT beside it; null when none.
+ * The same order key as flushRunChanges, in the same order: the writer's
+ * statement holds its rows' locks as the flush would.
+ */
+export function takeRunChanges(tx: Tx, changes: RunChange[]): { insert: Prisma.Sql; notify: Prisma.Sql } | null {
+  const all = [...(pending.get(tx) ?? []), ...changes];
+  pending.delete(tx);
+  if (!all.length) return null;
+  return { insert: changeLogInsert(changesSource(all)), notify: notifyChanges(all) };
+}
+
+/** Changes as the rows `changeLogInsert` selects from: arrays, unnested in order. */
+function changesSource(changes: RunChange[]): Prisma.Sql {
+  return Prisma.sql`
+    SELECT * FROM unnest(
+      ${changes.map((c) => c.workspaceId)}::uuid[], ${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.sequenceId)}::uuid[],
+      ${changes.map((c) => c.subscriberId)}::uuid[], ${changes.map((c) => c.previousStatus)}::text[], ${changes.map((c) => c.status)}::text[],
+      ${changes.map((c) => c.reason)}::text[], ${changes.map((c) => c.occurredAt)}::timestamp(3)[]
+    ) WITH ORDINALITY AS c(workspace, enrollment, sequence, subscriber, previous, status, reason, at, n)`;
+}
+
+/** The SELECT that NOTIFYs the changes' workspaces (delivered on commit). */
+function notifyChanges(changes: RunChange[]): Prisma.Sql {
   const workspaces = [...new Set(changes.map((c) => c.workspaceId))];
-  await tx.$executeRaw`
-    WITH logged AS (
-      INSERT INTO "EnrollmentChange"
-        (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
-      SELECT GREATEST(me.xid, (SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)),
-             c.workspace, c.enrollment, c.sequence, c.subscriber,
-             c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
-      FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me,
-        unnest(
-          ${changes.map((c) => c.workspaceId)}::uuid[], ${changes.map((c) => c.id)}::uuid[], ${changes.map((c) => c.sequenceId)}::uuid[],
-          ${changes.map((c) => c.subscriberId)}::uuid[], ${changes.map((c) => c.previousStatus)}::text[], ${changes.map((c) => c.status)}::text[],
-          ${changes.map((c) => c.reason)}::text[], ${changes.map((c) => c.occurredAt)}::timestamp(3)[]
-        ) WITH ORDINALITY AS c(workspace, enrollment, sequence, subscriber, previous, status, reason, at, n)
-      ORDER BY c.n
-      RETURNING 1
-    )
-    SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
+  return Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
 }

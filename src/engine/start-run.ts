@@ -25,7 +25,7 @@ import { Prisma, type Sequence } from '../generated/prisma/client.js';
 import { jobsInsert, type JobToSend } from './boss.js';
 import { advisoryLocks } from './locks.js';
 import { QUEUES } from './queues.js';
-import { OPEN_STATUSES, logRunChanges, unwrittenRunChanges, type RunChange } from './run-status.js';
+import { OPEN_STATUSES, takeRunChanges, unwrittenRunChanges, type RunChange } from './run-status.js';
 
 export interface StartRunInput {
   sequence: Sequence;
@@ -145,8 +145,7 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
   });
 
   if (rows.length) {
-    await insertEnrollments(tx, rows, at, jobs);
-    await logRunChanges(tx, changes);
+    await insertEnrollments(tx, rows, at, jobs, changes);
     // At most once a minute: this row lock would otherwise queue every start of the
     // sequence (and the loaded rows tell when no update is due, saving the statement).
     const minuteAgo = new Date(at.getTime() - 60_000);
@@ -293,16 +292,16 @@ interface EnrollmentRow {
 }
 
 /**
- * One INSERT for every run, however many (arrays, unnested in order), and their
- * first jobs in the same statement. Timestamps are engine time (a test clock's,
- * in a test workspace).
+ * One statement for every run, however many (arrays, unnested in order): their
+ * INSERT, their first jobs, and the change log (theirs and what this transaction
+ * logged before). Timestamps are engine time (a test clock's, in a test workspace).
  */
-async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[]): Promise<void> {
+async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[], changes: RunChange[]): Promise<void> {
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
   const insertJobs = await jobsInsert(tx, jobs);
-  const withJobs = insertJobs ? Prisma.sql`WITH jobs AS (${insertJobs})` : Prisma.empty;
+  const log = takeRunChanges(tx, changes)!;
   await tx.$executeRaw`
-    ${withJobs}
+    WITH ${insertJobs ? Prisma.sql`jobs AS (${insertJobs}),` : Prisma.empty} logged AS (${log.insert} RETURNING 1), runs AS (
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
       "entryEventId", "entryEvent", version, "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
     SELECT r.id, r.workspace, r.sequence, r.subscriber, r.status::"EnrollmentStatus", r.key, r.idem, r.entry_id, r.entry,
@@ -310,7 +309,9 @@ async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date, jobs: 
     FROM unnest(${col('id')}::uuid[], ${col('workspaceId')}::uuid[], ${col('sequenceId')}::uuid[], ${col('subscriberId')}::uuid[],
       ${col('status')}::text[], ${col('enrollmentKey')}::text[], ${col('idempotencyKey')}::text[], ${col('entryEventId')}::uuid[],
       ${col('entryEvent')}::jsonb[], ${col('version')}::int[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
-      AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, version, position, next, completed)`;
+      AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, version, position, next, completed)
+    RETURNING 1
+    ) ${log.notify}`;
 }
 
 /** Throttles: capacity counts runs in progress; the daily limit counts runs begun since midnight UTC. */
