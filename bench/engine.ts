@@ -18,6 +18,7 @@ import { createWorkspaceWithKey } from '../src/auth/api-keys.js';
 import { schema } from '../src/graphql/schema.js';
 import { createLogger } from '../src/logger.js';
 import { buildApp } from '../src/server/app.js';
+import { benchApi, benchEmail } from './api.js';
 import { benchDatabase } from './database.js';
 import { startEngine, type BenchEngine } from './engine-runtime.js';
 import { countTracked, drive, paced, quantile, trackEventVariables, TRACK_EVENT } from './generator.js';
@@ -49,17 +50,17 @@ export interface EngineCeilings {
   smtp?: Ceiling;
 }
 
-const BATCH = 500;
-const TRACK_EVENTS = `mutation($input: TrackEventsInput!) { trackEvents(input: $input) { results { enrollments { id } } errors { message } } }`;
+export const BATCH = 500;
+export const TRACK_EVENTS = `mutation($input: TrackEventsInput!) { trackEvents(input: $input) { results { enrollments { id } } errors { message } } }`;
 
-function countBatch(data: any): number {
+export function countBatch(data: any): number {
   const payload = data.trackEvents;
   if (payload.errors?.length) throw new Error(`trackEvents: ${JSON.stringify(payload.errors.slice(0, 3))}`);
   return (payload.results as { enrollments: unknown[] }[]).reduce((n, r) => n + r.enrollments.length, 0);
 }
 
 /** Calls of BATCH events; with `total`, the last call carries only what is left. */
-const batchVariables = (prefix: string, event: string, total = Infinity) => (call: number) => ({
+export const batchVariables = (prefix: string, event: string, total = Infinity) => (call: number) => ({
   input: {
     events: Array.from({ length: Math.min(BATCH, total - call * BATCH) }, (_, k) => trackEventVariables(prefix, event)(call * BATCH + k).input),
   },
@@ -89,32 +90,8 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     const port = await app.start(0, '127.0.0.1');
     const endpoint = `http://127.0.0.1:${port}/graphql`;
     const { key } = await createWorkspaceWithKey(prisma, 'Bench');
-    const headers = { authorization: `Bearer ${key}` };
-    const gql = async (query: string, variables: Record<string, unknown>) => {
-      const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
-      const body = (await response.json()) as { data?: any; errors?: unknown[] };
-      const payload = body.data && Object.values(body.data)[0];
-      if (body.errors || (payload as any)?.errors?.length) throw new Error(`${query.slice(0, 60)}…: ${JSON.stringify(body.errors ?? (payload as any).errors)}`);
-      return payload;
-    };
-    const email = (subject: string, delay?: object) => ({
-      subject: `${subject} {{subscriber.firstName|friend}}`,
-      blocks: [{ type: 'heading', text: 'Hello' }, { type: 'text', text: 'Plan: {{event.plan}}' }, { type: 'button', text: 'Open', url: 'https://example.com' }],
-      ...(delay ? { delay } : {}),
-    });
-    /** An enabled sequence; `settings` go through updateSequence (throttles are not create inputs). */
-    const sequence = async (name: string, eventName: string, steps: object[], extra: object = {}) => {
-      const created = await gql(`mutation($input: CreateSequenceInput!) { createSequence(input: $input) { sequence { id } errors { field message } } }`, {
-        input: { name, trigger: 'EVENT_RECEIVED', eventName, steps },
-      });
-      const id = created.sequence.id as string;
-      if (Object.keys(extra).length) {
-        await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { message } } }`, { id, input: extra });
-      }
-      await gql(`mutation($id: ID!) { enableSequence(id: $id) { errors { message } } }`, { id });
-      const row = await prisma.sequence.findFirstOrThrow({ where: { name }, include: { steps: { orderBy: { position: 'asc' } } } });
-      return { id, dbId: row.id, stepIds: row.steps.map((s) => s.id) };
-    };
+    const { headers, gql, sequence } = benchApi(prisma, endpoint, key);
+    const email = benchEmail;
     const main = await sequence('Bench', 'bench.signed_up', [email('Welcome'), email('Day two', { days: 1 })]);
     // Runs started in bulk wait a day: phase 3 works only phase 1's runs.
     const batch = await sequence('Batch', 'bench.batch', [email('Later', { days: 1 })]);

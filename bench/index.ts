@@ -5,12 +5,16 @@
 //
 // BENCH_QUICK=1 runs everything at a small size (a minute or two) to check that
 // the benchmark works; its figures mean little. BENCH_ONLY=ingest runs only the
-// HTTP ceiling and the ingestion phases (trackEvent, trackEvents).
+// HTTP ceiling and the ingestion phases (trackEvent, trackEvents); BENCH_ONLY=cancel
+// and BENCH_ONLY=memory run only that phase (BENCH_ONLY=simulate: see below). The memory phase (one worker process
+// sending BENCH_MEMORY_EMAILS, 100,000 by default, while its RSS is sampled)
+// takes minutes: the full run includes it only with BENCH_MEMORY=1.
 import os from 'node:os';
 import { benchCancel } from './cancel.js';
 import { commitCeiling, httpCeiling, queueCeiling, smtpCeiling } from './ceilings.js';
 import { benchDatabase, benchWhere, stopBenchServer } from './database.js';
 import { benchEngine, type EngineBenchOptions } from './engine.js';
+import { benchMemory } from './memory.js';
 import { printFigures, printTable, type Ceiling, type Figure, type Row } from './report.js';
 import { startBenchSmtpSink } from './smtp-sink.js';
 import { benchSimulate } from './simulate.js';
@@ -18,7 +22,9 @@ import { benchTestClock } from './test-clock.js';
 import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const ingestOnly = process.env.BENCH_ONLY === 'ingest';
+const only = process.env.BENCH_ONLY || undefined;
+if (only && !['ingest', 'simulate', 'cancel', 'memory'].includes(only)) throw new Error(`BENCH_ONLY must be ingest, simulate, cancel or memory (got ${only})`);
+const ingestOnly = only === 'ingest';
 
 function num(name: string, full: number, small: number): number {
   const raw = process.env[name];
@@ -54,7 +60,23 @@ if (process.env.BENCH_ONLY === 'simulate') {
 const started = Date.now();
 const sink = await startBenchSmtpSink();
 const figures: Figure[] = [];
+const memoryOptions = () => ({
+  emails: num('BENCH_MEMORY_EMAILS', 100_000, 5_000),
+  workerConcurrency: engineOptions.workerConcurrency,
+  limitSeconds: num('BENCH_MEMORY_LIMIT_SECONDS', 900, 120),
+});
 try {
+  if (only === 'cancel') figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
+  else if (only === 'memory') figures.push(...(await benchMemory(memoryOptions(), sink)));
+  else await benchAll();
+} finally {
+  await sink.close();
+  await stopBenchServer();
+}
+printFigures(`Summary (${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ', BENCH_QUICK: sizes too small for real figures' : ''})`, figures);
+process.exit(0);
+
+async function benchAll() {
   // Ceilings, on a database of their own on the same server.
   const ceilingRows: Row[] = [];
   const ceilingDb = await benchDatabase({ migrated: false });
@@ -90,10 +112,6 @@ try {
 
     figures.push(...(await benchSimulate(simulateCalls)));
     figures.push(...(await benchTestClock(num('BENCH_TEST_CLOCK_RUNS', 1_000, 200))));
+    if (process.env.BENCH_MEMORY === '1') figures.push(...(await benchMemory(memoryOptions(), sink)));
   }
-} finally {
-  await sink.close();
-  await stopBenchServer();
 }
-printFigures(`Summary (${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ', BENCH_QUICK: sizes too small for real figures' : ''})`, figures);
-process.exit(0);

@@ -6,13 +6,14 @@
 //
 // BENCH_LOAD_SECONDS (default 120), BENCH_LOAD_SUBSCRIPTIONS (1000),
 // BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
 import { benchDatabase } from './database.js';
+import { startStepwise } from './processes.js';
 import { printTable, type Row } from './report.js';
 
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
@@ -23,34 +24,25 @@ const KEY = 'sk_load_test_key_0123456789abcdef';
 
 const children: ChildProcess[] = [];
 
-function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready: RegExp): Promise<RegExpExecArray> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DATABASE_URL: url,
-    STEPWISE_API_KEY: KEY,
-    STEPWISE_ROLE: role,
-    SMTP_URL: smtpUrl,
-    PORT: '0',
-    LOG_LEVEL: 'info',
-    WORKER_CONCURRENCY: WORKERS,
-    // One API key drives all the load: the per-key rate limit would measure itself.
-    RATE_LIMIT_PER_MINUTE: '0',
-    // …and its 1,000 subscriptions would meet the per-key cap.
-    MAX_SUBSCRIPTIONS_PER_KEY: String(SUBSCRIPTIONS),
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = ready.exec(output);
-      if (match) resolve(match);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}:\n${output.slice(-2000)}`)));
-  });
+async function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready: RegExp): Promise<RegExpExecArray> {
+  const started = await startStepwise(
+    {
+      DATABASE_URL: url,
+      STEPWISE_API_KEY: KEY,
+      STEPWISE_ROLE: role,
+      SMTP_URL: smtpUrl,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WORKER_CONCURRENCY: WORKERS,
+      // One API key drives all the load: the per-key rate limit would measure itself.
+      RATE_LIMIT_PER_MINUTE: '0',
+      // …and its 1,000 subscriptions would meet the per-key cap.
+      MAX_SUBSCRIPTIONS_PER_KEY: String(SUBSCRIPTIONS),
+    },
+    ready,
+  );
+  children.push(started.child);
+  return started.ready;
 }
 
 function percentile(sorted: number[], p: number): number {

@@ -1,0 +1,52 @@
+// Stepwise as its own process (src/main.ts), for the benchmarks that measure a
+// process from outside: the load test's API and worker processes, the worker
+// whose memory the memory phase samples.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+
+export interface StepwiseProcess {
+  child: ChildProcess;
+  /** The first match of `ready` in the process's output. */
+  ready: RegExpExecArray;
+  /** SIGTERM (a graceful stop) and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `src/main.ts` with `env` over the current environment; resolves once its output matches `ready`. */
+export function startStepwise(env: NodeJS.ProcessEnv, ready: RegExp): Promise<StepwiseProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.length > 100_000) output = output.slice(-20_000);
+      const match = ready.exec(output);
+      if (match) {
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve({
+          child,
+          ready: match,
+          stop: async () => {
+            if (child.exitCode === null) child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${env.STEPWISE_ROLE ?? 'stepwise'} exited with ${code}:\n${output.slice(-2000)}`)));
+  });
+}
+
+/** Resident set size of a process in bytes (Linux /proc). */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+  if (!kb) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb) * 1024;
+}
