@@ -11,7 +11,7 @@ import { printTable, type Figure } from './report.js';
 export async function benchCancel(RUNS: number): Promise<Figure[]> {
   const bench = await benchDatabase();
   const { prisma } = bench;
-  const engine = await startEngine(bench.url, {});
+  const engine = await startEngine(bench, {});
   try {
     const workspace = await prisma.workspace.create({ data: { name: 'bench' } });
     const make = (name: string) =>
@@ -44,7 +44,7 @@ export async function benchCancel(RUNS: number): Promise<Figure[]> {
     const probe = new pg.Client({ connectionString: bench.url });
     await probe.connect();
     const started = performance.now();
-    const cancelling = cancelEnrollments({ workspaceId: workspace.id }, { sequenceId: encodeId('Sequence', target.id), fieldValues: ['bulk'], dryRun: false });
+    const cancelling = cancelEnrollments({ workspaceId: workspace.id, runtime: engine.runtime }, { sequenceId: encodeId('Sequence', target.id), fieldValues: ['bulk'], dryRun: false });
     await new Promise((r) => setTimeout(r, 200)); // let the cancel take its locks first
     const lockStart = performance.now();
     await probe.query('BEGIN');

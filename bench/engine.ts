@@ -84,8 +84,10 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
   const figures: Figure[] = [];
   const database = await benchDatabase();
   const { url, prisma } = database;
-  let engine: BenchEngine = await startEngine(url, {});
-  const app = buildApp({ prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
+  // The API's runtime inserts jobs; the workers run in runtimes of their own, started per phase.
+  const api = await startEngine(database, {});
+  let engine: BenchEngine | undefined;
+  const app = buildApp({ runtime: api.runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
   try {
     const port = await app.start(0, '127.0.0.1');
     const endpoint = `http://127.0.0.1:${port}/graphql`;
@@ -135,9 +137,8 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     rows.push({ measure: 'SMTP burst: runs held by throttlePaused', value: String(held) });
 
     // 3. Steps executed, mail to the outbox.
-    await engine.stop();
     const stepsT0 = Date.now();
-    engine = await startEngine(url, { workers: options.workerConcurrency });
+    engine = await startEngine(database, { workers: options.workerConcurrency });
     const firstStep = main.stepIds[0]!;
     const steps = await until(
       () => prisma.stepRun.count({ where: { stepId: firstStep, executedAt: { not: null } } }),
@@ -154,7 +155,7 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     // 4. The SMTP burst.
     await engine.stop();
     sink.reset();
-    engine = await startEngine(url, { workers: options.workerConcurrency, smtpUrl: sink.url });
+    engine = await startEngine(database, { workers: options.workerConcurrency, smtpUrl: sink.url });
     const burstT0 = performance.now();
     await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { message } } }`, {
       id: burst.id,
@@ -192,7 +193,8 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     return { rows, figures };
   } finally {
     await app.stop().catch((error) => console.error('engine bench: app stop', error));
-    await engine.stop().catch((error) => console.error('engine bench: engine stop', error));
+    await engine?.stop().catch((error) => console.error('engine bench: engine stop', error));
+    await api.stop().catch((error) => console.error('engine bench: api runtime stop', error));
     await database.close().catch((error) => console.error('engine bench: database close', error));
   }
 }

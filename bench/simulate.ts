@@ -12,6 +12,7 @@ import { decodeId } from '../src/domain/public-id.js';
 import { createLogger } from '../src/logger.js';
 import { buildApp } from '../src/server/app.js';
 import { benchDatabase } from './database.js';
+import { createRuntime } from '../src/runtime.js';
 import { printTable, type Figure } from './report.js';
 
 const SIMULATE = `mutation($input: SimulateSequenceInput!) { simulateSequence(input: $input) {
@@ -21,7 +22,9 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 
 export async function benchSimulate(CALLS: number): Promise<Figure[]> {
   const bench = await benchDatabase();
-  const app = buildApp({ prisma: bench.prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
+  // The API's runtime (no workers: a simulation enqueues nothing).
+  const runtime = createRuntime({ DATABASE_URL: bench.url }, { db: bench.prisma, workers: false });
+  const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
   try {
     const { key } = await createWorkspaceWithKey(bench.prisma, 'bench');
     const gql = async (query: string, variables: Record<string, unknown>) => {

@@ -2,7 +2,7 @@
 // minute apart (trackEvents on the test clock), each with five emails spread over
 // two weeks, and one advanceTestClock call works every step on the virtual clock.
 import { createWorkspaceWithKey, createTestKey } from '../src/auth/api-keys.js';
-import { withClock } from '../src/clock.js';
+import { fixedClock } from '../src/clock.js';
 import { encodeId } from '../src/domain/public-id.js';
 import { trackEvents } from '../src/services/events.js';
 import { changeSequenceStatus, createSequence } from '../src/services/sequences.js';
@@ -17,11 +17,11 @@ const BATCHES = 10;
 export async function benchTestClock(runs: number): Promise<Figure[]> {
   const bench = await benchDatabase();
   const { prisma } = bench;
-  const engine = await startEngine(bench.url, {});
+  const engine = await startEngine(bench, {});
   try {
     const live = await createWorkspaceWithKey(prisma, 'bench live');
     const twin = (await createTestKey(prisma, live.workspaceId, T0))!;
-    const actor = { workspaceId: twin.workspaceId };
+    const actor = { workspaceId: twin.workspaceId, runtime: engine.runtime };
     const step = (n: number, days: number) => ({ subject: `Step ${n}, {{subscriber.email}}`, delay: { days }, blocks: [{ type: 'text', text: `Email ${n}` }] });
     const sequenceId = await createSequence(actor, {
       name: 'Bench drip',
@@ -34,7 +34,7 @@ export async function benchTestClock(runs: number): Promise<Figure[]> {
     for (let b = 0; b < BATCHES; b++) {
       const at = new Date(T0.getTime() + b * 60_000);
       const events = Array.from({ length: Math.min(perBatch, runs - b * perBatch) }, (_, i) => ({ email: `bench${b * perBatch + i}@example.com`, event: 'signed_up' }));
-      if (events.length) await withClock({ now: () => at }, () => trackEvents(actor, events));
+      if (events.length) await trackEvents({ ...actor, runtime: { ...engine.runtime, clock: fixedClock(at) } }, events);
     }
     await prisma.workspace.update({ where: { id: twin.workspaceId }, data: { testClockTime: new Date(T0.getTime() + BATCHES * 60_000) } });
 

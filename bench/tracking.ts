@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../src/logger.js';
 import { trackingUrl } from '../src/domain/tracking-links.js';
+import { createRuntime } from '../src/runtime.js';
 import { buildApp } from '../src/server/app.js';
 import { loadSequenceStats, loadStepStats } from '../src/services/stats.js';
 import { configureTracking, trackingKeys } from '../src/services/tracking.js';
@@ -68,7 +69,8 @@ async function median(fn: () => Promise<unknown>, times = 5): Promise<number> {
 export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, concurrency: CONCURRENCY }: TrackingBenchOptions): Promise<{ rows: Row[]; figures: Figure[] }> {
   const bench = await benchDatabase();
   const { prisma } = bench;
-  const app = buildApp({ prisma, logger: createLogger('silent') });
+  // No job queue started: tracking writes insert no jobs here.
+  const app = buildApp({ runtime: createRuntime({ DATABASE_URL: bench.url }, { db: prisma, workers: false }), logger: createLogger('silent') });
   try {
     const port = await app.start(0, '127.0.0.1');
     configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
@@ -107,9 +109,9 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     await prisma.$executeRawUnsafe('VACUUM ANALYZE "Message"');
     await prisma.$executeRawUnsafe('VACUUM ANALYZE "Enrollment"');
 
-    const sequenceMs = await median(() => loadSequenceStats([sequence.id]));
-    const stepMs = await median(() => loadStepStats(steps.map((s) => s.id)));
-    const [stats] = await loadSequenceStats([sequence.id]);
+    const sequenceMs = await median(() => loadSequenceStats(prisma, [sequence.id]));
+    const stepMs = await median(() => loadStepStats(prisma, steps.map((s) => s.id)));
+    const [stats] = await loadSequenceStats(prisma, [sequence.id]);
 
     const keys = await trackingKeys();
     const ids = (await prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text FROM "Message" ORDER BY id LIMIT ${REQUESTS}`)).map((r) => r.id);

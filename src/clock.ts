@@ -1,9 +1,9 @@
 /**
- * The one source of engine time. Everything that decides "when" (delays, send
- * windows, inactivity, throttles) asks this clock, so tests can fix it and a
- * simulation clock can later fast-forward a workspace.
+ * Engine time. Everything that decides "when" (delays, send windows, inactivity,
+ * throttles, timestamps) asks the clock it was handed (the runtime's, or a
+ * workspace's own: see src/runtime.ts), never a global, so tests can fix it and a
+ * workspace can run on a simulated clock.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface Clock {
   now(): Date;
@@ -11,25 +11,13 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
-let current: Clock = systemClock;
-// A clock for one async call chain: a test clock's advance runs the engine on
-// virtual time while live work in the same process keeps the process's clock.
-const scoped = new AsyncLocalStorage<Clock>();
-
-export function now(): Date {
-  return (scoped.getStore() ?? current).now();
-}
-
-/** Runs `fn` (and everything it awaits) on `clock`. */
-export function withClock<T>(clock: Clock, fn: () => T): T {
-  return scoped.run(clock, fn);
-}
-
-/** Replaces the clock; returns a function that restores the previous one. */
-export function useClock(clock: Clock): () => void {
-  const previous = current;
-  current = clock;
-  return () => {
-    current = previous;
+/** A clock standing still at `at` (tests, simulations); `set` moves it. */
+export function fixedClock(at: Date | string | number): Clock & { set(next: Date | string | number): void } {
+  let current = new Date(at);
+  return {
+    now: () => new Date(current),
+    set(next) {
+      current = new Date(next);
+    },
   };
 }

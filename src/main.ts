@@ -1,4 +1,4 @@
-// Startup: config → database → migrations → job queue and workers → API keys → HTTP server.
+// Startup: config → database → migrations → runtime (job queue, workers, mail) → API keys → HTTP server.
 // SIGTERM/SIGINT release everything in reverse order.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,14 +10,12 @@ import { migrate } from './db/migrate.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createLogger } from './logger.js';
 import { buildApp } from './server/app.js';
-import { startBoss, stopBoss } from './engine/boss.js';
-import { startWorkers } from './engine/workers.js';
-import { configureMail, mailer } from './mail/transport.js';
 import { configureGenerator } from './generation/generator.js';
 import { configureStripe } from './integrations/stripe.js';
 import { configureShopify } from './integrations/shopify.js';
 import { configureTracking } from './services/tracking.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
+import { createRuntime } from './runtime.js';
 
 let config: Config;
 try {
@@ -35,14 +33,9 @@ process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unha
 const database = await openDatabase(config, (line) => logger.warn({ postgres: line }));
 const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
-// Each step job holds a connection for its transaction: size the pool to the workers.
+// Each step batch holds a connection for its transaction: size the pool to the workers.
+// (connectDb also sets the process's db() accessor, still read by resolvers and the change feed.)
 const prisma = connectDb(database.url, { max: config.WORKER_CONCURRENCY + 5 });
-configureMail({
-  smtpUrl: config.SMTP_URL,
-  testSmtpUrl: config.TEST_SMTP_URL,
-  from: config.MAIL_FROM,
-  connections: Math.min(config.WORKER_CONCURRENCY, 10),
-});
 configureGenerator({
   baseUrl: config.LLM_BASE_URL,
   apiKey: config.LLM_API_KEY,
@@ -61,13 +54,13 @@ configureShopify({ apiUrl: config.SHOPIFY_API_URL, apiVersion: config.SHOPIFY_AP
 const serveHttp = config.STEPWISE_ROLE !== 'worker';
 const runJobs = config.STEPWISE_ROLE !== 'api';
 // API processes also start pg-boss: they insert jobs, in the same transactions as their writes.
-const jobs = await startBoss(database.url, { schedule: runJobs, supervise: runJobs });
-if (runJobs) await startWorkers(jobs, { concurrency: config.WORKER_CONCURRENCY });
+const runtime = createRuntime({ ...config, DATABASE_URL: database.url }, { db: prisma });
+await runtime.start();
 
 const graphiqlApiKey = await provisionKeys(prisma);
 // Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY.
 if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ err: error }, 'change listener'));
-const app = serveHttp ? buildApp({ prisma, logger, graphiqlApiKey, settings: config }) : undefined;
+const app = serveHttp ? buildApp({ runtime, logger, graphiqlApiKey, settings: config }) : undefined;
 if (app) {
   const port = await app.start(config.PORT, config.HOST);
   logger.info({ host: config.HOST, port }, `Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
@@ -108,10 +101,8 @@ async function shutdown(signal: string) {
   // which lets running step jobs finish and returns the rest to the queue.
   await app?.stop({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   await stopChangeNotifier();
-  await stopBoss({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
-  // The hand-offs are drained with the step loops: the relay gets a QUIT, not a reset.
-  mailer('live').transport.close();
-  mailer('test').transport.close();
+  // The step loops drain their hand-offs, then the queue stops and the relay gets a QUIT.
+  await runtime.stop({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
   logger.info('stopped');
   await disconnectDb();
   await database.stop();

@@ -2,7 +2,7 @@
 // prints its API key once (only its hash is stored). With --test it also creates
 // the workspace's test twin and prints a test key for it.
 import { createTestKey, createWorkspaceWithKey } from '../auth/api-keys.js';
-import { now } from '../clock.js';
+import { systemClock } from '../clock.js';
 import { parseConfig } from '../config.js';
 import { connectDb, disconnectDb } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
@@ -25,7 +25,7 @@ const { key, workspaceId } = await createWorkspaceWithKey(prisma, name);
 console.log(`Workspace "${name}" (${encodeId('Workspace', workspaceId)})`);
 console.log(`API key (shown once): ${key}`);
 if (test) {
-  const frozenAt = now();
+  const frozenAt = systemClock.now();
   const twin = (await createTestKey(prisma, workspaceId, frozenAt))!;
   console.log(`Test workspace (${encodeId('Workspace', twin.workspaceId)}), its clock frozen at ${frozenAt.toISOString()}`);
   console.log(`Test key (shown once): ${twin.key}`);

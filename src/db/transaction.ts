@@ -1,7 +1,8 @@
 // The one way to open a transaction. Code inside it can register work to run as
 // the transaction's last statements (just before COMMIT), e.g. numbering the
 // change log under a lock that must be held as briefly as possible.
-import { db, type Tx } from './client.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Tx } from './client.js';
 
 type Hook = (tx: Tx) => Promise<void>;
 
@@ -13,8 +14,9 @@ export interface TransactionOptions {
   maxWait?: number;
 }
 
-export async function transaction<T>(fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-  return db().$transaction(
+/** Opens a transaction on `on.db` (a runtime, an engine context, or anything holding the client). */
+export async function transaction<T>(on: { db: PrismaClient }, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  return on.db.$transaction(
     async (tx) => {
       const hooks: Hook[] = [];
       beforeCommit.set(tx, hooks);

@@ -1,20 +1,14 @@
 // pg-boss in the same Postgres. Jobs are inserted through the caller's Prisma
 // transaction, so a job exists exactly when the state change that needs it commits.
 import PgBoss from 'pg-boss';
-import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
+import type { EngineContext } from './context.js';
 import { QUEUE_OPTIONS, QUEUES } from './queues.js';
 import { holdTestJobs } from './test-jobs.js';
 
-let current: PgBoss | undefined;
-
-export function boss(): PgBoss {
-  if (!current) throw new Error('job queue not started: call startBoss first');
-  return current;
-}
-
-export async function startBoss(connectionString: string, options: { schedule?: boolean; supervise?: boolean } = {}) {
+/** The queue, not started yet (src/runtime.ts starts and stops it). */
+export function createBoss(connectionString: string, options: { schedule?: boolean; supervise?: boolean } = {}): PgBoss {
   const instance = new PgBoss({
     connectionString,
     max: 4,
@@ -24,6 +18,11 @@ export async function startBoss(connectionString: string, options: { schedule?: 
     maintenanceIntervalSeconds: 30,
   });
   instance.on('error', (error) => console.error('pg-boss', error));
+  return instance;
+}
+
+/** Starts the queue and makes sure every Stepwise queue exists. */
+export async function startBoss(instance: PgBoss): Promise<PgBoss> {
   await instance.start();
   for (const name of Object.values(QUEUES)) {
     // Retries with backoff: a step that fails (SMTP down) is tried again, then failed for good.
@@ -36,24 +35,7 @@ export async function startBoss(connectionString: string, options: { schedule?: 
       ...QUEUE_OPTIONS[name],
     });
   }
-  current = instance;
   return instance;
-}
-
-const beforeStop: (() => Promise<void>)[] = [];
-
-/** Work to finish before the queue stops (the step loops stop fetching and drain their hand-offs). */
-export function onBossStop(hook: () => Promise<void>): void {
-  beforeStop.push(hook);
-}
-
-export async function stopBoss(options: { graceful?: boolean; timeout?: number } = {}) {
-  const hooks = beforeStop.splice(0);
-  if (options.graceful ?? true) await Promise.all(hooks.map((h) => h()));
-  else for (const hook of hooks) void hook();
-  const instance = current;
-  current = undefined;
-  await instance?.stop({ graceful: options.graceful ?? true, timeout: options.timeout ?? 10_000, wait: true });
 }
 
 const toParam = (v: unknown) =>
@@ -88,8 +70,8 @@ export interface JobToSend {
  * is engine time (the clock); the queue runs on the database's clock, so it is
  * given the wait from now (an interval after the database's now()), not the instant.
  */
-export async function enqueue(tx: Tx, all: JobToSend[]): Promise<void> {
-  const insert = await jobsInsert(tx, all);
+export async function enqueue(ctx: Pick<EngineContext, 'boss' | 'clock'>, tx: Tx, all: JobToSend[]): Promise<void> {
+  const insert = await jobsInsert(ctx, tx, all);
   if (insert) await tx.$executeRaw(insert);
 }
 
@@ -100,11 +82,11 @@ export async function enqueue(tx: Tx, all: JobToSend[]): Promise<void> {
  * of the others (its SQL and values, as `insert` would run them) is returned,
  * or null when none is left.
  */
-export async function jobsInsert(tx: Tx, all: JobToSend[]): Promise<Prisma.Sql | null> {
+export async function jobsInsert(ctx: Pick<EngineContext, 'boss' | 'clock'>, tx: Tx, all: JobToSend[]): Promise<Prisma.Sql | null> {
   if (!all.length) return null;
-  const jobs = await holdTestJobs(tx, all, now());
+  const jobs = await holdTestJobs(tx, all, ctx.clock.now());
   if (!jobs.length) return null;
-  const at = now().getTime();
+  const at = ctx.clock.now().getTime();
   let captured: Prisma.Sql | undefined;
   const capture: PgBoss.Db = {
     executeSql: async (text, values) => {
@@ -116,7 +98,7 @@ export async function jobsInsert(tx: Tx, all: JobToSend[]): Promise<Prisma.Sql |
       return { rows: [] };
     },
   };
-  await boss().insert(
+  await ctx.boss.insert(
     jobs.map((j) => ({
       name: j.name,
       data: j.data,
@@ -134,13 +116,13 @@ export async function jobsInsert(tx: Tx, all: JobToSend[]): Promise<Prisma.Sql |
 type JobCommand = (name: string, ids: string[], data: object | null, options: { db: PgBoss.Db }) => Promise<unknown>;
 
 /** Completes jobs inside `tx`. */
-export async function completeJobs(tx: Tx, name: string, ids: string[]): Promise<void> {
+export async function completeJobs(ctx: Pick<EngineContext, 'boss'>, tx: Tx, name: string, ids: string[]): Promise<void> {
   if (!ids.length) return;
-  await (boss().complete.bind(boss()) as unknown as JobCommand)(name, ids, null, { db: txDb(tx) });
+  await (ctx.boss.complete.bind(ctx.boss) as unknown as JobCommand)(name, ids, null, { db: txDb(tx) });
 }
 
 /** Fails jobs inside `tx` (pg-boss retries them with backoff while attempts remain). */
-export async function failJobs(tx: Tx, name: string, ids: string[], data: object): Promise<void> {
+export async function failJobs(ctx: Pick<EngineContext, 'boss'>, tx: Tx, name: string, ids: string[], data: object): Promise<void> {
   if (!ids.length) return;
-  await (boss().fail.bind(boss()) as unknown as JobCommand)(name, ids, data, { db: txDb(tx) });
+  await (ctx.boss.fail.bind(ctx.boss) as unknown as JobCommand)(name, ids, data, { db: txDb(tx) });
 }

@@ -10,6 +10,7 @@ import type { Tx } from '../db/client.js';
 import { replaceSteps } from './steps.js';
 import { lockSequenceRow } from './locks.js';
 import type { GenerateSequenceJob } from './queues.js';
+import type { EngineContext } from './context.js';
 
 export type GenerationOutcome = 'done' | 'failed' | 'skipped';
 
@@ -18,8 +19,8 @@ async function lockSequence(tx: Tx, id: string) {
   return tx.sequence.findUnique({ where: { id } });
 }
 
-export async function generateSequence(job: GenerateSequenceJob, options: { finalAttempt: boolean }): Promise<GenerationOutcome> {
-  const request = await transaction(async (tx): Promise<DraftRequest | null> => {
+export async function generateSequence(ctx: EngineContext, job: GenerateSequenceJob, options: { finalAttempt: boolean }): Promise<GenerationOutcome> {
+  const request = await transaction(ctx, async (tx): Promise<DraftRequest | null> => {
     const sequence = await lockSequence(tx, job.sequenceId);
     // RUNNING too: a worker that died while generating left it so, and this is the retry.
     if (!sequence || (sequence.generationStatus !== 'PENDING' && sequence.generationStatus !== 'RUNNING')) return null;
@@ -52,14 +53,14 @@ export async function generateSequence(job: GenerateSequenceJob, options: { fina
     // An unexpected error is retried by pg-boss; on the last attempt it becomes the reason.
     if (!(error instanceof DraftGenerationError) && !options.finalAttempt) throw error;
     const reason = error instanceof Error ? error.message : String(error);
-    return (await finish(job.sequenceId, { failed: reason })) ? 'failed' : 'skipped';
+    return (await finish(ctx, job.sequenceId, { failed: reason })) ? 'failed' : 'skipped';
   }
-  return (await finish(job.sequenceId, { emails })) ? 'done' : 'skipped';
+  return (await finish(ctx, job.sequenceId, { emails })) ? 'done' : 'skipped';
 }
 
 /** Writes the outcome unless the sequence left RUNNING meanwhile. */
-async function finish(sequenceId: string, outcome: { emails: DraftEmail[] } | { failed: string }): Promise<boolean> {
-  return transaction(async (tx) => {
+async function finish(ctx: EngineContext, sequenceId: string, outcome: { emails: DraftEmail[] } | { failed: string }): Promise<boolean> {
+  return transaction(ctx, async (tx) => {
     const sequence = await lockSequence(tx, sequenceId);
     if (!sequence || sequence.generationStatus !== 'RUNNING') return false;
     if ('failed' in outcome) {
@@ -77,7 +78,7 @@ async function finish(sequenceId: string, outcome: { emails: DraftEmail[] } | { 
     const steps = outcome.emails.map((email) =>
       stepSchema.parse({ type: 'EMAIL', subject: email.subject, previewText: email.previewText || null, blocks: email.blocks, delay: email.delay }),
     );
-    await replaceSteps(tx, sequenceId, steps);
+    await replaceSteps(ctx, tx, sequenceId, steps);
     await tx.sequence.update({ where: { id: sequenceId }, data: { generationStatus: 'DONE', generationError: null } });
     return true;
   });

@@ -1,10 +1,10 @@
 // INACTIVITY triggers: a scheduled sweep finds subscribers with no (matching)
 // event for `inactiveDays` and starts one run per inactivity stretch: a run
 // started after their last activity means this stretch is already handled.
+import type { Db } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
-import { now } from '../clock.js';
-import { db } from '../db/client.js';
 import { Prisma, type Sequence } from '../generated/prisma/client.js';
+import type { EngineContext } from './context.js';
 import { startRun } from './start-run.js';
 
 const BATCH = 500;
@@ -21,16 +21,16 @@ function lastEventOf(sequence: InactivitySequence): Prisma.Sql {
 }
 
 /** Sweeps live workspaces, or one workspace (a test workspace's sweep comes with its test clock). */
-export async function sweepInactivity(options: { workspaceId?: string } = {}): Promise<number> {
+export async function sweepInactivity(ctx: EngineContext, options: { workspaceId?: string } = {}): Promise<number> {
   const workspace = options.workspaceId ? { workspaceId: options.workspaceId } : { workspace: { liveWorkspaceId: null } };
-  const sequences = await db().sequence.findMany({ where: { status: 'ACTIVE', triggerType: 'INACTIVITY', ...workspace } });
+  const sequences = await ctx.db.sequence.findMany({ where: { status: 'ACTIVE', triggerType: 'INACTIVITY', ...workspace } });
   let started = 0;
   for (const sequence of sequences) {
-    const cutoff = new Date(now().getTime() - inactiveMs(sequence));
+    const cutoff = new Date(ctx.clock.now().getTime() - inactiveMs(sequence));
     const lastEvent = lastEventOf(sequence);
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const inactive = await db().$queryRaw<{ id: string; lastActivity: Date }[]>`
+      const inactive = await ctx.db.$queryRaw<{ id: string; lastActivity: Date }[]>`
         SELECT s.id::text AS id, s."lastActivity" FROM (
           SELECT sub.id, COALESCE(${lastEvent}, sub."createdAt") AS "lastActivity"
           FROM "Subscriber" sub
@@ -42,8 +42,8 @@ export async function sweepInactivity(options: { workspaceId?: string } = {}): P
         ORDER BY s.id
         LIMIT ${BATCH}`;
       for (const subscriber of inactive) {
-        const result = await transaction((tx) =>
-          startRun(tx, { sequence, subscriberId: subscriber.id, entryEvent: { inactiveSince: subscriber.lastActivity.toISOString() } }),
+        const result = await transaction(ctx, (tx) =>
+          startRun(ctx, tx, { sequence, subscriberId: subscriber.id, entryEvent: { inactiveSince: subscriber.lastActivity.toISOString() } }),
         );
         if (result.started) started += 1;
       }
@@ -59,12 +59,12 @@ export async function sweepInactivity(options: { workspaceId?: string } = {}): P
  * INACTIVITY sequences, later than `after` (a sweep then starts their run), or
  * null. A test clock's advance sweeps exactly then instead of every 15 minutes.
  */
-export async function nextInactivityAt(workspaceId: string, after: Date): Promise<Date | null> {
-  const sequences = await db().sequence.findMany({ where: { workspaceId, status: 'ACTIVE', triggerType: 'INACTIVITY' } });
+export async function nextInactivityAt(db: Db, workspaceId: string, after: Date): Promise<Date | null> {
+  const sequences = await db.sequence.findMany({ where: { workspaceId, status: 'ACTIVE', triggerType: 'INACTIVITY' } });
   let next: Date | null = null;
   for (const sequence of sequences) {
     const ms = inactiveMs(sequence);
-    const [row] = await db().$queryRaw<{ last: Date | null }[]>`
+    const [row] = await db.$queryRaw<{ last: Date | null }[]>`
       SELECT min(s."lastActivity") AS last FROM (
         SELECT sub.id, COALESCE(${lastEventOf(sequence)}, sub."createdAt") AS "lastActivity"
         FROM "Subscriber" sub WHERE sub."workspaceId" = ${workspaceId}::uuid AND sub.status = 'ACTIVE'

@@ -3,7 +3,6 @@
 // (next steps, reply-pause timers) in one insert, and a release of queued runs
 // where a throttled sequence's run ended. The one module that writes a run's
 // lifecycle; callers lock and load runs here, decide, and apply.
-import { now } from '../clock.js';
 import {
   decide,
   uniformTransition,
@@ -21,6 +20,7 @@ import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { enqueue, type JobToSend } from './boss.js';
+import type { EngineContext } from './context.js';
 import { QUEUES } from './queues.js';
 import { CHANGES_CHANNEL, OPEN_STATUSES, changeLogInsert, logRunChanges } from './run-status.js';
 
@@ -147,7 +147,7 @@ export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences
 }
 
 /** Writes decisions: run columns, change log, jobs, queued-run release. */
-export async function apply(tx: Tx, applied: readonly Applied[]): Promise<void> {
+export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applied[]): Promise<void> {
   const changed = applied.filter((a) => a.decision.changed);
   if (changed.length) {
     const n = changed.map((a) => a.decision.next);
@@ -190,7 +190,7 @@ export async function apply(tx: Tx, applied: readonly Applied[]): Promise<void> 
   }
   const release = new Map(applied.filter((a) => a.decision.releaseQueued).map((a) => [a.ref.sequenceId, a.ref.workspaceId]));
   for (const [sequenceId, workspaceId] of release) jobs.push({ name: QUEUES.releaseQueued, data: { sequenceId }, workspaceId });
-  await enqueue(tx, jobs);
+  await enqueue(ctx, tx, jobs);
 }
 
 /**
@@ -199,6 +199,7 @@ export async function apply(tx: Tx, applied: readonly Applied[]): Promise<void> 
  * turns them into errors, before anything is written, with `refuse: 'throw'`).
  */
 export async function transitionRuns(
+  ctx: EngineContext,
   tx: Tx,
   ids: readonly string[],
   input: RunInput | ((run: LoadedRun) => RunInput),
@@ -207,14 +208,14 @@ export async function transitionRuns(
   const runs = await lockRuns(tx, ids);
   const sequences = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref));
   const facts = await loadRunFacts(tx, [...runs.values()], sequences);
-  const at = options.at ?? now();
+  const at = options.at ?? ctx.clock.now();
   const applied: Applied[] = [];
   for (const run of runs.values()) {
     const decision = decide(run.state, sequences.get(machineKey(run.ref))!, typeof input === 'function' ? input(run) : input, at, facts.get(run.ref.id));
     if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
     applied.push({ ref: run.ref, decision });
   }
-  await apply(tx, applied);
+  await apply(ctx, tx, applied);
   return applied;
 }
 
@@ -240,12 +241,13 @@ export interface EndedRuns {
  * first. Returns the count and the rows (or the first `sample` of them).
  */
 export async function endRunsWhere(
+  ctx: EngineContext,
   tx: Tx,
   where: Prisma.Sql,
   input: { kind: 'cancel' | 'stop'; reason: string },
   options: { sample?: number } = {},
 ): Promise<EndedRuns> {
-  const at = now();
+  const at = ctx.clock.now();
   const t = uniformTransition(input, at);
   if (t.from.join() !== OPEN_STATUSES.join()) throw new Error('endRunsWhere assumes the open statuses');
   const limit = options.sample ?? null;
@@ -284,12 +286,12 @@ export async function endRunsWhere(
       where: { id: { in: sequenceIds }, throttleCapacity: { not: null } },
       select: { id: true, workspaceId: true },
     });
-    await enqueue(tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id }, workspaceId: s.workspaceId })));
+    await enqueue(ctx, tx, throttled.map((s) => ({ name: QUEUES.releaseQueued, data: { sequenceId: s.id }, workspaceId: s.workspaceId })));
   }
   return { count: result?.count ?? 0, rows: result?.rows ?? [] };
 }
 
 /** The PAUSE reply action's end: a run still paused by that reply finishes. */
-export async function finishReplyPause(enrollmentId: string, pausedUntil: Date): Promise<void> {
-  await transaction((tx) => transitionRuns(tx, [enrollmentId], { kind: 'pauseTimeout', pausedUntil }));
+export async function finishReplyPause(ctx: EngineContext, enrollmentId: string, pausedUntil: Date): Promise<void> {
+  await transaction(ctx, (tx) => transitionRuns(ctx, tx, [enrollmentId], { kind: 'pauseTimeout', pausedUntil }));
 }

@@ -5,8 +5,8 @@
 // the most a crash can make the relay see twice (each time with the same
 // Message-ID). Accepted messages are recorded together: one transaction for all
 // that arrived while the previous one committed.
-import { db } from '../db/client.js';
-import { mailer, type OutgoingMail } from '../mail/transport.js';
+import type { OutgoingMail } from '../mail/transport.js';
+import type { EngineContext } from './context.js';
 import { recordRefused, recordSent, runDiscount, type EmailHandoff, type Handoff } from './step-batch.js';
 import { testWorkspaces } from './test-workspaces.js';
 
@@ -15,12 +15,14 @@ import { testWorkspaces } from './test-workspaces.js';
  * captured (and relayed only to TEST_SMTP_URL), a live one's goes to SMTP_URL.
  * Throws when the relay refuses it or cannot be reached.
  */
-export async function handOver(workspaceId: string, mail: OutgoingMail): Promise<void> {
-  const test = (await testWorkspaces(db(), [workspaceId])).has(workspaceId);
-  await mailer(test ? 'test' : 'live').transport.send(mail);
+export async function handOver(ctx: Pick<EngineContext, 'db' | 'mail' | 'clock'>, workspaceId: string, mail: OutgoingMail): Promise<void> {
+  const test = (await testWorkspaces(ctx.db, [workspaceId])).has(workspaceId);
+  if (test) await ctx.mail.test.send({ ...mail, date: ctx.clock.now() });
+  else await ctx.mail.transport.send(mail);
 }
 
 interface PendingRecord {
+  ctx: EngineContext;
   handoff: EmailHandoff;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -46,27 +48,28 @@ export class Outbox {
   /**
    * Hands one over and records the outcome. Resolves once recorded; rejects when
    * the step is left to retry and there is no job to retry it (a direct call).
+   * `ctx` is the claim's: its transport, and its clock for the record.
    */
-  async dispatch(handoff: Handoff): Promise<void> {
+  async dispatch(ctx: EngineContext, handoff: Handoff): Promise<void> {
     this.active += 1;
     try {
       if (handoff.kind === 'discount') {
-        const result = await runDiscount(handoff);
+        const result = await runDiscount(ctx, handoff);
         if (result.retry && !handoff.item.jobId) throw result.error;
         return;
       }
       await this.acquire();
       try {
-        await handOver(handoff.ref.workspaceId, handoff.mail);
+        await handOver(ctx, handoff.ref.workspaceId, handoff.mail);
       } catch (error) {
         this.release();
-        const retry = await recordRefused(handoff, error);
+        const retry = await recordRefused(ctx, handoff, error);
         if (retry && !handoff.item.jobId) throw error;
         return;
       }
       try {
         await new Promise<void>((resolve, reject) => {
-          this.pending.push({ handoff, resolve, reject });
+          this.pending.push({ ctx, handoff, resolve, reject });
           void this.flush();
         });
       } finally {
@@ -79,8 +82,8 @@ export class Outbox {
   }
 
   /** Dispatches without waiting; failures are logged (the job retries after its expiry). */
-  send(handoff: Handoff): void {
-    this.dispatch(handoff).catch((error: unknown) => console.error(`step hand-off of run ${handoff.ref.id} not recorded`, error));
+  send(ctx: EngineContext, handoff: Handoff): void {
+    this.dispatch(ctx, handoff).catch((error: unknown) => console.error(`step hand-off of run ${handoff.ref.id} not recorded`, error));
   }
 
   /** Resolves when nothing is in flight (for a graceful stop). */
@@ -93,12 +96,16 @@ export class Outbox {
     this.flushing = true;
     try {
       while (this.pending.length) {
+        // One transaction per context (a workspace on its own clock records on that clock).
         const batch = this.pending.splice(0);
-        try {
-          await recordSent(batch.map((p) => p.handoff));
-          for (const p of batch) p.resolve();
-        } catch (error) {
-          for (const p of batch) p.reject(error);
+        for (const ctx of new Set(batch.map((p) => p.ctx))) {
+          const mine = batch.filter((p) => p.ctx === ctx);
+          try {
+            await recordSent(ctx, mine.map((p) => p.handoff));
+            for (const p of mine) p.resolve();
+          } catch (error) {
+            for (const p of mine) p.reject(error);
+          }
         }
       }
     } finally {
@@ -119,16 +126,4 @@ export class Outbox {
     if (next) next();
     else this.free += 1;
   }
-}
-
-let current = new Outbox(8);
-
-/** The process's outbox; `configureOutbox` sizes it (WORKER_CONCURRENCY). */
-export function outbox(): Outbox {
-  return current;
-}
-
-export function configureOutbox(slots: number): Outbox {
-  current = new Outbox(slots);
-  return current;
 }

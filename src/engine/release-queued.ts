@@ -1,9 +1,9 @@
 // Throttled runs wait as QUEUED; they start, oldest first, when capacity frees,
 // when the day rolls over (a scheduled sweep), or when throttles are relaxed.
 import { transaction } from '../db/transaction.js';
-import { now } from '../clock.js';
-import { db, type Tx } from '../db/client.js';
+import type { Tx } from '../db/client.js';
 import { decide } from '../domain/run-machine/index.js';
+import type { EngineContext } from './context.js';
 import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey } from './lifecycle.js';
 import { advisoryLock } from './locks.js';
 import { hasRoomToStart } from './start-run.js';
@@ -14,11 +14,11 @@ const BATCH = 500;
  * Starts queued runs of one sequence (or of every live sequence that has some:
  * test workspaces' day roll-overs come with their test clocks) while throttles allow.
  */
-export async function releaseQueued(sequenceId?: string): Promise<number> {
+export async function releaseQueued(ctx: EngineContext, sequenceId?: string): Promise<number> {
   const sequenceIds = sequenceId
     ? [sequenceId]
     : (
-        await db().enrollment.findMany({
+        await ctx.db.enrollment.findMany({
           where: { status: 'QUEUED', workspace: { liveWorkspaceId: null } },
           distinct: ['sequenceId'],
           select: { sequenceId: true },
@@ -29,7 +29,7 @@ export async function releaseQueued(sequenceId?: string): Promise<number> {
   let started = 0;
   for (const id of sequenceIds) {
     for (;;) {
-      const count = await transaction((tx) => releaseBatch(tx, id), { timeout: 60_000 });
+      const count = await transaction(ctx, (tx) => releaseBatch(ctx, tx, id), { timeout: 60_000 });
       started += count;
       if (count < BATCH) break;
     }
@@ -37,7 +37,7 @@ export async function releaseQueued(sequenceId?: string): Promise<number> {
   return started;
 }
 
-async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
+async function releaseBatch(ctx: EngineContext, tx: Tx, sequenceId: string): Promise<number> {
   await advisoryLock(tx, 'limits', sequenceId);
   const sequence = await tx.sequence.findUnique({ where: { id: sequenceId } });
   if (!sequence || sequence.status !== 'ACTIVE' || sequence.throttlePaused) return 0;
@@ -55,10 +55,10 @@ async function releaseBatch(tx: Tx, sequenceId: string): Promise<number> {
   for (const { id } of queued) {
     const run = runs.get(id);
     if (!run || run.state.status !== 'QUEUED') continue;
-    const at = now();
+    const at = ctx.clock.now();
     if (!(await hasRoomToStart(tx, sequence, at))) break;
     // One at a time: the throttle counts the runs begun so far.
-    await apply(tx, [{ ref: run.ref, decision: decide(run.state, machines.get(machineKey(run.ref))!, { kind: 'begin' }, at, facts.get(id)) }]);
+    await apply(ctx, tx, [{ ref: run.ref, decision: decide(run.state, machines.get(machineKey(run.ref))!, { kind: 'begin' }, at, facts.get(id)) }]);
     started += 1;
   }
   return started;

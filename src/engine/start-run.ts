@@ -3,7 +3,6 @@
 // pure decision (domain/run-machine/start.ts) is asked for each request in order,
 // and runs, first-step jobs and change-log rows are written in a few statements,
 // in the caller's transaction.
-import { now } from '../clock.js';
 import { delayToSeconds } from '../domain/delay.js';
 import type { EnrollmentMode } from '../domain/enrollment-key.js';
 import {
@@ -23,6 +22,7 @@ import { uuidv7 } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import { Prisma, type Sequence } from '../generated/prisma/client.js';
 import { jobsInsert, type JobToSend } from './boss.js';
+import type { EngineContext } from './context.js';
 import { advisoryLocks } from './locks.js';
 import { QUEUES } from './queues.js';
 import { OPEN_STATUSES, takeRunChanges, unwrittenRunChanges, type RunChange } from './run-status.js';
@@ -41,8 +41,8 @@ export type StartRunResult =
   | { started: true; enrollmentId: string; status: 'ACTIVE' | 'QUEUED' | 'COMPLETED'; code?: string; reason?: string }
   | { started: false; reason: string; code: string; enrollmentId?: string };
 
-export async function startRun(tx: Tx, input: StartRunInput): Promise<StartRunResult> {
-  const [result] = await startRuns(tx, [input]);
+export async function startRun(ctx: EngineContext, tx: Tx, input: StartRunInput): Promise<StartRunResult> {
+  const [result] = await startRuns(ctx, tx, [input]);
   return result!;
 }
 
@@ -52,9 +52,9 @@ const toStartSequence = (s: Sequence): StartSequence => ({ ...s, enrollmentMode:
  * Starts (or queues, or refuses) each input, in order; one result per input.
  * `firstSteps` of the sequences when the caller has them (engine/definitions.ts).
  */
-export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Map<string, FirstStep>): Promise<StartRunResult[]> {
+export async function startRuns(ctx: EngineContext, tx: Tx, inputs: StartRunInput[], firstSteps?: Map<string, FirstStep>): Promise<StartRunResult[]> {
   if (!inputs.length) return [];
-  const at = now();
+  const at = ctx.clock.now();
   const sequences = new Map(inputs.map((i) => [i.sequence.id, i.sequence]));
   const requests = inputs.map((input) => {
     const request = {
@@ -145,7 +145,7 @@ export async function startRuns(tx: Tx, inputs: StartRunInput[], firstSteps?: Ma
   });
 
   if (rows.length) {
-    await insertEnrollments(tx, rows, at, jobs, changes);
+    await insertEnrollments(ctx, tx, rows, at, jobs, changes);
     // At most once a minute: this row lock would otherwise queue every start of the
     // sequence (and the loaded rows tell when no update is due, saving the statement).
     const minuteAgo = new Date(at.getTime() - 60_000);
@@ -296,9 +296,9 @@ interface EnrollmentRow {
  * INSERT, their first jobs, and the change log (theirs and what this transaction
  * logged before). Timestamps are engine time (a test clock's, in a test workspace).
  */
-async function insertEnrollments(tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[], changes: RunChange[]): Promise<void> {
+async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[], changes: RunChange[]): Promise<void> {
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
-  const insertJobs = await jobsInsert(tx, jobs);
+  const insertJobs = await jobsInsert(ctx, tx, jobs);
   const log = takeRunChanges(tx, changes)!;
   await tx.$executeRaw`
     WITH ${insertJobs ? Prisma.sql`jobs AS (${insertJobs}),` : Prisma.empty} logged AS (${log.insert} RETURNING 1), runs AS (

@@ -10,16 +10,16 @@ import type { MergeTagContext } from '../domain/merge-tags.js';
 import { decide, type Decision } from '../domain/run-machine/index.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
-import { now } from '../clock.js';
-import { db, type Tx } from '../db/client.js';
+import type { Tx } from '../db/client.js';
 import { sequenceRunDate } from '../domain/schedule.js';
 import { transaction } from '../db/transaction.js';
 import type { Prisma, Step, Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
-import { mailer, senderDomain, type OutgoingMail } from '../mail/transport.js';
+import { senderDomain, type OutgoingMail } from '../mail/transport.js';
 import { trackingKeys } from '../mail/tracking-keys.js';
 import { completeJobs, failJobs } from './boss.js';
+import type { EngineContext } from './context.js';
 import { apply, loadMachineSequences, lockRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
 import { notifyStatsChanged } from './run-status.js';
@@ -67,8 +67,8 @@ export interface Claimed {
 type StepRow = Pick<Step, 'id' | 'subject' | 'previewText' | 'blocks' | 'discount'>;
 
 /** Claims a batch of due steps in `tx` (see the file header). */
-export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { skipLocked: boolean }): Promise<Claimed> {
-  const at = now();
+export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly DueStep[], options: { skipLocked: boolean }): Promise<Claimed> {
+  const at = ctx.clock.now();
   const outcomes: Claimed['outcomes'] = items.map(() => 'skipped');
   const handoffs: Handoff[] = [];
   const busy: DueStep[] = [];
@@ -108,8 +108,8 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
   const priorOf = new Map(priors.map((p) => [`${p.enrollmentId}:${p.stepId}`, p]));
   const discountOf = new Map(discounts.map((d) => [d.enrollmentId, d]));
   const keys = await trackingKeys();
-  const { from } = mailer();
-  const domain = senderDomain();
+  const { from } = ctx.mail;
+  const domain = senderDomain(from);
 
   const applied: Applied[] = [];
   const changedRuns = new Set<string>();
@@ -252,7 +252,7 @@ export async function claimSteps(tx: Tx, items: readonly DueStep[], options: { s
 
   if (messages.length) await tx.message.createMany({ data: messages });
   if (stepRuns.length) await tx.stepRun.createMany({ data: stepRuns });
-  await apply(tx, applied);
+  await apply(ctx, tx, applied);
   for (const workspaceId of statsOf) await notifyStatsChanged(tx, workspaceId);
   return { outcomes, handoffs, busy };
 }
@@ -270,11 +270,12 @@ function resentHeaders(keys: TrackingKeys, workspaceId: string, messageId: strin
 const jobIdsOf = (handoffs: readonly Handoff[]) => handoffs.flatMap((h) => (h.item.jobId ? [h.item.jobId] : []));
 
 /** Emails the relay accepted: SENT, their runs move on, their jobs are done. One transaction. */
-export async function recordSent(handoffs: readonly EmailHandoff[]): Promise<void> {
+export async function recordSent(ctx: EngineContext, handoffs: readonly EmailHandoff[]): Promise<void> {
   if (!handoffs.length) return;
   await transaction(
+    ctx,
     async (tx) => {
-      const at = now();
+      const at = ctx.clock.now();
       // Feedback (a delivery webhook, an open) can reach a message before this mark
       // commits: it keeps that later status and still gets its sentAt.
       await tx.$executeRaw`
@@ -284,9 +285,9 @@ export async function recordSent(handoffs: readonly EmailHandoff[]): Promise<voi
         WHERE id = ANY(${handoffs.map((h) => h.messageId)}::uuid[]) AND "sentAt" IS NULL AND status <> 'FAILED'`;
       const stepOf = new Map(handoffs.map((h) => [h.ref.id, h.stepId]));
       // A run cancelled meanwhile keeps the step recorded and does not move on.
-      await transitionRuns(tx, [...stepOf.keys()], (run) => ({ kind: 'stepDone', stepId: stepOf.get(run.ref.id)! }), { at });
+      await transitionRuns(ctx, tx, [...stepOf.keys()], (run) => ({ kind: 'stepDone', stepId: stepOf.get(run.ref.id)! }), { at });
       const jobIds = jobIdsOf(handoffs);
-      await completeJobs(tx, QUEUES.step, jobIds);
+      await completeJobs(ctx, tx, QUEUES.step, jobIds);
       for (const workspaceId of new Set(handoffs.map((h) => h.ref.workspaceId))) await notifyStatsChanged(tx, workspaceId);
     },
     { timeout: 60_000 },
@@ -299,22 +300,22 @@ export async function recordSent(handoffs: readonly EmailHandoff[]): Promise<voi
  * stays on its step. On the final attempt the step, message and run fail.
  * Returns true when the job was left to retry (the caller rethrows for a direct call).
  */
-export async function recordRefused(handoff: EmailHandoff, error: unknown): Promise<boolean> {
+export async function recordRefused(ctx: EngineContext, handoff: EmailHandoff, error: unknown): Promise<boolean> {
   const message = error instanceof Error ? error.message : String(error);
-  return transaction(async (tx) => {
+  return transaction(ctx, async (tx) => {
     if (!handoff.item.finalAttempt) {
       await tx.stepRun.deleteMany({ where: { messageId: handoff.messageId } });
       await tx.message.deleteMany({ where: { id: handoff.messageId, status: 'QUEUED' } });
-      if (handoff.item.jobId) await failJobs(tx, QUEUES.step, [handoff.item.jobId], { message });
+      if (handoff.item.jobId) await failJobs(ctx, tx, QUEUES.step, [handoff.item.jobId], { message });
       return true;
     }
-    await failStep(tx, handoff, message);
+    await failStep(ctx, tx, handoff, message);
     return false;
   });
 }
 
-async function failStep(tx: Tx, handoff: Handoff, message: string) {
-  const at = now();
+async function failStep(ctx: EngineContext, tx: Tx, handoff: Handoff, message: string) {
+  const at = ctx.clock.now();
   const failed = { status: 'FAILED' as const, executedAt: at, error: message };
   const stepRun = await tx.stepRun.upsert({
     where: { enrollmentId_stepId: { enrollmentId: handoff.ref.id, stepId: handoff.stepId } },
@@ -324,8 +325,8 @@ async function failStep(tx: Tx, handoff: Handoff, message: string) {
   if (stepRun.messageId) {
     await tx.message.update({ where: { id: stepRun.messageId }, data: { status: 'FAILED', sentAt: null, error: message } });
   }
-  await transitionRuns(tx, [handoff.ref.id], { kind: 'stepFailed', stepId: handoff.stepId, error: message }, { at });
-  if (handoff.item.jobId) await completeJobs(tx, QUEUES.step, [handoff.item.jobId]);
+  await transitionRuns(ctx, tx, [handoff.ref.id], { kind: 'stepFailed', stepId: handoff.stepId, error: message }, { at });
+  if (handoff.item.jobId) await completeJobs(ctx, tx, QUEUES.step, [handoff.item.jobId]);
 }
 
 /**
@@ -334,8 +335,8 @@ async function failStep(tx: Tx, handoff: Handoff, message: string) {
  * leaves the job to retry (the provider's idempotency keys return the same code);
  * a refusal or the final attempt fails the run. Returns true when left to retry.
  */
-export async function runDiscount(handoff: DiscountHandoff): Promise<{ retry: boolean; error?: unknown }> {
-  const at = now();
+export async function runDiscount(ctx: EngineContext, handoff: DiscountHandoff): Promise<{ retry: boolean; error?: unknown }> {
+  const at = ctx.clock.now();
   let issued;
   try {
     issued = await issueDiscount({
@@ -346,13 +347,13 @@ export async function runDiscount(handoff: DiscountHandoff): Promise<{ retry: bo
       subscriber: handoff.subscriber,
       scheduledAt: handoff.scheduledAt,
       at,
-      secrets: db(),
+      secrets: ctx.db,
     });
   } catch (error) {
-    return finishFailedDiscount(handoff, error, !(error instanceof DiscountRefused));
+    return finishFailedDiscount(ctx, handoff, error, !(error instanceof DiscountRefused));
   }
   try {
-    await transaction(async (tx) => {
+    await transaction(ctx, async (tx) => {
       const { terms } = handoff;
       await tx.discount.create({
         data: {
@@ -380,24 +381,24 @@ export async function runDiscount(handoff: DiscountHandoff): Promise<{ retry: bo
       await tx.stepRun.create({
         data: { enrollmentId: handoff.ref.id, stepId: handoff.stepId, status: 'SENT', scheduledAt: handoff.scheduledAt, executedAt: at, createdAt: at },
       });
-      await transitionRuns(tx, [handoff.ref.id], { kind: 'stepDone', stepId: handoff.stepId }, { at });
-      if (handoff.item.jobId) await completeJobs(tx, QUEUES.step, [handoff.item.jobId]);
+      await transitionRuns(ctx, tx, [handoff.ref.id], { kind: 'stepDone', stepId: handoff.stepId }, { at });
+      if (handoff.item.jobId) await completeJobs(ctx, tx, QUEUES.step, [handoff.item.jobId]);
     });
     return { retry: false };
   } catch (error) {
     // The provider made it but the commit failed (a taken code, the database away): the retry asks again and gets the same answer.
-    return finishFailedDiscount(handoff, error, true);
+    return finishFailedDiscount(ctx, handoff, error, true);
   }
 }
 
-async function finishFailedDiscount(handoff: DiscountHandoff, error: unknown, transient: boolean): Promise<{ retry: boolean; error?: unknown }> {
+async function finishFailedDiscount(ctx: EngineContext, handoff: DiscountHandoff, error: unknown, transient: boolean): Promise<{ retry: boolean; error?: unknown }> {
   const message = error instanceof Error ? error.message : String(error);
   if (transient && !handoff.item.finalAttempt) {
     const jobId = handoff.item.jobId;
-    if (jobId) await transaction((tx) => failJobs(tx, QUEUES.step, [jobId], { message }));
+    if (jobId) await transaction(ctx, (tx) => failJobs(ctx, tx, QUEUES.step, [jobId], { message }));
     return { retry: true, error };
   }
-  await transaction((tx) => failStep(tx, handoff, message));
+  await transaction(ctx, (tx) => failStep(ctx, tx, handoff, message));
   return { retry: false };
 }
 

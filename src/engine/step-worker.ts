@@ -4,10 +4,9 @@
 // A crash before the commit rolls the fetch back, so the jobs are free again at
 // once (no expiry wait). pg-boss's own work() sleeps after every fetch, even a
 // full one; this loop fetches again at once when the batch was full.
-import type PgBoss from 'pg-boss';
-import { now } from '../clock.js';
 import { transaction } from '../db/transaction.js';
-import { completeJobs, enqueue, failJobs, onBossStop, txDb } from './boss.js';
+import { completeJobs, enqueue, failJobs, txDb } from './boss.js';
+import type { EngineContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
 import { claimSteps, type DueStep, type Handoff } from './step-batch.js';
@@ -24,7 +23,8 @@ export interface StepLoopOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function startStepLoops(instance: PgBoss, options: StepLoopOptions): void {
+/** Starts the loops; the returned function stops them and waits for their hand-offs. */
+export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): () => Promise<void> {
   let stopped = false;
   const { outbox } = options;
   // Hand-offs keep their jobs active: do not claim far more than the relay takes.
@@ -35,7 +35,7 @@ export function startStepLoops(instance: PgBoss, options: StepLoopOptions): void
       if (stopped) break;
       let fetched = 0;
       try {
-        fetched = await claimBatch(instance, options);
+        fetched = await claimBatch(ctx, options);
       } catch (error) {
         console.error('step batch failed', error);
       }
@@ -43,21 +43,22 @@ export function startStepLoops(instance: PgBoss, options: StepLoopOptions): void
     }
   };
   const loops = Array.from({ length: options.fetchers }, loop);
-  onBossStop(async () => {
+  return async () => {
     stopped = true;
     await Promise.all(loops);
     await outbox.drained();
-  });
+  };
 }
 
 /** One batch: fetch, claim, complete, commit; then hand off. Returns the jobs fetched. */
-export async function claimBatch(instance: PgBoss, options: Pick<StepLoopOptions, 'batchSize' | 'outbox'>): Promise<number> {
+export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptions, 'batchSize' | 'outbox'>): Promise<number> {
   let handoffs: Handoff[] = [];
   const fetched = await transaction(
+    ctx,
     async (tx) => {
       const db = txDb(tx);
       // Without metadata: its interval columns do not pass through Prisma; the attempts are read below.
-      const jobs = await instance.fetch<unknown>(QUEUES.step, { batchSize: options.batchSize, db });
+      const jobs = await ctx.boss.fetch<unknown>(QUEUES.step, { batchSize: options.batchSize, db });
       if (!jobs.length) return 0;
       const attempts = await tx.$queryRaw<{ id: string; final: boolean }[]>`
         SELECT id::text, retry_count >= retry_limit AS final FROM pgboss.job
@@ -70,23 +71,24 @@ export async function claimBatch(instance: PgBoss, options: Pick<StepLoopOptions
         if (data.success) items.push({ jobId: job.id, ...data.data, finalAttempt: finalOf.get(job.id) ?? false });
         else invalid.push(job.id);
       }
-      await failJobs(tx, QUEUES.step, invalid, { message: 'invalid step job data' });
-      const claimed = await claimSteps(tx, items, { skipLocked: true });
+      await failJobs(ctx, tx, QUEUES.step, invalid, { message: 'invalid step job data' });
+      const claimed = await claimSteps(ctx, tx, items, { skipLocked: true });
       // Runs another transaction holds: the same step comes round again in a second.
-      const retryAt = new Date(now().getTime() + 1000);
+      const retryAt = new Date(ctx.clock.now().getTime() + 1000);
       await enqueue(
+        ctx,
         tx,
         claimed.busy.map((i) => ({ name: QUEUES.step, data: { enrollmentId: i.enrollmentId, stepId: i.stepId }, startAfter: retryAt })),
       );
       // Jobs with a hand-off stay active until it is recorded.
       const pending = new Set(claimed.handoffs.map((h) => h.item.jobId));
       const done = items.filter((i) => !pending.has(i.jobId)).map((i) => i.jobId!);
-      await completeJobs(tx, QUEUES.step, done);
+      await completeJobs(ctx, tx, QUEUES.step, done);
       handoffs = claimed.handoffs;
       return jobs.length;
     },
     { timeout: 120_000, maxWait: 30_000 },
   );
-  for (const handoff of handoffs) options.outbox.send(handoff);
+  for (const handoff of handoffs) options.outbox.send(ctx, handoff);
   return fetched;
 }

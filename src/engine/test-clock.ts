@@ -13,12 +13,11 @@
 // the advance over and resumes from the last moment worked (every piece of work
 // is idempotent: a step already recorded is not sent again).
 import { randomUUID } from 'node:crypto';
-import { withClock } from '../clock.js';
-import { db, type Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { UserError } from '../domain/errors.js';
 import { dayStart } from '../domain/run-machine/start.js';
-import { onBossStop } from './boss.js';
+import type { EngineContext } from './context.js';
 import { nextInactivityAt, sweepInactivity } from './inactivity.js';
 import { finishReplyPause } from './lifecycle.js';
 import { QUEUES, pauseTimeoutJobSchema, releaseQueuedJobSchema, stepJobSchema } from './queues.js';
@@ -58,8 +57,8 @@ const toState = (row: ClockRow): TestClockState | null =>
   row.twin && row.time && row.status ? { frozenTime: row.time, status: row.status, advancingTo: row.status === 'ADVANCING' ? row.target : null } : null;
 
 /** The workspace's test clock, or null for a live workspace. */
-export async function readTestClock(workspaceId: string): Promise<TestClockState | null> {
-  const [row] = await db().$queryRaw<ClockRow[]>`
+export async function readTestClock(db: Db, workspaceId: string): Promise<TestClockState | null> {
+  const [row] = await db.$queryRaw<ClockRow[]>`
     SELECT "testClockTime" AS time, "testClockStatus"::text AS status, "testClockTarget" AS target, "liveWorkspaceId" IS NOT NULL AS twin
     FROM "Workspace" WHERE id = ${workspaceId}::uuid`;
   return row ? toState(row) : null;
@@ -71,8 +70,8 @@ export async function readTestClock(workspaceId: string): Promise<TestClockState
  * advance, extends a running one to a later target, or does nothing when the
  * clock is (or is going) there already. Refuses a target before the frozen time.
  */
-export async function requestAdvance(workspaceId: string, targetOf: (clock: TestClockState) => Date, field: string[]): Promise<TestClockState> {
-  return transaction(async (tx) => {
+export async function requestAdvance(ctx: EngineContext, workspaceId: string, targetOf: (clock: TestClockState) => Date, field: string[]): Promise<TestClockState> {
+  return transaction(ctx, async (tx) => {
     const [row] = await tx.$queryRaw<ClockRow[]>`
       SELECT "testClockTime" AS time, "testClockStatus"::text AS status, "testClockTarget" AS target, "liveWorkspaceId" IS NOT NULL AS twin
       FROM "Workspace" WHERE id = ${workspaceId}::uuid FOR UPDATE`;
@@ -97,34 +96,33 @@ async function notifyTestClock(tx: Tx, workspaceId: string) {
 
 const running = new Map<string, Promise<void>>();
 let stopRequested = false;
-let stopHooked = false;
+
+/**
+ * Before the queue (and then the database) stop (src/runtime.ts): finish the
+ * moment being worked, give the leases back.
+ */
+export async function stopAdvances(): Promise<void> {
+  stopRequested = true;
+  await Promise.allSettled(running.values());
+  stopRequested = false;
+}
 
 /**
  * Works the workspace's advance here unless another process holds it. Resolves
  * when this process is done with it: the clock READY, the advance held elsewhere,
  * or this process stopping (the lease is given back, so another takes over).
  */
-export function driveAdvance(workspaceId: string): Promise<void> {
+export function driveAdvance(ctx: EngineContext, workspaceId: string): Promise<void> {
   const current = running.get(workspaceId);
   if (current) return current;
-  if (!stopHooked) {
-    stopHooked = true;
-    // Before the queue (and then the database) stop: finish the moment being worked, give the lease back.
-    onBossStop(async () => {
-      stopRequested = true;
-      await Promise.allSettled(running.values());
-      stopRequested = false;
-      stopHooked = false;
-    });
-  }
-  const work = advance(workspaceId).finally(() => running.delete(workspaceId));
+  const work = advance(ctx, workspaceId).finally(() => running.delete(workspaceId));
   running.set(workspaceId, work);
   return work;
 }
 
-async function advance(workspaceId: string): Promise<void> {
+async function advance(ctx: EngineContext, workspaceId: string): Promise<void> {
   const runner = randomUUID();
-  const taken = await db().$executeRaw`
+  const taken = await ctx.db.$executeRaw`
     UPDATE "Workspace" SET "testClockRunner" = ${runner}::uuid, "testClockLeaseUntil" = now() + interval '30 seconds'
     WHERE id = ${workspaceId}::uuid AND "testClockStatus" = 'ADVANCING'
       AND ("testClockRunner" IS NULL OR "testClockLeaseUntil" < now())`;
@@ -133,38 +131,38 @@ async function advance(workspaceId: string): Promise<void> {
   try {
     for (;;) {
       if (stopRequested) return;
-      const [row] = await db().$queryRaw<{ time: Date; target: Date }[]>`
+      const [row] = await ctx.db.$queryRaw<{ time: Date; target: Date }[]>`
         UPDATE "Workspace" SET "testClockLeaseUntil" = now() + interval '30 seconds'
         WHERE id = ${workspaceId}::uuid AND "testClockRunner" = ${runner}::uuid
         RETURNING "testClockTime" AS time, "testClockTarget" AS target`;
       if (!row) return; // the lease lapsed and another process took over
-      const next = await nextMoment(workspaceId, row.time, lastSweep);
+      const next = await nextMoment(ctx.db, workspaceId, row.time, lastSweep);
       if (!next || next.at > row.target) {
-        if (await finish(workspaceId, runner, row.target)) return;
+        if (await finish(ctx, workspaceId, runner, row.target)) return;
         continue; // the target moved on meanwhile
       }
       const at = next.at < row.time ? row.time : next.at;
-      await withClock({ now: () => new Date(at) }, async () => {
-        if (next.dayRoll) await releaseWorkspace(workspaceId);
-        if (next.jobs) await workJobs(workspaceId, at);
-        if (next.inactivity) {
-          await sweepInactivity({ workspaceId });
-          lastSweep = at;
-        }
-      });
-      await db().$executeRaw`
+      // The engine runs this moment on the virtual clock: its context's clock says `at`.
+      const virtual: EngineContext = { ...ctx, clock: { now: () => new Date(at) } };
+      if (next.dayRoll) await releaseWorkspace(virtual, workspaceId);
+      if (next.jobs) await workJobs(virtual, workspaceId, at);
+      if (next.inactivity) {
+        await sweepInactivity(virtual, { workspaceId });
+        lastSweep = at;
+      }
+      await ctx.db.$executeRaw`
         UPDATE "Workspace" SET "testClockTime" = ${at} WHERE id = ${workspaceId}::uuid AND "testClockRunner" = ${runner}::uuid`;
     }
   } finally {
-    await db().$executeRaw`
+    await ctx.db.$executeRaw`
       UPDATE "Workspace" SET "testClockRunner" = NULL, "testClockLeaseUntil" = NULL
       WHERE id = ${workspaceId}::uuid AND "testClockRunner" = ${runner}::uuid`.catch(() => {});
   }
 }
 
 /** READY at the target, unless the target was extended meanwhile (then false: keep going). */
-async function finish(workspaceId: string, runner: string, target: Date): Promise<boolean> {
-  return transaction(async (tx) => {
+async function finish(ctx: EngineContext, workspaceId: string, runner: string, target: Date): Promise<boolean> {
+  return transaction(ctx, async (tx) => {
     const done = await tx.$executeRaw`
       UPDATE "Workspace" SET "testClockTime" = ${target}, "testClockStatus" = 'READY', "testClockTarget" = NULL,
         "testClockRunner" = NULL, "testClockLeaseUntil" = NULL
@@ -182,14 +180,14 @@ interface Moment {
 }
 
 /** The next moment something falls due after `from` (held jobs due earlier count as due at `from`). */
-async function nextMoment(workspaceId: string, from: Date, lastSweep: Date): Promise<Moment | null> {
-  const [row] = await db().$queryRaw<{ job: Date | null; queued: boolean }[]>`
+async function nextMoment(db: Db, workspaceId: string, from: Date, lastSweep: Date): Promise<Moment | null> {
+  const [row] = await db.$queryRaw<{ job: Date | null; queued: boolean }[]>`
     SELECT (SELECT min("dueAt") FROM "TestClockJob" WHERE "workspaceId" = ${workspaceId}::uuid) AS job,
       EXISTS (SELECT 1 FROM "Enrollment" WHERE "workspaceId" = ${workspaceId}::uuid AND status = 'QUEUED') AS queued`;
   const job = row?.job ? (row.job < from ? from : row.job) : null;
   // Daily throttles count runs begun since midnight UTC: queued runs may start at the next one.
   const dayRoll = row?.queued ? new Date(dayStart(from).getTime() + DAY) : null;
-  const inactive = await nextInactivityAt(workspaceId, lastSweep > from ? lastSweep : from);
+  const inactive = await nextInactivityAt(db, workspaceId, lastSweep > from ? lastSweep : from);
   const inactivity = inactive && inactive < from ? from : inactive;
   const times = [job, dayRoll, inactivity].filter((t): t is Date => t !== null);
   if (!times.length) return null;
@@ -199,9 +197,9 @@ async function nextMoment(workspaceId: string, from: Date, lastSweep: Date): Pro
 }
 
 /** A day rolled over: every sequence of the workspace with queued runs may start some. */
-async function releaseWorkspace(workspaceId: string): Promise<void> {
-  const sequences = await db().enrollment.findMany({ where: { workspaceId, status: 'QUEUED' }, distinct: ['sequenceId'], select: { sequenceId: true } });
-  for (const { sequenceId } of sequences) await releaseQueued(sequenceId);
+async function releaseWorkspace(ctx: EngineContext, workspaceId: string): Promise<void> {
+  const sequences = await ctx.db.enrollment.findMany({ where: { workspaceId, status: 'QUEUED' }, distinct: ['sequenceId'], select: { sequenceId: true } });
+  for (const { sequenceId } of sequences) await releaseQueued(ctx, sequenceId);
 }
 
 interface HeldJob {
@@ -212,9 +210,9 @@ interface HeldJob {
 }
 
 /** Works the held jobs due at `at` (the clock's now), in due order: steps in batches as the workers claim them. */
-async function workJobs(workspaceId: string, at: Date): Promise<void> {
+async function workJobs(ctx: EngineContext, workspaceId: string, at: Date): Promise<void> {
   for (;;) {
-    const jobs = await db().$queryRaw<HeldJob[]>`
+    const jobs = await ctx.db.$queryRaw<HeldJob[]>`
       SELECT id::text, name, data, attempts FROM "TestClockJob"
       WHERE "workspaceId" = ${workspaceId}::uuid AND "dueAt" <= ${at}
       ORDER BY "dueAt", id LIMIT ${BATCH}`;
@@ -225,27 +223,27 @@ async function workJobs(workspaceId: string, at: Date): Promise<void> {
         steps.push(job);
         continue;
       }
-      await workSteps(steps, at);
+      await workSteps(ctx, steps, at);
       steps = [];
-      await workOther(job);
+      await workOther(ctx, job);
     }
-    await workSteps(steps, at);
+    await workSteps(ctx, steps, at);
   }
 }
 
-async function workOther(job: HeldJob): Promise<void> {
+async function workOther(ctx: EngineContext, job: HeldJob): Promise<void> {
   if (job.name === QUEUES.pauseTimeout) {
     const data = pauseTimeoutJobSchema.parse(job.data);
-    await finishReplyPause(data.enrollmentId, new Date(data.pausedUntil));
+    await finishReplyPause(ctx, data.enrollmentId, new Date(data.pausedUntil));
   } else if (job.name === QUEUES.releaseQueued) {
     const { sequenceId } = releaseQueuedJobSchema.parse(job.data);
-    if (sequenceId) await releaseQueued(sequenceId);
+    if (sequenceId) await releaseQueued(ctx, sequenceId);
   }
-  await deleteJobs([job.id]);
+  await deleteJobs(ctx.db, [job.id]);
 }
 
-async function deleteJobs(ids: string[]): Promise<void> {
-  if (ids.length) await db().$executeRaw`DELETE FROM "TestClockJob" WHERE id = ANY(${ids}::uuid[])`;
+async function deleteJobs(db: Db, ids: string[]): Promise<void> {
+  if (ids.length) await db.$executeRaw`DELETE FROM "TestClockJob" WHERE id = ANY(${ids}::uuid[])`;
 }
 
 /**
@@ -253,7 +251,7 @@ async function deleteJobs(ids: string[]): Promise<void> {
  * transaction, then handed over at the one hand-off point (a test workspace's
  * mail is captured there) and recorded SENT, all at the virtual time.
  */
-async function workSteps(jobs: HeldJob[], at: Date): Promise<void> {
+async function workSteps(ctx: EngineContext, jobs: HeldJob[], at: Date): Promise<void> {
   if (!jobs.length) return;
   const items: DueStep[] = [];
   const invalid: string[] = [];
@@ -262,11 +260,12 @@ async function workSteps(jobs: HeldJob[], at: Date): Promise<void> {
     if (data.success) items.push({ jobId: job.id, ...data.data, finalAttempt: job.attempts + 1 >= MAX_ATTEMPTS });
     else invalid.push(job.id);
   }
-  await deleteJobs(invalid);
+  await deleteJobs(ctx.db, invalid);
   let handoffs: Handoff[] = [];
   await transaction(
+    ctx,
     async (tx) => {
-      const claimed = await claimSteps(tx, items, { skipLocked: false });
+      const claimed = await claimSteps(ctx, tx, items, { skipLocked: false });
       // A second step of a run in one batch (busy) keeps its job: the next round takes it.
       const keep = new Set([...claimed.handoffs, ...claimed.busy.map((item) => ({ item }))].map((h) => h.item.jobId));
       const done = items.filter((i) => !keep.has(i.jobId)).map((i) => i.jobId!);
@@ -282,37 +281,37 @@ async function workSteps(jobs: HeldJob[], at: Date): Promise<void> {
   const handOff = async () => {
     for (let handoff = handoffs[next++]; handoff; handoff = handoffs[next++]) {
       if (handoff.kind === 'discount') {
-        if ((await runDiscount(handoff)).retry) retry.push(handoff);
-        else await deleteJobs([handoff.item.jobId!]);
+        if ((await runDiscount(ctx, handoff)).retry) retry.push(handoff);
+        else await deleteJobs(ctx.db, [handoff.item.jobId!]);
         continue;
       }
       try {
-        await handOver(handoff.ref.workspaceId, handoff.mail);
+        await handOver(ctx, handoff.ref.workspaceId, handoff.mail);
         sent.push(handoff);
       } catch (error) {
         // Only a test relay (TEST_SMTP_URL) can refuse: as a worker's, the claim is undone and tried again, or the step fails.
-        if (await recordRefused(handoff, error)) retry.push(handoff);
-        else await deleteJobs([handoff.item.jobId!]);
+        if (await recordRefused(ctx, handoff, error)) retry.push(handoff);
+        else await deleteJobs(ctx.db, [handoff.item.jobId!]);
       }
     }
   };
   await Promise.all(Array.from({ length: HANDOVERS }, handOff));
-  await recordSent(sent);
-  await deleteJobs(sent.map((h) => h.item.jobId!));
+  await recordSent(ctx, sent);
+  await deleteJobs(ctx.db, sent.map((h) => h.item.jobId!));
   for (const handoff of retry) {
     // Backoff as pg-boss's (retryDelay 5 s, doubling), on the test clock.
     const job = jobs.find((j) => j.id === handoff.item.jobId)!;
-    await db().$executeRaw`
+    await ctx.db.$executeRaw`
       UPDATE "TestClockJob" SET attempts = attempts + 1, "dueAt" = ${new Date(at.getTime() + 5_000 * 2 ** job.attempts)}
       WHERE id = ${job.id}::uuid`;
   }
 }
 
 /** Resolves with the state once the clock is READY, or after `ms` (then it may still be ADVANCING). */
-export async function advanceFor(workspaceId: string, ms: number): Promise<TestClockState | null> {
+export async function advanceFor(ctx: EngineContext, workspaceId: string, ms: number): Promise<TestClockState | null> {
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([driveAdvance(workspaceId), waited]);
+  await Promise.race([driveAdvance(ctx, workspaceId), waited]);
   clearTimeout(timer);
-  return readTestClock(workspaceId);
+  return readTestClock(ctx.db, workspaceId);
 }

@@ -4,11 +4,11 @@
 // Set-based: a batch of changes (one per subscriber change, in order) is applied
 // with one query for the open runs they stop, one for the sequences they fire,
 // and the bulk start of engine/start-run.ts.
-import { now } from '../clock.js';
 import { stopReason, triggerFires, type Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import type { EnrollmentStatus, Sequence } from '../generated/prisma/client.js';
 import { workspaceDefinitions, type WorkspaceDefinitions } from './definitions.js';
+import type { EngineContext } from './context.js';
 import { transitionRuns } from './lifecycle.js';
 import { OPEN_STATUSES } from './run-status.js';
 import { startRuns, type StartRunInput } from './start-run.js';
@@ -48,6 +48,7 @@ const TRIGGERED_BY: Record<Fact['kind'], string[]> = {
  * change. `definitions`: the caller's, when it already read them in this transaction.
  */
 export async function applyFactsBatch(
+  ctx: EngineContext,
   tx: Tx,
   workspaceId: string,
   changes: (FactContext & { facts: Fact[] })[],
@@ -57,35 +58,35 @@ export async function applyFactsBatch(
   const live = changes.filter((c) => c.facts.length);
   if (!live.length) return results;
   const { active, anyStopCondition, firstSteps } = definitions ?? (await workspaceDefinitions(tx, workspaceId));
-  if (anyStopCondition) await stopRuns(tx, live);
+  if (anyStopCondition) await stopRuns(ctx, tx, live);
   const triggerTypes = new Set(live.flatMap((c) => c.facts.flatMap((f) => TRIGGERED_BY[f.kind])));
   const sequences = active.filter((s) => triggerTypes.has(s.triggerType));
   if (!sequences.length) return results;
-  const counts = await frequencyCounts(tx, sequences, changes);
+  const counts = await frequencyCounts(tx, sequences, changes, ctx.clock.now());
 
   const starts: { change: number; input: StartRunInput }[] = [];
-  changes.forEach((ctx, index) => {
+  changes.forEach((change, index) => {
     for (const sequence of sequences) {
       const count = sequence.triggerType === 'FREQUENCY' ? counts.get(`${sequence.id}:${index}`) : undefined;
-      const fact = ctx.facts.find((f) => triggerFires(sequence, f, count));
+      const fact = change.facts.find((f) => triggerFires(sequence, f, count));
       if (!fact) continue; // one run per sequence per change, however many of its facts fire
-      const fromEvent = fact.kind === 'event' ? ctx.event : undefined;
+      const fromEvent = fact.kind === 'event' ? change.event : undefined;
       starts.push({
         change: index,
         input: {
           sequence,
-          subscriberId: ctx.subscriberId,
+          subscriberId: change.subscriberId,
           entryEvent: fromEvent?.properties ?? null,
           // Every run a tracked event's call starts (also CONTACT_ADDED or SEGMENT_ENTERED
           // ones) links to it, so a replay of its idempotency key returns all of them.
-          entryEventId: ctx.event?.id ?? null,
+          entryEventId: change.event?.id ?? null,
           eventName: fromEvent?.name ?? null,
           idempotencyKey: fromEvent?.idempotencyKey ?? null,
         },
       });
     }
   });
-  const outcomes = await startRuns(tx, starts.map((s) => s.input), firstSteps);
+  const outcomes = await startRuns(ctx, tx, starts.map((s) => s.input), firstSteps);
   const stopLater: Stop[] = [];
   outcomes.forEach((outcome, i) => {
     const { change, input } = starts[i]!;
@@ -106,7 +107,7 @@ export async function applyFactsBatch(
       break;
     }
   });
-  await stopNow(tx, stopLater);
+  await stopNow(ctx, tx, stopLater);
   return results;
 }
 
@@ -120,14 +121,13 @@ interface Stop {
  * including this one, reaches minCount. Events of the batch are already written:
  * each change counts the earlier ones and the batch's own up to itself.
  */
-async function frequencyCounts(tx: Tx, sequences: Sequence[], changes: FactContext[]): Promise<Map<string, number>> {
+async function frequencyCounts(tx: Tx, sequences: Sequence[], changes: FactContext[], at: Date): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   const frequency = sequences.filter((s) => s.triggerType === 'FREQUENCY');
   const withEvents = changes.filter((c) => c.event);
   if (!frequency.length || !withEvents.length) return counts;
   const batchEventIds = withEvents.map((c) => c.event!.id);
   const subscriberIds = [...new Set(withEvents.map((c) => c.subscriberId))];
-  const at = now();
   for (const sequence of frequency) {
     const since = new Date(at.getTime() - (sequence.triggerTimeWindowDays ?? 0) * 86_400_000);
     const name = sequence.triggerEventName ?? '';
@@ -146,7 +146,7 @@ async function frequencyCounts(tx: Tx, sequences: Sequence[], changes: FactConte
 }
 
 /** Open runs of these subscribers whose sequence's stop condition one of their facts meets become STOPPED. */
-async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
+async function stopRuns(ctx: EngineContext, tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
   const factsOf = new Map<string, Fact[]>();
   for (const c of changes) factsOf.set(c.subscriberId, [...(factsOf.get(c.subscriberId) ?? []), ...c.facts]);
   // A subscriber created in this transaction has no runs yet (those this batch starts are stopped after).
@@ -166,13 +166,13 @@ async function stopRuns(tx: Tx, changes: (FactContext & { facts: Fact[] })[]) {
     const reason = stopReason(run.type, run.value, factsOf.get(run.subscriberId)!);
     if (reason) stops.push({ run, reason });
   }
-  await stopNow(tx, stops);
+  await stopNow(ctx, tx, stops);
 }
 
 /** Runs become STOPPED (those still open), logged, and their throttled sequences told. */
-async function stopNow(tx: Tx, stops: Stop[]) {
+async function stopNow(ctx: EngineContext, tx: Tx, stops: Stop[]) {
   if (!stops.length) return;
   const reasons = new Map(stops.map((s) => [s.run.id, s.reason]));
   // Under the runs' locks: a run that ended meanwhile is refused by the machine and left alone.
-  await transitionRuns(tx, [...reasons.keys()], (run) => ({ kind: 'stop', reason: reasons.get(run.ref.id)! }));
+  await transitionRuns(ctx, tx, [...reasons.keys()], (run) => ({ kind: 'stop', reason: reasons.get(run.ref.id)! }));
 }

@@ -2,12 +2,12 @@
 // leaves, the hidden draft a live sequence is edited in, and a publish applied
 // to the runs in flight — each run planned by the run machine (publish.ts),
 // the decisions written by lifecycle.apply.
-import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import { isOpen } from '../domain/run-machine/index.js';
 import { planPublish, VERSION_SETTINGS, type RunMigration, type RunPlan, type VersionedSequence } from '../domain/run-machine/publish.js';
 import { uuidv7 } from '../domain/tracking-links.js';
 import { Prisma, type Sequence, type Step } from '../generated/prisma/client.js';
+import type { EngineContext } from './context.js';
 import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey, type RunRef } from './lifecycle.js';
 import { OPEN_STATUSES } from './run-status.js';
 
@@ -19,10 +19,10 @@ export function versionSettings(sequence: Settings): Prisma.InputJsonObject {
 }
 
 /** Records version `number` of the sequence as it stands (steps of that version, settings of the row). */
-export async function recordVersion(tx: Tx, sequenceId: string, number: number, note: string | null): Promise<void> {
+export async function recordVersion(ctx: Pick<EngineContext, 'clock'>, tx: Tx, sequenceId: string, number: number, note: string | null): Promise<void> {
   const sequence = await tx.sequence.findUniqueOrThrow({ where: { id: sequenceId } });
   const stepCount = await tx.step.count({ where: { sequenceId, version: number, versionPosition: { not: null } } });
-  await tx.sequenceVersion.create({ data: { sequenceId, number, note, stepCount, settings: versionSettings(sequence), publishedAt: now() } });
+  await tx.sequenceVersion.create({ data: { sequenceId, number, note, stepCount, settings: versionSettings(sequence), publishedAt: ctx.clock.now() } });
 }
 
 const json = (value: Prisma.JsonValue) => (value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue));
@@ -95,8 +95,8 @@ export async function planOpenRuns(tx: Tx, sequenceId: string, to: VersionedSequ
 }
 
 /** Writes the plans: the machine's decisions (change log, jobs), then the runs' new version. */
-export async function applyPlans(tx: Tx, { plans, refs }: PlannedRuns): Promise<void> {
-  await apply(tx, plans.map((p) => ({ ref: refs.get(p.runId)!, decision: p.decision })));
+export async function applyPlans(ctx: EngineContext, tx: Tx, { plans, refs }: PlannedRuns): Promise<void> {
+  await apply(ctx, tx, plans.map((p) => ({ ref: refs.get(p.runId)!, decision: p.decision })));
   const moved = plans.filter((p) => p.version !== refs.get(p.runId)!.version);
   for (const version of new Set(moved.map((p) => p.version))) {
     const ids = moved.filter((p) => p.version === version).map((p) => p.runId);
@@ -119,10 +119,10 @@ export async function copySteps(tx: Tx, sequenceId: string, version: number, ste
  * the live sequence with a versionPosition — take theirs, the run-affecting
  * settings are written on the sequence, and the version is recorded.
  */
-export async function installVersion(tx: Tx, sequenceId: string, version: number, settings: Settings, note: string | null): Promise<void> {
+export async function installVersion(ctx: Pick<EngineContext, 'clock'>, tx: Tx, sequenceId: string, version: number, settings: Settings, note: string | null): Promise<void> {
   await tx.step.updateMany({ where: { sequenceId, position: { not: null } }, data: { position: null } });
   await tx.$executeRaw`UPDATE "Step" SET position = "versionPosition" WHERE "sequenceId" = ${sequenceId}::uuid AND version = ${version} AND "versionPosition" IS NOT NULL`;
   const picked = Object.fromEntries(VERSION_SETTINGS.map((key) => [key, settings[key]])) as Settings;
   await tx.sequence.update({ where: { id: sequenceId }, data: { ...picked, sendWindow: json(picked.sendWindow), version } });
-  await recordVersion(tx, sequenceId, version, note);
+  await recordVersion(ctx, tx, sequenceId, version, note);
 }

@@ -3,7 +3,6 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import { db } from '../db/client.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
@@ -26,7 +25,7 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   plugins: [PrismaPlugin, RelayPlugin, DataloaderPlugin],
   prisma: {
-    client: () => db(),
+    client: (ctx) => ctx.runtime.db,
     dmmf: getDatamodel(),
     filterConnectionTotalCount: true,
     defaultConnectionSize: 20,

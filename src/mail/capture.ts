@@ -4,8 +4,7 @@
 // message row, readable through `messages`. It leaves the machine only when a
 // test relay (TEST_SMTP_URL) is given, then as those same bytes.
 import nodemailer, { type Transporter } from 'nodemailer';
-import { now } from '../clock.js';
-import { db } from '../db/client.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
 import { mailOptions, type MailTransport, type OutgoingMail } from './transport.js';
 
 export interface MailHeader {
@@ -28,13 +27,14 @@ export function headersOf(message: Buffer): MailHeader[] {
     });
 }
 
-export function captureTransport(relay: Transporter | null): MailTransport {
+/** `db`: where the composed headers are kept (on the message row). */
+export function captureTransport(relay: Transporter | null, db: PrismaClient): MailTransport {
   return {
     async send(mail: OutgoingMail) {
-      const { message } = await composer.sendMail({ ...mailOptions(mail), date: now() });
+      const { message } = await composer.sendMail({ ...mailOptions(mail), date: mail.date ?? new Date() });
       const raw = message as Buffer;
       // The Message-ID names one message row (unique); its send is recorded by the outbox as for any relay.
-      await db().$executeRaw`
+      await db.$executeRaw`
         UPDATE "Message" SET headers = ${JSON.stringify(headersOf(raw))}::jsonb WHERE "smtpMessageId" = ${mail.messageId}`;
       if (relay) await relay.sendMail({ envelope: { from: mail.from, to: [mail.to] }, raw });
     },

@@ -3,7 +3,7 @@
 // Test workspaces' mail never takes that way: it is captured (capture.ts), and
 // relayed only to TEST_SMTP_URL when that is set.
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { KeyMode } from '../auth/api-keys.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
 import { captureTransport } from './capture.js';
 
 export interface OutgoingMail {
@@ -15,6 +15,8 @@ export interface OutgoingMail {
   /** RFC 5322 Message-ID (with angle brackets), stable per run and step. */
   messageId: string;
   headers?: Record<string, string>;
+  /** The Date header, in engine time (a test workspace's clock); unset: the relay's now. */
+  date?: Date;
 }
 
 export interface MailTransport {
@@ -60,36 +62,37 @@ export function smtpTransporter(smtpUrl: string, options: { connections?: number
 /** No relay configured: nothing leaves the machine, the message stays in the outbox. */
 export const outboxTransport: MailTransport = { send: async () => {}, close: () => {} };
 
-// The test transport is made on first use: capture.ts imports this module.
-const transports: { live: MailTransport; test: MailTransport | null } = { live: outboxTransport, test: null };
-let from = 'Stepwise <no-reply@stepwise.local>';
+/** The process's transports and sender address (the runtime holds one). */
+export interface Mailer {
+  /** Live mail: SMTP_URL's relay, or the outbox only. */
+  transport: MailTransport;
+  /** Test workspaces' mail: captured, and relayed only to TEST_SMTP_URL. */
+  test: MailTransport;
+  from: string;
+}
+
+export const DEFAULT_MAIL_FROM = 'Stepwise <no-reply@stepwise.local>';
 
 export interface MailSettings {
   /** SMTP_URL: the relay of live mail (unset: it stays in the outbox). */
   smtpUrl?: string;
   /** TEST_SMTP_URL: where test workspaces' captured mail is also relayed (unset: nowhere). */
   testSmtpUrl?: string;
-  from: string;
+  from?: string;
   connections?: number;
 }
 
-export function configureMail(options: MailSettings): MailTransport {
-  transports.live.close();
-  transports.test?.close();
-  transports.live = options.smtpUrl ? smtpTransport(options.smtpUrl, { connections: options.connections }) : outboxTransport;
-  // Test mail is light: a couple of connections are plenty.
-  transports.test = captureTransport(options.testSmtpUrl ? smtpTransporter(options.testSmtpUrl, { connections: 2 }) : null);
-  from = options.from;
-  return transports.live;
-}
-
-/** The transport of live mail, or of a test workspace's mail (`test`). */
-export function mailer(mode: KeyMode = 'live'): { transport: MailTransport; from: string } {
-  const transport = mode === 'live' ? transports.live : (transports.test ??= captureTransport(null));
-  return { transport, from };
+/** `db`: captured test mail keeps its headers on the message row. */
+export function createMailer(options: MailSettings, db: PrismaClient): Mailer {
+  return {
+    transport: options.smtpUrl ? smtpTransport(options.smtpUrl, { connections: options.connections }) : outboxTransport,
+    // Test mail is light: a couple of connections are plenty.
+    test: captureTransport(options.testSmtpUrl ? smtpTransporter(options.testSmtpUrl, { connections: 2 }) : null, db),
+    from: options.from ?? DEFAULT_MAIL_FROM,
+  };
 }
 
 /** The domain of the sender address, for Message-IDs. */
-export function senderDomain(): string {
+export function senderDomain(from: string): string {
   return /@([^>\s]+)/.exec(from)?.[1] ?? 'stepwise.local';
 }

@@ -9,7 +9,6 @@ import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerKey, createKeyResolver, type ApiKeyOwner } from '../auth/api-keys.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Context } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { createGraphiQLRenderer, graphiqlFor } from './graphiql.js';
@@ -20,10 +19,11 @@ import { asUserErrors } from '../services/user-input.js';
 import type { Logger } from '../logger.js';
 import { createServerOperations, type ServerSettings } from './operations.js';
 import { requestIdOf } from './use-request-id.js';
-import { useTestClock } from './use-test-clock.js';
+import { forWorkspace, type Runtime } from '../runtime.js';
 
 export interface AppOptions {
-  prisma: PrismaClient;
+  /** The database, queue and clocks the API works with (src/runtime.ts). */
+  runtime: Runtime;
   logger: Logger;
   /** The local development key: prefilled in GraphiQL's headers for loopback clients only. */
   graphiqlApiKey?: string;
@@ -70,9 +70,10 @@ function maskUserFacingError(error: unknown, message: string, isDev?: boolean): 
 }
 
 export function buildApp(options: AppOptions) {
-  const resolveKey = createKeyResolver(options.prisma);
-  const ops = createServerOperations(options);
-  const tracking = new TrackingRecorder(options.prisma, {
+  const { runtime } = options;
+  const resolveKey = createKeyResolver(runtime.db);
+  const ops = createServerOperations({ ...options, prisma: runtime.db, jobQueueRunning: () => runtime.running });
+  const tracking = new TrackingRecorder(runtime.db, {
     onError: (error) => options.logger.error({ err: error }, 'recording opens and clicks failed; retrying'),
     ...options.tracking,
   });
@@ -87,7 +88,7 @@ export function buildApp(options: AppOptions) {
       warn: (...args) => options.logger.warn(args),
       error: (...args) => options.logger.error(args),
     },
-    plugins: [...ops.plugins, useTestClock()],
+    plugins: ops.plugins,
     graphiql: ops.settings.GRAPHIQL && graphiqlFor(options.graphiqlApiKey),
     renderGraphiQL: createGraphiQLRenderer(),
     // Never development mode: no stack traces or original messages (SQL) reach clients.
@@ -103,7 +104,7 @@ export function buildApp(options: AppOptions) {
       const requestId = request ? requestIdOf(request) : randomUUID();
       if (owner) {
         await ops.rateLimit(owner.apiKeyId);
-        return { ...owner, requestId };
+        return { ...owner, requestId, runtime: await forWorkspace(runtime, owner.workspaceId) };
       }
       const header = request.headers.get('authorization');
       if (!header) throw unauthenticated('Missing API key: send the header Authorization: Bearer <key>');
@@ -111,21 +112,21 @@ export function buildApp(options: AppOptions) {
       const found = key ? await resolveKey(key) : null;
       if (!found) throw unauthenticated('Invalid API key');
       await ops.rateLimit(found.apiKeyId);
-      return { ...found, requestId };
+      return { ...found, requestId, runtime: await forWorkspace(runtime, found.workspaceId) };
     },
   });
 
   const server: Server = createServer((req, res) => {
     if (ops.handle(req, res)) return;
     if (req.method === 'GET' && PREVIEW_PATH.test(req.url ?? '')) {
-      servePreview(req, res, resolveKey).catch((error) => {
+      servePreview(req, res, runtime, resolveKey).catch((error) => {
         options.logger.error({ err: error }, 'preview failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('Preview failed');
       });
       return;
     }
     if (isTrackingRequest(req.url)) {
-      handleTrackingRequest(req, res, { resolveKey, logger: options.logger, recorder: tracking });
+      handleTrackingRequest(req, res, { runtime, resolveKey, logger: options.logger, recorder: tracking });
       return;
     }
     void yoga.requestListener(req, res);

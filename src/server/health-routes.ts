@@ -6,12 +6,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readMigrations } from '../db/schema-engine.js';
-import { boss } from '../engine/boss.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Metrics } from './metrics.js';
 
 export interface OpsRouteOptions {
   prisma: PrismaClient;
+  /** Whether the job queue is started. */
+  jobQueueRunning: () => boolean;
   metrics: Metrics;
   isDraining: () => boolean;
   /** How long each readiness check may take. */
@@ -91,7 +92,7 @@ export function createOpsRoutes(options: OpsRouteOptions) {
     const checks: Record<string, Check> = {
       ...(await databaseChecks()),
       jobQueue: await check(async () => {
-        boss();
+        if (!options.jobQueueRunning()) throw new Error('job queue not started');
       }),
       accepting: options.isDraining() ? { ok: false, error: 'shutting down' } : { ok: true },
     };

@@ -35,13 +35,14 @@ export type ServerSettings = Pick<
   | 'MAX_SUBSCRIPTIONS_PER_KEY'
 >;
 
-export function createServerOperations(options: { prisma: PrismaClient; logger: Logger; settings?: Partial<ServerSettings> }) {
+export function createServerOperations(options: { prisma: PrismaClient; jobQueueRunning: () => boolean; logger: Logger; settings?: Partial<ServerSettings> }) {
   const settings: ServerSettings = { ...parseConfig({}), ...options.settings };
   const metrics = createMetrics(options.prisma, { cacheMs: settings.METRICS_CACHE_MS });
   const drain = new HttpDrain();
   const limiter = new RateLimiter(settings.RATE_LIMIT_PER_MINUTE);
   const serveOpsRoute = createOpsRoutes({
     prisma: options.prisma,
+    jobQueueRunning: options.jobQueueRunning,
     metrics,
     isDraining: () => drain.draining,
     readinessCacheMs: settings.READINESS_CACHE_MS,

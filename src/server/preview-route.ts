@@ -3,9 +3,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerKey, type ApiKeyOwner } from '../auth/api-keys.js';
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
-import { db } from '../db/client.js';
 import { previewSequence } from '../services/preview.js';
 import { asUserErrors } from '../services/user-input.js';
+import { forWorkspace, type Runtime } from '../runtime.js';
 
 /**
  * The preview is the email as it would be sent, so it may show remote images and use
@@ -20,6 +20,7 @@ export const PREVIEW_PATH = /^\/preview\/([a-z]{3}_[0-9a-f]{32})(?:\?.*)?$/;
 export async function servePreview(
   req: IncomingMessage,
   res: ServerResponse,
+  runtime: Runtime,
   resolveKey: (key: string) => Promise<ApiKeyOwner | null>,
 ): Promise<void> {
   const key = bearerKey(req.headers.authorization);
@@ -31,7 +32,7 @@ export async function servePreview(
   const url = new URL(req.url ?? '/', 'http://localhost');
   const stepId = tryDecodeId('Step', url.pathname.split('/')[2] ?? '');
   const step = stepId
-    ? await db().step.findFirst({ where: { id: stepId, sequence: { workspaceId: owner.workspaceId } }, select: { id: true, sequenceId: true } })
+    ? await runtime.db.step.findFirst({ where: { id: stepId, sequence: { workspaceId: owner.workspaceId } }, select: { id: true, sequenceId: true } })
     : null;
   if (!step) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('No such step');
@@ -39,7 +40,7 @@ export async function servePreview(
   }
   try {
     const email = url.searchParams.get('email');
-    const steps = await previewSequence(owner, { sequenceId: encodeId('Sequence', step.sequenceId), ...(email ? { email } : {}) });
+    const steps = await previewSequence({ ...owner, runtime: await forWorkspace(runtime, owner.workspaceId) }, { sequenceId: encodeId('Sequence', step.sequenceId), ...(email ? { email } : {}) });
     const html = steps.find((s) => s.step.id === step.id)?.html;
     if (html == null) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('This step sends no email (a retired or discount step)');

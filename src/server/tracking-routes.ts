@@ -15,9 +15,8 @@ import { FeedbackShapeError, parseFeedback } from '../domain/delivery-feedback.j
 import { escapeHtml } from '../domain/escape-html.js';
 import { PREVIEW_MESSAGE_ID, TRACKING_PREFIX, verifyTrackingPath } from '../domain/tracking-links.js';
 import type { Logger } from '../logger.js';
-import { now } from '../clock.js';
+import { forWorkspace, type Runtime } from '../runtime.js';
 import { recordFeedback, recordUnsubscribe, trackedMessageExists, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
-import { onWorkspaceClock } from '../services/test-mode.js';
 import { linkFact, type TrackingRecorder } from '../services/tracking-recorder.js';
 
 /** Pages here run no script, load nothing but inline styles, and post only to themselves. */
@@ -38,9 +37,9 @@ export function isTrackingRequest(url: string | undefined): boolean {
 export function handleTrackingRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  options: { resolveKey: (key: string) => Promise<ApiKeyOwner | null>; logger: Logger; recorder: TrackingRecorder },
+  options: { runtime: Runtime; resolveKey: (key: string) => Promise<ApiKeyOwner | null>; logger: Logger; recorder: TrackingRecorder },
 ): void {
-  const route = req.url!.startsWith(WEBHOOK_PATH) ? serveWebhook(req, res, options.resolveKey) : serveLink(req, res, options.recorder);
+  const route = req.url!.startsWith(WEBHOOK_PATH) ? serveWebhook(req, res, options.runtime, options.resolveKey) : serveLink(req, res, options.runtime, options.recorder);
   route.catch((error: unknown) => {
     options.logger.error({ err: error }, 'tracking request failed');
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('Something went wrong');
@@ -74,7 +73,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | n
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: TrackingRecorder): Promise<void> {
+async function serveLink(req: IncomingMessage, res: ServerResponse, runtime: Runtime, recorder: TrackingRecorder): Promise<void> {
   const { key } = await trackingKeys();
   const target = verifyTrackingPath(key, req.url!);
   if (!target) {
@@ -88,13 +87,13 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: Tr
     return;
   }
   const userAgent = req.headers['user-agent'] ?? null;
-  // The link's workspace's time: a test twin's links record on its test clock.
-  const at = await onWorkspaceClock(target.workspaceId, now);
+  // Recorded on the link's workspace's clock (older links without a workspace: the runtime's).
+  const ctx = target.workspaceId ? await forWorkspace(runtime, target.workspaceId) : runtime;
   if (target.kind === 'open') {
     if (method === 'GET') {
       // Answered at once; the open is written with the next flush (src/services/tracking-recorder.ts),
       // unless the buffer is full: then the pixel waits for it.
-      const written = recorder.record(linkFact(target.kind, target, userAgent, at)).catch(() => false);
+      const written = recorder.record(linkFact(target.kind, target, userAgent, ctx.clock.now())).catch(() => false);
       if (recorder.backlogged) await written;
     }
     res
@@ -107,7 +106,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: Tr
     // link signed for another workspace) can never be used as an open redirect. A click
     // is answered once written, which tells whether its message exists.
     const preview = target.messageId === PREVIEW_MESSAGE_ID;
-    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, at)) : await trackedMessageExists(target);
+    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, ctx.clock.now())) : await trackedMessageExists(ctx.db, target);
     if (exists) {
       res.writeHead(302, { location: target.url!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
     } else if (preview) {
@@ -132,7 +131,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, recorder: Tr
     res.writeHead(413, { 'content-type': 'text/plain' }).end('Request body too large');
     return;
   }
-  const recorded = await onWorkspaceClock(target.workspaceId, () => recordUnsubscribe(target, { userAgent }));
+  const recorded = await recordUnsubscribe(ctx, target, { userAgent });
   page(
     res,
     200,
@@ -156,7 +155,7 @@ function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-async function serveWebhook(req: IncomingMessage, res: ServerResponse, resolveKey: (key: string) => Promise<ApiKeyOwner | null>) {
+async function serveWebhook(req: IncomingMessage, res: ServerResponse, runtime: Runtime, resolveKey: (key: string) => Promise<ApiKeyOwner | null>) {
   if (req.method !== 'POST') {
     res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('Method not allowed');
     return;
@@ -184,11 +183,9 @@ async function serveWebhook(req: IncomingMessage, res: ServerResponse, resolveKe
     throw error;
   }
   const results: { messageId: string; type: string; outcome: FeedbackOutcome }[] = [];
-  // Feedback sent with a test key is recorded at its test clock's time.
-  await onWorkspaceClock(owner.workspaceId, async () => {
-    for (const event of parsed.events) {
-      results.push({ messageId: event.messageRef, type: event.type, outcome: await recordFeedback(owner, event) });
-    }
-  });
+  const caller = { ...owner, runtime: await forWorkspace(runtime, owner.workspaceId) };
+  for (const event of parsed.events) {
+    results.push({ messageId: event.messageRef, type: event.type, outcome: await recordFeedback(caller, event) });
+  }
   json(res, 200, { results, ...(parsed.subscribeUrl ? { subscribeUrl: parsed.subscribeUrl, note: 'Visit subscribeUrl to confirm the SNS subscription.' } : {}) });
 }

@@ -6,8 +6,7 @@ import { boundedJson } from '../domain/json-limits.js';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError } from '../domain/errors.js';
 import { referencedLists, segmentDefinitionSchema } from '../domain/segment.js';
-import { now } from '../clock.js';
-import { db, type Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { reevaluateSegments, syncMemberships } from './segments.js';
 import type { Fact } from '../domain/triggers.js';
@@ -15,7 +14,7 @@ import { applyFactsBatch, type FactContext } from '../engine/triggers.js';
 import { workspaceDefinitions } from '../engine/definitions.js';
 import { advisoryLock } from '../engine/locks.js';
 import { parseInput } from './user-input.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { owned, ownedMany } from '../db/scope.js';
 
 const tagName = z.string().trim().min(1, { message: 'must not be empty' }).max(100);
@@ -34,9 +33,9 @@ export const subscriberInputSchema = z.object({
 });
 
 /** Finds the subscriber by externalId when given, else by email (case-insensitive), and updates it, or creates it. */
-export async function upsertSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
+export async function upsertSubscriber(actor: Caller, rawInput: unknown): Promise<string> {
   const input = parseInput(subscriberInputSchema, rawInput, ['input']);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const { id, facts } = await upsertSubscriberInTx(tx, actor, input, ['input']);
     await changed(tx, actor, id, facts);
     return id;
@@ -46,7 +45,7 @@ export async function upsertSubscriber(actor: Actor, rawInput: unknown): Promise
 /** The upsert itself; returns what changed, for the caller to apply in its transaction. */
 export async function upsertSubscriberInTx(
   tx: Tx,
-  actor: Actor,
+  actor: Caller,
   input: z.output<typeof subscriberInputSchema>,
   field: string[],
 ): Promise<{ id: string; facts: Fact[] }> {
@@ -60,7 +59,7 @@ export async function upsertSubscriberInTx(
       "firstName" = ${keep(input.firstName, 'firstName')},
       "lastName" = ${keep(input.lastName, 'lastName')},
       attributes = attributes || ${JSON.stringify(input.attributes ?? {})}::jsonb,
-      "updatedAt" = ${now()}
+      "updatedAt" = ${actor.runtime.clock.now()}
     WHERE "workspaceId" = ${actor.workspaceId}::uuid AND ${where}
     RETURNING id::text AS id, "externalId"`;
   if (externalId) {
@@ -90,7 +89,7 @@ export async function upsertSubscriberInTx(
         lastName: input.lastName ?? null,
         attributes: (input.attributes ?? {}) as Prisma.InputJsonObject,
         // Engine time: inactivity counts from joining, on the same clock as events.
-        createdAt: now(),
+        createdAt: actor.runtime.clock.now(),
       },
     ],
     skipDuplicates: true,
@@ -110,7 +109,7 @@ export async function upsertSubscriberInTx(
 }
 
 /** Adds tags and lists; returns `facts` with what was new. */
-async function attachAll(tx: Tx, actor: Actor, subscriberId: string, tags: string[], listIds: string[], facts: Fact[]): Promise<Fact[]> {
+async function attachAll(tx: Tx, actor: Caller, subscriberId: string, tags: string[], listIds: string[], facts: Fact[]): Promise<Fact[]> {
   for (const name of tags) {
     if (await attachTag(tx, actor, subscriberId, name)) facts.push({ kind: 'tag_added', tag: name });
   }
@@ -120,9 +119,9 @@ async function attachAll(tx: Tx, actor: Actor, subscriberId: string, tags: strin
   return facts;
 }
 
-export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
+export async function addTag(actor: Caller, subscriberId: string, rawTag: unknown): Promise<string> {
   const tag = parseInput(tagName, rawTag, ['tag']);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     const added = await attachTag(tx, actor, id, tag);
     await changed(tx, actor, id, added ? [{ kind: 'tag_added', tag }] : []);
@@ -130,9 +129,9 @@ export async function addTag(actor: Actor, subscriberId: string, rawTag: unknown
   });
 }
 
-export async function removeTag(actor: Actor, subscriberId: string, rawTag: unknown): Promise<string> {
+export async function removeTag(actor: Caller, subscriberId: string, rawTag: unknown): Promise<string> {
   const name = parseInput(tagName, rawTag, ['tag']);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     const { count } = await tx.subscriberTag.deleteMany({ where: { subscriberId: id, tag: { workspaceId: actor.workspaceId, name } } });
     await changed(tx, actor, id, count ? [{ kind: 'tag_removed', tag: name }] : []);
@@ -145,9 +144,9 @@ export async function removeTag(actor: Actor, subscriberId: string, rawTag: unkn
  * is a NAME_TAKEN error rather than the existing list: the caller meant a new one.
  * Insert-or-nothing decides, so two racing creations give one list and one error.
  */
-export async function createList(actor: Actor, rawName: unknown): Promise<string> {
+export async function createList(actor: Caller, rawName: unknown): Promise<string> {
   const name = parseInput(z.string().trim().min(1, { message: 'must not be empty' }).max(200), rawName, ['name']);
-  const [list] = await db().list.createManyAndReturn({
+  const [list] = await actor.runtime.db.list.createManyAndReturn({
     data: [{ workspaceId: actor.workspaceId, name }],
     skipDuplicates: true,
     select: { id: true },
@@ -156,8 +155,8 @@ export async function createList(actor: Actor, rawName: unknown): Promise<string
   return list.id;
 }
 
-export async function setListMembership(actor: Actor, subscriberId: string, listId: string, member: boolean) {
-  return transaction(async (tx) => {
+export async function setListMembership(actor: Caller, subscriberId: string, listId: string, member: boolean) {
+  return transaction(actor.runtime, async (tx) => {
     const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     const { id: list } = await owned(tx, actor, 'List', listId, { field: ['listId'] });
     const facts: Fact[] = [];
@@ -172,23 +171,22 @@ export async function setListMembership(actor: Actor, subscriberId: string, list
   });
 }
 
-export async function unsubscribe(actor: Actor, subscriberId: string): Promise<string> {
-  return transaction(async (tx) => {
+export async function unsubscribe(actor: Caller, subscriberId: string): Promise<string> {
+  return transaction(actor.runtime, async (tx) => {
     const { id } = await owned(tx, actor, 'Subscriber', subscriberId, { field: ['subscriberId'] });
     await tx.subscriber.updateMany({
       where: { id, status: 'ACTIVE' },
-      data: { status: 'UNSUBSCRIBED', unsubscribedAt: now() },
+      data: { status: 'UNSUBSCRIBED', unsubscribedAt: actor.runtime.clock.now() },
     });
     return id;
   });
 }
 
 /** Segment names are unique per workspace, like list names: a taken name is NAME_TAKEN. */
-export async function createSegment(actor: Actor, rawName: unknown, rawDefinition: unknown): Promise<string> {
+export async function createSegment(actor: Caller, rawName: unknown, rawDefinition: unknown): Promise<string> {
   const name = parseInput(z.string().trim().min(1, { message: 'must not be empty' }).max(200), rawName, ['name']);
   const definition = parseInput(segmentDefinitionSchema, rawDefinition, ['definition']);
-  return transaction(
-    async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
       // Lists are named by public ID; one that is not a list of this workspace is a mistake, not an empty match.
       for (const listId of referencedLists(definition)) {
         await owned(tx, actor, 'List', listId, { field: ['definition'] }).catch((error: unknown) => {
@@ -204,7 +202,7 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
       // Existing subscribers who already match are members from the start, in one
       // statement (entering a segment at its creation starts no runs: no sequence
       // can point at it yet).
-      await syncMemberships(tx, actor.workspaceId, [segment], null);
+      await syncMemberships(tx, actor.workspaceId, [segment], null, actor.runtime.clock.now());
       return segment.id;
     },
     { timeout: 60_000 },
@@ -215,16 +213,16 @@ export async function createSegment(actor: Actor, rawName: unknown, rawDefinitio
  * After a subscriber changed: segments are re-evaluated, and the changes (plus
  * any segment entered) start and stop runs. Returns the runs started.
  */
-export async function changed(tx: Tx, actor: Actor, subscriberId: string, facts: Fact[], event?: FactContext['event']) {
+export async function changed(tx: Tx, actor: Caller, subscriberId: string, facts: Fact[], event?: FactContext['event']) {
   const definitions = await workspaceDefinitions(tx, actor.workspaceId);
-  const entered = await reevaluateSegments(tx, actor.workspaceId, [subscriberId], definitions);
+  const entered = await reevaluateSegments(tx, actor.workspaceId, [subscriberId], actor.runtime.clock.now(), definitions);
   const all: Fact[] = [...facts, ...entered.map((e) => ({ kind: 'segment_entered' as const, segmentId: e.segmentId }))];
-  const [applied] = await applyFactsBatch(tx, actor.workspaceId, [{ workspaceId: actor.workspaceId, subscriberId, event, facts: all }], definitions);
+  const [applied] = await applyFactsBatch(actor.runtime, tx, actor.workspaceId, [{ workspaceId: actor.workspaceId, subscriberId, event, facts: all }], definitions);
   return applied!;
 }
 
 /** True when the tag was not there before. */
-async function attachTag(tx: Tx, actor: Actor, subscriberId: string, name: string): Promise<boolean> {
+async function attachTag(tx: Tx, actor: Caller, subscriberId: string, name: string): Promise<boolean> {
   // Insert-or-nothing, then read: a tag a concurrent call is creating is waited for and reused.
   await tx.tag.createMany({ data: [{ workspaceId: actor.workspaceId, name }], skipDuplicates: true });
   const tag = await tx.tag.findUniqueOrThrow({ where: { workspaceId_name: { workspaceId: actor.workspaceId, name } }, select: { id: true } });

@@ -4,7 +4,6 @@
 // one of them finishes first (it holds the run's row lock) and stays recorded.
 import { z } from 'zod';
 import { boundedJson, MAX_JSON_SCALAR_NODES } from '../domain/json-limits.js';
-import { now } from '../clock.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { dotPathSchema } from '../domain/json-path.js';
 import { tryDecodeId } from '../domain/public-id.js';
@@ -14,7 +13,7 @@ import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
 import { endRunsWhere } from '../engine/lifecycle.js';
 import { OPEN_STATUSES } from '../engine/run-status.js';
 import { owned } from '../db/scope.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
 // The open statuses as an SQL list, from the one constant (fixed words, no user input).
@@ -63,13 +62,12 @@ export interface CancelEnrollmentsResult {
 const plural = (n: number) => `${n} sequence enrollment${n === 1 ? '' : 's'}`;
 
 /** The Sequenzy call: one subscriber's runs, or every open run whose entry event holds one of the values. */
-export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promise<CancelEnrollmentsResult> {
+export async function cancelEnrollments(actor: Caller, rawInput: unknown): Promise<CancelEnrollmentsResult> {
   const input = parseInput(cancelEnrollmentsSchema, rawInput, ['input']);
   const limit = input.limit ?? 100;
   // Field-value targeting is a dry run unless asked otherwise; subscriber targeting cancels.
   const dryRun = input.dryRun ?? input.fieldValues != null;
-  return transaction(
-    async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
       const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
 
       let match: Prisma.Sql;
@@ -104,7 +102,7 @@ export async function cancelEnrollments(actor: Actor, rawInput: unknown): Promis
         };
       }
 
-      const cancelled = await endRunsWhere(tx, where, { kind: 'cancel', reason }, { sample: limit });
+      const cancelled = await endRunsWhere(actor.runtime, tx, where, { kind: 'cancel', reason }, { sample: limit });
       const sample = cancelled.rows;
       const emails = await tx.subscriber.findMany({
         where: { id: { in: [...new Set(sample.map((r) => r.subscriberId))] } },
@@ -156,7 +154,7 @@ const cancelRunsSchema = z.object({
 });
 
 /** The SuprSend call: every open run matching all the given filters. Returns their execution ids. */
-export async function cancelRuns(actor: Actor, rawInput: unknown): Promise<string[]> {
+export async function cancelRuns(actor: Caller, rawInput: unknown): Promise<string[]> {
   const input = parseInput(cancelRunsSchema, rawInput, ['input']);
   if (input.executionId == null && input.recipients == null && input.idempotencyKey == null && input.sequenceSlug == null) {
     throw new UserError(
@@ -183,9 +181,8 @@ export async function cancelRuns(actor: Actor, rawInput: unknown): Promise<strin
     filters.push(Prisma.sql`e."sequenceId" IN (
       SELECT q.id FROM "Sequence" q WHERE q."workspaceId" = ${actor.workspaceId}::uuid AND q.slug = ${input.sequenceSlug})`);
   }
-  return transaction(
-    async (tx) => {
-      const ended = await endRunsWhere(tx, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
+  return transaction(actor.runtime, async (tx) => {
+      const ended = await endRunsWhere(actor.runtime, tx, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
       return ended.rows.map((r) => r.id);
     },
     { timeout: 120_000 },

@@ -7,7 +7,6 @@
 // and not recorded; the others are.
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { now } from '../clock.js';
 import { emailSchema } from '../domain/email-address.js';
 import { boundedJson } from '../domain/json-limits.js';
 import { UserError, notFound } from '../domain/errors.js';
@@ -21,7 +20,7 @@ import { advisoryLocks } from '../engine/locks.js';
 import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
 import { reevaluateSegments } from './segments.js';
 import { externalIdSchema } from './audience.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { UserErrors, asUserErrors, parseInput } from './user-input.js';
 
 const propertiesSchema = boundedJson(z.record(z.string(), z.json(), { message: 'must be a JSON object' }));
@@ -62,14 +61,14 @@ export const MAX_EVENTS = 1000;
  * it start and stop runs. The same idempotency key with the same data returns the
  * first call's event and runs; with different data it is refused.
  */
-export async function trackEvent(actor: Actor, rawInput: unknown): Promise<TrackedEvent> {
+export async function trackEvent(actor: Caller, rawInput: unknown): Promise<TrackedEvent> {
   const [outcome] = await ingestEvents(actor, [rawInput], () => ['input']);
   if (!outcome!.ok) throw new UserErrors(outcome!.errors);
   return outcome!;
 }
 
 /** Records up to 1,000 events: one outcome per event, in input order. */
-export async function trackEvents(actor: Actor, rawEvents: unknown[]): Promise<TrackEventOutcome[]> {
+export async function trackEvents(actor: Caller, rawEvents: unknown[]): Promise<TrackEventOutcome[]> {
   if (rawEvents.length < 1 || rawEvents.length > MAX_EVENTS) {
     throw new UserError(`Give between 1 and ${MAX_EVENTS.toLocaleString('en-US')} events`, ['input', 'events'], 'VALIDATION');
   }
@@ -86,7 +85,7 @@ interface Item {
   replayOf?: { eventId: string } | number;
 }
 
-async function ingestEvents(actor: Actor, rawEvents: unknown[], fieldOf: (index: number) => string[]): Promise<TrackEventOutcome[]> {
+async function ingestEvents(actor: Caller, rawEvents: unknown[], fieldOf: (index: number) => string[]): Promise<TrackEventOutcome[]> {
   const outcomes: (TrackEventOutcome | undefined)[] = rawEvents.map(() => undefined);
   const fail = (item: { index: number }, error: UserError) => {
     const earlier = outcomes[item.index];
@@ -105,7 +104,7 @@ async function ingestEvents(actor: Actor, rawEvents: unknown[], fieldOf: (index:
     }
   });
   if (parsed.length) {
-    const written = await transaction((tx) => record(tx, actor, parsed, fail), { timeout: 60_000 });
+    const written = await transaction(actor.runtime, (tx) => record(tx, actor, parsed, fail), { timeout: 60_000 });
     for (const [index, outcome] of written) outcomes[index] ??= outcome;
   }
   return outcomes.map((o) => o!);
@@ -114,7 +113,7 @@ async function ingestEvents(actor: Actor, rawEvents: unknown[], fieldOf: (index:
 /** Writes the events that pass the checks; returns their outcomes by index. */
 async function record(
   tx: Tx,
-  actor: Actor,
+  actor: Caller,
   items: Item[],
   fail: (item: Item, error: UserError) => void,
 ): Promise<Map<number, TrackEventOutcome>> {
@@ -173,7 +172,7 @@ async function record(
 
   // 3. The events, in one INSERT.
   const toWrite = fresh();
-  const at = now();
+  const at = actor.runtime.clock.now();
   const eventIds = toWrite.map(() => uuidv7(Date.now())).sort();
   const events = toWrite.map((item, n) => ({
     id: eventIds[n]!,
@@ -205,7 +204,7 @@ async function record(
   // 4. Segments once for every subscriber of the batch; what each entered counts after its last event.
   const subscriberIds = [...new Set(events.map((e) => e.item.subscriberId!))];
   const definitions = events.length ? await workspaceDefinitions(tx, actor.workspaceId, version) : undefined;
-  const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, definitions);
+  const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, at, definitions);
   const lastOf = new Map(events.map((e, n) => [e.item.subscriberId!, n]));
   const firstOf = new Map<string, number>();
   events.forEach((e, n) => {
@@ -228,7 +227,7 @@ async function record(
       event: { id: e.id, name: e.item.input.event, properties: e.item.properties, idempotencyKey: e.item.input.idempotencyKey ?? null, occurredAt: e.occurredAt },
     };
   });
-  const applied = await applyFactsBatch(tx, actor.workspaceId, changes, definitions);
+  const applied = await applyFactsBatch(actor.runtime, tx, actor.workspaceId, changes, definitions);
   events.forEach((e, n) => {
     outcomes.set(e.item.index, { ok: true, eventId: e.id, enrollmentIds: [...applied[n]!.started].sort(), skipped: applied[n]!.skipped });
   });
@@ -248,7 +247,7 @@ async function record(
  * fixed order so that concurrent batches cannot deadlock on them. Returns the
  * subscribers created here.
  */
-async function resolveSubscribers(tx: Tx, actor: Actor, items: Item[], reject: (item: Item, error: UserError) => void): Promise<Set<string>> {
+async function resolveSubscribers(tx: Tx, actor: Caller, items: Item[], reject: (item: Item, error: UserError) => void): Promise<Set<string>> {
   const byId = items.filter((i) => i.input.subscriberId);
   if (byId.length) {
     const uuids = byId.map((i) => tryDecodeId('Subscriber', i.input.subscriberId!));
@@ -277,7 +276,7 @@ async function resolveSubscribers(tx: Tx, actor: Actor, items: Item[], reject: (
       select: { id: true, externalId: true },
     });
     const idOf = new Map(rows.map((r) => [r.externalId!, r.id]));
-    const at = now();
+    const at = actor.runtime.clock.now();
     for (const item of byExternal) {
       const externalId = item.input.externalId!;
       const known = idOf.get(externalId);
@@ -306,7 +305,7 @@ async function resolveSubscribers(tx: Tx, actor: Actor, items: Item[], reject: (
   const byEmail = items.filter((i) => !i.input.subscriberId && !i.input.externalId);
   if (!byEmail.length) return created;
   const emails = [...new Set(byEmail.map((i) => i.input.email!))].sort();
-  const at = now();
+  const at = actor.runtime.clock.now();
   const ids = emails.map(() => uuidv7(Date.now())).sort();
   // New ones inserted and existing ones read in one statement. Its snapshot misses a
   // row another transaction committed while this one waited on it (the conflict

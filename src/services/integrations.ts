@@ -6,7 +6,7 @@ import type { Tx } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
 import { SHOPIFY_DOMAIN_PATTERN, SHOPIFY_TOKEN_PATTERN } from '../integrations/shopify.js';
 import { providerSecrets, STRIPE_KEY_PATTERN } from '../integrations/stripe.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
 const stripeKeySchema = z
@@ -15,7 +15,7 @@ const stripeKeySchema = z
   // The message never repeats the value: it is a secret.
   .regex(STRIPE_KEY_PATTERN, { message: 'must be a Stripe secret key (sk_test_…, sk_live_…) or restricted key (rk_…)' });
 
-export async function connectStripe(actor: Actor, rawSecretKey: unknown): Promise<void> {
+export async function connectStripe(actor: Caller, rawSecretKey: unknown): Promise<void> {
   const box = providerSecrets();
   if (!box) {
     throw new UserError(
@@ -25,7 +25,7 @@ export async function connectStripe(actor: Actor, rawSecretKey: unknown): Promis
     );
   }
   const secretKey = parseInput(stripeKeySchema, rawSecretKey, ['secretKey']);
-  await transaction(async (tx) => {
+  await transaction(actor.runtime, async (tx) => {
     await tx.workspace.update({
       where: { id: actor.workspaceId },
       data: { stripeSecretKey: box.seal(secretKey, actor.workspaceId) },
@@ -51,7 +51,7 @@ const shopifyInputSchema = z.object({
 });
 
 /** Stores the shop and its Admin API token (sealed like Stripe's key, bound to the workspace). */
-export async function connectShopify(actor: Actor, raw: { shopDomain: unknown; accessToken: unknown }): Promise<void> {
+export async function connectShopify(actor: Caller, raw: { shopDomain: unknown; accessToken: unknown }): Promise<void> {
   const box = providerSecrets();
   if (!box) {
     throw new UserError(
@@ -61,7 +61,7 @@ export async function connectShopify(actor: Actor, raw: { shopDomain: unknown; a
     );
   }
   const input = parseInput(shopifyInputSchema, raw, []);
-  await transaction(async (tx) => {
+  await transaction(actor.runtime, async (tx) => {
     await tx.workspace.update({
       where: { id: actor.workspaceId },
       data: { shopifyShopDomain: input.shopDomain, shopifyAccessToken: box.seal(input.accessToken, actor.workspaceId) },

@@ -10,12 +10,12 @@ import { owned } from '../db/scope.js';
 import { dateStepDueAt, dueAt, sequenceRunDate, type SendWindow } from '../domain/schedule.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { placeholderDiscount } from '../domain/placeholder-discount.js';
-import { db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { Step } from '../generated/prisma/client.js';
 import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { trackingKeys } from './tracking.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
 const previewSchema = z.object({
@@ -36,13 +36,13 @@ export interface PreviewedStep {
   text: string | null;
 }
 
-export async function previewSequence(actor: Actor, rawInput: unknown): Promise<PreviewedStep[]> {
+export async function previewSequence(actor: Caller, rawInput: unknown): Promise<PreviewedStep[]> {
   const input = parseInput(previewSchema, rawInput, []);
   if (input.subscriberId != null && input.email != null) {
     throw new UserError('Give subscriberId or email, not both', ['email'], 'VALIDATION');
   }
-  const { id: sequenceId } = await owned(db(), actor, 'Sequence', input.sequenceId, { field: ['sequenceId'] });
-  const sequence = await db().sequence.findUniqueOrThrow({
+  const { id: sequenceId } = await owned(actor.runtime.db, actor, 'Sequence', input.sequenceId, { field: ['sequenceId'] });
+  const sequence = await actor.runtime.db.sequence.findUniqueOrThrow({
     where: { id: sequenceId },
     include: { steps: { where: { position: { not: null } }, orderBy: { position: 'asc' } } },
   });
@@ -52,8 +52,8 @@ export async function previewSequence(actor: Actor, rawInput: unknown): Promise<
   if (input.subscriberId != null || input.email != null) {
     const found =
       input.subscriberId != null
-        ? await owned(db(), actor, 'Subscriber', input.subscriberId, { field: ['subscriberId'] })
-        : await db().subscriber.findFirst({ where: { email: input.email!, workspaceId: actor.workspaceId } });
+        ? await owned(actor.runtime.db, actor, 'Subscriber', input.subscriberId, { field: ['subscriberId'] })
+        : await actor.runtime.db.subscriber.findFirst({ where: { email: input.email!, workspaceId: actor.workspaceId } });
     if (found) {
       subscriber = { email: found.email, firstName: found.firstName, lastName: found.lastName, attributes: (found.attributes ?? {}) as Record<string, unknown> };
     }

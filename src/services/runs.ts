@@ -4,12 +4,12 @@ import { transaction } from '../db/transaction.js';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { boundedJson } from '../domain/json-limits.js';
-import { now } from '../clock.js';
 import { emailSchema } from '../domain/email-address.js';
 import { UserError } from '../domain/errors.js';
 import { encodeId } from '../domain/public-id.js';
 import type { Fact } from '../domain/triggers.js';
-import { db, type Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
+import type { EngineContext } from '../engine/context.js';
 import type { Enrollment, Prisma } from '../generated/prisma/client.js';
 import { advisoryLock, lockRunRow } from '../engine/locks.js';
 import { transitionRuns } from '../engine/lifecycle.js';
@@ -19,7 +19,7 @@ import { startRun } from '../engine/start-run.js';
 import { idempotencyKeySchema } from './events.js';
 import type { EnrollmentSkip } from '../engine/triggers.js';
 import { changed, subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { owned } from '../db/scope.js';
 import { parseInput } from './user-input.js';
 
@@ -42,14 +42,14 @@ export interface Enrolled {
 }
 
 /** Starts a run by hand (any trigger type), creating or updating the subscriber. */
-export async function enrollSubscriber(actor: Actor, rawInput: unknown): Promise<string> {
+export async function enrollSubscriber(actor: Caller, rawInput: unknown): Promise<string> {
   return (await enroll(actor, rawInput)).enrollmentId;
 }
 
 /** enrollSubscriber, with the sequences that started nothing. */
-export async function enroll(actor: Actor, rawInput: unknown): Promise<Enrolled> {
+export async function enroll(actor: Caller, rawInput: unknown): Promise<Enrolled> {
   const input = parseInput(enrollSchema, rawInput, ['input']);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
     if (sequence.status !== 'ACTIVE') {
       throw new UserError(
@@ -60,7 +60,7 @@ export async function enroll(actor: Actor, rawInput: unknown): Promise<Enrolled>
     }
     const { id: subscriberId, facts } = await upsertSubscriberInTx(tx, actor, input.subscriber, ['input', 'subscriber']);
     const entryEvent = input.properties ?? null;
-    const result = await startRun(tx, {
+    const result = await startRun(actor.runtime, tx, {
       sequence,
       subscriberId,
       entryEvent,
@@ -84,34 +84,34 @@ export async function enroll(actor: Actor, rawInput: unknown): Promise<Enrolled>
  * Cancels the subscriber's open runs of the sequence. Each ended run also gets
  * `completedAt` (Broadcast's "completed or removed" time). Returns them, newest first.
  */
-export async function removeSubscriberFromSequence(actor: Actor, rawInput: unknown): Promise<string[]> {
+export async function removeSubscriberFromSequence(actor: Caller, rawInput: unknown): Promise<string[]> {
   const input = parseInput(z.object({ sequenceId: z.string(), email: emailSchema }), rawInput, ['input']);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
     const runs = await tx.enrollment.findMany({
       where: { sequenceId: sequence.id, subscriber: { email: input.email }, status: { in: OPEN_STATUSES } },
       orderBy: { startedAt: 'desc' },
     });
     if (!runs.length) throw new UserError(`${input.email} has no active run of this sequence`, ['input', 'email'], 'NOT_FOUND');
-    await transitionRuns(tx, runs.map((r) => r.id), { kind: 'cancel', reason: 'removed from sequence', markCompleted: true });
+    await transitionRuns(actor.runtime, tx, runs.map((r) => r.id), { kind: 'cancel', reason: 'removed from sequence', markCompleted: true });
     return runs.map((r) => r.id);
   });
 }
 
 /** Pause and resume return the run as their transaction committed it (under the row lock), for the reply. */
-export async function pauseEnrollment(actor: Actor, id: string): Promise<Enrollment> {
-  return transaction(async (tx) => {
+export async function pauseEnrollment(actor: Caller, id: string): Promise<Enrollment> {
+  return transaction(actor.runtime, async (tx) => {
     const run = await owned(tx, actor, 'Enrollment', id, { field: ['id'], lock: true });
-    await transitionRuns(tx, [run.id], { kind: 'pause', reason: 'paused by hand' }, { onRefused: refusal });
+    await transitionRuns(actor.runtime, tx, [run.id], { kind: 'pause', reason: 'paused by hand' }, { onRefused: refusal });
     return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
   });
 }
 
 /** A resumed run goes on with the step it was waiting for, at once if that fell due meanwhile. */
-export async function resumeEnrollment(actor: Actor, id: string): Promise<Enrollment> {
-  return transaction(async (tx) => {
+export async function resumeEnrollment(actor: Caller, id: string): Promise<Enrollment> {
+  return transaction(actor.runtime, async (tx) => {
     const run = await owned(tx, actor, 'Enrollment', id, { field: ['id'], lock: true });
-    await transitionRuns(tx, [run.id], { kind: 'resume' }, { onRefused: refusal });
+    await transitionRuns(actor.runtime, tx, [run.id], { kind: 'resume' }, { onRefused: refusal });
     return tx.enrollment.findUniqueOrThrow({ where: { id: run.id } });
   });
 }
@@ -126,8 +126,8 @@ function refusal(decision: Decision): never {
  * again). A run that still has its job gets a second one; whichever comes later
  * finds the step done and skips, so nothing is sent twice.
  */
-export async function rescheduleCurrentSteps(tx: Tx, runs: { id: string }[]) {
-  await transitionRuns(tx, runs.map((r) => r.id), { kind: 'sequenceEnabled' });
+export async function rescheduleCurrentSteps(ctx: EngineContext, tx: Tx, runs: { id: string }[]) {
+  await transitionRuns(ctx, tx, runs.map((r) => r.id), { kind: 'sequenceEnabled' });
 }
 
 const replySchema = z.object({
@@ -142,11 +142,11 @@ const replySchema = z.object({
  * anyone else. FINISH completes the run, CONTINUE lets it go on, PAUSE pauses it
  * for the matching pause duration and then finishes it.
  */
-export async function recordReply(actor: Actor, rawInput: unknown): Promise<string | null> {
+export async function recordReply(actor: Caller, rawInput: unknown): Promise<string | null> {
   const input = parseInput(replySchema, rawInput, ['input']);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const message = await owned(tx, actor, 'Message', input.messageId, { field: ['input', 'messageId'] });
-    const at = now();
+    const at = actor.runtime.clock.now();
     await tx.message.update({
       where: { id: message.id },
       data: {
@@ -160,7 +160,7 @@ export async function recordReply(actor: Actor, rawInput: unknown): Promise<stri
     const run = await owned(tx, actor, 'Enrollment', encodeId('Enrollment', message.enrollmentId), { field: ['id'], lock: true });
     if (!OPEN_STATUSES.includes(run.status)) return run.id;
     // A reply from someone else on the thread follows the secondary action (Outreach's rule).
-    await transitionRuns(tx, [run.id], { kind: 'reply', primary: input.fromPrimary !== false }, { at });
+    await transitionRuns(actor.runtime, tx, [run.id], { kind: 'reply', primary: input.fromPrimary !== false }, { at });
     return run.id;
   });
 }

@@ -4,7 +4,6 @@
 // subscribers (each definition compiled to one SQL predicate) and writes the
 // entries and exits; a concurrent writer's entry is not entered twice.
 import { segmentDefinitionSchema } from '../domain/segment.js';
-import { now } from '../clock.js';
 import type { Tx } from '../db/client.js';
 import { compileSegment, Params } from './segment-sql.js';
 import { workspaceDefinitions, type WorkspaceDefinitions } from '../engine/definitions.js';
@@ -32,11 +31,13 @@ export async function reevaluateSegments(
   tx: Tx,
   workspaceId: string,
   subscriberIds: string[],
+  /** Engine time, for conditions relative to now. */
+  at: Date,
   definitions?: WorkspaceDefinitions,
 ): Promise<SegmentEntry[]> {
   if (!subscriberIds.length) return [];
   const { segments } = definitions ?? (await workspaceDefinitions(tx, workspaceId));
-  return syncMemberships(tx, workspaceId, segments, subscriberIds);
+  return syncMemberships(tx, workspaceId, segments, subscriberIds, at);
 }
 
 /**
@@ -48,9 +49,10 @@ export async function syncMemberships(
   workspaceId: string,
   segments: SegmentRow[],
   subscriberIds: string[] | null,
+  /** Engine time, for conditions relative to now. */
+  at: Date,
 ): Promise<SegmentEntry[]> {
   if (!segments.length || subscriberIds?.length === 0) return [];
-  const at = now();
   const entered: SegmentEntry[] = [];
   // Parameters $1 and $2 are the workspace and the subscribers; segments follow.
   let params = new Params(2);

@@ -1,7 +1,7 @@
 // Sequence definitions: create, edit and move through statuses. Each call is one
 // transaction, so an invalid step leaves nothing behind.
 import { transaction } from '../db/transaction.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 import { owned } from '../db/scope.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { importHtml } from '../domain/html-import.js';
@@ -16,7 +16,7 @@ import {
 } from '../domain/sequence-input.js';
 import { transition, type SequenceAction } from '../domain/sequence-status.js';
 import { slugify, uniqueSlug } from '../domain/slug.js';
-import { db, type Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { Prisma, type Sequence } from '../generated/prisma/client.js';
 import { tryDecodeId } from '../domain/public-id.js';
 import { parseInput, UserErrors } from './user-input.js';
@@ -25,7 +25,6 @@ import { rescheduleCurrentSteps } from './runs.js';
 import { replaceSteps } from '../engine/steps.js';
 import { recordVersion } from '../engine/versions.js';
 import { VERSION_SETTINGS } from '../domain/run-machine/publish.js';
-import { now } from '../clock.js';
 import { enqueue } from '../engine/boss.js';
 import { QUEUES } from '../engine/queues.js';
 
@@ -33,9 +32,9 @@ export type { Actor } from '../auth/actor.js';
 
 const INPUT = ['input'];
 
-export async function createSequence(actor: Actor, rawInput: unknown): Promise<string> {
+export async function createSequence(actor: Caller, rawInput: unknown): Promise<string> {
   const input = parseInput(createSequenceSchema, rawInput, INPUT);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const triggerListId = input.listId ? await requireOwned(tx, actor, 'List', input.listId, 'listId') : null;
     const triggerSegmentId = input.segmentId
       ? await requireOwned(tx, actor, 'Segment', input.segmentId, 'segmentId')
@@ -73,7 +72,7 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
         throttleCapacity: input.throttleCapacity ?? null,
         throttleMaxAddsPerDay: input.throttleMaxAddsPerDay ?? null,
         throttlePaused: input.throttlePaused,
-        throttlePausedAt: input.throttlePaused ? now() : null,
+        throttlePausedAt: input.throttlePaused ? actor.runtime.clock.now() : null,
         maxActivations: input.maxActivations ?? null,
         transactional: input.transactional,
         sendWindow: input.sendWindow ?? Prisma.DbNull,
@@ -82,16 +81,16 @@ export async function createSequence(actor: Actor, rawInput: unknown): Promise<s
         generationStatus: input.goal ? 'PENDING' : 'NONE',
       },
     });
-    if (input.steps?.length) await replaceSteps(tx, sequence.id, input.steps);
+    if (input.steps?.length) await replaceSteps(actor.runtime, tx, sequence.id, input.steps);
     // A goal is drafted by a job that commits with the sequence; the answer returns PENDING at once.
-    if (input.goal) await enqueue(tx, [{ name: QUEUES.generateSequence, data: { sequenceId: sequence.id } }]);
+    if (input.goal) await enqueue(actor.runtime, tx, [{ name: QUEUES.generateSequence, data: { sequenceId: sequence.id } }]);
     return sequence.id;
   });
 }
 
-export async function updateSequence(actor: Actor, id: string, rawInput: unknown): Promise<string> {
+export async function updateSequence(actor: Caller, id: string, rawInput: unknown): Promise<string> {
   const input = parseInput(updateSequenceSchema, rawInput, INPUT);
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     refuseIfDraft(current);
     if (current.status === 'ACTIVE' || current.status === 'PAUSED') {
@@ -118,7 +117,7 @@ export const VERSIONED_INPUTS: readonly (keyof UpdateSequenceDefinition)[] = [
 ];
 
 /** Applies an update to a locked sequence row: a never-enabled sequence, a live one's allowed settings, or a draft. */
-export async function editSequence(tx: Tx, actor: Actor, current: Sequence, input: UpdateSequenceDefinition): Promise<void> {
+export async function editSequence(tx: Tx, actor: Caller, current: Sequence, input: UpdateSequenceDefinition): Promise<void> {
   if (current.status === 'ARCHIVED') {
     throw new UserError('An archived sequence cannot be edited', ['id'], 'ARCHIVED');
   }
@@ -157,17 +156,17 @@ export async function editSequence(tx: Tx, actor: Actor, current: Sequence, inpu
       throttlePaused: input.throttlePaused,
       // When the throttle was paused; kept while it stays paused, cleared when it is lifted.
       throttlePausedAt:
-        input.throttlePaused === undefined ? undefined : input.throttlePaused ? (current.throttlePausedAt ?? now()) : null,
+        input.throttlePaused === undefined ? undefined : input.throttlePaused ? (current.throttlePausedAt ?? actor.runtime.clock.now()) : null,
       maxActivations: input.maxActivations,
       transactional: input.transactional,
       sendWindow: input.sendWindow === undefined ? undefined : (input.sendWindow ?? Prisma.DbNull),
     },
   });
-  if (input.steps) await replaceSteps(tx, current.id, input.steps);
+  if (input.steps) await replaceSteps(actor.runtime, tx, current.id, input.steps);
   // Relaxed throttles may let queued runs start.
   const throttles = ['throttlePaused', 'throttleCapacity', 'throttleMaxAddsPerDay'] as const;
   if (throttles.some((k) => input[k] !== undefined)) {
-    await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
+    await enqueue(actor.runtime, tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
   }
 }
 
@@ -175,20 +174,20 @@ export async function editSequence(tx: Tx, actor: Actor, current: Sequence, inpu
  * Returns the row as this transaction committed it (under the row lock), so a
  * reply reports its own change even when a racing call changes it right after.
  */
-export async function changeSequenceStatus(actor: Actor, id: string, action: SequenceAction): Promise<Sequence> {
-  return transaction(async (tx) => {
+export async function changeSequenceStatus(actor: Caller, id: string, action: SequenceAction): Promise<Sequence> {
+  return transaction(actor.runtime, async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     refuseIfDraft(current);
     if (action === 'archive') refuseIfLocked(current);
     const next = transition(current.status, action);
     if (action === 'enable') await checkEnableable(tx, current);
     // The first enable publishes version 1 (later versions come from publishSequence).
-    if (current.status === 'DRAFT' && next.status === 'ACTIVE') await recordVersion(tx, current.id, current.version, null);
+    if (current.status === 'DRAFT' && next.status === 'ACTIVE') await recordVersion(actor.runtime, tx, current.id, current.version, null);
     const updated = await tx.sequence.update({
       where: { id: current.id },
       data: {
         status: next.status,
-        enabledAt: next.enabledAt === 'set' ? now() : next.enabledAt === 'clear' ? null : undefined,
+        enabledAt: next.enabledAt === 'set' ? actor.runtime.clock.now() : next.enabledAt === 'clear' ? null : undefined,
       },
     });
     if (current.status === 'PAUSED' && next.status === 'ACTIVE') {
@@ -197,8 +196,8 @@ export async function changeSequenceStatus(actor: Actor, id: string, action: Seq
         where: { sequenceId: current.id, status: 'ACTIVE' },
         select: { id: true, sequenceId: true, currentStepPosition: true, nextTriggerAt: true },
       });
-      await rescheduleCurrentSteps(tx, waiting);
-      await enqueue(tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
+      await rescheduleCurrentSteps(actor.runtime, tx, waiting);
+      await enqueue(actor.runtime, tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
     }
     return updated;
   });
@@ -220,11 +219,11 @@ export function refuseIfLocked(sequence: { lockedAt: Date | null }) {
 
 /** Locks or unlocks the sequence; doing it twice is harmless (lockedAt keeps the first time). */
 /** Returns the row as this transaction left it, like changeSequenceStatus. */
-export async function setSequenceLock(actor: Actor, id: string, locked: boolean): Promise<Sequence> {
-  return transaction(async (tx) => {
+export async function setSequenceLock(actor: Caller, id: string, locked: boolean): Promise<Sequence> {
+  return transaction(actor.runtime, async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     if (locked === (current.lockedAt !== null)) return current;
-    return tx.sequence.update({ where: { id: current.id }, data: { lockedAt: locked ? now() : null } });
+    return tx.sequence.update({ where: { id: current.id }, data: { lockedAt: locked ? actor.runtime.clock.now() : null } });
   });
 }
 
@@ -250,28 +249,28 @@ export async function checkSendable(tx: Tx, workspaceId: string, steps: readonly
 }
 
 /** Locks the row so concurrent status changes and edits apply one after the other. */
-export function loadSequenceForUpdate(tx: Tx, actor: Actor, id: string) {
+export function loadSequenceForUpdate(tx: Tx, actor: Caller, id: string) {
   return owned(tx, actor, 'Sequence', id, { field: ['id'], lock: true });
 }
 
-async function requireOwned(tx: Tx, actor: Actor, model: 'List' | 'Segment', id: string, field: string | string[]) {
+async function requireOwned(tx: Tx, actor: Caller, model: 'List' | 'Segment', id: string, field: string | string[]) {
   return (await owned(tx, actor, model, id, { field: [...INPUT, ...[field].flat()] })).id;
 }
 
 /** A list stop condition names a list of this workspace (by public ID), else NOT_FOUND. */
-async function requireStopConditionList(tx: Tx, actor: Actor, condition: { type: string; value?: string | null } | undefined) {
+async function requireStopConditionList(tx: Tx, actor: Caller, condition: { type: string; value?: string | null } | undefined) {
   if (!condition?.type.endsWith('_LIST') || !condition.value) return;
   await requireOwned(tx, actor, 'List', condition.value, ['stopCondition', 'value']);
 }
 
 /** What createSequence did, in words (Sequenzy's `message`): a goal's emails are still being written. */
-export async function creationMessage(sequenceId: string): Promise<string> {
-  const { emailCount, goal } = await db().sequence.findUniqueOrThrow({ where: { id: sequenceId }, select: { emailCount: true, goal: true } });
+export async function creationMessage(db: Db, sequenceId: string): Promise<string> {
+  const { emailCount, goal } = await db.sequence.findUniqueOrThrow({ where: { id: sequenceId }, select: { emailCount: true, goal: true } });
   if (!goal || !emailCount) return 'Sequence created.';
   return `Sequence created. Generating ${emailCount} email${emailCount === 1 ? '' : 's'}…`;
 }
 
-async function chooseSlug(tx: Tx, actor: Actor, requested: string | null, name: string) {
+async function chooseSlug(tx: Tx, actor: Caller, requested: string | null, name: string) {
   if (requested) {
     const taken = await tx.sequence.findFirst({ where: { workspaceId: actor.workspaceId, slug: requested } });
     if (taken) throw new UserError(`The slug "${requested}" is already used by another sequence`, [...INPUT, 'slug'], 'SLUG_TAKEN');

@@ -5,9 +5,8 @@
 // renderer (mail/tracked-email.ts) with a stand-in message's tracking links and
 // placeholder discount codes. Writes nothing, sends nothing, creates no job.
 import { z } from 'zod';
-import type { Actor } from '../auth/actor.js';
-import { now } from '../clock.js';
-import { db } from '../db/client.js';
+import type { Actor, Caller } from '../auth/actor.js';
+import type { Db } from '../db/client.js';
 import { owned, ownedMany, scopeWhere } from '../db/scope.js';
 import { defaultEnrollmentMode, type EnrollmentMode } from '../domain/enrollment-key.js';
 import { notFound, UserError } from '../domain/errors.js';
@@ -137,12 +136,12 @@ const startSequenceOf = (s: Pick<Sequence, 'id' | 'enrollmentFieldPath' | 'trigg
 });
 
 /** A saved sequence (a draft included), by the caller's workspace only. */
-async function loadSaved(actor: Actor, sequenceId: string): Promise<Loaded> {
+async function loadSaved(actor: Caller, sequenceId: string): Promise<Loaded> {
   // The steps are read beside the sequence (scoped to the workspace too): one round trip.
   const uuid = tryDecodeId('Sequence', sequenceId);
   const [row, steps] = await Promise.all([
-    owned(db(), actor, 'Sequence', sequenceId, { field: [...INPUT, 'sequenceId'] }),
-    uuid ? db().step.findMany({ where: { sequenceId: uuid, ...scopeWhere('Step', actor.workspaceId), position: { not: null } }, orderBy: { position: 'asc' } }) : [],
+    owned(actor.runtime.db, actor, 'Sequence', sequenceId, { field: [...INPUT, 'sequenceId'] }),
+    uuid ? actor.runtime.db.step.findMany({ where: { sequenceId: uuid, ...scopeWhere('Step', actor.workspaceId), position: { not: null } }, orderBy: { position: 'asc' } }) : [],
   ]);
   return {
     sequence: {
@@ -159,14 +158,14 @@ async function loadSaved(actor: Actor, sequenceId: string): Promise<Loaded> {
 }
 
 /** An unsaved sequence: createSequence's validation (and its workspace references), nothing written. */
-async function loadUnsaved(actor: Actor, raw: unknown): Promise<Loaded> {
+async function loadUnsaved(actor: Caller, raw: unknown): Promise<Loaded> {
   const path = [...INPUT, 'sequence'];
   const input = parseInput(createSequenceSchema, raw, path);
   if (input.goal != null) throw new UserError('A goal is drafted by a writer after the sequence is saved: give steps to simulate', [...path, 'goal'], 'VALIDATION');
-  if (input.listId) await owned(db(), actor, 'List', input.listId, { field: [...path, 'listId'] });
-  if (input.segmentId) await owned(db(), actor, 'Segment', input.segmentId, { field: [...path, 'segmentId'] });
+  if (input.listId) await owned(actor.runtime.db, actor, 'List', input.listId, { field: [...path, 'listId'] });
+  if (input.segmentId) await owned(actor.runtime.db, actor, 'Segment', input.segmentId, { field: [...path, 'segmentId'] });
   const stop = input.stopCondition;
-  if (stop.type.endsWith('_LIST') && stop.value) await owned(db(), actor, 'List', stop.value, { field: [...path, 'stopCondition', 'value'] });
+  if (stop.type.endsWith('_LIST') && stop.value) await owned(actor.runtime.db, actor, 'List', stop.value, { field: [...path, 'stopCondition', 'value'] });
   const defs = input.steps ?? [];
   const timings: StepTimingRow[] = defs.map((s, i) => ({
     id: `step-${i + 1}`,
@@ -227,24 +226,24 @@ async function loadUnsaved(actor: Actor, raw: unknown): Promise<Loaded> {
 }
 
 /** What the START decision counts for a saved sequence (its other runs), and the runs queued before this one. */
-async function loadCounts(loaded: Loaded, subscriberId: string, eventName: string | null, properties: Record<string, unknown> | null, at: Date) {
+async function loadCounts(db: Db, loaded: Loaded, subscriberId: string, eventName: string | null, properties: Record<string, unknown> | null, at: Date) {
   const saved = loaded.saved;
   if (!saved) return { startFacts: emptyStartFacts(), queuedAhead: 0 };
   const request = { subscriberId, eventName, properties, idempotencyKey: null };
-  const facts = await loadStartFacts(db(), [{ input: { sequence: saved, subscriberId }, request, key: requestKey(loaded.sequence.start, request) }], [saved], at);
-  const queuedAhead = saved.throttleMaxAddsPerDay == null ? 0 : await db().enrollment.count({ where: { sequenceId: saved.id, status: 'QUEUED' } });
+  const facts = await loadStartFacts(db, [{ input: { sequence: saved, subscriberId }, request, key: requestKey(loaded.sequence.start, request) }], [saved], at);
+  const queuedAhead = saved.throttleMaxAddsPerDay == null ? 0 : await db.enrollment.count({ where: { sequenceId: saved.id, status: 'QUEUED' } });
   return { startFacts: facts.get(saved.id) as StartFacts, queuedAhead };
 }
 
 /** The subscriber as stored, or as given inline (its lists must be this workspace's), or a stand-in. */
-async function loadSubscriber(actor: Actor, input: Pick<SimulateInput, 'subscriberId' | 'subscriber'>) {
+async function loadSubscriber(actor: Caller, input: Pick<SimulateInput, 'subscriberId' | 'subscriber'>) {
   if (input.subscriberId != null) {
-    const row = await owned(db(), actor, 'Subscriber', input.subscriberId, { field: [...INPUT, 'subscriberId'] });
+    const row = await owned(actor.runtime.db, actor, 'Subscriber', input.subscriberId, { field: [...INPUT, 'subscriberId'] });
     const person = { email: row.email, firstName: row.firstName, lastName: row.lastName, attributes: (row.attributes ?? {}) as Record<string, unknown> };
     return { id: row.id, status: row.status as string, person };
   }
   const s = input.subscriber;
-  if (s) await ownedMany(db(), actor, 'List', s.listIds ?? [], [...INPUT, 'subscriber', 'listIds']);
+  if (s) await ownedMany(actor.runtime.db, actor, 'List', s.listIds ?? [], [...INPUT, 'subscriber', 'listIds']);
   const person: MergeTagContext['subscriber'] = s
     ? { email: s.email, firstName: s.firstName ?? null, lastName: s.lastName ?? null, attributes: s.attributes ?? {} }
     : { email: 'subscriber@example.com', firstName: null, lastName: null, attributes: {} };
@@ -252,11 +251,11 @@ async function loadSubscriber(actor: Actor, input: Pick<SimulateInput, 'subscrib
 }
 
 /** The happenings at their times, lists named by row id as the engine's facts name them (this workspace's, in one query). */
-async function loadHappenings(actor: Actor, raw: SimulateInput['happenings'] & {}, times: Date[]): Promise<Happening[]> {
+async function loadHappenings(actor: Caller, raw: SimulateInput['happenings'] & {}, times: Date[]): Promise<Happening[]> {
   const withList = raw.flatMap((h, i) => (h.listId != null ? [i] : []));
   let rowIds: string[] = [];
   try {
-    rowIds = await ownedMany(db(), actor, 'List', withList.map((i) => raw[i]!.listId!), []);
+    rowIds = await ownedMany(actor.runtime.db, actor, 'List', withList.map((i) => raw[i]!.listId!), []);
   } catch (error) {
     // ownedMany names the index among the lists given: point at the happening instead.
     if (!(error instanceof UserError)) throw error;
@@ -266,14 +265,14 @@ async function loadHappenings(actor: Actor, raw: SimulateInput['happenings'] & {
   return raw.map((h, i) => ({ at: times[i]!, kind: h.kind, event: h.event ?? null, tag: h.tag ?? null, listId: listOf.get(i) ?? null, fromPrimary: h.fromPrimary ?? null }));
 }
 
-export async function simulateSequence(actor: Actor, rawInput: unknown): Promise<SimulationOutput> {
+export async function simulateSequence(actor: Caller, rawInput: unknown): Promise<SimulationOutput> {
   const input = parseInput(simulateSchema, rawInput, INPUT);
   const mistakes: UserError[] = [];
   const both = (a: string, b: string) => mistakes.push(new UserError(`Give ${a} or ${b}, not both`, [...INPUT, b], 'VALIDATION'));
   if (input.sequenceId != null && input.sequence != null) both('sequenceId', 'sequence');
   if (input.sequenceId == null && input.sequence == null) mistakes.push(new UserError('Give sequenceId or sequence', [...INPUT, 'sequenceId'], 'VALIDATION'));
   if (input.subscriberId != null && input.subscriber != null) both('subscriberId', 'subscriber');
-  const startAt = input.startAt ?? now();
+  const startAt = input.startAt ?? actor.runtime.clock.now();
   const rawHappenings = input.happenings ?? [];
   const times = rawHappenings.map((h, i) => {
     const at = h.at ?? addIsoDuration(startAt, parseIsoDuration(h.after!)!);
@@ -294,7 +293,7 @@ export async function simulateSequence(actor: Actor, rawInput: unknown): Promise
 
   const eventName = input.event ?? loaded.triggerEventName;
   const properties = input.properties ?? null;
-  const counts = await loadCounts(loaded, subscriberId, eventName, properties, startAt);
+  const counts = await loadCounts(actor.runtime.db, loaded, subscriberId, eventName, properties, startAt);
   const result = simulate({
     sequence: loaded.sequence,
     subscriber: { id: subscriberId, status },

@@ -1,6 +1,6 @@
 // Sequence and step figures: sums of trigger-kept counters, one grouped query per
 // batch of sequences or steps (the GraphQL layer batches them).
-import { db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 
 export interface MessageCounts {
@@ -49,8 +49,8 @@ const MESSAGE_COUNT_SUMS = Prisma.sql`
   sum(c."neutralReplies")::int AS "neutralReplies", sum(c."negativeReplies")::int AS "negativeReplies",
   sum(c.bounced)::int AS bounced, sum(c."optedOut")::int AS "optedOut", sum(c.failed)::int AS failed`;
 
-export async function loadStepStats(stepIds: readonly string[]): Promise<MessageCounts[]> {
-  const rows = await db().$queryRaw<(MessageCounts & { key: string })[]>`
+export async function loadStepStats(db: Db, stepIds: readonly string[]): Promise<MessageCounts[]> {
+  const rows = await db.$queryRaw<(MessageCounts & { key: string })[]>`
     SELECT c."stepId"::text AS key, ${MESSAGE_COUNT_SUMS}
     FROM "StepMessageCount" c WHERE c."stepId" = ANY(${stepIds as string[]}::uuid[])
     GROUP BY c."stepId"`;
@@ -58,15 +58,15 @@ export async function loadStepStats(stepIds: readonly string[]): Promise<Message
   return stepIds.map((id) => byKey.get(id) ?? emptyMessageCounts());
 }
 
-export async function loadSequenceStats(sequenceIds: readonly string[]): Promise<SequenceStats[]> {
+export async function loadSequenceStats(db: Db, sequenceIds: readonly string[]): Promise<SequenceStats[]> {
   const ids = sequenceIds as string[];
   const [messageRows, runRows] = await Promise.all([
-    db().$queryRaw<(MessageCounts & { key: string })[]>`
+    db.$queryRaw<(MessageCounts & { key: string })[]>`
       SELECT s."sequenceId"::text AS key, ${MESSAGE_COUNT_SUMS}
       FROM "StepMessageCount" c JOIN "Step" s ON s.id = c."stepId"
       WHERE s."sequenceId" = ANY(${ids}::uuid[])
       GROUP BY s."sequenceId"`,
-    db().$queryRaw<{ key: string; status: string; count: number }[]>`
+    db.$queryRaw<{ key: string; status: string; count: number }[]>`
       SELECT "sequenceId"::text AS key, status::text, sum(count)::int AS count
       FROM "SequenceRunCount" WHERE "sequenceId" = ANY(${ids}::uuid[])
       GROUP BY "sequenceId", status`,
@@ -98,17 +98,17 @@ function withRunCounts(
  * Per sequence version (`sequenceId@number`): its steps' message counters, and
  * the runs on it now by status (counted directly: runs move between versions).
  */
-export async function loadVersionStats(keys: readonly string[]): Promise<SequenceStats[]> {
+export async function loadVersionStats(db: Db, keys: readonly string[]): Promise<SequenceStats[]> {
   const pairs = keys.map((k) => k.split('@') as [string, string]);
   const sequences = pairs.map(([s]) => s);
   const numbers = pairs.map(([, n]) => Number(n));
   const [messageRows, runRows] = await Promise.all([
-    db().$queryRaw<(MessageCounts & { key: string })[]>`
+    db.$queryRaw<(MessageCounts & { key: string })[]>`
       SELECT s."sequenceId"::text || '@' || s.version AS key, ${MESSAGE_COUNT_SUMS}
       FROM "StepMessageCount" c JOIN "Step" s ON s.id = c."stepId"
       JOIN unnest(${sequences}::uuid[], ${numbers}::int[]) AS k(sequence, version) ON s."sequenceId" = k.sequence AND s.version = k.version
       GROUP BY s."sequenceId", s.version`,
-    db().$queryRaw<{ key: string; status: string; count: number }[]>`
+    db.$queryRaw<{ key: string; status: string; count: number }[]>`
       SELECT e."sequenceId"::text || '@' || e.version AS key, e.status::text, count(*)::int AS count
       FROM "Enrollment" e JOIN unnest(${sequences}::uuid[], ${numbers}::int[]) AS k(sequence, version) ON e."sequenceId" = k.sequence AND e.version = k.version
       GROUP BY e."sequenceId", e.version, e.status`,
@@ -117,8 +117,8 @@ export async function loadVersionStats(keys: readonly string[]): Promise<Sequenc
 }
 
 /** Per sequence: active runs whose next step is an EMAIL (Outreach's scheduleCount). */
-export async function loadScheduleCounts(sequenceIds: readonly string[]): Promise<number[]> {
-  const rows = await db().$queryRaw<{ key: string; n: number }[]>`
+export async function loadScheduleCounts(db: Db, sequenceIds: readonly string[]): Promise<number[]> {
+  const rows = await db.$queryRaw<{ key: string; n: number }[]>`
     SELECT e."sequenceId"::text AS key, count(*)::int AS n
     FROM "Enrollment" e JOIN "Step" s ON s."sequenceId" = e."sequenceId" AND s.version = e.version AND s."versionPosition" = e."currentStepPosition"
     WHERE e."sequenceId" = ANY(${sequenceIds as string[]}::uuid[]) AND e.status = 'ACTIVE' AND s.type = 'EMAIL'
@@ -128,9 +128,9 @@ export async function loadScheduleCounts(sequenceIds: readonly string[]): Promis
 }
 
 /** Per sequence: distinct subscribers emailed (`contacted`) or who replied (`replied`), not messages. */
-export async function loadProspectCounts(sequenceIds: readonly string[], which: 'contacted' | 'replied'): Promise<number[]> {
+export async function loadProspectCounts(db: Db, sequenceIds: readonly string[], which: 'contacted' | 'replied'): Promise<number[]> {
   const column = which === 'contacted' ? Prisma.sql`m."sentAt"` : Prisma.sql`m."repliedAt"`;
-  const rows = await db().$queryRaw<{ key: string; n: number }[]>`
+  const rows = await db.$queryRaw<{ key: string; n: number }[]>`
     SELECT s."sequenceId"::text AS key, count(DISTINCT m."subscriberId")::int AS n
     FROM "Message" m JOIN "Step" s ON s.id = m."stepId"
     WHERE s."sequenceId" = ANY(${sequenceIds as string[]}::uuid[]) AND ${column} IS NOT NULL

@@ -13,7 +13,7 @@ import { applyFactsBatch } from '../engine/triggers.js';
 import { workspaceDefinitions } from '../engine/definitions.js';
 import { subscriberInputSchema, upsertSubscriberInTx } from './audience.js';
 import { reevaluateSegments } from './segments.js';
-import type { Actor } from './sequences.js';
+import type { Caller } from '../auth/actor.js';
 import { asUserErrors, parseInput } from './user-input.js';
 
 export const MAX_SUBSCRIBERS = 1000;
@@ -21,7 +21,7 @@ export const MAX_SUBSCRIBERS = 1000;
 export type UpsertOutcome = { ok: true; subscriberId: string } | { ok: false; errors: UserError[] };
 
 /** One outcome per item, in input order. */
-export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Promise<UpsertOutcome[]> {
+export async function upsertSubscribers(actor: Caller, rawItems: unknown[]): Promise<UpsertOutcome[]> {
   if (rawItems.length < 1 || rawItems.length > MAX_SUBSCRIBERS) {
     throw new InputError(`Give between 1 and ${MAX_SUBSCRIBERS.toLocaleString('en-US')} subscribers`, ['input', 'subscribers'], 'VALIDATION');
   }
@@ -38,8 +38,7 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
     }
   });
   if (valid.length) {
-    await transaction(
-      async (tx) => {
+    await transaction(actor.runtime, async (tx) => {
         const changes: { index: number; subscriberId: string; facts: Fact[] }[] = [];
         // Written in email order, so two imports sharing new emails cannot deadlock on
         // them; the triggers still apply in input order (below).
@@ -62,7 +61,7 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
         // Segments once for the batch; what a subscriber entered counts with its last item.
         const subscriberIds = [...new Set(changes.map((c) => c.subscriberId))];
         const definitions = await workspaceDefinitions(tx, actor.workspaceId);
-        const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, definitions);
+        const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, actor.runtime.clock.now(), definitions);
         const last = new Map(changes.map((c, n) => [c.subscriberId, n]));
         const withSegments = changes.map((c, n) => ({
           workspaceId: actor.workspaceId,
@@ -72,7 +71,7 @@ export async function upsertSubscribers(actor: Actor, rawItems: unknown[]): Prom
               ? [...c.facts, ...entered.filter((e) => e.subscriberId === c.subscriberId).map((e) => ({ kind: 'segment_entered' as const, segmentId: e.segmentId }))]
               : c.facts,
         }));
-        await applyFactsBatch(tx, actor.workspaceId, withSegments, definitions);
+        await applyFactsBatch(actor.runtime, tx, actor.workspaceId, withSegments, definitions);
       },
       { timeout: 120_000 },
     );

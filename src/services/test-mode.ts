@@ -2,15 +2,12 @@
 // (so the tenant scope keeps the two apart) addressed by sk_test_ keys, running
 // on a test clock that only advanceTestClock moves.
 import { createTestKey as createTwinKey } from '../auth/api-keys.js';
-import type { Actor } from '../auth/actor.js';
-import { now, withClock } from '../clock.js';
-import { db } from '../db/client.js';
+import type { Caller } from '../auth/actor.js';
 import { UserError } from '../domain/errors.js';
 import { readTestClock, type TestClockState } from '../engine/test-clock.js';
-import { testWorkspaces } from '../engine/test-workspaces.js';
 
 /** The caller with its mode: `liveWorkspaceId` is set for a test key. */
-export interface ModeActor extends Actor {
+export interface ModeActor extends Caller {
   liveWorkspaceId: string | null;
 }
 
@@ -19,7 +16,7 @@ export type TestClock = TestClockState;
 /** A new key for the caller's test twin (created on first use, its clock frozen now), shown once. */
 export async function createTestKey(actor: ModeActor): Promise<{ key: string }> {
   if (actor.liveWorkspaceId) throw liveKeyRequired();
-  const created = await createTwinKey(db(), actor.workspaceId, now());
+  const created = await createTwinKey(actor.runtime.db, actor.workspaceId, actor.runtime.clock.now());
   if (!created) throw liveKeyRequired();
   return { key: created.key };
 }
@@ -27,21 +24,7 @@ export async function createTestKey(actor: ModeActor): Promise<{ key: string }> 
 /** The test clock of the caller's workspace, or null for a live key. */
 export async function testClock(actor: ModeActor): Promise<TestClock | null> {
   if (!actor.liveWorkspaceId) return null;
-  return readTestClock(actor.workspaceId);
-}
-
-/**
- * Runs `fn` on the workspace's clock: a test twin's test clock (its time read
- * now: an advance moves it between two calls), so whatever `fn` writes carries
- * it; a live workspace's engine clock as it is (a cached lookup, no query), as
- * for an unknown one (a tracking link signed before links named their workspace).
- */
-export async function onWorkspaceClock<T>(workspaceId: string | undefined, fn: () => T | Promise<T>): Promise<T> {
-  const twin = workspaceId !== undefined && (await testWorkspaces(db(), [workspaceId])).has(workspaceId);
-  const clock = twin ? await readTestClock(workspaceId) : null;
-  if (!clock) return fn();
-  const frozen = clock.frozenTime.getTime();
-  return withClock({ now: () => new Date(frozen) }, fn);
+  return readTestClock(actor.runtime.db, actor.workspaceId);
 }
 
 const liveKeyRequired = () => new UserError('This needs a live key: a test key has no test twin of its own', [], 'LIVE_KEY_REQUIRED');

@@ -2,8 +2,8 @@
 // deliveries, bounces, complaints and replies (from the delivery webhook); opens
 // and clicks are written in batches by tracking-recorder.ts. Each is one transaction; the message keeps the first time of each
 // fact (so stats count a message once) and every fact is kept as a MessageEvent.
-import { now } from '../clock.js';
-import { db, type Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
+import type { EngineContext } from '../engine/context.js';
 import { transaction } from '../db/transaction.js';
 import type { FeedbackEvent } from '../domain/delivery-feedback.js';
 import { optOutEndsRun, statusAfterOptOut, type OptOut } from '../domain/opt-out.js';
@@ -14,7 +14,7 @@ import { OPEN_STATUSES, notifyStatsChanged } from '../engine/run-status.js';
 export { notifyStatsChanged };
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
-import type { Actor } from '../auth/actor.js';
+import type { Actor, Caller } from '../auth/actor.js';
 
 // The link key (src/mail/tracking-keys.ts) and the stats wake-up (src/engine/run-status.ts) live below the engine.
 export { configureTracking, trackingKeys } from '../mail/tracking-keys.js';
@@ -55,21 +55,21 @@ async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date
 }
 
 /** Stops the subscriber's open runs that the opt-out ends (domain/opt-out.ts). */
-async function stopOpenRuns(tx: Tx, subscriberId: string, optOut: OptOut) {
+async function stopOpenRuns(ctx: EngineContext, tx: Tx, subscriberId: string, optOut: OptOut) {
   const runs = await tx.$queryRaw<{ id: string; transactional: boolean }[]>`
     SELECT e.id::text, s.transactional FROM "Enrollment" e JOIN "Sequence" s ON s.id = e."sequenceId"
     WHERE e."subscriberId" = ${subscriberId}::uuid
       AND e.status::text = ANY(${OPEN_STATUSES as string[]})
     ORDER BY e.id FOR UPDATE OF e`;
   const ids = runs.filter((r) => optOutEndsRun(optOut, r)).map((r) => r.id);
-  await transitionRuns(tx, ids, { kind: 'stop', reason: optOut });
+  await transitionRuns(ctx, tx, ids, { kind: 'stop', reason: optOut });
 }
 
 /** The subscriber opted out: only transactional email from now on. */
-async function optOut(tx: Tx, subscriberId: string | null, at: Date, reason: 'unsubscribed' | 'complained') {
+async function optOut(ctx: EngineContext, tx: Tx, subscriberId: string | null, at: Date, reason: 'unsubscribed' | 'complained') {
   if (!subscriberId) return;
   await tx.subscriber.updateMany({ where: { id: subscriberId, status: 'ACTIVE' }, data: { status: statusAfterOptOut(reason), unsubscribedAt: at } });
-  await stopOpenRuns(tx, subscriberId, reason);
+  await stopOpenRuns(ctx, tx, subscriberId, reason);
 }
 
 export interface TrackingRequest {
@@ -82,20 +82,20 @@ export interface TrackingRequest {
  * workspace): nothing is recorded then. Opens and clicks go through the
  * app's TrackingRecorder (src/services/tracking-recorder.ts), written in batches.
  */
-export async function recordUnsubscribe(target: TrackingTarget, request: TrackingRequest = {}): Promise<boolean> {
-  const at = now();
+export async function recordUnsubscribe(ctx: EngineContext, target: TrackingTarget, request: TrackingRequest = {}): Promise<boolean> {
+  const at = ctx.clock.now();
   const data = request.userAgent ? { userAgent: request.userAgent.slice(0, 500) } : undefined;
-  return transaction(async (tx) => {
+  return transaction(ctx, async (tx) => {
     const message = await recordFact(tx, target.messageId, { firstAt: ['unsubscribedAt'], event: 'UNSUBSCRIBE', data }, at, target.workspaceId ?? null);
     if (!message) return false;
-    await optOut(tx, message.subscriberId, at, 'unsubscribed');
+    await optOut(ctx, tx, message.subscriberId, at, 'unsubscribed');
     return true;
   });
 }
 
 /** Whether a verified link's message exists in the link's workspace (a HEAD request records nothing, but redirects only then). */
-export async function trackedMessageExists(target: TrackingTarget): Promise<boolean> {
-  const found = await db().message.findFirst({
+export async function trackedMessageExists(db: Db, target: TrackingTarget): Promise<boolean> {
+  const found = await db.message.findFirst({
     where: { id: target.messageId, ...(target.workspaceId ? { workspaceId: target.workspaceId } : {}) },
     select: { id: true },
   });
@@ -108,39 +108,39 @@ export async function trackedMessageExists(target: TrackingTarget): Promise<bool
 export type FeedbackOutcome = 'recorded' | 'unknown-message';
 
 /** A message of the workspace by public id (msg_…) or by its Message-ID header (with or without <>). */
-async function findMessageId(actor: Actor, ref: string): Promise<string | null> {
+async function findMessageId(actor: Caller, ref: string): Promise<string | null> {
   const uuid = tryDecodeId('Message', ref);
   if (uuid) {
-    const found = await db().message.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } });
+    const found = await actor.runtime.db.message.findFirst({ where: { id: uuid, workspaceId: actor.workspaceId }, select: { id: true } });
     return found?.id ?? null;
   }
   const header = ref.startsWith('<') ? ref : `<${ref}>`;
-  const found = await db().message.findFirst({ where: { smtpMessageId: header, workspaceId: actor.workspaceId }, select: { id: true } });
+  const found = await actor.runtime.db.message.findFirst({ where: { smtpMessageId: header, workspaceId: actor.workspaceId }, select: { id: true } });
   return found?.id ?? null;
 }
 
-export async function recordFeedback(actor: Actor, event: FeedbackEvent): Promise<FeedbackOutcome> {
+export async function recordFeedback(actor: Caller, event: FeedbackEvent): Promise<FeedbackOutcome> {
   const messageId = await findMessageId(actor, event.messageRef);
   if (!messageId) return 'unknown-message';
   if (event.type === 'reply') {
     await recordReply(actor, { messageId: encodeId('Message', messageId), sentiment: event.sentiment, fromPrimary: event.fromPrimary });
-    await transaction(async (tx) => notifyStatsChanged(tx, actor.workspaceId));
+    await transaction(actor.runtime, async (tx) => notifyStatsChanged(tx, actor.workspaceId));
     return 'recorded';
   }
-  const at = now();
-  await transaction(async (tx) => {
+  const at = actor.runtime.clock.now();
+  await transaction(actor.runtime, async (tx) => {
     if (event.type === 'delivery') {
       await recordFact(tx, messageId, { status: 'DELIVERED', firstAt: ['deliveredAt'], event: 'DELIVERY' }, at);
     } else if (event.type === 'complaint') {
       const message = await recordFact(tx, messageId, { firstAt: ['complainedAt', 'unsubscribedAt'], event: 'COMPLAINT', data: { detail: event.detail } }, at);
-      await optOut(tx, message?.subscriberId ?? null, at, 'complained');
+      await optOut(actor.runtime, tx, message?.subscriberId ?? null, at, 'complained');
     } else if (!event.hard) {
       await recordFact(tx, messageId, { firstAt: [], event: 'BOUNCE', data: { hard: false, detail: event.detail } }, at);
     } else {
       const message = await recordFact(tx, messageId, { status: 'BOUNCED', firstAt: ['bouncedAt'], event: 'BOUNCE', data: { hard: true, detail: event.detail } }, at);
       if (message?.subscriberId) {
         await tx.subscriber.updateMany({ where: { id: message.subscriberId, status: { not: 'BOUNCED' } }, data: { status: statusAfterOptOut('bounced'), bouncedAt: at } });
-        await stopOpenRuns(tx, message.subscriberId, 'bounced');
+        await stopOpenRuns(actor.runtime, tx, message.subscriberId, 'bounced');
       }
     }
   });

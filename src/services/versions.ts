@@ -3,8 +3,7 @@
 // what happens to every run in flight. The plan of each run comes from the run
 // machine (domain/run-machine/publish.ts); a publish applies exactly that plan,
 // computed again under the runs' locks.
-import type { Actor } from '../auth/actor.js';
-import { now } from '../clock.js';
+import type { Caller } from '../auth/actor.js';
 import { owned } from '../db/scope.js';
 import { transaction } from '../db/transaction.js';
 import type { Tx } from '../db/client.js';
@@ -13,6 +12,7 @@ import { summarize, type PublishSummary, type VersionedSequence } from '../domai
 import { publishSequenceSchema, updateSequenceSchema, type UpdateSequenceDefinition } from '../domain/sequence-input.js';
 import { loadMachineSequences, machineKey } from '../engine/lifecycle.js';
 import { lockSequenceRow } from '../engine/locks.js';
+import type { EngineContext } from '../engine/context.js';
 import { applyPlans, copySteps, createDraft, installVersion, planOpenRuns } from '../engine/versions.js';
 import type { Sequence } from '../generated/prisma/client.js';
 import { checkEnableable, checkSendable, editSequence, refuseIfDraft, refuseIfLocked, VERSIONED_INPUTS } from './sequences.js';
@@ -24,7 +24,7 @@ const INPUT = ['input'];
 const DRAFT_INPUTS = new Set<string>(VERSIONED_INPUTS);
 
 /** The live (ACTIVE or PAUSED) sequence `id`, row-locked when `lock`. */
-async function liveSequence(tx: Tx, actor: Actor, id: string, lock: boolean): Promise<Sequence> {
+async function liveSequence(tx: Tx, actor: Caller, id: string, lock: boolean): Promise<Sequence> {
   const sequence = await owned(tx, actor, 'Sequence', id, { field: ['id'], lock });
   refuseIfDraft(sequence);
   if (sequence.status === 'DRAFT') {
@@ -37,13 +37,13 @@ async function liveSequence(tx: Tx, actor: Actor, id: string, lock: boolean): Pr
 const noDraft = () => new UserError('The sequence has no draft: edit one first (editSequenceDraft)', ['id'], 'NO_DRAFT');
 
 /** Edits the draft of a live sequence, creating it (a copy of the live version) on the first edit. Returns the draft's id. */
-export async function editSequenceDraft(actor: Actor, id: string, rawInput: unknown): Promise<string> {
+export async function editSequenceDraft(actor: Caller, id: string, rawInput: unknown): Promise<string> {
   const input: UpdateSequenceDefinition = parseInput(updateSequenceSchema, rawInput, INPUT);
   const other = Object.keys(input).find((key) => input[key as keyof UpdateSequenceDefinition] !== undefined && !DRAFT_INPUTS.has(key));
   if (other) {
     throw new UserError(`${other} is not part of a version: change it on the live sequence (updateSequence)`, [...INPUT, other], 'NOT_VERSIONED');
   }
-  return transaction(async (tx) => {
+  return transaction(actor.runtime, async (tx) => {
     const live = await liveSequence(tx, actor, id, true);
     refuseIfLocked(live);
     const existing = await tx.sequence.findUnique({ where: { draftOfId: live.id } });
@@ -55,8 +55,8 @@ export async function editSequenceDraft(actor: Actor, id: string, rawInput: unkn
 }
 
 /** Deletes the draft; the live sequence and its runs are untouched. Returns the live sequence's id. */
-export async function discardSequenceDraft(actor: Actor, id: string): Promise<string> {
-  return transaction(async (tx) => {
+export async function discardSequenceDraft(actor: Caller, id: string): Promise<string> {
+  return transaction(actor.runtime, async (tx) => {
     const live = await owned(tx, actor, 'Sequence', id, { field: ['id'], lock: true });
     refuseIfDraft(live);
     const { count } = await tx.sequence.deleteMany({ where: { draftOfId: live.id } });
@@ -73,12 +73,12 @@ export interface PublishResult extends PublishSummary {
 }
 
 /** Publishes the draft as the next version (a dry run unless input.dryRun is false). */
-export function publishSequence(actor: Actor, id: string, rawInput: unknown): Promise<PublishResult> {
+export function publishSequence(actor: Caller, id: string, rawInput: unknown): Promise<PublishResult> {
   return publish(actor, id, rawInput, null);
 }
 
 /** Publishes a copy of version `toVersion` as the next version, through the same dry-run-first publish. */
-export function rollbackSequence(actor: Actor, id: string, toVersion: number, rawInput: unknown): Promise<PublishResult> {
+export function rollbackSequence(actor: Caller, id: string, toVersion: number, rawInput: unknown): Promise<PublishResult> {
   return publish(actor, id, rawInput, toVersion);
 }
 
@@ -88,19 +88,18 @@ interface Target {
   install(note: string | null): Promise<void>;
 }
 
-async function publish(actor: Actor, id: string, rawInput: unknown, toVersion: number | null): Promise<PublishResult> {
+async function publish(actor: Caller, id: string, rawInput: unknown, toVersion: number | null): Promise<PublishResult> {
   const input = parseInput(publishSequenceSchema, rawInput ?? {}, INPUT);
   const lock = !input.dryRun;
   const attempt = () =>
-    transaction(
-      async (tx) => {
+    transaction(actor.runtime, async (tx) => {
         // The sequence row first (edits and status changes queue behind it; new runs wait, see start-run.ts), then its runs.
         const live = await liveSequence(tx, actor, id, lock);
         const version = live.version + 1;
-        const target = toVersion === null ? await draftTarget(tx, live, version, lock) : await rollbackTarget(tx, live, toVersion, version, lock);
-        const planned = await planOpenRuns(tx, live.id, target.to, input.runs, now(), lock);
+        const target = toVersion === null ? await draftTarget(actor.runtime, tx, live, version, lock) : await rollbackTarget(actor.runtime, tx, live, toVersion, version, lock);
+        const planned = await planOpenRuns(tx, live.id, target.to, input.runs, actor.runtime.clock.now(), lock);
         if (lock) {
-          await applyPlans(tx, planned);
+          await applyPlans(actor.runtime, tx, planned);
           await target.install(input.note ?? (toVersion === null ? null : `rollback to v${toVersion}`));
         }
         return { sequenceId: live.id, dryRun: input.dryRun, version: lock ? version : null, ...summarize(planned.plans, input.limit) };
@@ -111,7 +110,7 @@ async function publish(actor: Actor, id: string, rawInput: unknown, toVersion: n
 }
 
 /** The draft, as the next version: its steps become the live sequence's rows. */
-async function draftTarget(tx: Tx, live: Sequence, version: number, lock: boolean): Promise<Target> {
+async function draftTarget(ctx: EngineContext, tx: Tx, live: Sequence, version: number, lock: boolean): Promise<Target> {
   const found = await tx.sequence.findUnique({ where: { draftOfId: live.id }, select: { id: true } });
   if (!found) throw noDraft();
   if (lock) await lockSequenceRow(tx, found.id);
@@ -126,14 +125,14 @@ async function draftTarget(tx: Tx, live: Sequence, version: number, lock: boolea
       await tx.$executeRaw`
         UPDATE "Step" SET "sequenceId" = ${live.id}::uuid, version = ${version}, "versionPosition" = position, position = NULL
         WHERE "sequenceId" = ${draft.id}::uuid AND position IS NOT NULL`;
-      await installVersion(tx, live.id, version, draft, note);
+      await installVersion(ctx, tx, live.id, version, draft, note);
       await tx.sequence.delete({ where: { id: draft.id } });
     },
   };
 }
 
 /** Version `number` again, as the next version: copies of its steps, its settings. */
-async function rollbackTarget(tx: Tx, live: Sequence, number: number, version: number, lock: boolean): Promise<Target> {
+async function rollbackTarget(ctx: EngineContext, tx: Tx, live: Sequence, number: number, version: number, lock: boolean): Promise<Target> {
   const record = await tx.sequenceVersion.findUnique({ where: { sequenceId_number: { sequenceId: live.id, number } } });
   if (!record) throw new UserError(`The sequence has no version ${number}`, ['toVersion'], 'UNKNOWN_VERSION');
   const rows = await tx.step.findMany({ where: { sequenceId: live.id, version: number, versionPosition: { not: null } }, orderBy: { versionPosition: 'asc' } });
@@ -145,7 +144,7 @@ async function rollbackTarget(tx: Tx, live: Sequence, number: number, version: n
   const settings = number === live.version ? live : { ...live, ...(record.settings as Partial<Sequence>) };
   return {
     to: { ...machine, status: live.status, version, steps: machine.steps.map((s) => ({ ...s, id: copies?.get(s.id) ?? s.id })) },
-    install: (note) => installVersion(tx, live.id, version, settings, note),
+    install: (note) => installVersion(ctx, tx, live.id, version, settings, note),
   };
 }
 

@@ -10,12 +10,10 @@ import { resolve } from 'node:path';
 import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
-import { connectDb, disconnectDb } from '../../src/db/client.js';
 import { encodeId } from '../../src/domain/public-id.js';
-import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { enrollSubscriber } from '../../src/services/runs.js';
 import { changeSequenceStatus, createSequence } from '../../src/services/sequences.js';
-import { createTestDatabase } from '../helpers/database.js';
+import { useTestRuntime } from '../helpers/runtime.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -24,13 +22,11 @@ const STEPS = 3;
 const TOTAL = SUBSCRIBERS * STEPS;
 const ROOT = resolve(import.meta.dirname, '../..');
 
-const { url } = await createTestDatabase();
-const prisma = connectDb(url);
 const smtp = await startSmtpSink();
 // This process inserts jobs (enrolling) and supervises the queue: every second it
 // turns jobs whose worker died (active past their expiration) into retries. The
 // worker processes supervise too, but only every two minutes.
-await startBoss(url, { schedule: false, supervise: false });
+const { url, prisma, runtime } = await useTestRuntime();
 const supervisor = new PgBoss({ connectionString: url, max: 2, schedule: false, supervise: true, maintenanceIntervalSeconds: 1 });
 supervisor.on('error', (error) => console.error('supervisor', error));
 await supervisor.start();
@@ -43,9 +39,7 @@ afterAll(async () => {
     await once(worker, 'exit');
   }
   await supervisor.stop({ graceful: false, wait: true });
-  await stopBoss({ graceful: false, timeout: 1000 });
   await smtp.close();
-  await disconnectDb();
 });
 
 function startWorker(): ChildProcess {
@@ -89,7 +83,7 @@ let stepIds: string[];
 
 beforeAll(async () => {
   const { workspaceId } = await createWorkspaceWithKey(prisma, 'Crash');
-  const actor = { workspaceId };
+  const actor = { workspaceId, runtime };
   sequenceId = await createSequence(actor, {
     name: 'Crash course',
     trigger: 'MANUAL',

@@ -6,28 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import { encodeId } from '../../src/domain/public-id.js';
-import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { executeStep } from '../../src/engine/execute-step.js';
-import { configureMail } from '../../src/mail/transport.js';
 import { enrollSubscriber } from '../../src/services/runs.js';
 import { changeSequenceStatus, createSequence } from '../../src/services/sequences.js';
-import { useTestDatabase } from '../helpers/database.js';
+import type { Caller } from '../../src/auth/actor.js';
+import { useTestRuntime } from '../helpers/runtime.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 
-const { prisma, url } = await useTestDatabase();
 const smtp = await startSmtpSink();
-configureMail({ smtpUrl: smtp.url, from: 'Stepwise Test <test@stepwise.test>' });
-await startBoss(url, { schedule: false, supervise: false });
-afterAll(async () => {
-  await stopBoss({ graceful: false, timeout: 1000 });
-  await smtp.close();
-});
+afterAll(() => smtp.close());
+const { prisma, runtime } = await useTestRuntime({ config: { SMTP_URL: smtp.url, MAIL_FROM: 'Stepwise Test <test@stepwise.test>' } });
 
-let actor: { workspaceId: string };
+let actor: Caller;
 let sequence: string;
 let steps: string[];
 beforeAll(async () => {
-  actor = await createWorkspaceWithKey(prisma, 'Refusal');
+  actor = { ...(await createWorkspaceWithKey(prisma, 'Refusal')), runtime };
   const id = await createSequence(actor, {
     name: 'Two emails',
     trigger: 'MANUAL',
@@ -57,13 +51,13 @@ describe('a relay that refuses the email', () => {
     const run = await enroll('refused@example.com');
     smtp.rejectAll = true;
     try {
-      await expect(executeStep({ enrollmentId: run, stepId: steps[0]! }, { finalAttempt: false })).rejects.toThrow();
+      await expect(executeStep(runtime, { enrollmentId: run, stepId: steps[0]! }, { finalAttempt: false })).rejects.toThrow();
       expect(await prisma.message.count({ where: { enrollmentId: run } })).toBe(0);
       expect(await prisma.stepRun.count({ where: { enrollmentId: run } })).toBe(0);
       expect(await prisma.enrollment.findUniqueOrThrow({ where: { id: run } })).toMatchObject({ status: 'ACTIVE', currentStepPosition: 1 });
       expect(await jobsFor(run, steps[1]!)).toBe(0);
 
-      expect(await executeStep({ enrollmentId: run, stepId: steps[0]! }, { finalAttempt: true })).toBe('executed');
+      expect(await executeStep(runtime, { enrollmentId: run, stepId: steps[0]! }, { finalAttempt: true })).toBe('executed');
     } finally {
       smtp.rejectAll = false;
     }
@@ -85,7 +79,7 @@ describe('a relay that refuses the email', () => {
 
   it('records an accepted email once and moves the run on to its next step', async () => {
     const run = await enroll('accepted@example.com');
-    expect(await executeStep({ enrollmentId: run, stepId: steps[0]! }, { finalAttempt: false })).toBe('executed');
+    expect(await executeStep(runtime, { enrollmentId: run, stepId: steps[0]! }, { finalAttempt: false })).toBe('executed');
     await smtp.waitFor(1);
     expect(smtp.messages.map((m) => m.messageId)).toEqual([`<${run}.${steps[0]}@stepwise.test>`]);
     expect(await prisma.message.findMany({ where: { enrollmentId: run }, select: { status: true, stepId: true } })).toEqual([
@@ -94,7 +88,7 @@ describe('a relay that refuses the email', () => {
     expect(await prisma.enrollment.findUniqueOrThrow({ where: { id: run } })).toMatchObject({ status: 'ACTIVE', currentStepPosition: 2 });
     expect(await jobsFor(run, steps[1]!)).toBe(1);
     // The same job again (a retry after a crash past the commit) finds the step done.
-    expect(await executeStep({ enrollmentId: run, stepId: steps[0]! }, { finalAttempt: false })).toBe('skipped');
+    expect(await executeStep(runtime, { enrollmentId: run, stepId: steps[0]! }, { finalAttempt: false })).toBe('skipped');
     expect(smtp.messages).toHaveLength(1);
   });
 });

@@ -25,7 +25,7 @@ async function startRuns(event: string, addresses: string[]): Promise<string[]> 
 }
 
 /** Releases the queued runs of one sequence (by public ID), as the scheduled release does. */
-const releaseQueued = (sequenceId: string) => releaseAll(tryDecodeId('Sequence', sequenceId)!);
+const releaseQueued = (sequenceId: string) => releaseAll(t.runtime, tryDecodeId('Sequence', sequenceId)!);
 
 const statuses = async (ids: string[]) => Promise.all(ids.map(async (id) => (await api.run(id)).status));
 

@@ -79,7 +79,7 @@ describe('with the built-in writer', () => {
       { field: ['id'], message: 'The sequence is still being generated', code: 'GENERATION_PENDING' },
     ]);
 
-    await workGenerateSequence(t.jobs);
+    await workGenerateSequence(t.runtime);
     const done = await settled(created.id);
     expect(done.generationStatus).toBe('DONE');
     expect(done.generationError).toBeNull();

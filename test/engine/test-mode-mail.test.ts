@@ -4,7 +4,7 @@
 // TEST_SMTP_URL set, the same message goes to that relay (and still not to the
 // live one).
 import { afterAll, describe, expect, it } from 'vitest';
-import { configureMail } from '../../src/mail/transport.js';
+import { createMailer } from '../../src/mail/transport.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -130,9 +130,14 @@ describe('with TEST_SMTP_URL', () => {
   it("relays the test workspace's captured message to that relay, its captured headers, and still not to the live relay", async () => {
     const relay = await startSmtpSink();
     const liveRelay = await startSmtpSink();
-    configureMail({ smtpUrl: liveRelay.url, testSmtpUrl: relay.url, from: FROM });
+    // The file's runtime gets transports to these relays, then its own back.
+    const own = { ...t.runtime.mail };
+    Object.assign(t.runtime.mail, createMailer({ smtpUrl: liveRelay.url, testSmtpUrl: relay.url, from: FROM }, t.prisma));
     afterAll(async () => {
-      configureMail({ smtpUrl: t.smtp.url, from: FROM });
+      const swapped = { ...t.runtime.mail };
+      Object.assign(t.runtime.mail, own);
+      swapped.transport.close();
+      swapped.test.close();
       await relay.close();
       await liveRelay.close();
     });

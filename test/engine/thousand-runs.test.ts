@@ -2,6 +2,7 @@
 // complete, with exactly one email per run and step: 2,000 messages in the
 // database and 2,000 distinct deliveries over SMTP.
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Caller } from '../../src/auth/actor.js';
 import { encodeId } from '../../src/domain/public-id.js';
 import { trackEvent } from '../../src/services/runs.js';
 import { changeSequenceStatus, createSequence } from '../../src/services/sequences.js';
@@ -12,12 +13,12 @@ const STEPS = 2;
 const IN_FLIGHT = 25;
 
 const t = await useTestEngine({ concurrency: 10 });
-let actor: { workspaceId: string };
+let actor: Caller;
 let sequenceId: string;
 
 beforeAll(async () => {
   const { workspaceId } = await t.workspace();
-  actor = { workspaceId };
+  actor = { workspaceId, runtime: t.runtime };
   const id = await createSequence(actor, {
     name: 'Thousand',
     trigger: 'EVENT_RECEIVED',

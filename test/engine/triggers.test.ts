@@ -297,32 +297,32 @@ describe('INACTIVITY', () => {
     await api.subscriber({ email: 'cat@inactive.test' }); // only other events
 
     // Just joined: nobody is inactive yet.
-    expect(await sweepInactivity()).toBe(0);
+    expect(await sweepInactivity(t.runtime)).toBe(0);
 
     await t.advance(2 * DAY);
     await api.track({ email: 'ben@inactive.test', event: 'login' });
     await api.track({ email: 'cat@inactive.test', event: 'page.viewed' });
-    expect(await sweepInactivity()).toBe(0);
+    expect(await sweepInactivity(t.runtime)).toBe(0);
 
     // Day 4: ann and cat have not logged in for 4 days (since joining); ben logged in 2 days ago.
     await t.advance(2 * DAY);
-    expect(await sweepInactivity()).toBe(2);
+    expect(await sweepInactivity(t.runtime)).toBe(2);
     expect(await runsFor(noLogin)).toEqual(['ann@inactive.test', 'cat@inactive.test']);
     expect(await runsFor(quiet)).toEqual([]);
     // The same stretch is handled once.
-    expect(await sweepInactivity()).toBe(0);
+    expect(await sweepInactivity(t.runtime)).toBe(0);
     expect(await api.runs(noLogin)).toHaveLength(2);
 
     // Day 6: ben's login is 4 days old; ann has had no event at all for 6 days (Quiet, 5 days).
     await t.advance(2 * DAY);
-    expect(await sweepInactivity()).toBe(2);
+    expect(await sweepInactivity(t.runtime)).toBe(2);
     expect(await runsFor(noLogin)).toEqual(['ann@inactive.test', 'ben@inactive.test', 'cat@inactive.test']);
     expect(await runsFor(quiet)).toEqual(['ann@inactive.test']);
 
     // ann comes back (a new stretch begins), then goes quiet again for 4 days.
     await api.track({ email: 'ann@inactive.test', event: 'login' });
     await t.advance(4 * DAY);
-    await sweepInactivity();
+    await sweepInactivity(t.runtime);
     // noLogin: ann's second stretch; ben and cat are still in the stretch already handled.
     expect(await runsFor(noLogin)).toEqual(['ann@inactive.test', 'ann@inactive.test', 'ben@inactive.test', 'cat@inactive.test']);
     // Quiet: ben (no event for 8 days) and cat (8 days) now; ann's login 4 days ago counts as activity.
@@ -343,7 +343,7 @@ describe('MANUAL', () => {
     const mo = await api.subscriber({ email: 'mo@manual.test', tags: ['vip'] });
     await api.track({ subscriberId: mo, event: 'anything' });
     await api.addTag(mo, 'other');
-    await sweepInactivity();
+    await sweepInactivity(t.runtime);
     expect(await api.runs(manual)).toEqual([]);
 
     const run = await api.enroll({ sequenceId: manual, subscriber: { email: 'mo@manual.test' } });

@@ -3,7 +3,7 @@
 // out once and the run goes on. (test/engine/relay-refusal.test.ts covers the
 // last attempt failing the run, visibly in its history.)
 import { afterAll, expect, it } from 'vitest';
-import { configureMail } from '../../src/mail/transport.js';
+import { smtpTransport } from '../../src/mail/transport.js';
 import { freePort } from '../../src/db/postgres.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { drained } from '../helpers/jobs.js';
@@ -13,7 +13,9 @@ const t = await useTestEngine();
 
 it('retries while the relay is unreachable, then delivers once and completes the run', { timeout: 90_000 }, async () => {
   const port = await freePort();
-  configureMail({ smtpUrl: `smtp://127.0.0.1:${port}`, from: 'Stepwise Test <test@stepwise.test>' });
+  // The runtime's relay moves to an address nobody listens on.
+  t.runtime.mail.transport.close();
+  t.runtime.mail.transport = smtpTransport(`smtp://127.0.0.1:${port}`);
   const ws = await t.workspace();
   const created = await ws.gql(`mutation { createSequence(input: { name: "Relay down", trigger: MANUAL, steps: [
     { subject: "Through at last", blocks: [{ type: "text", text: "Hello" }] } ] }) { sequence { id } } }`);

@@ -86,7 +86,7 @@ describe('segment SQL', () => {
       segments.push(await prisma.segment.create({ data: { workspaceId, name: `s${i}`, definition: segmentDefinitionSchema.parse(definition) as never } }));
     }
 
-    const entered = await prisma.$transaction((tx) => reevaluateSegments(tx as never, workspaceId, subscribers.map((s) => s.id)));
+    const entered = await prisma.$transaction((tx) => reevaluateSegments(tx as never, workspaceId, subscribers.map((s) => s.id), new Date()));
     const got = new Set(entered.map((e) => `${e.segmentId}:${e.subscriberId}`));
 
     const expected = new Set<string>();
@@ -114,13 +114,13 @@ describe('segment SQL', () => {
     expect(await prisma.segmentMembership.count()).toBe(got.size);
 
     // Evaluated again with nothing changed: no one enters twice, no one leaves.
-    const again = await prisma.$transaction((tx) => reevaluateSegments(tx as never, workspaceId, subscribers.map((s) => s.id)));
+    const again = await prisma.$transaction((tx) => reevaluateSegments(tx as never, workspaceId, subscribers.map((s) => s.id), new Date()));
     expect(again).toEqual([]);
     expect(await prisma.segmentMembership.count()).toBe(got.size);
 
     // A subscriber who stops matching leaves: the tag removed, the tag segments swap.
     await prisma.subscriberTag.deleteMany({ where: { subscriberId: subscribers[1]!.id } });
-    const swapped = await prisma.$transaction((tx) => reevaluateSegments(tx as never, workspaceId, [subscribers[1]!.id]));
+    const swapped = await prisma.$transaction((tx) => reevaluateSegments(tx as never, workspaceId, [subscribers[1]!.id], new Date()));
     const notHas = segments[conditions.findIndex((c) => JSON.stringify(c) === '{"tag":"vip","op":"not_has"}')]!;
     const has = segments[conditions.findIndex((c) => JSON.stringify(c) === '{"tag":"vip"}')]!;
     expect(swapped.map((e) => e.segmentId)).toContain(notHas.id);

@@ -2,28 +2,24 @@ import { afterAll } from 'vitest';
 import { createWorkspaceWithKey, hashApiKey } from '../../src/auth/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
-import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { startChangeNotifier, stopChangeNotifier } from '../../src/realtime/change-notifier.js';
-import { useTestDatabase } from './database.js';
-import type { ClientOptions } from '../../src/db/client.js';
+import { useTestRuntime, type TestRuntimeOptions } from './runtime.js';
 
 export interface GqlResult<T = any> {
   data?: T;
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
 }
 
-/** A test database plus the app on it; `workspace()` makes a tenant with its own key. */
-export async function useTestApp(options?: ClientOptions) {
-  const { prisma, url } = await useTestDatabase(options);
+/** A test database plus a runtime and the app on it; `workspace()` makes a tenant with its own key. */
+export async function useTestApp(options: TestRuntimeOptions = {}) {
   // Writes schedule jobs in their transactions, so the API needs pg-boss (not its workers).
-  const jobs = await startBoss(url, { schedule: false, supervise: false });
+  const { prisma, url, runtime } = await useTestRuntime(options);
   await startChangeNotifier(url);
   // Tests drive one key hard; the per-key rate limit has its own test (test/server/hardening.test.ts).
-  const app = buildApp({ prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
+  const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
   afterAll(async () => {
     await app.stop();
     await stopChangeNotifier();
-    await stopBoss({ graceful: false, timeout: 1000 });
   });
 
   async function request(body: unknown, headers: Record<string, string> = {}) {
@@ -61,5 +57,5 @@ export async function useTestApp(options?: ClientOptions) {
     return keyed(key, row.workspaceId);
   }
 
-  return { app, prisma, url, request, workspace, testWorkspace, keyed, jobs };
+  return { app, prisma, url, request, workspace, testWorkspace, keyed, runtime, jobs: runtime.boss };
 }

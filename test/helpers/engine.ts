@@ -1,11 +1,6 @@
 // The app plus the engine: pg-boss and its workers on the test database, mail
 // to a local SMTP server, and a controllable clock.
 import { afterAll } from 'vitest';
-import { useClock } from '../../src/clock.js';
-import { boss } from '../../src/engine/boss.js';
-import { startWorkers } from '../../src/engine/workers.js';
-import { configureMail } from '../../src/mail/transport.js';
-import { db } from '../../src/db/client.js';
 import { useTestApp } from './app.js';
 import { startSmtpSink } from './smtp-sink.js';
 import { waitFor } from './wait-for.js';
@@ -17,15 +12,12 @@ export class ShiftableClock {
 }
 
 export async function useTestEngine(options: { concurrency?: number } = {}) {
-  const t = await useTestApp();
   const smtp = await startSmtpSink();
-  configureMail({ smtpUrl: smtp.url, from: 'Stepwise Test <test@stepwise.test>' });
+  afterAll(() => smtp.close());
   const clock = new ShiftableClock();
-  const restoreClock = useClock(clock);
-  await startWorkers(t.jobs, { concurrency: options.concurrency ?? 4, pollingIntervalSeconds: 0.5 });
-  afterAll(async () => {
-    restoreClock();
-    await smtp.close();
+  const t = await useTestApp({
+    config: { SMTP_URL: smtp.url, MAIL_FROM: 'Stepwise Test <test@stepwise.test>', WORKER_CONCURRENCY: options.concurrency ?? 4 },
+    runtime: { clock, workers: { pollingIntervalSeconds: 0.5 } },
   });
 
   /**
@@ -34,7 +26,7 @@ export async function useTestEngine(options: { concurrency?: number } = {}) {
    */
   async function advance(ms: number) {
     clock.offsetMs += ms;
-    await db().$executeRawUnsafe(
+    await t.prisma.$executeRawUnsafe(
       `UPDATE pgboss.job SET start_after = start_after - make_interval(secs => $1) WHERE state IN ('created', 'retry')`,
       ms / 1000,
     );
@@ -45,5 +37,5 @@ export async function useTestEngine(options: { concurrency?: number } = {}) {
     return waitFor(check, { timeout: timeoutMs, interval: 100 }) as Promise<T>;
   }
 
-  return { ...t, smtp, clock, advance, until, boss };
+  return { ...t, smtp, clock, advance, until };
 }

@@ -1,5 +1,5 @@
 // A test workspace (a test twin of a live one) with its key, its clock set to a
-// chosen time (each of its requests runs on that clock: src/server/use-test-clock.ts).
+// chosen time (each of its requests runs on that clock: the runtime's clockFor).
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import type { GqlResult } from './app.js';
 

@@ -27,7 +27,7 @@ interface Run {
 async function makeRuns(workspaceId: string, count: number): Promise<Run[]> {
   const sequence = await t.prisma.sequence.create({ data: { workspaceId, slug: `s${Date.now()}`, name: 'Log', triggerType: 'MANUAL', status: 'ACTIVE' } });
   const runs: Run[] = [];
-  await transaction(async (tx) => {
+  await transaction(t.runtime, async (tx) => {
     for (let i = 0; i < count; i++) {
       const subscriber = await tx.subscriber.create({ data: { workspaceId, email: `r${i}-${sequence.id}@log.test` } });
       const run = await tx.enrollment.create({ data: { workspaceId, sequenceId: sequence.id, subscriberId: subscriber.id, status: 'ACTIVE' } });
@@ -105,7 +105,7 @@ describe('change log without a writer lock', () => {
     let youngerDone!: () => void;
     const younger = new Promise<void>((resolve) => (youngerDone = resolve));
     let olderXid = 0n;
-    const first = transaction(async (tx) => {
+    const first = transaction(t.runtime, async (tx) => {
       // Take a transaction id now, change the run only after a younger transaction has.
       [{ xid: olderXid }] = await tx.$queryRaw<[{ xid: bigint }]>`SELECT pg_current_xact_id()::text::bigint AS xid`;
       haveXid();
@@ -113,7 +113,7 @@ describe('change log without a writer lock', () => {
       await flip(tx, run!); // PAUSED -> ACTIVE
     });
     await older;
-    await transaction((tx) => flip(tx, run!)); // ACTIVE -> PAUSED, commits first with the higher id
+    await transaction(t.runtime, (tx) => flip(tx, run!)); // ACTIVE -> PAUSED, commits first with the higher id
     youngerDone();
     await first;
     const rows = await live.until(3);
@@ -137,7 +137,7 @@ describe('change log without a writer lock', () => {
       const writer = async (w: number) => {
         for (let i = 0; i < 12; i++) {
           const picked = [...new Set([runs[(w * 7 + i * 5) % runs.length]!, runs[(w + i * 3) % runs.length]!])].sort((a, b) => (a.id < b.id ? -1 : 1));
-          await transaction(async (tx) => {
+          await transaction(t.runtime, async (tx) => {
             await tx.$queryRaw`SELECT pg_current_xact_id()::text`;
             await sleep((w * 13 + i * 7) % 9); // ids taken now, commits in another order
             for (const run of picked) await flip(tx, run);
@@ -181,13 +181,13 @@ describe('change log without a writer lock', () => {
     const reader = await open(t.url);
     await reader.query('BEGIN');
     await reader.query('SELECT count(*) FROM "Message"');
-    await transaction((tx) => flip(tx, run!));
+    await transaction(t.runtime, (tx) => flip(tx, run!));
     await live.until(2);
     // A transaction with an id, in another database of the cluster, holds the horizon.
     const writer = await open(t.url.replace(/\/[^/?]+(\?|$)/, '/postgres$1'));
     await writer.query('BEGIN');
     await writer.query('SELECT pg_current_xact_id()::text');
-    await transaction((tx) => flip(tx, run!));
+    await transaction(t.runtime, (tx) => flip(tx, run!));
     await waitFor(() => changesHeld(ws.workspaceId));
     expect(live.rows).toHaveLength(2);
     // It ends without a NOTIFY of ours: the held tail reads again by itself.
@@ -203,7 +203,7 @@ describe('change log without a writer lock', () => {
     const runs = await makeRuns(ws.workspaceId, 3);
     // Rows logged before the xid column: xid 0, numbered by seq (ids in the same order).
     await t.prisma.$executeRaw`UPDATE "EnrollmentChange" SET xid = 0, seq = id - (SELECT min(id) FROM "EnrollmentChange" WHERE "workspaceId" = ${ws.workspaceId}::uuid) + 1 WHERE "workspaceId" = ${ws.workspaceId}::uuid`;
-    await transaction((tx) => flip(tx, runs[0]!));
+    await transaction(t.runtime, (tx) => flip(tx, runs[0]!));
     const all = await follow(ws.workspaceId, '0').until(4);
     expect(all.slice(0, 3).map((r) => encodeCursor(r))).toEqual(['1', '2', '3']);
     const after2 = await follow(ws.workspaceId, '2').until(2);

@@ -24,7 +24,7 @@ it(`delivers each change to ${SUBSCRIPTIONS} subscriptions with reads that do no
   const sequence = await t.prisma.sequence.create({ data: { workspaceId: ws.workspaceId, slug: 'fan', name: 'Fan', triggerType: 'MANUAL', status: 'ACTIVE' } });
   const subscriber = await t.prisma.subscriber.create({ data: { workspaceId: ws.workspaceId, email: 'fan@out.test' } });
   const run = { workspaceId: ws.workspaceId, sequenceId: sequence.id, subscriberId: subscriber.id, id: '' };
-  await transaction(async (tx) => {
+  await transaction(t.runtime, async (tx) => {
     run.id = (await tx.enrollment.create({ data: { ...run, id: undefined, status: 'ACTIVE' } })).id;
     await logRunChanges(tx, [{ ...run, previousStatus: null, status: 'ACTIVE', reason: null, occurredAt: new Date() }]);
   });
@@ -61,7 +61,7 @@ it(`delivers each change to ${SUBSCRIPTIONS} subscriptions with reads that do no
   await Promise.all(ready);
   statements.length = 0;
   for (let i = 0; i < CHANGES; i++) {
-    await transaction(async (tx) => {
+    await transaction(t.runtime, async (tx) => {
       const [{ status }] = await tx.$queryRaw<[{ status: 'ACTIVE' | 'PAUSED' }]>`SELECT status::text FROM "Enrollment" WHERE id = ${run.id}::uuid FOR UPDATE`;
       await setRunStatus(tx, { ...run, status }, status === 'ACTIVE' ? 'PAUSED' : 'ACTIVE', `change ${i}`);
     });
@@ -88,7 +88,7 @@ it('loads a change once per selection even when subscriptions ask for it at diff
   const ws = await t.workspace('moments');
   const sequence = await t.prisma.sequence.create({ data: { workspaceId: ws.workspaceId, slug: 'moments', name: 'Moments', triggerType: 'MANUAL', status: 'ACTIVE' } });
   const subscriber = await t.prisma.subscriber.create({ data: { workspaceId: ws.workspaceId, email: 'moments@out.test' } });
-  await transaction(async (tx) => {
+  await transaction(t.runtime, async (tx) => {
     const base = { workspaceId: ws.workspaceId, sequenceId: sequence.id, subscriberId: subscriber.id };
     const runs = await Promise.all([1, 2, 3].map(() => tx.enrollment.create({ data: { ...base, status: 'ACTIVE' } })));
     await logRunChanges(tx, runs.map((r) => ({ ...base, id: r.id, previousStatus: null, status: 'ACTIVE' as const, reason: null, occurredAt: new Date() })));

@@ -6,10 +6,9 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
-import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
-import { useTestDatabase } from '../helpers/database.js';
+import { useTestRuntime } from '../helpers/runtime.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -17,11 +16,10 @@ if (!hasChromium) {
   console.warn(`SKIPPED test/server/graphiql-browser.test.ts: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
 }
 
-const { prisma, url } = await useTestDatabase();
-await startBoss(url, { schedule: false, supervise: false });
+const { prisma, runtime } = await useTestRuntime();
 const { key, workspaceId } = await createWorkspaceWithKey(prisma, 'Browser');
 await prisma.list.create({ data: { workspaceId, name: 'Seen in the browser' } });
-const app = buildApp({ prisma, logger: createLogger('silent'), graphiqlApiKey: key, settings: { GRAPHIQL: true, RATE_LIMIT_PER_MINUTE: 0 } });
+const app = buildApp({ runtime, logger: createLogger('silent'), graphiqlApiKey: key, settings: { GRAPHIQL: true, RATE_LIMIT_PER_MINUTE: 0 } });
 let base: string;
 let browser: Browser | undefined;
 beforeAll(async () => {
@@ -30,7 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await app.stop();
-  await stopBoss({ graceful: false, timeout: 1000 });
 });
 
 const isLocal = (address: string) => {

@@ -5,18 +5,15 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
-import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
-import { useTestDatabase } from '../helpers/database.js';
+import { useTestRuntime } from '../helpers/runtime.js';
 
-const { prisma, url } = await useTestDatabase();
 // Writes schedule jobs in their transactions, so the API needs pg-boss.
-await startBoss(url, { schedule: false, supervise: false });
-afterAll(() => stopBoss({ graceful: false, timeout: 1000 }));
+const { prisma, runtime } = await useTestRuntime();
 
 const app = buildApp({
-  prisma,
+  runtime,
   logger: createLogger('silent'),
   settings: {
     GRAPHQL_MAX_DEPTH: 4,

@@ -40,7 +40,7 @@ it('/healthz answers while the process is up; /readyz checks database, migration
 
 it('/readyz is 503 naming the migration when one in prisma/migrations is not applied', async () => {
   // Readiness checks are reused for READINESS_CACHE_MS (test/server/safe-defaults.test.ts); here every hit checks.
-  const app = buildApp({ prisma: t.prisma, logger: createLogger('silent'), settings: { READINESS_CACHE_MS: 0 } });
+  const app = buildApp({ runtime: t.runtime, logger: createLogger('silent'), settings: { READINESS_CACHE_MS: 0 } });
   afterAll(() => app.stop());
   const base = `http://127.0.0.1:${await app.start(0, '127.0.0.1')}`;
   const [last] = await t.prisma.$queryRawUnsafe<{ migration_name: string; id: string }[]>(
@@ -65,7 +65,7 @@ it('/readyz is 503 when the database cannot be reached', async () => {
   const u = new URL(t.url);
   u.pathname = '/stepwise_no_such_database';
   const broken = createPrismaClient(u.toString());
-  const app = buildApp({ prisma: broken, logger: createLogger('silent') });
+  const app = buildApp({ runtime: { ...t.runtime, db: broken }, logger: createLogger('silent') });
   afterAll(async () => {
     await app.stop();
     await broken.$disconnect();
@@ -162,7 +162,7 @@ it('request ids: taken from x-request-id (or made), echoed, in error extensions 
       done();
     },
   });
-  const app = buildApp({ prisma: t.prisma, logger: createLogger('info', sink) });
+  const app = buildApp({ runtime: t.runtime, logger: createLogger('info', sink) });
   afterAll(() => app.stop());
   const port = await app.start(0, '127.0.0.1');
   const { key } = await createWorkspaceWithKey(t.prisma, 'Logs');

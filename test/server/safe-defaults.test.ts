@@ -8,27 +8,24 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import { parseConfig } from '../../src/config.js';
-import { startBoss, stopBoss } from '../../src/engine/boss.js';
 import { createLogger } from '../../src/logger.js';
 import { startChangeNotifier, stopChangeNotifier } from '../../src/realtime/change-notifier.js';
 import { buildApp, type App } from '../../src/server/app.js';
 import { forwardedAddresses, isLoopbackAddress, isLoopbackRequest } from '../../src/server/loopback.js';
-import { useTestDatabase } from '../helpers/database.js';
+import { useTestRuntime } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const statements: string[] = [];
-const { prisma, url } = await useTestDatabase({ onQuery: (sql) => statements.push(sql) });
-await startBoss(url, { schedule: false, supervise: false });
+const { prisma, url, runtime } = await useTestRuntime({ onQuery: (sql) => statements.push(sql) });
 await startChangeNotifier(url);
 const apps: App[] = [];
 afterAll(async () => {
   for (const app of apps) await app.stop();
   await stopChangeNotifier();
-  await stopBoss({ graceful: false, timeout: 1000 });
 });
 
-async function serve(options: Omit<Parameters<typeof buildApp>[0], 'prisma' | 'logger'> = {}) {
-  const app = buildApp({ prisma, logger: createLogger('silent'), ...options, settings: { RATE_LIMIT_PER_MINUTE: 0, ...options.settings } });
+async function serve(options: Omit<Parameters<typeof buildApp>[0], 'runtime' | 'logger'> = {}) {
+  const app = buildApp({ runtime, logger: createLogger('silent'), ...options, settings: { RATE_LIMIT_PER_MINUTE: 0, ...options.settings } });
   apps.push(app);
   const port = await app.start(0, '127.0.0.1');
   return { app, base: `http://127.0.0.1:${port}`, port };

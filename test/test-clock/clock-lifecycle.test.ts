@@ -82,7 +82,7 @@ describe('test clock lifecycle', () => {
       data: { testClockStatus: 'ADVANCING', testClockTarget: target, testClockRunner: dead, testClockLeaseUntil: new Date(Date.now() + 60_000) },
     });
     // While the lease holds, nobody else works it: the call answers ADVANCING (it waited, no work was done).
-    const held = await advanceTestClock({ workspaceId: ws.workspaceId }, { to: target }, { waitMs: 300 });
+    const held = await advanceTestClock({ workspaceId: ws.workspaceId, runtime: t.runtime }, { to: target }, { waitMs: 300 });
     expect(held).toMatchObject({ status: 'ADVANCING', frozenTime: T0, advancingTo: target });
     expect(await sentCount(ws.workspaceId)).toBe(0);
     // The lease lapses (30 s after the crash): the next call takes the advance over and finishes it.

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { trackingUrl } from '../../src/domain/tracking-links.js';
 import { createLogger } from '../../src/logger.js';
+import { createRuntime } from '../../src/runtime.js';
 import { buildApp } from '../../src/server/app.js';
 import { configureTracking, trackingKeys } from '../../src/services/tracking.js';
 import { useTestDatabase } from '../helpers/database.js';
@@ -14,6 +15,8 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const statements: string[] = [];
 const { prisma, url } = await useTestDatabase({ onQuery: (sql) => statements.push(sql) });
+// No job queue started: opens and clicks insert no jobs.
+const runtime = createRuntime({ DATABASE_URL: url }, { db: prisma, workers: false });
 const writes = () => statements.filter((sql) => sql.includes('INSERT INTO "MessageEvent"')).length;
 
 async function messages(count: number) {
@@ -72,7 +75,7 @@ const times = (events: { messageId: string; type: string; _count: { _all: number
 
 describe('opens and clicks across a graceful stop', () => {
   it('every open answered and every click taken in before the stop is written, in two statements', async () => {
-    const app = buildApp({ prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
+    const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
     const port = await app.start(0, '127.0.0.1');
     configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
     const keys = await trackingKeys();
@@ -115,7 +118,7 @@ describe('opens and clicks across a graceful stop', () => {
   });
 
   it('a write that fails is retried: nothing lost, nothing twice, first times kept', async () => {
-    const app = buildApp({ prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 }, tracking: { retryMs: 10 } });
+    const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 }, tracking: { retryMs: 10 } });
     const port = await app.start(0, '127.0.0.1');
     configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
     const keys = await trackingKeys();

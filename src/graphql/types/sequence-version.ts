@@ -30,7 +30,7 @@ const SequenceVersionRef = builder.prismaObject('SequenceVersion', {
     stats: t.loadable({
       type: SequenceStatsRef,
       description: 'Messages sent from this version’s steps, and the runs on this version now',
-      load: (keys: string[]) => loadVersionStats(keys),
+      load: (keys: string[], ctx) => loadVersionStats(ctx.runtime.db, keys),
       resolve: (v) => `${v.sequenceId}@${v.number}`,
     }),
   }),

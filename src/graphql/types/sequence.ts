@@ -141,7 +141,7 @@ export const SequenceRef = builder.prismaNode('Sequence', {
     scheduleCount: t.loadable({
       type: 'Int',
       description: 'Emails scheduled and not yet sent: active runs waiting on an EMAIL step',
-      load: (ids: string[]) => loadScheduleCounts(ids),
+      load: (ids: string[], ctx) => loadScheduleCounts(ctx.runtime.db, ids),
       resolve: (s) => s.id,
     }),
     automationPercentage: t.float({
@@ -152,13 +152,13 @@ export const SequenceRef = builder.prismaNode('Sequence', {
     numContactedProspects: t.loadable({
       type: 'Int',
       description: 'Distinct subscribers sent at least one email of this sequence',
-      load: (ids: string[]) => loadProspectCounts(ids, 'contacted'),
+      load: (ids: string[], ctx) => loadProspectCounts(ctx.runtime.db, ids, 'contacted'),
       resolve: (s) => s.id,
     }),
     numRepliedProspects: t.loadable({
       type: 'Int',
       description: 'Distinct subscribers who replied to an email of this sequence',
-      load: (ids: string[]) => loadProspectCounts(ids, 'replied'),
+      load: (ids: string[], ctx) => loadProspectCounts(ctx.runtime.db, ids, 'replied'),
       resolve: (s) => s.id,
     }),
     throttleCapacity: t.exposeInt('throttleCapacity', { nullable: true, description: 'most runs active at once' }),
@@ -191,7 +191,7 @@ export const SequenceRef = builder.prismaNode('Sequence', {
     }),
     stats: t.loadable({
       type: SequenceStatsRef,
-      load: (ids: string[]) => loadSequenceStats(ids),
+      load: (ids: string[], ctx) => loadSequenceStats(ctx.runtime.db, ids),
       resolve: (s) => s.id,
     }),
     enrollments: t.relatedConnection(
@@ -359,7 +359,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       payload(async () => {
         const sequenceId = await createSequence(ctx, args.input);
-        return { sequenceId, message: await creationMessage(sequenceId) };
+        return { sequenceId, message: await creationMessage(ctx.runtime.db, sequenceId) };
       }),
   }),
   updateSequence: t.field({

@@ -118,7 +118,7 @@ export const StepRef = builder.prismaNode('Step', {
     }),
     stats: t.loadable({
       type: StepStatsRef,
-      load: (ids: string[]) => loadStepStats(ids),
+      load: (ids: string[], ctx) => loadStepStats(ctx.runtime.db, ids),
       resolve: (step) => step.id,
     }),
   }),

@@ -34,7 +34,7 @@ builder.subscriptionFields((t) => ({
     description: "The test clock each time it changes (ADVANCING, then READY at its target). Test keys only.",
     subscribe: (_root, _args, ctx) => {
       if (!ctx.liveWorkspaceId) throw testKeyRequired();
-      return testClockFeed(ctx.workspaceId);
+      return testClockFeed(ctx.runtime.db, ctx.workspaceId);
     },
     resolve: (clock) => clock,
   }),

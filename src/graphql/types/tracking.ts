@@ -17,7 +17,7 @@ builder.subscriptionFields((t) => ({
       const id = decodeId('Sequence', args.sequenceId, ['sequenceId']);
       const sequence = await db().sequence.findFirst({ where: { id, workspaceId: ctx.workspaceId }, select: { id: true } });
       if (!sequence) throw notFound('Sequence', ['sequenceId']);
-      return statsFeed(ctx.workspaceId, sequence.id);
+      return statsFeed(ctx.runtime.db, ctx.workspaceId, sequence.id);
     },
     resolve: (stats: SequenceStats) => stats,
   }),

@@ -1,0 +1,17 @@
+// What the engine runs on, handed in by its caller instead of read from process
+// globals: the database, the job queue, the mail transport and the clock.
+// src/runtime.ts builds one per process; a caller may pass a copy with another
+// clock (`{ ...runtime, clock: workspaceClock }`) to run a workspace's work on
+// that workspace's own time.
+import type PgBoss from 'pg-boss';
+import type { Clock } from '../clock.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Mailer } from '../mail/transport.js';
+
+export interface EngineContext {
+  db: PrismaClient;
+  boss: PgBoss;
+  mail: Mailer;
+  /** Engine time: every "when" (delays, send windows, throttles, timestamps) is read from it. */
+  clock: Clock;
+}

@@ -1,0 +1,120 @@
+// The runtime: everything a Stepwise process runs on — the database, the job
+// queue, the mail transport, the clock, the outbox — made once from the config
+// and passed down (to buildApp, the workers, the services through the GraphQL
+// context, the engine through its context parameter) instead of process globals.
+//
+// Time, per workspace. The runtime's `clock` is the process's (system time, or a
+// test's fixed clock). Code that acts for a workspace asks `clockFor(workspaceId)`
+// and runs on `{ ...runtime, clock }`: the GraphQL context does it per request
+// (ctx.runtime), and an engine entry point called for one workspace (its test
+// clock's advance loop, say) is simply handed `{ ...runtime, clock: virtualClock }`
+// — every engine and service function reads time only from the context it is
+// given, never from a global. A live workspace runs on the runtime's clock; a
+// test twin's requests run on its test clock's frozen time, and advanceTestClock
+// runs its due work on virtual clocks (engine/test-clock.ts).
+import type PgBoss from 'pg-boss';
+import { fixedClock, systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createPrismaClient, type ClientOptions } from './db/client.js';
+import { createBoss, startBoss } from './engine/boss.js';
+import type { EngineContext } from './engine/context.js';
+import { Outbox } from './engine/outbox.js';
+import { readTestClock, stopAdvances } from './engine/test-clock.js';
+import { testWorkspaces } from './engine/test-workspaces.js';
+import { startWorkers, type WorkerOptions } from './engine/workers.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+import { createMailer } from './mail/transport.js';
+
+/** The settings a runtime reads (src/config.ts names); the database URL is the one opened. */
+export type RuntimeConfig = { DATABASE_URL: string } & Partial<
+  Pick<Config, 'SMTP_URL' | 'TEST_SMTP_URL' | 'MAIL_FROM' | 'WORKER_CONCURRENCY' | 'STEPWISE_ROLE'>
+>;
+
+export interface RuntimeOptions {
+  /** Engine time (default: the system clock). */
+  clock?: Clock;
+  /** A client to use instead of opening one (the runtime then leaves it connected on stop). */
+  db?: PrismaClient;
+  /** For the client the runtime opens: statement hook (tests count statements). */
+  onQuery?: ClientOptions['onQuery'];
+  /** Run the job handlers (default: unless STEPWISE_ROLE is api); false: only insert jobs. */
+  workers?: WorkerOptions | false;
+  /** pg-boss's cron scheduling and supervision (default: when running the workers). */
+  schedule?: boolean;
+}
+
+export interface Runtime extends EngineContext {
+  /** Hand-offs to the relay after their batch committed, sized by WORKER_CONCURRENCY. */
+  outbox: Outbox;
+  /** The clock a workspace's work runs on (see the note at the top of this file). */
+  clockFor(workspaceId: string): Promise<Clock>;
+  /** Starts the queue (and the workers). */
+  start(): Promise<void>;
+  /** True between start() and stop(). */
+  readonly running: boolean;
+  /**
+   * Stops in reverse order: the step loops finish their hand-offs (graceful), the
+   * queue stops, the relay gets a QUIT, the database client closes (when owned).
+   */
+  stop(options?: { graceful?: boolean; timeout?: number }): Promise<void>;
+}
+
+export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {}): Runtime {
+  const concurrency = config.WORKER_CONCURRENCY ?? 10;
+  const runJobs = config.STEPWISE_ROLE !== 'api';
+  const workers = options.workers ?? (runJobs ? {} : false);
+  // Each step batch holds a connection for its transaction: size the pool to the workers.
+  const db = options.db ?? createPrismaClient(config.DATABASE_URL, { max: concurrency + 5, onQuery: options.onQuery });
+  const schedule = options.schedule ?? workers !== false;
+  const boss: PgBoss = createBoss(config.DATABASE_URL, { schedule, supervise: schedule });
+  const mail = createMailer(
+    { smtpUrl: config.SMTP_URL, testSmtpUrl: config.TEST_SMTP_URL, from: config.MAIL_FROM, connections: Math.min(concurrency, 10) },
+    db,
+  );
+  const clock = options.clock ?? systemClock;
+  let stopWorkers: (() => Promise<void>) | undefined;
+  let running = false;
+
+  const runtime: Runtime = {
+    db,
+    boss,
+    mail,
+    clock,
+    outbox: new Outbox(concurrency),
+    async clockFor(workspaceId) {
+      // Twin-ness never changes and is cached: a live workspace costs a map lookup.
+      if (!(await testWorkspaces(db, [workspaceId])).has(workspaceId)) return runtime.clock;
+      const state = await readTestClock(db, workspaceId);
+      return state ? fixedClock(state.frozenTime) : runtime.clock;
+    },
+    get running() {
+      return running;
+    },
+    async start() {
+      await startBoss(boss);
+      running = true;
+      if (workers !== false) stopWorkers = await startWorkers(runtime, workers);
+    },
+    async stop(stopOptions = {}) {
+      const graceful = stopOptions.graceful ?? true;
+      running = false;
+      const stopping = stopWorkers?.();
+      stopWorkers = undefined;
+      if (graceful) await stopping;
+      // Test clocks being advanced here finish their moment and give their leases back.
+      const advances = stopAdvances();
+      if (graceful) await advances;
+      await boss.stop({ graceful, timeout: stopOptions.timeout ?? 10_000, wait: true });
+      // The hand-offs are drained with the step loops: the relay gets a QUIT, not a reset.
+      mail.transport.close();
+      mail.test.close();
+      if (!options.db) await db.$disconnect();
+    },
+  };
+  return runtime;
+}
+
+/** The runtime as one workspace sees it: the same resources on that workspace's clock. */
+export async function forWorkspace(runtime: Runtime, workspaceId: string): Promise<Runtime> {
+  return { ...runtime, clock: await runtime.clockFor(workspaceId) };
+}
