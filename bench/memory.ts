@@ -28,8 +28,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSink): Promise<Figure[]> {
   const database = await benchDatabase();
   const { url, prisma } = database;
-  const engine = await startEngine(url, {});
-  const app = buildApp({ prisma, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
+  const engine = await startEngine(database, {});
+  const app = buildApp({ runtime: engine.runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
   let worker: Awaited<ReturnType<typeof startStepwise>> | undefined;
   try {
     const port = await app.start(0, '127.0.0.1');
