@@ -169,3 +169,135 @@ describe('publishing a draft of a live sequence with runs in flight (MOVE)', () 
     expect(stats[1]).toMatchObject({ enrolled: 100, active: 0 });
   }, 240_000);
 });
+
+describe('KEEP, then a rollback', () => {
+  it('KEEP leaves open runs on their version’s content; new runs take the new one; a rollback restores the old content for later steps', async () => {
+    const id = await api.sequence({ name: 'Keep', trigger: 'MANUAL', steps: [email('K1', { hours: 1 }), email('K2', { days: 1 }), email('K3', { days: 1 })] });
+    const old = await enrollMany(id, 'keep-old', 10);
+    await advanceAndSettle(t, HOUR);
+    // Steps named by id stay the same steps (a step without an id is a new one).
+    const [k1, k2, k3] = (await draft(id, {})).sequence.steps;
+    const edit = [{ id: k1.id, ...email('K1', { hours: 1 }) }, { id: k2.id, ...email('K2 v2', { days: 1 }) }, { id: k3.id, ...email('K3 v2', { days: 1 }) }];
+    expect(await draft(id, { steps: edit })).toMatchObject({ errors: [] });
+
+    const dry = await publish(id, { runs: 'KEEP' });
+    expect(dry).toMatchObject({ keptCount: 10, movedCount: 0, unchangedCount: 0, completedCount: 0, moves: [] });
+    expect(await publish(id, { runs: 'KEEP', dryRun: false })).toMatchObject({ version: 2, keptCount: 10, errors: [] });
+    const fresh = await enrollMany(id, 'keep-new', 5);
+    expect((await runsOf(id)).map((r) => [r.subscriber.email.startsWith('keep-new'), r.version]).sort()).toEqual([
+      ...Array(10).fill([false, 1]),
+      ...Array(5).fill([true, 2]),
+    ]);
+    await advanceAndSettle(t, HOUR);
+    await advanceAndSettle(t, DAY);
+    const mail = inbox();
+    for (const address of old) expect(mail.get(address)).toEqual(['K1', 'K2']);
+    for (const address of fresh) expect(mail.get(address)).toEqual(['K1', 'K2 v2']);
+
+    // Unknown versions are refused; a rollback is a dry run first.
+    expect((await rollback(id, 7)).errors).toEqual([expect.objectContaining({ field: ['toVersion'], code: 'UNKNOWN_VERSION' })]);
+    const back = await rollback(id, 1);
+    // Every run waits on K3 (due from K2 with the same delay): moved to version 3's copy of K3 v1, same time.
+    expect(back).toMatchObject({ dryRun: true, version: null, movedCount: 0, unchangedCount: 15, errors: [] });
+    expect(await rollback(id, 1, { dryRun: false })).toMatchObject({ version: 3, unchangedCount: 15, errors: [] });
+    const seq = await sequenceOf(id);
+    expect(seq.steps.map((s: any) => s.subject)).toEqual(['K1', 'K2', 'K3']);
+    expect(seq.versions.map((v: any) => [v.number, v.note])).toEqual([
+      [1, null],
+      [2, null],
+      [3, 'rollback to v1'],
+    ]);
+    await advanceAndSettle(t, DAY);
+    await advanceAndSettle(t, DAY);
+    const after = inbox();
+    for (const address of old) expect(after.get(address)).toEqual(['K1', 'K2', 'K3']);
+    for (const address of fresh) expect(after.get(address)).toEqual(['K1', 'K2 v2', 'K3']);
+    const runs = await runsOf(id);
+    expect(runs.every((r) => r.status === 'COMPLETED' && r.version === 3)).toBe(true);
+    const newRun = runs.find((r) => r.subscriber.email === fresh[0]);
+    expect(newRun.history.map((h: any) => [h.message.subject, h.version])).toEqual([
+      ['K1', 2],
+      ['K2 v2', 2],
+      ['K3', 3],
+    ]);
+  }, 120_000);
+});
+
+describe('refusals', () => {
+  it('refuses with clear codes and writes nothing', async () => {
+    const id = await api.sequence({ name: 'Refusals', trigger: 'MANUAL', steps: [email('R1')] });
+    for (const input of [{ sendWindow: null }, { primaryReplyAction: 'CONTINUE' }, { transactional: true }]) {
+      const res = await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { ${ERRORS} } }`, { id, input });
+      expect(res.updateSequence.errors).toEqual([expect.objectContaining({ field: ['input', Object.keys(input)[0]], code: 'USE_DRAFT' })]);
+    }
+    // Names and tags are not part of a version: edited on the live sequence, refused in a draft.
+    expect((await api.update(id, { name: 'Renamed' })).sequence).toMatchObject({ id });
+    expect((await draft(id, { name: 'X' })).errors).toEqual([expect.objectContaining({ field: ['input', 'name'], code: 'NOT_VERSIONED' })]);
+    // A draft that empties the sequence cannot be published; discarding the draft leaves the live one as it was.
+    expect((await draft(id, { steps: [] })).errors).toEqual([]);
+    expect((await publish(id, { dryRun: false })).errors).toEqual([expect.objectContaining({ field: ['id'], code: 'NO_STEPS' })]);
+    const discarded = (await gql(Q.discard, { id })).discardSequenceDraft;
+    expect(discarded).toMatchObject({ sequence: { id, hasDraft: false }, errors: [] });
+    expect((await gql(Q.discard, { id })).discardSequenceDraft.errors).toEqual([expect.objectContaining({ code: 'NO_DRAFT' })]);
+    expect(await sequenceOf(id)).toMatchObject({ version: 1, steps: [{ subject: 'R1' }] });
+    // A never-enabled sequence is edited directly; a draft row is not a sequence of its own.
+    const fresh = await api.sequence({ name: 'Not live', trigger: 'MANUAL', steps: [email('N')] }, { enable: false });
+    expect((await draft(fresh, { steps: [email('N2')] })).errors).toEqual([expect.objectContaining({ code: 'NOT_LIVE' })]);
+    const draftId = (await draft(id, { steps: [email('R2')] })).sequence.id;
+    expect((await gql(`mutation($id: ID!) { enableSequence(id: $id) { ${ERRORS} } }`, { id: draftId })).enableSequence.errors).toEqual([
+      expect.objectContaining({ code: 'IS_DRAFT' }),
+    ]);
+    const listed = await gql(`{ sequences(first: 100) { edges { node { id } } } }`, {});
+    expect(listed.sequences.edges.map((e: any) => e.node.id)).not.toContain(draftId);
+  });
+});
+
+describe('a publish racing the engine', () => {
+  it('every step is sent exactly once, recorded with the version it was sent from', async () => {
+    const id = await api.sequence({ name: 'Race', trigger: 'MANUAL', steps: [email('S1'), email('S2', { days: 1 }), email('S3', { days: 1 })] });
+    // Two cohorts an hour apart: the first's S2 falls due while the publish runs, the second's after it.
+    const early = await enrollMany(id, 'race-early', 40);
+    await advanceAndSettle(t, HOUR);
+    const late = await enrollMany(id, 'race-late', 20);
+    await settle(t);
+    const [s1, s2, s3] = (await draft(id, {})).sequence.steps;
+    const edit = [{ id: s1.id, ...email('S1') }, { id: s2.id, ...email('S2 v2', { days: 1 }) }, { id: s3.id, ...email('S3 v2', { days: 1 }) }];
+    expect((await draft(id, { steps: edit })).errors).toEqual([]);
+    // The publish starts as the first S2 reaches the relay, which holds each message
+    // a while: sends claimed on version 1 are in flight while it commits.
+    t.smtp.delayMs = 300;
+    let arriving!: () => void;
+    const firstS2 = new Promise<void>((resolve) => (arriving = resolve));
+    t.smtp.onIncoming = () => arriving();
+    await t.advance(DAY - HOUR / 2);
+    await firstS2;
+    const published = await publish(id, { dryRun: false, limit: 0 });
+    t.smtp.onIncoming = undefined;
+    t.smtp.delayMs = 0;
+    expect(published).toMatchObject({ version: 2, errors: [] });
+    await advanceAndSettle(t, HOUR);
+    await advanceAndSettle(t, DAY);
+    await advanceAndSettle(t, DAY);
+
+    const mail = inbox();
+    const runs = await runsOf(id);
+    expect(runs.map((r) => r.status)).toEqual(Array(60).fill('COMPLETED'));
+    // The email that started the publish was sent on version 1; the later cohort's on version 2.
+    expect(early.some((address) => mail.get(address)![1] === 'S2')).toBe(true);
+    for (const address of late) expect(mail.get(address)![1]).toBe('S2 v2');
+    for (const address of [...early, ...late]) {
+      const subjects = mail.get(address)!;
+      expect(subjects).toHaveLength(3);
+      expect(subjects[0]).toBe('S1');
+      expect(['S2', 'S2 v2']).toContain(subjects[1]);
+      expect(subjects[2]).toBe('S3 v2');
+      // The step run names the version whose content was sent.
+      const run = runs.find((r) => r.subscriber.email === address);
+      expect(run.history.map((h: any) => [h.message.subject, h.version])).toEqual([
+        ['S1', 1],
+        [subjects[1], subjects[1] === 'S2' ? 1 : 2],
+        ['S3 v2', 2],
+      ]);
+    }
+  }, 120_000);
+});
