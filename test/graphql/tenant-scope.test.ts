@@ -145,7 +145,7 @@ function idTypeOf(mutation: string, path: string[]): IdType | null {
   };
   if (byName[name]) return byName[name]!;
   if (name === 'id' && path.length === 1) {
-    if (/Sequence$/.test(mutation)) return 'Sequence';
+    if (/Sequence(Draft)?$/.test(mutation)) return 'Sequence';
     if (/Enrollment$/.test(mutation)) return 'Enrollment';
   }
   if (name === 'id' && path.includes('steps')) return 'Step';
@@ -216,6 +216,7 @@ function extras(mutation: string, target: string): Record<string, unknown> {
     'createSequence:input.segmentId': { input: { trigger: 'SEGMENT_ENTERED' } },
     'createSequence:input.steps.id': { input: { steps: [step] } },
     'updateSequence:input.steps.id': { input: { steps: [step] } },
+    'editSequenceDraft:input.steps.id': { input: { steps: [step] } },
   };
   return byTarget[`${mutation}:${target}`] ?? {};
 }
