@@ -11,7 +11,7 @@
 // as domain/opt-out.ts says, other facts stop the run as domain/triggers.ts says.
 import { optOutEndsRun, statusAfterOptOut, type OptOut } from './opt-out.js';
 import { decide, ENDED_RUN_STATUSES, freshRun, type Decision, type MachineSequence, type RunFacts, type RunInput, type RunState, type RunStatus, type SubscriberStatus } from './run-machine/index.js';
-import { decideStart, emptyStartFacts, nextDayStart, throttleHold, type StartFacts, type StartSequence } from './run-machine/start.js';
+import { decideStart, emptyStartFacts, nextDayStart, releasable, type StartFacts, type StartSequence } from './run-machine/start.js';
 import { stopReason, type Fact } from './triggers.js';
 
 export const HAPPENING_KINDS = ['EVENT', 'TAG_ADDED', 'TAG_REMOVED', 'LIST_ADDED', 'LIST_REMOVED', 'REPLY', 'UNSUBSCRIBE', 'BOUNCE'] as const;
@@ -161,6 +161,7 @@ export function simulate(input: SimulationInput): SimulationResult {
   let discount: TimelineEntry['discount'] = null;
   let queuedAhead = input.queuedAhead ?? 0;
   const startFacts = input.startFacts ?? emptyStartFacts();
+  let inProgress = startFacts.inProgress;
 
   const entry = (at: Date, outcome: SimulatedOutcome, reason: string | null, stepId: string | null = null): TimelineEntry => {
     const e = { at, outcome, stepId, position: stepId ? (steps.get(stepId)?.position ?? null) : null, reason, discount: null };
@@ -232,15 +233,18 @@ export function simulate(input: SimulationInput): SimulationResult {
         apply({ kind: 'pauseTimeout', pausedUntil: item.pausedUntil }, at);
         break;
       case 'release': {
-        // The day rolled over: runs queued earlier take the day's starts first (oldest first, as the engine releases them).
-        const perDay = input.sequence.start.throttleMaxAddsPerDay;
-        const ahead = perDay == null ? 0 : Math.min(queuedAhead, perDay);
-        queuedAhead -= ahead;
-        const counts = { inProgress: startFacts.inProgress, begunToday: ahead };
-        if (run.status !== 'QUEUED' || input.sequence.start.throttlePaused) break;
-        const hold = throttleHold(input.sequence.start, counts);
-        if (!hold) apply({ kind: 'begin' }, at);
-        else if (hold.code === 'THROTTLE_DAILY_LIMIT') agenda.push(nextDayStart(at), 1, { kind: 'release' });
+        // The day rolled over: the runs queued earlier start first (oldest first, as the engine releases them).
+        if (run.status !== 'QUEUED') break;
+        const room = releasable(input.sequence.start, { inProgress, begunToday: 0 });
+        if (room > queuedAhead) {
+          apply({ kind: 'begin' }, at);
+          break;
+        }
+        queuedAhead -= room;
+        // They stay in progress as far as the simulation knows (when they end is not known).
+        inProgress += room;
+        // Another day, unless nothing can start until a run ends (capacity) or the throttle is relaxed.
+        if (room > 0) agenda.push(nextDayStart(at), 1, { kind: 'release' });
         break;
       }
       case 'happening': {

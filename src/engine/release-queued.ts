@@ -4,9 +4,9 @@ import { transaction } from '../db/transaction.js';
 import type { Tx } from '../db/client.js';
 import { decide } from '../domain/run-machine/index.js';
 import type { EngineContext } from './context.js';
-import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey } from './lifecycle.js';
+import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey, type Applied } from './lifecycle.js';
 import { advisoryLock } from './locks.js';
-import { hasRoomToStart } from './start-run.js';
+import { releasableNow } from './start-run.js';
 
 const BATCH = 500;
 
@@ -40,7 +40,7 @@ export async function releaseQueued(ctx: EngineContext, sequenceId?: string): Pr
 async function releaseBatch(ctx: EngineContext, tx: Tx, sequenceId: string): Promise<number> {
   await advisoryLock(tx, 'limits', sequenceId);
   const sequence = await tx.sequence.findUnique({ where: { id: sequenceId } });
-  if (!sequence || sequence.status !== 'ACTIVE' || sequence.throttlePaused) return 0;
+  if (!sequence || sequence.status !== 'ACTIVE') return 0;
   const queued = await tx.enrollment.findMany({
     where: { sequenceId, status: 'QUEUED' },
     orderBy: { startedAt: 'asc' },
@@ -51,15 +51,17 @@ async function releaseBatch(ctx: EngineContext, tx: Tx, sequenceId: string): Pro
   // Each run begins on the version it was queued on (a publish that kept runs may leave older ones).
   const machines = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref));
   const facts = await loadRunFacts(tx, [...runs.values()], machines);
-  let started = 0;
+  // The room is counted once: the runs begun here are the only starts (the advisory lock keeps others out).
+  const at = ctx.clock.now();
+  let room = await releasableNow(tx, sequence, at);
+  const begun: Applied[] = [];
   for (const { id } of queued) {
+    if (room <= 0) break;
     const run = runs.get(id);
     if (!run || run.state.status !== 'QUEUED') continue;
-    const at = ctx.clock.now();
-    if (!(await hasRoomToStart(tx, sequence, at))) break;
-    // One at a time: the throttle counts the runs begun so far.
-    await apply(ctx, tx, [{ ref: run.ref, decision: decide(run.state, machines.get(machineKey(run.ref))!, { kind: 'begin' }, at, facts.get(id)) }]);
-    started += 1;
+    begun.push({ ref: run.ref, decision: decide(run.state, machines.get(machineKey(run.ref))!, { kind: 'begin' }, at, facts.get(id)) });
+    room -= 1;
   }
-  return started;
+  await apply(ctx, tx, begun);
+  return begun.length;
 }

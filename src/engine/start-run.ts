@@ -13,7 +13,7 @@ import {
   openKeyOf,
   recordStart,
   requestKey,
-  throttleHold,
+  releasable,
   type StartFacts,
   type StartSequence,
 } from '../domain/run-machine/start.js';
@@ -314,16 +314,18 @@ async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow
     ) ${log.notify}`;
 }
 
-/** Throttles: capacity counts runs in progress; the daily limit counts runs begun since midnight UTC. */
-export async function hasRoomToStart(tx: Tx, sequence: Sequence, at: Date): Promise<boolean> {
-  if (sequence.throttleCapacity == null && sequence.throttleMaxAddsPerDay == null) return true;
+/**
+ * How many queued runs of the sequence may start now (domain `releasable`): the
+ * capacity counts runs in progress, the daily limit runs begun since midnight UTC.
+ */
+export async function releasableNow(tx: Tx, sequence: Sequence, at: Date): Promise<number> {
+  const s = toStartSequence(sequence);
+  if (s.throttlePaused || (s.throttleCapacity == null && s.throttleMaxAddsPerDay == null)) return releasable(s, { inProgress: 0, begunToday: 0 });
   const since = dayStart(at);
   const [row] = await tx.$queryRaw<{ inProgress: number; begunToday: number }[]>`
     SELECT
       (SELECT count(*)::int FROM "Enrollment" e WHERE e."sequenceId" = ${sequence.id}::uuid AND e.status IN ('ACTIVE', 'PAUSED')) AS "inProgress",
       (SELECT count(*)::int FROM "EnrollmentChange" c WHERE c."sequenceId" = ${sequence.id}::uuid AND c.status = 'ACTIVE'
          AND (c."previousStatus" IS NULL OR c."previousStatus" = 'QUEUED') AND c."occurredAt" >= ${since}) AS "begunToday"`;
-  const counts = { inProgress: row!.inProgress, begunToday: row!.begunToday + begunHere(tx, sequence.id, since) };
-  // Paused throttles are the caller's to check: a release never runs while paused.
-  return throttleHold({ ...toStartSequence(sequence), throttlePaused: false }, counts) === null;
+  return releasable(s, { inProgress: row!.inProgress, begunToday: row!.begunToday + begunHere(tx, sequence.id, since) });
 }

@@ -106,6 +106,13 @@ describe('simulate', () => {
     expect(r.timeline[1]).toMatchObject({ at: new Date('2026-03-04T00:00:00.000Z'), outcome: 'STARTED' });
   });
 
+  it('counts the runs released ahead of it against the capacity', () => {
+    // Capacity 3 with 2 in progress, 1 a day: the one queued ahead takes the last room, none frees as far as is known.
+    const facts = { ...emptyStartFacts(), begunToday: 1, inProgress: 2 };
+    const r = run(sequence({ throttleCapacity: 3 }, { throttleCapacity: 3, throttleMaxAddsPerDay: 1 }), [], { startFacts: facts, queuedAhead: 1 });
+    expect(r).toMatchObject({ finalStatus: 'QUEUED', endedAt: null });
+  });
+
   it('stays queued while the capacity is taken', () => {
     const r = run(sequence({ throttleCapacity: 2 }, { throttleCapacity: 2 }), [], { startFacts: { ...emptyStartFacts(), inProgress: 2 } });
     expect(r).toMatchObject({ finalStatus: 'QUEUED', endedAt: null });

@@ -96,6 +96,20 @@ export function throttleHold(sequence: StartSequence, facts: Pick<StartFacts, 'i
   return null;
 }
 
+/**
+ * How many queued runs may start now, oldest first (the release at a day roll-over,
+ * when capacity frees, when throttles are relaxed): none while the throttle is
+ * paused, else as many as the capacity and the day's limit leave room for. The
+ * engine's release and the simulation both count here; it agrees with throttleHold.
+ */
+export function releasable(sequence: StartSequence, counts: Pick<StartFacts, 'inProgress' | 'begunToday'>): number {
+  if (sequence.throttlePaused) return 0;
+  let room = Number.POSITIVE_INFINITY;
+  if (sequence.throttleCapacity != null) room = Math.min(room, sequence.throttleCapacity - counts.inProgress);
+  if (sequence.throttleMaxAddsPerDay != null) room = Math.min(room, sequence.throttleMaxAddsPerDay - counts.begunToday);
+  return Math.max(0, room);
+}
+
 /** Decides one request against the facts (the rules in the order they apply). */
 export function decideStart(sequence: StartSequence, request: StartRequest, facts: StartFacts): StartDecision {
   const idempotencyKey = request.idempotencyKey ?? null;

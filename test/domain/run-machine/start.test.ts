@@ -3,9 +3,12 @@ import {
   dayStart,
   decideStart,
   emptyStartFacts,
+  nextDayStart,
   openKeyOf,
   recordStart,
+  releasable,
   requestKey,
+  throttleHold,
   type StartFacts,
   type StartRequest,
   type StartSequence,
@@ -114,5 +117,34 @@ describe('decideStart', () => {
 describe('dayStart', () => {
   it('is midnight UTC of the day', () => {
     expect(dayStart(new Date('2026-11-30T23:59:59.999Z')).toISOString()).toBe('2026-11-30T00:00:00.000Z');
+  });
+});
+
+describe('releasable', () => {
+  it('counts the room the capacity and the day’s limit leave, none while paused', () => {
+    expect(releasable(base, { inProgress: 1_000, begunToday: 1_000 })).toBe(Number.POSITIVE_INFINITY);
+    expect(releasable({ ...base, throttleCapacity: 5 }, { inProgress: 3, begunToday: 0 })).toBe(2);
+    expect(releasable({ ...base, throttleMaxAddsPerDay: 10 }, { inProgress: 50, begunToday: 7 })).toBe(3);
+    expect(releasable({ ...base, throttleCapacity: 5, throttleMaxAddsPerDay: 10 }, { inProgress: 4, begunToday: 2 })).toBe(1);
+    expect(releasable({ ...base, throttleCapacity: 5 }, { inProgress: 9, begunToday: 0 })).toBe(0);
+    expect(releasable({ ...base, throttlePaused: true }, { inProgress: 0, begunToday: 0 })).toBe(0);
+  });
+
+  it('agrees with throttleHold: room exactly when nothing holds a run', () => {
+    for (const capacity of [null, 0, 1, 3]) {
+      for (const perDay of [null, 1, 2]) {
+        for (const inProgress of [0, 1, 3]) {
+          for (const begunToday of [0, 1, 2]) {
+            const sequence = { ...base, throttleCapacity: capacity, throttleMaxAddsPerDay: perDay };
+            expect(releasable(sequence, { inProgress, begunToday }) > 0).toBe(throttleHold(sequence, { inProgress, begunToday }) === null);
+          }
+        }
+      }
+    }
+  });
+
+  it('counts the day afresh from the next UTC midnight', () => {
+    expect(nextDayStart(new Date('2026-03-29T23:59:59.999Z'))).toEqual(new Date('2026-03-30T00:00:00.000Z'));
+    expect(nextDayStart(new Date('2026-03-30T00:00:00.000Z'))).toEqual(new Date('2026-03-31T00:00:00.000Z'));
   });
 });
