@@ -21,6 +21,24 @@ export async function handOver(ctx: Pick<EngineContext, 'db' | 'mail' | 'clock'>
   else await ctx.mail.transport.send(mail);
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Records an outcome, trying again while the database is away (a restart, a
+ * failover): the relay's answer is already known, so its jobs must not wait for
+ * their expiry (minutes) nor the email go out again. Gives up after about a minute.
+ */
+async function untilRecorded<T>(record: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await record();
+    } catch (error) {
+      if (attempt >= 40) throw error;
+      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+    }
+  }
+}
+
 interface PendingRecord {
   ctx: EngineContext;
   handoff: EmailHandoff;
@@ -63,7 +81,7 @@ export class Outbox {
         await handOver(ctx, handoff.ref.workspaceId, handoff.mail);
       } catch (error) {
         this.release();
-        const retry = await recordRefused(ctx, handoff, error);
+        const retry = await untilRecorded(() => recordRefused(ctx, handoff, error));
         if (retry && !handoff.item.jobId) throw error;
         return;
       }
@@ -101,7 +119,7 @@ export class Outbox {
         for (const ctx of new Set(batch.map((p) => p.ctx))) {
           const mine = batch.filter((p) => p.ctx === ctx);
           try {
-            await recordSent(ctx, mine.map((p) => p.handoff));
+            await untilRecorded(() => recordSent(ctx, mine.map((p) => p.handoff)));
             for (const p of mine) p.resolve();
           } catch (error) {
             for (const p of mine) p.reject(error);

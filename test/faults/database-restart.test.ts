@@ -5,13 +5,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { Client as PgClient } from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
+import { tryDecodeId } from '../../src/domain/public-id.js';
 import { freePort, startEmbeddedPostgres, type PostgresHandle } from '../../src/db/postgres.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const KEY = 'sk_database_restart_test_key_0123456';
+const rawId = (id: string) => tryDecodeId('Enrollment', id)!;
 const dataDir = `.data/fault-postgres/${process.pid}`;
 const pgPort = await freePort();
 const startPg = () => startEmbeddedPostgres({ dataDir, port: pgPort });
@@ -108,6 +111,14 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
 
   const before: string[] = [];
   for (let i = 0; i < 5; i++) before.push((await enroll(`before${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
+  // A burst still being sent when the database goes: some of its emails are out, the others claimed or due.
+  const BURST = 100;
+  const burst: string[] = [];
+  for (let i = 0; i < BURST; i += 10) {
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, k) => enroll(`burst${i + k}@x.io`)));
+    burst.push(...ids.map((r) => r.body.data.enrollSubscriber.enrollment.id as string));
+  }
+  await smtp.waitFor(before.length * 2 + 20, 60_000);
 
   await pg.stop();
   // While the database is down: a clean GraphQL error, no crash.
@@ -117,6 +128,21 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
   expect(child!.exitCode).toBeNull();
 
   pg = await startPg();
+  const back = performance.now();
+  // How long after the database is back every waiting run has moved on (printed, not asserted: timing).
+  const movedOn = waitFor(
+    async () => {
+      const db = new PgClient({ connectionString: pg.url });
+      await db.connect();
+      try {
+        const { rows } = await db.query(`SELECT count(*)::int AS n FROM "Enrollment" WHERE id = ANY($1::uuid[]) AND status = 'COMPLETED'`, [[...before, ...burst].map(rawId)]);
+        return rows[0].n === before.length + burst.length;
+      } finally {
+        await db.end();
+      }
+    },
+    { timeout: 200_000, interval: 250, message: 'every run waiting at the restart completed' },
+  ).then(() => (performance.now() - back) / 1000);
   // Recovers without restarting Stepwise.
   let attempt = 0;
   const after = await waitFor(
@@ -130,8 +156,10 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
   const afterIds = [after.body.data.enrollSubscriber.enrollment.id];
   for (let i = 0; i < 4; i++) afterIds.push((await enroll(`later${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
 
+  console.log(`every run waiting at the restart (${before.length + burst.length}) moved on ${(await movedOn).toFixed(1)} s after the database was back`);
+
   // The timeline resumes: every run completes with both emails, once each.
-  const all = [...before, ...afterIds];
+  const all = [...before, ...burst, ...afterIds];
   // A step job whose worker lost the database mid-job (and could not even mark it
   // failed) comes back once it expires (120 s) and pg-boss's maintenance finds it
   // (every 30 s): allow for that path, not only for retries with backoff.
@@ -149,5 +177,11 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
   for (let i = 1; i < cursors.length; i++) expect(cursors[i]! > cursors[i - 1]!).toBe(true);
   const ids = new Set(smtp.messages.map((m) => m.messageId));
   expect(ids.size).toBe(all.length * 2);
+  // No email recorded twice.
+  const db = new PgClient({ connectionString: pg.url });
+  await db.connect();
+  const { rows: recorded } = await db.query(`SELECT count(*)::int AS n, count(DISTINCT ("enrollmentId", "stepId"))::int AS distinct FROM "Message"`);
+  await db.end();
+  expect(recorded[0]).toEqual({ n: all.length * 2, distinct: all.length * 2 });
   console.log(`subscription resumed ${resubscriptions} time(s); ${smtp.messages.length} SMTP deliveries for ${ids.size} emails`);
 });
