@@ -2,7 +2,9 @@
 // minute (send windows across daylight-saving changes), stop conditions, reply
 // pauses, throttles and opt-outs; bad input; and that nothing is ever written.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compiledEmailStats } from '../../src/mail/compiled-email.js';
 import { useTestApp } from '../helpers/app.js';
+import { testWorkspace } from '../helpers/test-clock.js';
 
 const t = await useTestApp();
 type Ws = Awaited<ReturnType<typeof t.workspace>>;
@@ -228,6 +230,34 @@ describe('simulateSequence timelines', () => {
     await ws.gql(`mutation($input: TrackEventInput!) { trackEvent(input: $input) { ${ERRORS} } }`, { input: { subscriberId: sub, event: 'signed_up' } });
     const r = await simulate({ sequenceId: seq.id, subscriberId: sub });
     expect(r).toMatchObject({ timeline: [], finalStatus: null, errors: [{ field: ['input', 'subscriberId'], code: 'ONE_TIME' }] });
+  });
+});
+
+describe('simulateSequence on a test clock, and what it computes', () => {
+  it('starts a test workspace’s run at its test clock’s time by default, happenings counted from there', async () => {
+    const frozen = new Date('2027-01-04T08:00:00.000Z');
+    const twin = await testWorkspace(t, frozen);
+    const seq = await createSequence(twin, { steps: [email('One'), email('Two', { days: 2 })], primaryReplyAction: 'FINISH' });
+    const r = await simulate({ sequenceId: seq.id, happenings: [{ after: 'P1D', kind: 'REPLY' }] }, twin);
+    expect(r.errors).toEqual([]);
+    expect(brief(r)).toEqual([
+      ['2027-01-04T08:00:00.000Z', 'STARTED', null, null],
+      ['2027-01-04T08:00:00.000Z', 'SENT', 1, null],
+      ['2027-01-05T08:00:00.000Z', 'COMPLETED', null, 'replied'],
+    ]);
+  });
+
+  it('renders no email when the query asks only for the timeline', async () => {
+    const unsaved = { name: 'Lazy', trigger: 'MANUAL', steps: [email(`Lazy ${Date.now()}`)] };
+    const before = compiledEmailStats().compiles;
+    const timelineOnly = await ws.gql(`mutation($input: SimulateSequenceInput!) { simulateSequence(input: $input) { timeline { at outcome } errors { message } } }`, {
+      input: { sequence: unsaved },
+    });
+    expect(timelineOnly.data.simulateSequence.timeline.map((e: { outcome: string }) => e.outcome)).toEqual(['STARTED', 'SENT', 'COMPLETED']);
+    expect(compiledEmailStats().compiles).toBe(before);
+    const withHtml = await ok({ sequence: unsaved });
+    expect(withHtml.timeline[1]!.html).toContain('Body of Lazy');
+    expect(compiledEmailStats().compiles).toBe(before + 1);
   });
 });
 
