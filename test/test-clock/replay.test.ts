@@ -9,10 +9,12 @@ import { engineApi, email } from '../engine/support.js';
 import { addIsoDuration, parseIsoDuration } from '../../src/domain/iso-duration.js';
 
 const t = await useTestEngine();
+// Unsubscribe links are HTTP routes: the server answers them on the link's workspace's clock.
+const port = await t.app.start(0, '127.0.0.1');
 
 interface Happening {
   after: string;
-  kind: 'EVENT' | 'REPLY' | 'TAG_ADDED';
+  kind: 'EVENT' | 'REPLY' | 'TAG_ADDED' | 'UNSUBSCRIBE';
   event?: string;
   tag?: string;
 }
@@ -26,7 +28,7 @@ interface Entry {
 
 const SIMULATE = `mutation($input: SimulateSequenceInput!) { simulateSequence(input: $input) {
   timeline { at outcome position reason subject previewText html text } finalStatus endedAt errors { field message code } } }`;
-const MESSAGES = `query($r: ID!) { messages(enrollmentId: $r, first: 50) { edges { node { id subject previewText html text sentAt status } } } }`;
+const MESSAGES = `query($r: ID!) { messages(enrollmentId: $r, first: 50) { edges { node { id subject previewText html text sentAt status headers { name value } } } } }`;
 
 const after = (start: Date, duration: string) => addIsoDuration(start, parseIsoDuration(duration)!)!;
 
@@ -80,10 +82,18 @@ async function simulateAndReplay(name: string, start: Date, sequence: Record<str
     expect((await ws.advance({ to: after(start, h.after).toISOString() })).testClock?.status).toBe('READY');
     if (h.kind === 'EVENT') await api.track({ event: h.event, email: address });
     if (h.kind === 'TAG_ADDED') await api.addTag(subscriberId, h.tag!);
-    if (h.kind === 'REPLY') {
-      const sent = (await ws.gql(MESSAGES, { r: runId })).data.messages.edges.map((e: any) => e.node);
-      const last = sent.sort((a: any, b: any) => a.sentAt.localeCompare(b.sentAt)).at(-1);
-      expect((await api.reply({ messageId: last.id })).errors).toEqual([]);
+    const sent = (await ws.gql(MESSAGES, { r: runId })).data.messages.edges.map((e: any) => e.node);
+    const last = sent.sort((a: any, b: any) => a.sentAt.localeCompare(b.sentAt)).at(-1);
+    if (h.kind === 'REPLY') expect((await api.reply({ messageId: last.id })).errors).toEqual([]);
+    if (h.kind === 'UNSUBSCRIBE') {
+      // RFC 8058 one-click, on the captured List-Unsubscribe header of the last email.
+      const link = new URL(/<(.+)>/.exec(last.headers.find((x: any) => x.name === 'List-Unsubscribe').value)![1]!);
+      const res = await fetch(`http://127.0.0.1:${port}${link.pathname}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      });
+      expect(res.status).toBe(200);
     }
   }
   expect((await ws.advance({ to: after(start, until).toISOString() })).testClock).toMatchObject({ status: 'READY', frozenTime: after(start, until).toISOString() });
@@ -185,6 +195,13 @@ describe('simulated, then replayed on a test clock', () => {
     const outcomes = ordered(result.replayed).map((e) => [e.outcome, e.at]);
     expect(outcomes).toContainEqual(['PAUSED', '2026-06-01T16:00']);
     expect(outcomes.at(-1)).toEqual(['COMPLETED', '2026-06-04T16:00']);
+  });
+
+  it('an unsubscribe (the one-click link of an email) ends the run in both', async () => {
+    const result = await simulateAndReplay('Unsubscribe', T0, three({}), [{ after: 'P1DT2H', kind: 'UNSUBSCRIBE' }]);
+    expectSameRun(result);
+    expect(result.run.status).toBe('STOPPED');
+    expect(result.sent.map((m: any) => m.subject)).toEqual(['One', 'Two']);
   });
 
   it('a daily throttle queues a run and releases it at the UTC day roll-over, in both', async () => {
