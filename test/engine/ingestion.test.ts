@@ -141,6 +141,30 @@ describe('trackEvents', () => {
     expect(await api.runs(seq)).toHaveLength(2);
   });
 
+  it('parallel calls with one idempotency key (trackEvent asking only run ids, and batches repeating it) record one event and one run, and all answer it', async () => {
+    const seq = await api.sequence({ name: 'Race idem', trigger: 'EVENT_RECEIVED', eventName: 'race.idem', steps: [email('Once', { days: 1 })] });
+    const same = { email: 'race-idem@ingest.test', event: 'race.idem', properties: { n: 1 }, idempotencyKey: 'race-idem-1' };
+    const ONLY_IDS = `mutation($input: TrackEventInput!) { trackEvent(input: $input) { event { id } enrollments { id } ${ERRORS} } }`;
+    const answers = await Promise.all([
+      ...Array.from({ length: 6 }, async () => {
+        const res = await api.ws.gql(ONLY_IDS, { input: same });
+        expect(res.errors).toBeUndefined();
+        return [res.data.trackEvent];
+      }),
+      ...Array.from({ length: 3 }, async () => (await trackMany([same, { ...same }, same])).results),
+    ]);
+    const results = answers.flat();
+    for (const r of results) expect(r.errors).toEqual([]);
+    const eventIds = new Set(results.map((r: { event: { id: string } }) => r.event.id));
+    const runIds = new Set(results.flatMap((r: { enrollments: { id: string }[] }) => r.enrollments.map((e) => e.id)));
+    expect(eventIds.size).toBe(1);
+    expect(runIds.size).toBe(1);
+    expect(results.every((r: { enrollments: unknown[] }) => r.enrollments.length === 1)).toBe(true);
+    expect(await t.prisma.event.count({ where: { idempotencyKey: 'race-idem-1' } })).toBe(1);
+    const runs = await api.runs(seq);
+    expect(runs.map((r) => r.id)).toEqual([...runIds]);
+  });
+
   it('fires the triggers of every event: CONTACT_ADDED for each new subscriber, FREQUENCY counting the batch in order', async () => {
     const contact = await api.sequence({ name: 'Bulk contact', trigger: 'CONTACT_ADDED', steps: [email('Hello', { days: 1 })] });
     const frequent = await api.sequence({
@@ -275,6 +299,27 @@ describe('upsertSubscribers', () => {
     expect(await t.prisma.event.count({ where: { name: 'race.import' } })).toBe(60);
     const tagged = await t.prisma.subscriberTag.count({ where: { subscriber: { email: { in: emails } } } });
     expect(tagged).toBe(60);
+  });
+
+  it('set-based items behave as one by one: an absent name keeps the stored one, null clears it, attributes merge; an externalId item that moves its subscriber off an email comes first for a later item of that email', async () => {
+    await api.subscriber({ email: 'keep@order.test', firstName: 'Keep', lastName: 'Me', attributes: { a: 1 } });
+    await api.subscriber({ email: 'old@order.test', externalId: 'ext-order-1', firstName: 'Moved' });
+    const answer = await upsertMany([
+      { email: 'keep@order.test', lastName: null, attributes: { b: 2 } },
+      { email: 'new@order.test', externalId: 'ext-order-1' }, // moves ext-order-1 off old@order.test
+      { email: 'old@order.test', firstName: 'Fresh' }, // so this one is a new subscriber
+      { email: 'taken@order.test', externalId: 'ext-order-2' },
+      { email: 'new@order.test', externalId: 'ext-order-3' }, // new@ is ext-order-1's now
+    ]);
+    expect(answer.errors).toEqual([{ field: ['input', 'subscribers', '4', 'externalId'], message: expect.any(String), code: 'EXTERNAL_ID_CONFLICT' }]);
+    const rows = await t.prisma.subscriber.findMany({ where: { email: { endsWith: '@order.test' } }, orderBy: { email: 'asc' } });
+    expect(rows.map((r) => [r.email, r.externalId, r.firstName, r.lastName, r.attributes])).toEqual([
+      ['keep@order.test', null, 'Keep', null, { a: 1, b: 2 }],
+      ['new@order.test', 'ext-order-1', 'Moved', null, {}],
+      ['old@order.test', null, 'Fresh', null, {}],
+      ['taken@order.test', 'ext-order-2', null, null, {}],
+    ]);
+    expect(answer.subscribers.map((s: { externalId: string | null } | null) => s?.externalId ?? null)).toEqual([null, 'ext-order-1', null, 'ext-order-2', null]);
   });
 
   it('accepts 1 to 1,000 subscribers', async () => {
