@@ -112,3 +112,18 @@ describe('advanceTestClock', () => {
     expect(api.mailTo('test@example.com')).toEqual([]);
   });
 });
+
+describe('advanceTestClock and INACTIVITY', () => {
+  it('starts a run when the subscriber becomes inactive on the test clock, once per stretch', async () => {
+    const ws = await testWorkspace(t, T0, 'inactive');
+    const api = engineApi(t, ws as any);
+    await api.sequence({ name: 'Win back', trigger: 'INACTIVITY', inactiveDays: 3, eventName: 'login', steps: [email('We miss you')] });
+    await api.track({ event: 'login', email: 'idle@example.com' });
+    // Active again two days later: inactive from then on.
+    await ws.advance({ by: 'P2D' });
+    await api.track({ event: 'login', email: 'idle@example.com' });
+    expect((await ws.advance({ by: 'P10D' })).testClock?.status).toBe('READY');
+    const messages = await sentAt(ws);
+    expect(messages.map((m) => [m.subject, m.sentAt])).toEqual([['We miss you', new Date(T0.getTime() + 5 * DAY + 1).toISOString()]]);
+  });
+});
