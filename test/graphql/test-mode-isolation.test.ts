@@ -1,9 +1,12 @@
 // Test and live data are apart: data made with the test key is invisible to the
 // live key and the other way round — in every list query (read from the schema,
 // so a new one cannot be forgotten), in every node by ID, and in the lookups by
-// email or external ID, even for a subscriber with the same email in both.
+// email or external ID, even for a subscriber with the same email in both, and
+// in the enrollmentChanged feed.
 import { getNamedType, isListType, isNonNullType, isObjectType, type GraphQLField } from 'graphql';
+import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { encodeId, parseId } from '../../src/domain/public-id.js';
 import { schema } from '../../src/graphql/schema.js';
 import { shopifyCredentials, stripeSecretKey } from '../../src/integrations/discounts.js';
@@ -12,7 +15,7 @@ import { useTestApp, type GqlResult } from '../helpers/app.js';
 
 const t = await useTestApp();
 
-type Client = { workspaceId: string; gql: (query: string, variables?: Record<string, unknown>) => Promise<GqlResult> };
+type Client = { key: string; workspaceId: string; gql: (query: string, variables?: Record<string, unknown>) => Promise<GqlResult> };
 
 const EMAIL = 'same@both.test';
 
@@ -139,6 +142,47 @@ describe.each([
     expect(reader.ids.Subscriber).not.toBe(other.ids.Subscriber);
     const messages = await reader.client.gql(`{ messages(to: "${EMAIL}") { totalCount edges { node { id subject } } } }`);
     expect(messages.data.messages).toEqual({ totalCount: 1, edges: [{ node: { id: reader.ids.Message, subject: `${reader.name} message` } }] });
+  });
+});
+
+describe('change feed', () => {
+  it('enrollmentChanged replays and pushes only the subscribing key\'s own mode, both ways', async () => {
+    const port = await t.app.start(0);
+    const enroll = async (side: (typeof sides)[number], email: string) => {
+      const res = await side.client.gql(`mutation($s: ID!) { enrollSubscriber(input: { sequenceId: $s, subscriber: { email: "${email}" } }) { enrollment { id } errors { code } } }`, {
+        s: side.ids.Sequence,
+      });
+      return res.data.enrollSubscriber.enrollment.id as string;
+    };
+    // Each side's last change comes after a change of the other side: had the feed leaked, it would show.
+    await enroll(sides[0]!, 'feed-1@both.test');
+    const testLast = await enroll(sides[1]!, 'feed-2@both.test');
+    const liveLast = await enroll(sides[0]!, 'feed-3@both.test');
+    for (const [side, last] of [[sides[0]!, liveLast], [sides[1]!, testLast]] as const) {
+      const client = createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${side.client.key}` }, retryAttempts: 0 });
+      const seen: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const stop = client.subscribe(
+          { query: `subscription { enrollmentChanged(after: "0") { enrollment { id } } }` },
+          {
+            next: (result) => {
+              if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+              seen.push((result.data as { enrollmentChanged: { enrollment: { id: string } } }).enrollmentChanged.enrollment.id);
+              if (seen.includes(last)) {
+                stop();
+                resolve();
+              }
+            },
+            error: reject,
+            complete: () => resolve(),
+          },
+        );
+      });
+      await client.dispose();
+      const own = (await t.prisma.enrollment.findMany({ where: { workspaceId: side.client.workspaceId }, select: { id: true } })).map((e) => encodeId('Enrollment', e.id));
+      expect(seen.length).toBeGreaterThanOrEqual(2);
+      expect(seen.filter((id) => !own.includes(id))).toEqual([]);
+    }
   });
 });
 
