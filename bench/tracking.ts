@@ -20,10 +20,11 @@ export interface TrackingBenchOptions {
 }
 
 /** Requests answered per second; the time includes writing what they recorded (`settled`), so a backlog does not flatter the rate. */
-async function requestsPerSecond(urls: string[], init: RequestInit, CONCURRENCY: number, settled: () => Promise<void> = async () => {}): Promise<{ rps: number; failures: number }> {
+async function requestsPerSecond(urls: string[], init: RequestInit, CONCURRENCY: number, settled: () => Promise<void> = async () => {}): Promise<{ rps: number; failures: number; cpuUs: number }> {
   let next = 0;
   let failures = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < urls.length) {
@@ -35,11 +36,12 @@ async function requestsPerSecond(urls: string[], init: RequestInit, CONCURRENCY:
     }),
   );
   await settled();
-  return { rps: urls.length / ((performance.now() - started) / 1000), failures };
+  const used = process.cpuUsage(cpu);
+  return { rps: urls.length / ((performance.now() - started) / 1000), failures, cpuUs: (used.user + used.system) / urls.length };
 }
 
 /** The same requests against a bare node:http server that only answers the pixel: what this generator and loopback allow. */
-async function bareHttpCeiling(requests: number, concurrency: number): Promise<Ceiling> {
+async function bareHttpCeiling(requests: number, concurrency: number): Promise<Ceiling & { cpuUs: number }> {
   const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'image/gif', 'content-length': gif.length, 'cache-control': 'no-store, max-age=0' }).end(gif);
@@ -48,8 +50,8 @@ async function bareHttpCeiling(requests: number, concurrency: number): Promise<C
   try {
     const { port } = server.address() as AddressInfo;
     const urls = Array.from({ length: requests }, (_, i) => `http://127.0.0.1:${port}/t/o/${i}.gif`);
-    const { rps } = await requestsPerSecond(urls, {}, concurrency);
-    return { name: 'bare node:http pixel', value: rps, unit: 'req/s' };
+    const { rps, cpuUs } = await requestsPerSecond(urls, {}, concurrency);
+    return { name: 'bare node:http pixel', value: rps, unit: 'req/s', cpuUs };
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -147,10 +149,11 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
       { measure: `messages inserted (generate_series)`, value: `${MESSAGES.toLocaleString('en')} in ${insertSeconds.toFixed(1)} s` },
       { measure: 'Sequence.stats query (median of 5)', value: `${sequenceMs.toFixed(1)} ms (sent ${stats!.sent.toLocaleString('en')}, opened ${stats!.opened.toLocaleString('en')}, enrolled ${stats!.enrolled.toLocaleString('en')})` },
       { measure: 'Step.stats query, 3 steps (median of 5)', value: `${stepMs.toFixed(1)} ms` },
-      { measure: `open pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${opens.rps.toFixed(0)} req/s (${opens.failures} failed)` },
-      { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${clicks.rps.toFixed(0)} req/s (${clicks.failures} failed)` },
+      { measure: `open pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${opens.rps.toFixed(0)} req/s (${opens.failures} failed), ${opens.cpuUs.toFixed(0)} µs CPU a request` },
+      { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${clicks.rps.toFixed(0)} req/s (${clicks.failures} failed), ${clicks.cpuUs.toFixed(0)} µs CPU a request` },
       { measure: 'forged link refused (404), 1000 requests', value: `${forged.rps.toFixed(0)} req/s` },
-      { measure: `ceiling: bare node:http pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${ceiling.value.toFixed(0)} req/s (mean of ${ceilingBefore.value.toFixed(0)} before and ${ceilingAfter.value.toFixed(0)} after)` },
+      { measure: `ceiling: bare node:http pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${ceiling.value.toFixed(0)} req/s (mean of ${ceilingBefore.value.toFixed(0)} before and ${ceilingAfter.value.toFixed(0)} after), ${((ceilingBefore.cpuUs + ceilingAfter.cpuUs) / 2).toFixed(0)} µs CPU a request` },
+      { measure: 'CPU: generator and server share this process; Postgres is apart', value: '' },
     ];
     printTable(`Tracking and stats (${bench.where})`, rows);
     const million = MESSAGES === 1_000_000 ? '1,000,000' : MESSAGES.toLocaleString('en');

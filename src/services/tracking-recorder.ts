@@ -11,6 +11,7 @@
 // retried with backoff. What a crash loses is only what arrived since the last
 // flush began (milliseconds of pixels; clicks are answered only once written).
 import { randomBytes } from 'node:crypto';
+import { poolOf } from '../db/client.js';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
@@ -60,6 +61,47 @@ export interface TrackingRecorderOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * One statement: the facts of messages that exist (in the link's workspace) become
+ * MessageEvents; each message keeps its first open and click times and moves its
+ * status forward; the stats counters follow by trigger; stats subscribers of the
+ * workspaces get one NOTIFY each. Rows are locked in id order (no deadlock with a
+ * flush of another process), and only those that change.
+ */
+const RECORD_LINK_FACTS = `
+  WITH e AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+      WITH ORDINALITY AS e(id, message_id, workspace_id, type, url, user_agent, at, i)
+  ), f AS (
+    SELECT e.*, m."workspaceId" AS message_workspace
+    FROM e JOIN "Message" m ON m.id = e.message_id AND (e.workspace_id IS NULL OR m."workspaceId" = e.workspace_id)
+  ), first AS (
+    SELECT message_id, min(at) AS opened_at, min(at) FILTER (WHERE type = 'CLICK') AS clicked_at FROM f GROUP BY message_id
+  ), locked AS (
+    SELECT m.id FROM "Message" m JOIN first ON first.message_id = m.id
+    WHERE m."openedAt" IS NULL OR (first.clicked_at IS NOT NULL AND m."clickedAt" IS NULL)
+      OR m.status::text = ANY(CASE WHEN first.clicked_at IS NULL THEN $8::text[] ELSE $9::text[] END)
+    ORDER BY m.id FOR NO KEY UPDATE OF m
+  ), updated AS (
+    UPDATE "Message" m SET
+      "openedAt" = COALESCE(m."openedAt", first.opened_at),
+      "clickedAt" = COALESCE(m."clickedAt", first.clicked_at),
+      status = CASE
+        WHEN first.clicked_at IS NOT NULL AND m.status::text = ANY($9::text[]) THEN 'CLICKED'::"MessageStatus"
+        WHEN m.status::text = ANY($8::text[]) THEN 'OPENED'::"MessageStatus"
+        ELSE m.status END
+    FROM first WHERE m.id = first.message_id AND m.id IN (SELECT id FROM locked)
+    RETURNING m.id
+  ), inserted AS (
+    INSERT INTO "MessageEvent" (id, "messageId", type, url, data, "createdAt")
+    SELECT id, message_id, type::"MessageEventType", url,
+      CASE WHEN user_agent IS NULL THEN NULL ELSE jsonb_build_object('userAgent', user_agent) END, at
+    FROM f ORDER BY i
+    RETURNING 1
+  )
+  SELECT COALESCE((SELECT array_agg(i::int - 1) FROM f), '{}') AS found,
+    (SELECT count(pg_notify($10, w::text)) FROM (SELECT DISTINCT message_workspace AS w FROM f) ws) AS notified`;
+
 const OPEN_FROM = statusesBefore('OPENED');
 const CLICK_FROM = statusesBefore('CLICKED');
 
@@ -68,6 +110,7 @@ export class TrackingRecorder {
   private flushing: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private failures = 0;
+  private written = 0;
   private idle: (() => void)[] = [];
   private readonly maxBatch: number;
   private readonly maxBacklog: number;
@@ -80,6 +123,11 @@ export class TrackingRecorder {
     this.maxBatch = options.maxBatch ?? 1000;
     this.maxBacklog = options.maxBacklog ?? 20_000;
     this.retryMs = options.retryMs ?? 100;
+  }
+
+  /** Statements written so far. */
+  get writes(): number {
+    return this.written;
   }
 
   /** Facts not yet written. */
@@ -166,42 +214,24 @@ export class TrackingRecorder {
    */
   private async write(facts: LinkFact[]): Promise<Set<number>> {
     const random = randomBytes(10 * facts.length);
-    const ids = facts.map((f, i) => uuidv7(f.at.getTime(), random.subarray(10 * i, 10 * i + 10)));
-    const [row] = await this.prisma.$queryRaw<{ found: number[] }[]>`
-      WITH e AS (
-        SELECT * FROM unnest(${ids}::uuid[], ${facts.map((f) => f.messageId)}::uuid[], ${facts.map((f) => f.workspaceId)}::uuid[],
-          ${facts.map((f) => (f.kind === 'click' ? 'CLICK' : 'OPEN'))}::text[], ${facts.map((f) => f.url)}::text[],
-          ${facts.map((f) => f.userAgent)}::text[], ${facts.map((f) => f.at)}::timestamptz[])
-          WITH ORDINALITY AS e(id, message_id, workspace_id, type, url, user_agent, at, i)
-      ), f AS (
-        SELECT e.*, m."workspaceId" AS message_workspace
-        FROM e JOIN "Message" m ON m.id = e.message_id AND (e.workspace_id IS NULL OR m."workspaceId" = e.workspace_id)
-      ), first AS (
-        SELECT message_id, min(at) AS opened_at, min(at) FILTER (WHERE type = 'CLICK') AS clicked_at FROM f GROUP BY message_id
-      ), locked AS (
-        SELECT m.id FROM "Message" m JOIN first ON first.message_id = m.id
-        WHERE m."openedAt" IS NULL OR (first.clicked_at IS NOT NULL AND m."clickedAt" IS NULL)
-          OR m.status::text = ANY(CASE WHEN first.clicked_at IS NULL THEN ${OPEN_FROM}::text[] ELSE ${CLICK_FROM}::text[] END)
-        ORDER BY m.id FOR UPDATE OF m
-      ), updated AS (
-        UPDATE "Message" m SET
-          "openedAt" = COALESCE(m."openedAt", first.opened_at),
-          "clickedAt" = COALESCE(m."clickedAt", first.clicked_at),
-          status = CASE
-            WHEN first.clicked_at IS NOT NULL AND m.status::text = ANY(${CLICK_FROM}::text[]) THEN 'CLICKED'::"MessageStatus"
-            WHEN m.status::text = ANY(${OPEN_FROM}::text[]) THEN 'OPENED'::"MessageStatus"
-            ELSE m.status END
-        FROM first WHERE m.id = first.message_id AND m.id IN (SELECT id FROM locked)
-        RETURNING m.id
-      ), inserted AS (
-        INSERT INTO "MessageEvent" (id, "messageId", type, url, data, "createdAt")
-        SELECT id, message_id, type::"MessageEventType", url,
-          CASE WHEN user_agent IS NULL THEN NULL ELSE jsonb_build_object('userAgent', user_agent) END, at
-        FROM f ORDER BY i
-        RETURNING 1
-      )
-      SELECT COALESCE((SELECT array_agg(i::int - 1) FROM f), '{}') AS found,
-        (SELECT count(pg_notify(${CHANGES_CHANNEL}, w::text)) FROM (SELECT DISTINCT message_workspace AS w FROM f) ws) AS notified`;
-    return new Set(row!.found);
+    const params = [
+      facts.map((f, i) => uuidv7(f.at.getTime(), random.subarray(10 * i, 10 * i + 10))),
+      facts.map((f) => f.messageId),
+      facts.map((f) => f.workspaceId),
+      facts.map((f) => (f.kind === 'click' ? 'CLICK' : 'OPEN')),
+      facts.map((f) => f.url),
+      facts.map((f) => f.userAgent),
+      facts.map((f) => f.at),
+      OPEN_FROM,
+      CLICK_FROM,
+      CHANGES_CHANNEL,
+    ];
+    // Straight on the client's pool when it has one: Prisma's work per query costs more than the statement here.
+    const pool = poolOf(this.prisma);
+    const rows = pool
+      ? (await pool.query<{ found: number[] }>(RECORD_LINK_FACTS, params)).rows
+      : await this.prisma.$queryRawUnsafe<{ found: number[] }[]>(RECORD_LINK_FACTS, ...params);
+    this.written++;
+    return new Set(rows[0]!.found);
   }
 }

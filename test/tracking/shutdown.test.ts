@@ -13,11 +13,9 @@ import { configureTracking, trackingKeys } from '../../src/services/tracking.js'
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const statements: string[] = [];
-const { prisma, url } = await useTestDatabase({ onQuery: (sql) => statements.push(sql) });
+const { prisma, url } = await useTestDatabase();
 // No job queue started: opens and clicks insert no jobs.
 const runtime = createRuntime({ DATABASE_URL: url }, { db: prisma, workers: false });
-const writes = () => statements.filter((sql) => sql.includes('INSERT INTO "MessageEvent"')).length;
 
 async function messages(count: number) {
   const workspace = await prisma.workspace.create({ data: { name: 'shutdown' } });
@@ -83,7 +81,7 @@ describe('opens and clicks across a graceful stop', () => {
     const opened = ids.slice(0, 20);
     const clicked = ids.slice(20);
     const held = await holdRows(ids);
-    const before = writes();
+    const before = app.tracking.writes;
 
     // Opens are answered at once, though nothing can be written yet.
     const pixels = await Promise.all(opened.map((messageId) => fetch(trackingUrl(keys, { kind: 'open', workspaceId, messageId }))));
@@ -114,7 +112,7 @@ describe('opens and clicks across a graceful stop', () => {
     const statuses = await prisma.message.groupBy({ by: ['status'], where: { stepId }, _count: { _all: true } });
     expect(Object.fromEntries(statuses.map((s) => [s.status, s._count._all]))).toEqual({ OPENED: 20, CLICKED: 10 });
     // The held flush, then everything that gathered behind it.
-    expect(writes() - before).toBe(2);
+    expect(app.tracking.writes - before).toBe(2);
   });
 
   it('a write that fails is retried: nothing lost, nothing twice, first times kept', async () => {
