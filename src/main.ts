@@ -97,8 +97,9 @@ async function shutdown(signal: string) {
     logger.error('shutdown took too long; exiting');
     process.exit(1);
   }, 2 * config.SHUTDOWN_TIMEOUT_MS + 5000).unref();
-  // HTTP first (in-flight requests may still enqueue jobs), then the job queue,
-  // which lets running step jobs finish and returns the rest to the queue.
+  // HTTP first (in-flight requests may still enqueue jobs; the opens and clicks it
+  // buffered are written), then the job queue, which lets running step jobs finish
+  // and returns the rest to the queue.
   await app?.stop({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
   await stopChangeNotifier();
   // The step loops drain their hand-offs, then the queue stops and the relay gets a QUIT.
