@@ -23,7 +23,9 @@ import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const only = process.env.BENCH_ONLY || undefined;
-if (only && !['ingest', 'simulate', 'cancel', 'memory'].includes(only)) throw new Error(`BENCH_ONLY must be ingest, simulate, cancel or memory (got ${only})`);
+if (only && !['ingest', 'simulate', 'cancel', 'memory', 'testclock'].includes(only)) {
+  throw new Error(`BENCH_ONLY must be ingest, simulate, cancel, memory or testclock (got ${only})`);
+}
 const ingestOnly = only === 'ingest';
 
 function num(name: string, full: number, small: number): number {
@@ -60,6 +62,7 @@ if (process.env.BENCH_ONLY === 'simulate') {
 const started = Date.now();
 const sink = await startBenchSmtpSink();
 const figures: Figure[] = [];
+const testClockRuns = () => num('BENCH_TEST_CLOCK_RUNS', 1_000, 200);
 const memoryOptions = () => ({
   emails: num('BENCH_MEMORY_EMAILS', 100_000, 5_000),
   workerConcurrency: engineOptions.workerConcurrency,
@@ -68,6 +71,7 @@ const memoryOptions = () => ({
 try {
   if (only === 'cancel') figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
   else if (only === 'memory') figures.push(...(await benchMemory(memoryOptions(), sink)));
+  else if (only === 'testclock') figures.push(...(await benchTestClock(testClockRuns())));
   else await benchAll();
 } finally {
   await sink.close();
@@ -111,7 +115,7 @@ async function benchAll() {
     figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
 
     figures.push(...(await benchSimulate(simulateCalls)));
-    figures.push(...(await benchTestClock(num('BENCH_TEST_CLOCK_RUNS', 1_000, 200))));
+    figures.push(...(await benchTestClock(testClockRuns())));
     if (process.env.BENCH_MEMORY === '1') figures.push(...(await benchMemory(memoryOptions(), sink)));
   }
 }
