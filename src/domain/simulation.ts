@@ -210,10 +210,13 @@ export function simulate(input: SimulationInput): SimulationResult {
   }
   for (const happening of input.happenings) agenda.push(happening.at, 0, { kind: 'happening', happening });
 
+  let clock = input.startAt.getTime();
   for (let n = 0; n < MAX_DECISIONS && !endedAt; n++) {
     const next = agenda.shift();
     if (!next) break;
-    const at = new Date(next.at);
+    // The virtual clock never goes back: a timer set in the past (a DATE step whose time had passed) fires now, as a due job does.
+    const at = new Date(Math.max(next.at, clock));
+    clock = at.getTime();
     const item = next.item;
     switch (item.kind) {
       case 'step': {

@@ -303,7 +303,11 @@ export async function simulateSequence(actor: Caller, rawInput: unknown): Promis
     runDate: sequenceRunDate({ sequenceType: loaded.sequenceType, dateFieldPath: loaded.dateFieldPath }, properties, person.attributes),
     happenings,
   });
-  if (result.refused) throw new UserError(result.refused.reason, [...INPUT, input.subscriberId != null ? 'subscriberId' : 'sequenceId'], result.refused.code);
+  if (result.refused) {
+    // The field the refusal is about: the entry event's key, the subscriber's earlier runs, or the sequence's limit.
+    const field = result.refused.code === 'NO_ENROLLMENT_KEY' ? 'properties' : result.refused.code === 'MAX_ACTIVATIONS' || input.subscriberId == null ? 'sequenceId' : 'subscriberId';
+    throw new UserError(result.refused.reason, [...INPUT, field], result.refused.code);
+  }
 
   const transactional = loaded.sequence.machine.transactional;
   const render = (content: StepContent, discountRef: TimelineEntry['discount']) => async (): Promise<RenderedSend> => {

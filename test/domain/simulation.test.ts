@@ -166,6 +166,20 @@ describe('simulate', () => {
     expect(r).toMatchObject({ timeline: [], finalStatus: null, refused: { code: 'ONE_TIME' } });
   });
 
+  it('runs a DATE step whose time had passed at the start, not before it (skipped, as the machine says)', () => {
+    const steps = [
+      { id: 's1', position: 1, type: 'EMAIL', delaySeconds: 0, dateOffsetMinutes: -3 * 24 * 60 },
+      { id: 's2', position: 2, type: 'EMAIL', delaySeconds: 0, dateOffsetMinutes: 60 },
+    ];
+    const r = run(sequence({ sequenceType: 'DATE', dateFieldPath: 'webinar.at', steps }), [], { runDate: at(DAY) });
+    expect(brief(r)).toEqual([
+      [T0.toISOString(), 'STARTED', null, null],
+      [T0.toISOString(), 'SKIPPED', 1, `its time (${at(-2 * DAY).toISOString()}) had passed when the run started`],
+      [at(DAY + HOUR).toISOString(), 'SENT', 2, null],
+      [at(DAY + HOUR).toISOString(), 'COMPLETED', null, null],
+    ]);
+  });
+
   it('fails a DATE run without its date, as the engine does', () => {
     const r = run(sequence({ sequenceType: 'DATE', dateFieldPath: 'webinar.at', steps: [{ id: 's1', position: 1, type: 'EMAIL', delaySeconds: 0, dateOffsetMinutes: -60 }] }));
     expect(r.timeline.map((e) => [e.outcome, e.position])).toEqual([

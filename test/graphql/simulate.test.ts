@@ -208,6 +208,32 @@ describe('simulateSequence timelines', () => {
     ]);
   });
 
+  it('times a DATE sequence from the date in the entry event, skipping a step whose time had passed', async () => {
+    const seq = await createSequence(ws, {
+      sequenceType: 'DATE',
+      dateFieldPath: 'webinar.startsAt',
+      steps: [
+        { ...email('A week before'), dateOffset: { days: 7, direction: 'BEFORE' } },
+        { ...email('A day before'), dateOffset: { days: 1, direction: 'BEFORE' } },
+        { ...email('Recording'), dateOffset: { hours: 2, direction: 'AFTER' } },
+      ],
+    });
+    const r = await ok({ sequenceId: seq.id, startAt: '2026-06-05T12:00:00.000Z', properties: { webinar: { startsAt: '2026-06-10T16:00:00.000Z' } } });
+    expect(brief(r)).toEqual([
+      ['2026-06-05T12:00:00.000Z', 'STARTED', null, null],
+      ['2026-06-05T12:00:00.000Z', 'SKIPPED', 1, 'its time (2026-06-03T16:00:00.000Z) had passed when the run started'],
+      ['2026-06-09T16:00:00.000Z', 'SENT', 2, null],
+      ['2026-06-10T18:00:00.000Z', 'SENT', 3, null],
+      ['2026-06-10T18:00:00.000Z', 'COMPLETED', null, null],
+    ]);
+  });
+
+  it('refuses a MATCHING_FIELD start without the key, at the entry event’s properties', async () => {
+    const seq = await createSequence(ws, { steps: [email('One')], enrollmentMode: 'MATCHING_FIELD', enrollmentFieldPath: 'order.id' });
+    const r = await simulate({ sequenceId: seq.id, properties: { order: {} } });
+    expect(r).toMatchObject({ timeline: [], errors: [{ field: ['input', 'properties'], code: 'NO_ENROLLMENT_KEY' }] });
+  });
+
   it('simulates a live sequence’s draft by its id, and the live version unchanged', async () => {
     const seq = await createSequence(ws, { steps: [email('One'), email('Two', { days: 1 })] });
     await ws.gql(`mutation($id: ID!) { enableSequence(id: $id) { ${ERRORS} } }`, { id: seq.id });
