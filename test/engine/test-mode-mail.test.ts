@@ -2,11 +2,11 @@
 // messages are recorded SENT with their full rendered content and the MIME
 // headers they were composed with, readable through `messages`. With
 // TEST_SMTP_URL set, the same message goes to that relay (and still not to the
-// live one).
-import { afterAll, describe, expect, it } from 'vitest';
+// live one); a refusal there is retried on the test clock, then fails the step.
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createMailer } from '../../src/mail/transport.js';
 import { useTestEngine } from '../helpers/engine.js';
-import { startSmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { recipient } from './support.js';
 
@@ -127,21 +127,25 @@ describe('captured email in a test workspace', () => {
 });
 
 describe('with TEST_SMTP_URL', () => {
-  it("relays the test workspace's captured message to that relay, its captured headers, and still not to the live relay", async () => {
-    const relay = await startSmtpSink();
-    const liveRelay = await startSmtpSink();
+  let relay: SmtpSink;
+  let liveRelay: SmtpSink;
+  beforeAll(async () => {
+    relay = await startSmtpSink();
+    liveRelay = await startSmtpSink();
     // The file's runtime gets transports to these relays, then its own back.
     const own = { ...t.runtime.mail };
     Object.assign(t.runtime.mail, createMailer({ smtpUrl: liveRelay.url, testSmtpUrl: relay.url, from: FROM }, t.prisma));
-    afterAll(async () => {
+    return async () => {
       const swapped = { ...t.runtime.mail };
       Object.assign(t.runtime.mail, own);
       swapped.transport.close();
       swapped.test.close();
       await relay.close();
       await liveRelay.close();
-    });
+    };
+  });
 
+  it("relays the test workspace's captured message to that relay, its captured headers, and still not to the live relay", async () => {
     const { runId } = await sendOne(test, 'grace@relayed.test', 'Relayed');
     const m = await sentMessage(test, runId);
     const [arrived] = await relay.waitFor(1);
@@ -160,5 +164,26 @@ describe('with TEST_SMTP_URL', () => {
     await liveRelay.waitFor(1);
     expect(liveRelay.messages.map(recipient)).toEqual(['grace@live.test']);
     expect(relay.messages).toHaveLength(1);
+  });
+
+  it('a test relay that refuses: retried on the test clock, then the step and run fail; nothing goes to the live relay instead', async () => {
+    relay.rejectAll = true;
+    try {
+      // The advance (an hour) covers every retry's backoff on the test clock.
+      const { runId, startedAt } = await sendOne(test, 'refused@relayed.test', 'Refused');
+      const res = await test.gql(`query($id: ID!) { enrollment(id: $id) { status history { status error executedAt message { status } } } }`, { id: runId });
+      expect(res.data.enrollment).toEqual({
+        status: 'FAILED',
+        history: [{ status: 'FAILED', error: expect.stringMatching(/Mailbox unavailable/), executedAt: expect.any(String), message: { status: 'FAILED' } }],
+      });
+      // The last try came after the first one's backoffs, on the test clock (within the hour advanced).
+      const failedAfter = new Date(res.data.enrollment.history[0].executedAt).getTime() - new Date(startedAt).getTime();
+      expect(failedAfter).toBeGreaterThan(0);
+      expect(failedAfter).toBeLessThanOrEqual(3_600_000);
+    } finally {
+      relay.rejectAll = false;
+    }
+    expect(relay.messages.map(recipient)).toEqual(['grace@relayed.test']);
+    expect(liveRelay.messages.map(recipient)).toEqual(['grace@live.test']);
   });
 });
