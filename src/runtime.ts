@@ -93,7 +93,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     async start() {
       await startBoss(boss);
       running = true;
-      if (workers !== false) stopWorkers = await startWorkers(runtime, workers);
+      if (workers !== false) stopWorkers = await startWorkers(runtime, { listenUrl: config.DATABASE_URL, ...workers });
     },
     async stop(stopOptions = {}) {
       const graceful = stopOptions.graceful ?? true;

@@ -35,8 +35,32 @@ export async function startBoss(instance: PgBoss): Promise<PgBoss> {
       ...QUEUE_OPTIONS[name],
     });
   }
+  await instance.getDb().executeSql(STEP_JOBS_TRIGGER, []);
   return instance;
 }
+
+/** NOTIFYed (on commit) when step jobs due now were inserted: it wakes the step loops (step-worker.ts). */
+export const STEP_JOBS_CHANNEL = 'stepwise_step_jobs';
+
+// pg-boss has no wake-up of its own, and jobs are inserted from several paths
+// (run starts in their INSERT statement, enqueue, pg-boss's own retries), so one
+// statement trigger on its job table announces them all. Installed at each start
+// (pg-boss creates its schema itself), under a lock so processes starting together
+// do not race on the catalog.
+const STEP_JOBS_TRIGGER = `
+DO $do$
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('${STEP_JOBS_CHANNEL}'));
+  CREATE OR REPLACE FUNCTION pgboss.stepwise_step_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows WHERE name = '${QUEUES.step}' AND start_after <= now()) THEN
+      PERFORM pg_notify('${STEP_JOBS_CHANNEL}', '');
+    END IF;
+    RETURN NULL;
+  END $fn$;
+  CREATE OR REPLACE TRIGGER stepwise_step_jobs_inserted AFTER INSERT ON pgboss.job
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgboss.stepwise_step_jobs_inserted();
+END $do$`;
 
 const toParam = (v: unknown) =>
   v === undefined

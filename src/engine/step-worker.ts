@@ -3,9 +3,12 @@
 // jobs that are done and committing; the claimed hand-offs then go to the outbox.
 // A crash before the commit rolls the fetch back, so the jobs are free again at
 // once (no expiry wait). pg-boss's own work() sleeps after every fetch, even a
-// full one; this loop fetches again at once when the batch was full.
+// full one; this loop fetches again at once when the batch was full, and after a
+// short one waits for the NOTIFY that step jobs due now were inserted (boss.ts),
+// polling only for jobs that fall due later (delays, retries).
 import { transaction } from '../db/transaction.js';
-import { completeJobs, enqueue, failJobs, txDb } from './boss.js';
+import { listen } from '../db/listener.js';
+import { STEP_JOBS_CHANNEL, completeJobs, enqueue, failJobs, txDb } from './boss.js';
 import type { EngineContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
@@ -16,9 +19,11 @@ export interface StepLoopOptions {
   batchSize: number;
   /** Fetch loops per process (batches being claimed at once). */
   fetchers: number;
-  /** Wait after a fetch that found less than a full batch. */
+  /** Wait after a fetch that found less than a full batch, unless woken by a NOTIFY. */
   pollMs: number;
   outbox: Outbox;
+  /** The database to LISTEN on for inserted step jobs (without it, the loops only poll). */
+  listenUrl?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,23 +34,49 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): ()
   const { outbox } = options;
   // Hand-offs keep their jobs active: do not claim far more than the relay takes.
   const backlog = Math.max(options.batchSize, outbox.slots * 4);
+  // Each NOTIFY (or reconnection, after which one may have been missed) starts a
+  // new generation; a loop whose fetch began before it fetches again at once.
+  let generation = 0;
+  let waiting: (() => void)[] = [];
+  const wake = () => {
+    generation += 1;
+    for (const resolve of waiting.splice(0)) resolve();
+  };
+  const idle = (seen: number) =>
+    generation !== seen || stopped
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            waiting = waiting.filter((w) => w !== done);
+            resolve();
+          };
+          const timer = setTimeout(done, options.pollMs);
+          waiting.push(done);
+        });
+  const listener = options.listenUrl
+    ? listen(options.listenUrl, STEP_JOBS_CHANNEL, { notified: wake, connected: wake, error: (error) => console.error('step jobs LISTEN', error) })
+    : undefined;
   const loop = async () => {
     while (!stopped) {
       while (!stopped && outbox.inFlight >= backlog) await sleep(5);
       if (stopped) break;
+      const seen = generation;
       let fetched = 0;
       try {
         fetched = await claimBatch(ctx, options);
       } catch (error) {
         console.error('step batch failed', error);
       }
-      if (fetched < options.batchSize && !stopped) await sleep(options.pollMs);
+      if (fetched < options.batchSize) await idle(seen);
     }
   };
   const loops = Array.from({ length: options.fetchers }, loop);
   return async () => {
     stopped = true;
+    wake();
     await Promise.all(loops);
+    await listener?.stop();
     await outbox.drained();
   };
 }

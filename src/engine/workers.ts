@@ -20,6 +20,10 @@ export interface WorkerOptions {
   /** Batches claimed at once (default 2). */
   fetchers?: number;
   pollingIntervalSeconds?: number;
+  /** The database the step loops LISTEN on to wake when step jobs are inserted. */
+  listenUrl?: string;
+  /** How often the step loops look for jobs that fell due without a NOTIFY (default: 250 ms at most). */
+  stepPollMs?: number;
 }
 
 /**
@@ -32,8 +36,9 @@ export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, opti
   const stopSteps = startStepLoops(ctx, {
     batchSize: options.batchSize ?? 200,
     fetchers: options.fetchers ?? 2,
-    pollMs: Math.min(250, (options.pollingIntervalSeconds ?? 0.5) * 1000),
+    pollMs: options.stepPollMs ?? Math.min(250, (options.pollingIntervalSeconds ?? 0.5) * 1000),
     outbox: ctx.outbox,
+    listenUrl: options.listenUrl,
   });
   await instance.work(QUEUES.pauseTimeout, polling, async ([job]) => {
     if (!job) return;
