@@ -56,6 +56,8 @@ export interface TrackingRecorderOptions {
   maxBatch?: number;
   /** Above this many unwritten facts, opens wait for their write too (memory stays bounded). */
   maxBacklog?: number;
+  /** Unwritten facts kept at most (the database is away): beyond, new ones are refused, not kept. */
+  maxBuffered?: number;
   /** A failed flush is retried after this, doubling up to 5 s. */
   retryMs?: number;
   onError?: (error: unknown) => void;
@@ -102,6 +104,13 @@ const RECORD_LINK_FACTS = `
   SELECT COALESCE((SELECT array_agg(i::int - 1) FROM f), '{}') AS found,
     (SELECT count(pg_notify($10, w::text)) FROM (SELECT DISTINCT message_workspace AS w FROM f) ws) AS notified`;
 
+export class TrackingBufferFull extends Error {
+  constructor(buffered: number) {
+    super(`${buffered} opens and clicks are waiting to be written; this one is not kept`);
+    this.name = 'TrackingBufferFull';
+  }
+}
+
 const OPEN_FROM = statusesBefore('OPENED');
 const CLICK_FROM = statusesBefore('CLICKED');
 
@@ -114,6 +123,7 @@ export class TrackingRecorder {
   private idle: (() => void)[] = [];
   private readonly maxBatch: number;
   private readonly maxBacklog: number;
+  private readonly maxBuffered: number;
   private readonly retryMs: number;
 
   constructor(
@@ -122,6 +132,7 @@ export class TrackingRecorder {
   ) {
     this.maxBatch = options.maxBatch ?? 1000;
     this.maxBacklog = options.maxBacklog ?? 20_000;
+    this.maxBuffered = Math.max(options.maxBuffered ?? 100_000, this.maxBacklog);
     this.retryMs = options.retryMs ?? 100;
   }
 
@@ -142,6 +153,8 @@ export class TrackingRecorder {
 
   /** Queues a fact; resolves once it is written, with whether its message exists in the link's workspace. */
   record(fact: LinkFact): Promise<boolean> {
+    // Only while writes keep failing (waiting pixels are answered at each failed try, their facts kept).
+    if (this.pending.length >= this.maxBuffered) return Promise.reject(new TrackingBufferFull(this.pending.length));
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ fact, waiter: { resolve, reject } });
       this.kick();

@@ -144,4 +144,22 @@ describe('opens and clicks across a graceful stop', () => {
     expect(first.map((r) => r.same)).toEqual(ids.map(() => true));
     await app.stop();
   });
+
+  it('keeps at most maxBuffered unwritten facts while writes cannot proceed; the rest are refused, the kept ones written', async () => {
+    const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 }, tracking: { maxBacklog: 4, maxBuffered: 6 } });
+    const { workspaceId, stepId, ids } = await messages(10);
+    const held = await holdRows(ids);
+    const fact = (messageId: string) => ({ kind: 'open' as const, messageId, workspaceId, url: null, userAgent: null, at: new Date() });
+
+    const first = app.tracking.record(fact(ids[0]!));
+    await held.waiter(); // that one is being written: it is no longer buffered
+    const kept = ids.slice(1, 7).map((id) => app.tracking.record(fact(id)));
+    expect(app.tracking.backlogged).toBe(true);
+    await expect(app.tracking.record(fact(ids[7]!))).rejects.toThrow('not kept');
+    await held.release();
+    expect(await Promise.all([first, ...kept])).toEqual(ids.slice(0, 7).map(() => true));
+    const { events } = await recorded(stepId);
+    expect(Object.keys(times(events, 'OPEN')).sort()).toEqual(ids.slice(0, 7).sort());
+    await app.stop();
+  });
 });
