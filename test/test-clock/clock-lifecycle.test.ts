@@ -60,6 +60,27 @@ describe('test clock lifecycle', () => {
     expect(await sentCount(ws.workspaceId)).toBe(4);
   });
 
+  it('enrollmentChanged subscribers of the test workspace see each change of an advance, at its virtual time', async () => {
+    const ws = await testWorkspace(t, T0, 'Followed');
+    const client = createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${ws.key}` }, retryAttempts: 0 });
+    afterAll(() => client.dispose());
+    const changes: any[] = [];
+    client.subscribe({ query: 'subscription { enrollmentChanged(after: "0") { status occurredAt enrollment { subscriber { email } } } }' }, {
+      next: (r) => changes.push(r.data!.enrollmentChanged),
+      error: () => {},
+      complete: () => {},
+    });
+    const api = engineApi(t, ws as any);
+    await api.sequence({ name: 'Followed', trigger: 'EVENT_RECEIVED', eventName: 'go', steps: [email('First'), email('Second', { days: 2 })] });
+    await api.track({ event: 'go', email: 'followed@example.com' });
+    await ws.advance({ by: 'P3D' });
+    await t.until(async () => changes.length >= 2);
+    expect(changes.map((c) => [c.status, c.occurredAt, c.enrollment.subscriber.email])).toEqual([
+      ['ACTIVE', T0.toISOString(), 'followed@example.com'],
+      ['COMPLETED', new Date(T0.getTime() + 2 * DAY).toISOString(), 'followed@example.com'],
+    ]);
+  });
+
   it('a second advance while one runs extends its target; `by` counts from that target', async () => {
     const ws = await withRuns('Extended', 3);
     // Both calls at once: the second finds the first ADVANCING (or already done) and goes on from its target.
