@@ -9,7 +9,6 @@ import { trackingUrl } from '../src/domain/tracking-links.js';
 import { createRuntime } from '../src/runtime.js';
 import { buildApp } from '../src/server/app.js';
 import { loadSequenceStats, loadStepStats } from '../src/services/stats.js';
-import { configureTracking, trackingKeys } from '../src/services/tracking.js';
 import { benchDatabase } from './database.js';
 import { printTable, type Ceiling, type Figure, type Row } from './report.js';
 
@@ -72,10 +71,11 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
   const bench = await benchDatabase();
   const { prisma } = bench;
   // No job queue started: tracking writes insert no jobs here.
-  const app = buildApp({ runtime: createRuntime({ DATABASE_URL: bench.url }, { db: prisma, workers: false }), logger: createLogger('silent') });
+  const runtime = createRuntime({ DATABASE_URL: bench.url }, { db: prisma, workers: false });
+  const app = buildApp({ runtime, logger: createLogger('silent') });
   try {
     const port = await app.start(0, '127.0.0.1');
-    configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
+    runtime.tracking.configure({ publicUrl: `http://127.0.0.1:${port}` });
     const workspace = await prisma.workspace.create({ data: { name: 'bench' } });
     const sequence = await prisma.sequence.create({ data: { workspaceId: workspace.id, slug: 'bench', name: 'bench', triggerType: 'MANUAL', status: 'ACTIVE' } });
     const steps = await Promise.all(
@@ -115,7 +115,7 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     const stepMs = await median(() => loadStepStats(prisma, steps.map((s) => s.id)));
     const [stats] = await loadSequenceStats(prisma, [sequence.id]);
 
-    const keys = await trackingKeys();
+    const keys = await runtime.tracking.keys();
     const ids = (await prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text FROM "Message" ORDER BY id LIMIT ${REQUESTS}`)).map((r) => r.id);
     // The ceiling before and after (their mean), as the machine's load moves.
     const ceilingBefore = await bareHttpCeiling(ids.length, CONCURRENCY);

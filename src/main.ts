@@ -10,10 +10,6 @@ import { migrate } from './db/migrate.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createLogger } from './logger.js';
 import { buildApp } from './server/app.js';
-import { configureGenerator } from './generation/generator.js';
-import { configureStripe } from './integrations/stripe.js';
-import { configureShopify } from './integrations/shopify.js';
-import { configureTracking } from './services/tracking.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 import { createRuntime } from './runtime.js';
 
@@ -36,23 +32,9 @@ if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
 // Each step batch holds a connection for its transaction: size the pool to the workers.
 // (connectDb also sets the process's db() accessor, still read by resolvers and the change feed.)
 const prisma = connectDb(database.url, { max: config.WORKER_CONCURRENCY + 5 });
-configureGenerator({
-  baseUrl: config.LLM_BASE_URL,
-  apiKey: config.LLM_API_KEY,
-  model: config.LLM_MODEL,
-  timeoutMs: config.LLM_TIMEOUT_MS,
-});
-// Tracking links point at PUBLIC_URL, signed with a key from STEPWISE_SECRET (or one kept in the database).
-configureTracking({ publicUrl: config.PUBLIC_URL, secret: config.STEPWISE_SECRET });
-configureStripe({
-  secret: config.STEPWISE_SECRET,
-  host: config.STRIPE_API_HOST,
-  port: config.STRIPE_API_PORT,
-  protocol: config.STRIPE_API_PROTOCOL,
-});
-configureShopify({ apiUrl: config.SHOPIFY_API_URL, apiVersion: config.SHOPIFY_API_VERSION });
 const serveHttp = config.STEPWISE_ROLE !== 'worker';
 const runJobs = config.STEPWISE_ROLE !== 'api';
+// The runtime holds the queue, mail, clock, tracking links, providers and draft writer.
 // API processes also start pg-boss: they insert jobs, in the same transactions as their writes.
 const runtime = createRuntime({ ...config, DATABASE_URL: database.url }, { db: prisma });
 await runtime.start();

@@ -23,11 +23,33 @@ import { readTestClock, stopAdvances } from './engine/test-clock.js';
 import { testWorkspaces } from './engine/test-workspaces.js';
 import { startWorkers, type WorkerOptions } from './engine/workers.js';
 import type { PrismaClient } from './generated/prisma/client.js';
+import { createGenerator } from './generation/generator.js';
+import { DEFAULT_SHOPIFY_API_VERSION } from './integrations/shopify.js';
+import { Integrations } from './integrations/settings.js';
+import { TrackingLinks } from './mail/tracking-keys.js';
 import { createMailer } from './mail/transport.js';
 
 /** The settings a runtime reads (src/config.ts names); the database URL is the one opened. */
 export type RuntimeConfig = { DATABASE_URL: string } & Partial<
-  Pick<Config, 'SMTP_URL' | 'TEST_SMTP_URL' | 'MAIL_FROM' | 'WORKER_CONCURRENCY' | 'STEPWISE_ROLE'>
+  Pick<
+    Config,
+    | 'SMTP_URL'
+    | 'TEST_SMTP_URL'
+    | 'MAIL_FROM'
+    | 'WORKER_CONCURRENCY'
+    | 'STEPWISE_ROLE'
+    | 'PUBLIC_URL'
+    | 'STEPWISE_SECRET'
+    | 'STRIPE_API_HOST'
+    | 'STRIPE_API_PORT'
+    | 'STRIPE_API_PROTOCOL'
+    | 'SHOPIFY_API_URL'
+    | 'SHOPIFY_API_VERSION'
+    | 'LLM_BASE_URL'
+    | 'LLM_API_KEY'
+    | 'LLM_MODEL'
+    | 'LLM_TIMEOUT_MS'
+  >
 >;
 
 export interface RuntimeOptions {
@@ -44,6 +66,8 @@ export interface RuntimeOptions {
 }
 
 export interface Runtime extends EngineContext {
+  /** Tracking links' settings (tests point them at their server's port). */
+  tracking: TrackingLinks;
   /** Hand-offs to the relay after their batch committed, sized by WORKER_CONCURRENCY. */
   outbox: Outbox;
   /** The clock a workspace's work runs on (see the note at the top of this file). */
@@ -80,6 +104,23 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     boss,
     mail,
     clock,
+    // Tracking links point at PUBLIC_URL, signed with a key from STEPWISE_SECRET (or one kept in the database).
+    tracking: new TrackingLinks(db, { publicUrl: config.PUBLIC_URL ?? 'http://localhost:4000', secret: config.STEPWISE_SECRET }),
+    integrations: new Integrations({
+      stripe: {
+        secret: config.STEPWISE_SECRET,
+        host: config.STRIPE_API_HOST ?? 'api.stripe.com',
+        port: config.STRIPE_API_PORT ?? 443,
+        protocol: config.STRIPE_API_PROTOCOL ?? 'https',
+      },
+      shopify: { apiUrl: config.SHOPIFY_API_URL, apiVersion: config.SHOPIFY_API_VERSION ?? DEFAULT_SHOPIFY_API_VERSION },
+    }),
+    generator: createGenerator({
+      baseUrl: config.LLM_BASE_URL,
+      apiKey: config.LLM_API_KEY,
+      model: config.LLM_MODEL,
+      timeoutMs: config.LLM_TIMEOUT_MS,
+    }),
     outbox: new Outbox(concurrency),
     async clockFor(workspaceId) {
       // Twin-ness never changes and is cached: a live workspace costs a map lookup.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config.js';
-import { builtinGenerator, configureGenerator, sequenceGenerator } from '../src/generation/generator.js';
+import { builtinGenerator, createGenerator } from '../src/generation/generator.js';
 
 describe('language model configuration', () => {
   it('is off by default, with a 30 s timeout', () => {
@@ -33,10 +33,8 @@ describe('language model configuration', () => {
   });
 
   it('selects the model only when endpoint, key and model are all given', () => {
-    expect(configureGenerator({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', model: 'm' }).name).toBe('llm');
-    expect(sequenceGenerator().name).toBe('llm');
-    expect(configureGenerator({ baseUrl: 'http://127.0.0.1:1', model: 'm' })).toBe(builtinGenerator);
-    expect(configureGenerator({})).toBe(builtinGenerator);
-    expect(sequenceGenerator()).toBe(builtinGenerator);
+    expect(createGenerator({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', model: 'm' }).name).toBe('llm');
+    expect(createGenerator({ baseUrl: 'http://127.0.0.1:1', model: 'm' })).toBe(builtinGenerator);
+    expect(createGenerator({})).toBe(builtinGenerator);
   });
 });

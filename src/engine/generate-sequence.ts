@@ -5,7 +5,6 @@
 import { transaction } from '../db/transaction.js';
 import { DraftGenerationError, type DraftEmail, type DraftRequest } from '../domain/sequence-draft.js';
 import { stepSchema, type TriggerType } from '../domain/sequence-input.js';
-import { sequenceGenerator } from '../generation/generator.js';
 import type { Tx } from '../db/client.js';
 import { replaceSteps } from './steps.js';
 import { lockSequenceRow } from './locks.js';
@@ -48,7 +47,7 @@ export async function generateSequence(ctx: EngineContext, job: GenerateSequence
 
   let emails: DraftEmail[];
   try {
-    emails = await sequenceGenerator().generate(request);
+    emails = await ctx.generator.generate(request);
   } catch (error) {
     // An unexpected error is retried by pg-boss; on the last attempt it becomes the reason.
     if (!(error instanceof DraftGenerationError) && !options.finalAttempt) throw error;

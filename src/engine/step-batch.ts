@@ -17,7 +17,6 @@ import type { Prisma, Step, Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { senderDomain, type OutgoingMail } from '../mail/transport.js';
-import { trackingKeys } from '../mail/tracking-keys.js';
 import { completeJobs, failJobs } from './boss.js';
 import type { EngineContext } from './context.js';
 import { apply, loadMachineSequences, lockRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
@@ -107,7 +106,7 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
   const entryOf = new Map(entries.map((e) => [e.id, e.entryEvent]));
   const priorOf = new Map(priors.map((p) => [`${p.enrollmentId}:${p.stepId}`, p]));
   const discountOf = new Map(discounts.map((d) => [d.enrollmentId, d]));
-  const keys = await trackingKeys();
+  const keys = await ctx.tracking.keys();
   const { from } = ctx.mail;
   const domain = senderDomain(from);
 
@@ -348,6 +347,7 @@ export async function runDiscount(ctx: EngineContext, handoff: DiscountHandoff):
       scheduledAt: handoff.scheduledAt,
       at,
       secrets: ctx.db,
+      integrations: ctx.integrations,
     });
   } catch (error) {
     return finishFailedDiscount(ctx, handoff, error, !(error instanceof DiscountRefused));

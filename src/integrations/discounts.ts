@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import type { Tx } from '../db/client.js';
 import { createShopifyDiscount, ShopifyUnavailable } from './shopify.js';
-import { createStripeDiscount, describeStripeError, isTransientStripeError, providerSecrets } from './stripe.js';
+import type { SecretBox } from './secret-box.js';
+import type { Integrations } from './settings.js';
+import { createStripeDiscount, describeStripeError, isTransientStripeError } from './stripe.js';
 
 /** A refusal that retrying cannot fix (a 4xx, a provider not connected): the step fails now. */
 export class DiscountRefused extends Error {}
@@ -21,22 +23,24 @@ export function discountCode(prefix: string | null | undefined, bytes: Buffer = 
 }
 
 /** The workspace's Stripe key, decrypted; throws (with a reason, never the key) when it cannot be had. */
-export async function stripeSecretKey(tx: Pick<Tx, 'workspace'>, workspaceId: string): Promise<string> {
+export async function stripeSecretKey(tx: Pick<Tx, 'workspace'>, box: SecretBox | null, workspaceId: string): Promise<string> {
   const workspace = await tx.workspace.findUnique({ where: { id: workspaceId }, select: { stripeSecretKey: true } });
   if (!workspace?.stripeSecretKey) throw new Error('Stripe is not connected (connectStripe)');
-  const box = providerSecrets();
   if (!box) throw new Error('Stripe is connected but this server has no STEPWISE_SECRET to decrypt the key');
   return box.open(workspace.stripeSecretKey, workspaceId);
 }
 
 /** The workspace's shop and decrypted token; throws (with a reason, never the token) when they cannot be had. */
-export async function shopifyCredentials(tx: Pick<Tx, 'workspace'>, workspaceId: string): Promise<{ shopDomain: string; accessToken: string }> {
+export async function shopifyCredentials(
+  tx: Pick<Tx, 'workspace'>,
+  box: SecretBox | null,
+  workspaceId: string,
+): Promise<{ shopDomain: string; accessToken: string }> {
   const workspace = await tx.workspace.findUnique({
     where: { id: workspaceId },
     select: { shopifyShopDomain: true, shopifyAccessToken: true },
   });
   if (!workspace?.shopifyAccessToken || !workspace.shopifyShopDomain) throw new Error('Shopify is not connected (connectShopify)');
-  const box = providerSecrets();
   if (!box) throw new Error('Shopify is connected but this server has no STEPWISE_SECRET to decrypt the token');
   return { shopDomain: workspace.shopifyShopDomain, accessToken: box.open(workspace.shopifyAccessToken, workspaceId) };
 }
@@ -52,6 +56,8 @@ export interface DiscountRequest {
   at: Date;
   /** Reads the provider's secret (a short read, not a transaction held across the call). */
   secrets: Pick<Tx, 'workspace'>;
+  /** The runtime's provider endpoints and secret box. */
+  integrations: Integrations;
 }
 
 export interface IssuedDiscount {
@@ -82,16 +88,16 @@ export async function issueDiscount(request: DiscountRequest): Promise<IssuedDis
   if (terms.provider === 'SHOPIFY') return issueShopify(request, expiresAt);
   let secretKey: string;
   try {
-    secretKey = await stripeSecretKey(request.secrets, request.workspaceId);
+    secretKey = await stripeSecretKey(request.secrets, request.integrations.secrets, request.workspaceId);
   } catch (error) {
     throw new DiscountRefused(error instanceof Error ? error.message : String(error));
   }
   // Stripe codes take letters, digits and dashes.
   const prefix = terms.codePrefix?.replaceAll('_', '-');
-  const code = discountCode(prefix, providerSecrets()!.derive(`discount-code:${request.runId}:${request.stepId}`, 10));
+  const code = discountCode(prefix, request.integrations.secrets!.derive(`discount-code:${request.runId}:${request.stepId}`, 10));
   const { subscriber } = request;
   try {
-    const created = await createStripeDiscount({
+    const created = await createStripeDiscount(request.integrations.stripe, {
       secretKey,
       idempotencyKey: `stepwise-${request.runId}-${request.stepId}`,
       code,
@@ -125,13 +131,13 @@ async function issueShopify(request: DiscountRequest, expiresAt: Date | null): P
   const { terms, subscriber } = request;
   let credentials: { shopDomain: string; accessToken: string };
   try {
-    credentials = await shopifyCredentials(request.secrets, request.workspaceId);
+    credentials = await shopifyCredentials(request.secrets, request.integrations.secrets, request.workspaceId);
   } catch (error) {
     throw new DiscountRefused(error instanceof Error ? error.message : String(error));
   }
-  const code = discountCode(terms.codePrefix, providerSecrets()!.derive(`discount-code:${request.runId}:${request.stepId}`, 10));
+  const code = discountCode(terms.codePrefix, request.integrations.secrets!.derive(`discount-code:${request.runId}:${request.stepId}`, 10));
   try {
-    const created = await createShopifyDiscount({
+    const created = await createShopifyDiscount(request.integrations.shopify, {
       ...credentials,
       code,
       title: `${(terms.name ?? terms.label)?.trim() || 'Stepwise discount'} (${code})`,

@@ -21,11 +21,6 @@ export interface ShopifySettings {
 }
 
 export const DEFAULT_SHOPIFY_API_VERSION = '2026-10';
-let settings: ShopifySettings = { apiVersion: DEFAULT_SHOPIFY_API_VERSION };
-
-export function configureShopify(next: ShopifySettings): void {
-  settings = { ...next };
-}
 
 /** `name.myshopify.com`: the shop's permanent domain (custom domains do not serve the Admin API). */
 export const SHOPIFY_DOMAIN_PATTERN = /^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$/;
@@ -37,7 +32,7 @@ export class ShopifyRefusal extends Error {}
 /** Worth trying again later: the network, throttling (429), Shopify's own faults (5xx). */
 export class ShopifyUnavailable extends Error {}
 
-function client(shopDomain: string, accessToken: string) {
+function client(settings: ShopifySettings, shopDomain: string, accessToken: string) {
   const override = settings.apiUrl?.replace(/\/+$/, '');
   return createAdminApiClient({
     storeDomain: shopDomain,
@@ -122,8 +117,8 @@ export interface ShopifyDiscount {
   existed: boolean;
 }
 
-export async function createShopifyDiscount(request: ShopifyDiscountRequest): Promise<ShopifyDiscount> {
-  const shop = client(request.shopDomain, request.accessToken);
+export async function createShopifyDiscount(settings: ShopifySettings, request: ShopifyDiscountRequest): Promise<ShopifyDiscount> {
+  const shop = client(settings, request.shopDomain, request.accessToken);
   const customerId = request.customer ? await findOrCreateCustomer(shop, request.customer) : null;
 
   const found = await call<{ codeDiscountNodeByCode: { id: string } | null }>(shop, DISCOUNT_BY_CODE, { code: request.code });

@@ -5,7 +5,6 @@
 // second coupon. The endpoint is configurable (STRIPE_API_HOST/PORT/PROTOCOL).
 import Stripe from 'stripe';
 import type { DiscountTerms } from '../domain/sequence-input.js';
-import { secretBox, type SecretBox } from './secret-box.js';
 
 export interface StripeSettings {
   /** STEPWISE_SECRET: encrypts stored keys; unset means Stripe cannot be connected. */
@@ -15,23 +14,11 @@ export interface StripeSettings {
   protocol: 'http' | 'https';
 }
 
-let settings: StripeSettings = { host: 'api.stripe.com', port: 443, protocol: 'https' };
-let box: SecretBox | null = null;
-
-export function configureStripe(next: StripeSettings): void {
-  settings = { ...next };
-  box = next.secret ? secretBox(next.secret) : null;
-}
-
-/** The box sealing provider secrets, or null when STEPWISE_SECRET is not set. */
-export function providerSecrets(): SecretBox | null {
-  return box;
-}
 
 /** sk_test_…, sk_live_… or a restricted key rk_test_… / rk_live_…. */
 export const STRIPE_KEY_PATTERN = /^(sk|rk)_(test|live)_[A-Za-z0-9]{16,247}$/;
 
-function client(secretKey: string): Stripe {
+function client(settings: StripeSettings, secretKey: string): Stripe {
   return new Stripe(secretKey, {
     host: settings.host,
     port: settings.port,
@@ -64,8 +51,8 @@ export interface StripeDiscount {
   customerId: string | null;
 }
 
-export async function createStripeDiscount(request: StripeDiscountRequest): Promise<StripeDiscount> {
-  const stripe = client(request.secretKey);
+export async function createStripeDiscount(settings: StripeSettings, request: StripeDiscountRequest): Promise<StripeDiscount> {
+  const stripe = client(settings, request.secretKey);
   const { terms } = request;
   const key = (what: string) => ({ idempotencyKey: `${request.idempotencyKey}-${what}` });
 

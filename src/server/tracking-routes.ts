@@ -16,7 +16,7 @@ import { escapeHtml } from '../domain/escape-html.js';
 import { PREVIEW_MESSAGE_ID, TRACKING_PREFIX, verifyTrackingPath } from '../domain/tracking-links.js';
 import type { Logger } from '../logger.js';
 import { forWorkspace, type Runtime } from '../runtime.js';
-import { recordFeedback, recordUnsubscribe, trackedMessageExists, trackingKeys, type FeedbackOutcome } from '../services/tracking.js';
+import { recordFeedback, recordUnsubscribe, trackedMessageExists, type FeedbackOutcome } from '../services/tracking.js';
 import { linkFact, type TrackingRecorder } from '../services/tracking-recorder.js';
 
 /** Pages here run no script, load nothing but inline styles, and post only to themselves. */
@@ -74,7 +74,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | n
 }
 
 async function serveLink(req: IncomingMessage, res: ServerResponse, runtime: Runtime, recorder: TrackingRecorder): Promise<void> {
-  const { key } = await trackingKeys();
+  const { key } = await runtime.tracking.keys();
   const target = verifyTrackingPath(key, req.url!);
   if (!target) {
     res.writeHead(404, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('This link is not valid.');

@@ -5,7 +5,7 @@ import { transaction } from '../db/transaction.js';
 import type { Tx } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
 import { SHOPIFY_DOMAIN_PATTERN, SHOPIFY_TOKEN_PATTERN } from '../integrations/shopify.js';
-import { providerSecrets, STRIPE_KEY_PATTERN } from '../integrations/stripe.js';
+import { STRIPE_KEY_PATTERN } from '../integrations/stripe.js';
 import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
@@ -16,7 +16,7 @@ const stripeKeySchema = z
   .regex(STRIPE_KEY_PATTERN, { message: 'must be a Stripe secret key (sk_test_…, sk_live_…) or restricted key (rk_…)' });
 
 export async function connectStripe(actor: Caller, rawSecretKey: unknown): Promise<void> {
-  const box = providerSecrets();
+  const box = actor.runtime.integrations.secrets;
   if (!box) {
     throw new UserError(
       'Stripe cannot be connected: the server has no STEPWISE_SECRET to encrypt the key with',
@@ -52,7 +52,7 @@ const shopifyInputSchema = z.object({
 
 /** Stores the shop and its Admin API token (sealed like Stripe's key, bound to the workspace). */
 export async function connectShopify(actor: Caller, raw: { shopDomain: unknown; accessToken: unknown }): Promise<void> {
-  const box = providerSecrets();
+  const box = actor.runtime.integrations.secrets;
   if (!box) {
     throw new UserError(
       'Shopify cannot be connected: the server has no STEPWISE_SECRET to encrypt the token with',

@@ -14,7 +14,6 @@ import type { Db } from '../db/client.js';
 import type { Step } from '../generated/prisma/client.js';
 import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
-import { trackingKeys } from './tracking.js';
 import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
@@ -86,7 +85,7 @@ export async function previewSequence(actor: Caller, rawInput: unknown): Promise
       transactional: sequence.transactional,
       workspaceId: actor.workspaceId,
       messageId: PREVIEW_MESSAGE_ID,
-      keys: await trackingKeys(),
+      keys: await actor.runtime.tracking.keys(),
     });
     results.push({ step, dueAfterSeconds: elapsed, dueAt: due, ...rendered });
   }

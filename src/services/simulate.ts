@@ -25,7 +25,6 @@ import { PREVIEW_MESSAGE_ID } from '../domain/tracking-links.js';
 import { loadStartFacts } from '../engine/start-run.js';
 import type { Sequence, Step } from '../generated/prisma/client.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
-import { trackingKeys } from '../mail/tracking-keys.js';
 import { subscriberInputSchema } from './audience.js';
 import { parseInput, UserErrors } from './user-input.js';
 
@@ -319,7 +318,7 @@ export async function simulateSequence(actor: Caller, rawInput: unknown): Promis
       transactional,
       workspaceId: actor.workspaceId,
       messageId: PREVIEW_MESSAGE_ID,
-      keys: await trackingKeys(),
+      keys: await actor.runtime.tracking.keys(),
     });
     return rendered;
   };

@@ -17,7 +17,6 @@ import { recordReply } from './runs.js';
 import type { Actor, Caller } from '../auth/actor.js';
 
 // The link key (src/mail/tracking-keys.ts) and the stats wake-up (src/engine/run-status.ts) live below the engine.
-export { configureTracking, trackingKeys } from '../mail/tracking-keys.js';
 
 // ---------------------------------------------------------------------------
 // Message facts

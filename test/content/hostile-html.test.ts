@@ -5,7 +5,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trackingUrl } from '../../src/domain/tracking-links.js';
 import { PREVIEW_CSP } from '../../src/server/preview-route.js';
-import { configureTracking, trackingKeys } from '../../src/services/tracking.js';
 import { useTestEngine } from '../helpers/engine.js';
 
 const t = await useTestEngine();
@@ -67,7 +66,7 @@ const hrefs = (html: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) =>
 beforeAll(async () => {
   const port = await t.app.start(0, '127.0.0.1');
   base = `http://127.0.0.1:${port}`;
-  configureTracking({ publicUrl: base });
+  t.runtime.tracking.configure({ publicUrl: base });
   ws = await t.workspace();
 });
 
@@ -169,7 +168,7 @@ describe('tracking links', () => {
     await t.smtp.waitFor(3);
     const message = await t.prisma.message.findFirstOrThrow({ where: { to: 'bob@example.com' } });
     expect(message.workspaceId).toBe(other.workspaceId);
-    const keys = await trackingKeys();
+    const keys = await t.runtime.tracking.keys();
     const events = () => t.prisma.messageEvent.count({ where: { messageId: message.id } });
 
     const forA = (kind: 'open' | 'click' | 'unsubscribe') =>

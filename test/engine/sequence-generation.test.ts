@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../src/engine/queues.js';
 import { workGenerateSequence } from '../../src/engine/workers.js';
-import { configureGenerator } from '../../src/generation/generator.js';
+import { createGenerator } from '../../src/generation/generator.js';
 import { startChatCompletionsServer, type ChatCompletionsServer } from '../helpers/chat-completions-server.js';
 import { useTestEngine } from '../helpers/engine.js';
 
@@ -16,11 +16,11 @@ beforeAll(async () => {
   llm = await startChatCompletionsServer();
 });
 afterAll(async () => {
-  configureGenerator({});
+  t.runtime.generator = createGenerator({});
   await llm.close();
 });
 afterEach(() => {
-  configureGenerator({});
+  t.runtime.generator = createGenerator({});
   llm.requests.length = 0;
   llm.answers.length = 0;
 });
@@ -139,7 +139,7 @@ describe('with the built-in writer', () => {
 
 describe('with a language model (OpenAI-compatible chat completions)', () => {
   const point = (timeoutMs = 10_000) =>
-    configureGenerator({ baseUrl: llm.baseUrl, apiKey: 'sk-test-key', model: 'test-model', timeoutMs });
+    t.runtime.generator = createGenerator({ baseUrl: llm.baseUrl, apiKey: 'sk-test-key', model: 'test-model', timeoutMs });
 
   it('asks the model for JSON with the goal, and writes its emails: DONE', async () => {
     point();

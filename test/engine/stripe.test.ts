@@ -2,7 +2,6 @@
 // with provider STRIPE against a local Stripe-speaking server on 127.0.0.1.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { discountCode } from '../../src/engine/execute-step.js';
-import { configureStripe } from '../../src/integrations/stripe.js';
 import { secretBox } from '../../src/integrations/secret-box.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { startStripeServer, type RecordedRequest } from '../helpers/stripe-server.js';
@@ -13,10 +12,10 @@ const STRIPE_KEY = 'sk_test_51StepwiseTestKey0123456789abcdef';
 
 const t = await useTestEngine();
 const stripe = await startStripeServer({ acceptKeys: [STRIPE_KEY] });
-const withSecret = () => configureStripe({ secret: SECRET, host: '127.0.0.1', port: stripe.port, protocol: 'http' });
+const withSecret = () => t.runtime.integrations.configure({ stripe: { secret: SECRET, host: '127.0.0.1', port: stripe.port, protocol: 'http' } });
 withSecret();
 afterAll(async () => {
-  configureStripe({ host: 'api.stripe.com', port: 443, protocol: 'https' });
+  t.runtime.integrations.configure({ stripe: { host: 'api.stripe.com', port: 443, protocol: 'https' } });
   await stripe.close();
 });
 
@@ -67,7 +66,7 @@ describe('connectStripe', () => {
   });
 
   it('is a clear error when the server has no STEPWISE_SECRET, and stores nothing', async () => {
-    configureStripe({ host: '127.0.0.1', port: stripe.port, protocol: 'http' });
+    t.runtime.integrations.configure({ stripe: { host: '127.0.0.1', port: stripe.port, protocol: 'http' } });
     const ws = await t.workspace();
     const res = await ws.gql(CONNECT, { key: STRIPE_KEY });
     expect(res.data.connectStripe.connected).toBe(false);

@@ -10,7 +10,6 @@ import WebSocket from 'ws';
 import { encodeId, parseId } from '../../src/domain/public-id.js';
 import { schema } from '../../src/graphql/schema.js';
 import { shopifyCredentials, stripeSecretKey } from '../../src/integrations/discounts.js';
-import { configureStripe } from '../../src/integrations/stripe.js';
 import { useTestApp, type GqlResult } from '../helpers/app.js';
 
 const t = await useTestApp();
@@ -188,7 +187,7 @@ describe('change feed', () => {
 
 describe('integrations', () => {
   it("the live workspace's Stripe and Shopify connections are not the twin's until connected in it", async () => {
-    configureStripe({ secret: 'stepwise-test-secret-0123456789', host: '127.0.0.1', port: 9, protocol: 'http' });
+    t.runtime.integrations.configure({ stripe: { secret: 'stepwise-test-secret-0123456789', host: '127.0.0.1', port: 9, protocol: 'http' } });
     const connect = `mutation($k: String!) {
       s: connectStripe(secretKey: $k) { connected errors { code } }
       p: connectShopify(shopDomain: "live.myshopify.com", accessToken: "shpat_0123456789abcdef0123456789abcdef") { connected errors { code } }
@@ -196,14 +195,14 @@ describe('integrations', () => {
     const res = await live.gql(connect, { k: 'sk_test_51StepwiseLiveKey0123456789abcdef' });
     expect(res.data).toEqual({ s: { connected: true, errors: [] }, p: { connected: true, errors: [] } });
     // What a discount step of the twin would use: nothing.
-    await expect(stripeSecretKey(t.prisma, test.workspaceId)).rejects.toThrow('Stripe is not connected');
-    await expect(shopifyCredentials(t.prisma, test.workspaceId)).rejects.toThrow('Shopify is not connected');
-    expect(await stripeSecretKey(t.prisma, live.workspaceId)).toBe('sk_test_51StepwiseLiveKey0123456789abcdef');
+    await expect(stripeSecretKey(t.prisma, t.runtime.integrations.secrets, test.workspaceId)).rejects.toThrow('Stripe is not connected');
+    await expect(shopifyCredentials(t.prisma, t.runtime.integrations.secrets, test.workspaceId)).rejects.toThrow('Shopify is not connected');
+    expect(await stripeSecretKey(t.prisma, t.runtime.integrations.secrets, live.workspaceId)).toBe('sk_test_51StepwiseLiveKey0123456789abcdef');
 
     const own = await test.gql(connect, { k: 'sk_test_51StepwiseTwinKey0123456789abcdef' });
     expect(own.data).toEqual({ s: { connected: true, errors: [] }, p: { connected: true, errors: [] } });
-    expect(await stripeSecretKey(t.prisma, test.workspaceId)).toBe('sk_test_51StepwiseTwinKey0123456789abcdef');
-    expect(await stripeSecretKey(t.prisma, live.workspaceId)).toBe('sk_test_51StepwiseLiveKey0123456789abcdef');
-    configureStripe({ host: 'api.stripe.com', port: 443, protocol: 'https' });
+    expect(await stripeSecretKey(t.prisma, t.runtime.integrations.secrets, test.workspaceId)).toBe('sk_test_51StepwiseTwinKey0123456789abcdef');
+    expect(await stripeSecretKey(t.prisma, t.runtime.integrations.secrets, live.workspaceId)).toBe('sk_test_51StepwiseLiveKey0123456789abcdef');
+    t.runtime.integrations.configure({ stripe: { host: 'api.stripe.com', port: 443, protocol: 'https' } });
   });
 });

@@ -2,8 +2,6 @@
 // guard, and CREATE_DISCOUNT steps with provider SHOPIFY through the official
 // Admin API client against a local Shopify-speaking server on 127.0.0.1.
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { configureShopify } from '../../src/integrations/shopify.js';
-import { configureStripe } from '../../src/integrations/stripe.js';
 import { secretBox } from '../../src/integrations/secret-box.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { startShopifyServer } from '../helpers/shopify-server.js';
@@ -16,13 +14,13 @@ const SHOP = 'stepwise-test.myshopify.com';
 const t = await useTestEngine();
 const shopify = await startShopifyServer({ accessToken: TOKEN });
 // Provider secrets are sealed with the box configured for Stripe (one box for every provider).
-const withSecret = () => configureStripe({ secret: SECRET, host: '127.0.0.1', port: 9, protocol: 'http' });
-configureShopify({ apiUrl: shopify.url, apiVersion: '2026-10' });
+const withSecret = () => t.runtime.integrations.configure({ stripe: { secret: SECRET, host: '127.0.0.1', port: 9, protocol: 'http' } });
+t.runtime.integrations.configure({ shopify: { apiUrl: shopify.url, apiVersion: '2026-10' } });
 withSecret();
 beforeEach(() => withSecret());
 afterAll(async () => {
-  configureStripe({ host: 'api.stripe.com', port: 443, protocol: 'https' });
-  configureShopify({ apiVersion: '2026-10' });
+  t.runtime.integrations.configure({ stripe: { host: 'api.stripe.com', port: 443, protocol: 'https' } });
+  t.runtime.integrations.configure({ shopify: { apiVersion: '2026-10' } });
   await shopify.close();
 });
 

@@ -1,14 +1,13 @@
 // Shared by the tracking tests: the engine, tracking links pointing at the test
 // server's real port, and a two-email sequence whose first email carries links.
 import { expect } from 'vitest';
-import { configureTracking } from '../../src/services/tracking.js';
 import { useTestEngine } from '../helpers/engine.js';
 
 export async function useTrackingEngine() {
   const t = await useTestEngine();
   const port = await t.app.start(0, '127.0.0.1');
   const base = `http://127.0.0.1:${port}`;
-  configureTracking({ publicUrl: base });
+  t.runtime.tracking.configure({ publicUrl: base });
   const ws = await t.workspace();
 
   async function sequence(name: string, extra: Record<string, unknown> = {}) {

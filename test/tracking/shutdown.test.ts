@@ -9,7 +9,6 @@ import { trackingUrl } from '../../src/domain/tracking-links.js';
 import { createLogger } from '../../src/logger.js';
 import { createRuntime } from '../../src/runtime.js';
 import { buildApp } from '../../src/server/app.js';
-import { configureTracking, trackingKeys } from '../../src/services/tracking.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -75,8 +74,8 @@ describe('opens and clicks across a graceful stop', () => {
   it('every open answered and every click taken in before the stop is written, in two statements', async () => {
     const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
     const port = await app.start(0, '127.0.0.1');
-    configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
-    const keys = await trackingKeys();
+    runtime.tracking.configure({ publicUrl: `http://127.0.0.1:${port}` });
+    const keys = await runtime.tracking.keys();
     const { workspaceId, stepId, ids } = await messages(30);
     const opened = ids.slice(0, 20);
     const clicked = ids.slice(20);
@@ -118,8 +117,8 @@ describe('opens and clicks across a graceful stop', () => {
   it('a write that fails is retried: nothing lost, nothing twice, first times kept', async () => {
     const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 }, tracking: { retryMs: 10 } });
     const port = await app.start(0, '127.0.0.1');
-    configureTracking({ publicUrl: `http://127.0.0.1:${port}` });
-    const keys = await trackingKeys();
+    runtime.tracking.configure({ publicUrl: `http://127.0.0.1:${port}` });
+    const keys = await runtime.tracking.keys();
     const { workspaceId, stepId, ids } = await messages(10);
     const held = await holdRows(ids);
 
