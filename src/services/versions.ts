@@ -95,6 +95,8 @@ async function publish(actor: Caller, id: string, rawInput: unknown, toVersion: 
     transaction(actor.runtime, async (tx) => {
         // The sequence row first (edits and status changes queue behind it; new runs wait, see start-run.ts), then its runs.
         const live = await liveSequence(tx, actor, id, lock);
+        // A locked sequence keeps its definition until unlocked (a dry run still shows what a publish would do).
+        if (lock) refuseIfLocked(live);
         const version = live.version + 1;
         const target = toVersion === null ? await draftTarget(actor.runtime, tx, live, version, lock) : await rollbackTarget(actor.runtime, tx, live, toVersion, version, lock);
         const planned = await planOpenRuns(tx, live.id, target.to, input.runs, actor.runtime.clock.now(), lock);

@@ -249,6 +249,19 @@ describe('refusals', () => {
     ]);
     const listed = await gql(`{ sequences(first: 100) { edges { node { id } } } }`, {});
     expect(listed.sequences.edges.map((e: any) => e.node.id)).not.toContain(draftId);
+    // The draft is simulated and previewed like any saved sequence.
+    const simulated = await gql(`mutation($input: SimulateSequenceInput!) { simulateSequence(input: $input) { finalStatus timeline { step { subject } } ${ERRORS} } }`, {
+      input: { sequenceId: draftId },
+    });
+    expect(simulated.simulateSequence).toMatchObject({ errors: [], finalStatus: 'COMPLETED' });
+    expect(simulated.simulateSequence.timeline.flatMap((e: any) => (e.step ? [e.step.subject] : []))).toContain('R2');
+    const preview = await gql(`query($id: ID!) { previewSequence(sequenceId: $id) { subject } }`, { id: draftId });
+    expect(preview.previewSequence.map((p: any) => p.subject)).toEqual(['R2']);
+    // A locked sequence is not published (its dry run still answers).
+    await gql(`mutation($id: ID!) { lockSequence(id: $id) { ${ERRORS} } }`, { id });
+    expect((await publish(id)).errors).toEqual([]);
+    expect((await publish(id, { dryRun: false })).errors).toEqual([expect.objectContaining({ code: 'SEQUENCE_LOCKED' })]);
+    expect(await sequenceOf(id)).toMatchObject({ version: 1, steps: [{ subject: 'R1' }] });
   });
 });
 
