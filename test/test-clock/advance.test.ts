@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { useTestEngine } from '../helpers/engine.js';
 import { drained } from '../helpers/jobs.js';
 import { testWorkspace } from '../helpers/test-clock.js';
+import { releaseQueued } from '../../src/engine/release-queued.js';
+import { sweepInactivity } from '../../src/engine/inactivity.js';
 import { engineApi, email, HOUR, DAY } from '../engine/support.js';
 
 const t = await useTestEngine();
@@ -125,5 +127,26 @@ describe('advanceTestClock and INACTIVITY', () => {
     expect((await ws.advance({ by: 'P10D' })).testClock?.status).toBe('READY');
     const messages = await sentAt(ws);
     expect(messages.map((m) => [m.subject, m.sentAt])).toEqual([['We miss you', new Date(T0.getTime() + 5 * DAY + 1).toISOString()]]);
+  });
+});
+
+describe('the live schedules leave test workspaces to their clocks', () => {
+  it('the day roll-over release and the inactivity sweep on wall time start nothing in a test workspace', async () => {
+    const ws = await testWorkspace(t, T0, 'scheduled');
+    const api = engineApi(t, ws as any);
+    const throttled = await api.sequence({ name: 'Throttled', trigger: 'EVENT_RECEIVED', eventName: 'join', throttleMaxAddsPerDay: 1, steps: [email('Hi')] });
+    await api.sequence({ name: 'Idle', trigger: 'INACTIVITY', inactiveDays: 1, steps: [email('Still there?')] });
+    await api.track({ event: 'join', email: 'a@example.com' });
+    const queued = (await api.track({ event: 'join', email: 'b@example.com' })).enrollments[0]!;
+    expect(queued.status).toBe('QUEUED');
+    // On wall time (months after T0) a live release would start the queued run and the sweep would find both idle.
+    expect(await releaseQueued(t.runtime)).toBe(0);
+    expect(await sweepInactivity(t.runtime)).toBe(0);
+    expect((await api.run(queued.id)).status).toBe('QUEUED');
+    expect((await api.runs(throttled)).map((r) => r.status).sort()).toEqual(['ACTIVE', 'QUEUED']);
+    // Its own clock does both: the release at midnight UTC, the idle runs a day after the last activity.
+    await ws.advance({ by: 'P2D' });
+    expect((await api.run(queued.id)).status).toBe('COMPLETED');
+    expect((await sentAt(ws)).map((m) => m.subject).sort()).toEqual(['Hi', 'Hi', 'Still there?', 'Still there?']);
   });
 });
