@@ -3,13 +3,14 @@
 // message exists in the link's workspace). The buffer is written by one statement
 // per flush (group commit): while one flush runs, the next requests gather, so a
 // busy server writes hundreds of facts per statement and an idle one writes each
-// at once. One flush at a time per process, in arrival order, so a click's answer
-// also means every open before it is recorded.
+// at once. Two flushes may run at once (a click need not wait for the one running
+// when it came); they answer in the order they began, so a click's answer also
+// means every open before it is recorded.
 //
 // Nothing answered is lost on a graceful stop: `close()` (from the app's stop,
 // after the HTTP drain) writes what is left. A failed flush keeps its facts and is
-// retried with backoff. What a crash loses is only what arrived since the last
-// flush began (milliseconds of pixels; clicks are answered only once written).
+// retried with backoff. What a crash loses is only what was not written yet
+// (milliseconds of pixels; clicks are answered only once written).
 import { randomBytes } from 'node:crypto';
 import { poolOf } from '../db/client.js';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
@@ -58,6 +59,8 @@ export interface TrackingRecorderOptions {
   maxBacklog?: number;
   /** Unwritten facts kept at most (the database is away): beyond, new ones are refused, not kept. */
   maxBuffered?: number;
+  /** Flushes running at once (each waits its turn to answer). */
+  concurrency?: number;
   /** A failed flush is retried after this, doubling up to 5 s. */
   retryMs?: number;
   onError?: (error: unknown) => void;
@@ -65,7 +68,9 @@ export interface TrackingRecorderOptions {
 
 /**
  * One statement: the facts of messages that exist (in the link's workspace) become
- * MessageEvents; each message keeps its first open and click times and moves its
+ * MessageEvents; each message keeps its first open and click times (the earliest,
+ * even when a later fact was written first: two flushes may run at once, and a
+ * failed one is retried) and moves its
  * status forward; the stats counters follow by trigger; stats subscribers of the
  * workspaces get one NOTIFY each. Rows are locked in id order (no deadlock with a
  * flush of another process), and only those that change.
@@ -81,13 +86,14 @@ const RECORD_LINK_FACTS = `
     SELECT message_id, min(at) AS opened_at, min(at) FILTER (WHERE type = 'CLICK') AS clicked_at FROM f GROUP BY message_id
   ), locked AS (
     SELECT m.id FROM "Message" m JOIN first ON first.message_id = m.id
-    WHERE m."openedAt" IS NULL OR (first.clicked_at IS NOT NULL AND m."clickedAt" IS NULL)
+    WHERE m."openedAt" IS NULL OR first.opened_at < m."openedAt"
+      OR (first.clicked_at IS NOT NULL AND (m."clickedAt" IS NULL OR first.clicked_at < m."clickedAt"))
       OR m.status::text = ANY(CASE WHEN first.clicked_at IS NULL THEN $8::text[] ELSE $9::text[] END)
     ORDER BY m.id FOR NO KEY UPDATE OF m
   ), updated AS (
     UPDATE "Message" m SET
-      "openedAt" = COALESCE(m."openedAt", first.opened_at),
-      "clickedAt" = COALESCE(m."clickedAt", first.clicked_at),
+      "openedAt" = LEAST(m."openedAt", first.opened_at),
+      "clickedAt" = LEAST(m."clickedAt", first.clicked_at),
       status = CASE
         WHEN first.clicked_at IS NOT NULL AND m.status::text = ANY($9::text[]) THEN 'CLICKED'::"MessageStatus"
         WHEN m.status::text = ANY($8::text[]) THEN 'OPENED'::"MessageStatus"
@@ -116,7 +122,10 @@ const CLICK_FROM = statusesBefore('CLICKED');
 
 export class TrackingRecorder {
   private pending: Entry[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Flushes running; their waiters are answered in the order the flushes began. */
+  private inFlight = 0;
+  private answered: Promise<void> = Promise.resolve();
+  private kickScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private written = 0;
@@ -124,6 +133,7 @@ export class TrackingRecorder {
   private readonly maxBatch: number;
   private readonly maxBacklog: number;
   private readonly maxBuffered: number;
+  private readonly concurrency: number;
   private readonly retryMs: number;
 
   constructor(
@@ -133,6 +143,7 @@ export class TrackingRecorder {
     this.maxBatch = options.maxBatch ?? 1000;
     this.maxBacklog = options.maxBacklog ?? 20_000;
     this.maxBuffered = Math.max(options.maxBuffered ?? 100_000, this.maxBacklog);
+    this.concurrency = options.concurrency ?? 2;
     this.retryMs = options.retryMs ?? 100;
   }
 
@@ -157,13 +168,13 @@ export class TrackingRecorder {
     if (this.pending.length >= this.maxBuffered) return Promise.reject(new TrackingBufferFull(this.pending.length));
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ fact, waiter: { resolve, reject } });
-      this.kick();
+      this.scheduleKick();
     });
   }
 
   /** Resolves when every fact queued so far is written (tests, and stop). */
   settled(): Promise<void> {
-    if (!this.pending.length && !this.flushing) return Promise.resolve();
+    if (!this.pending.length && !this.inFlight) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -173,37 +184,51 @@ export class TrackingRecorder {
    */
   async close(timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while ((this.pending.length || this.flushing) && Date.now() < deadline) {
-      if (!this.flushing && !this.retryTimer) this.kick();
-      await Promise.race([this.flushing ?? delay(50), delay(Math.min(deadline - Date.now(), 1000), undefined, { ref: false })]);
+    while ((this.pending.length || this.inFlight) && Date.now() < deadline) {
+      this.kick();
+      await Promise.race([this.settled(), delay(Math.min(deadline - Date.now(), 50), undefined, { ref: false })]);
     }
     return this.pending.length;
   }
 
-  private kick() {
-    if (this.flushing || this.retryTimer) return;
-    this.flushing = this.flushAll().finally(() => {
-      this.flushing = null;
-      if (this.pending.length && !this.retryTimer) this.kick();
-      else if (!this.pending.length) for (const resolve of this.idle.splice(0)) resolve();
+  /** Kicks after the current tick, so the requests of one tick share a flush. */
+  private scheduleKick() {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    void setImmediate().then(() => {
+      this.kickScheduled = false;
+      this.kick();
     });
   }
 
-  private async flushAll(): Promise<void> {
-    // Let the requests of this tick join the first batch.
-    await setImmediate();
-    while (this.pending.length) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      let found: Set<number>;
-      try {
-        found = await this.write(batch.map((e) => e.fact));
-      } catch (error) {
+  /** Starts flushes while there are facts and a free slot (none while a retry waits). */
+  private kick() {
+    while (this.pending.length && this.inFlight < this.concurrency && !this.retryTimer) {
+      this.flush(this.pending.splice(0, this.maxBatch));
+    }
+  }
+
+  private flush(batch: Entry[]) {
+    this.inFlight++;
+    const earlier = this.answered;
+    const outcome = this.write(batch.map((e) => e.fact)).then(
+      (found) => ({ found }),
+      (error: unknown) => ({ error }),
+    );
+    // A click is answered only once every flush begun before its own is done, so its
+    // answer also means the opens before it are written (unless their write failed).
+    this.answered = outcome.then(async (result) => {
+      await earlier;
+      if ('found' in result) {
+        this.failures = 0;
+        batch.forEach((entry, i) => entry.waiter?.resolve(result.found.has(i)));
+      } else {
         // The facts stay (first in line); whoever waited gets the error now.
-        for (const entry of batch) entry.waiter?.reject(error);
+        for (const entry of batch) entry.waiter?.reject(result.error);
         this.pending.unshift(...batch.map((e) => ({ fact: e.fact })));
         this.failures++;
-        this.options.onError?.(error);
-        this.retryTimer = setTimeout(
+        this.options.onError?.(result.error);
+        this.retryTimer ??= setTimeout(
           () => {
             this.retryTimer = null;
             this.kick();
@@ -211,20 +236,13 @@ export class TrackingRecorder {
           Math.min(this.retryMs * 2 ** (this.failures - 1), 5000),
         );
         this.retryTimer.unref();
-        return;
       }
-      this.failures = 0;
-      batch.forEach((entry, i) => entry.waiter?.resolve(found.has(i)));
-    }
+      this.inFlight--;
+      this.kick();
+      if (!this.pending.length && !this.inFlight) for (const resolve of this.idle.splice(0)) resolve();
+    });
   }
 
-  /**
-   * One statement: the facts of messages that exist (in the link's workspace) become
-   * MessageEvents; each message keeps its first open and click times and moves its
-   * status forward; the stats counters follow by trigger; stats subscribers of the
-   * workspaces get one NOTIFY each. Rows are locked in id order (no deadlock with a
-   * flush of another process), and only those that change.
-   */
   private async write(facts: LinkFact[]): Promise<Set<number>> {
     const random = randomBytes(10 * facts.length);
     const params = [
