@@ -3,6 +3,7 @@
 // KEEP, rollback, refusals, and a publish racing the engine's sends.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ParsedMail } from 'mailparser';
+import { decodeId } from '../../src/domain/public-id.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { advanceAndSettle, DAY, email, engineApi, HOUR, recipient, settle } from './support.js';
 
@@ -313,4 +314,25 @@ describe('a publish racing the engine', () => {
       ]);
     }
   }, 120_000);
+});
+
+describe('runs with nothing left', () => {
+  it('a publish completes them, logged with the reason "published vN"', async () => {
+    const id = await api.sequence({ name: 'Shorter', trigger: 'MANUAL', steps: [email('X1'), email('X2', { days: 1 })] });
+    await enrollMany(id, 'shorter', 3);
+    await settle(t);
+    const [x1] = (await draft(id, {})).sequence.steps;
+    expect((await draft(id, { steps: [{ id: x1.id, ...email('X1') }] })).errors).toEqual([]);
+    const dry = await publish(id);
+    expect(dry).toMatchObject({ completedCount: 3, movedCount: 0 });
+    expect(dry.moves.map((m: any) => [m.outcome, m.fromStep.position, m.toStep, m.dueAfter])).toEqual(Array(3).fill(['COMPLETED', 2, null, null]));
+    const done = await publish(id, { dryRun: false });
+    expect(done.moves.map(moveKey)).toEqual(dry.moves.map(moveKey));
+    const runs = await runsOf(id);
+    expect(runs.map((r) => [r.status, r.version])).toEqual(Array(3).fill(['COMPLETED', 2]));
+    const changes = await t.prisma.enrollmentChange.findMany({ where: { enrollmentId: { in: runs.map((r) => decodeId('Enrollment', r.id, [])) } } });
+    expect(changes.filter((c) => c.status === 'COMPLETED').map((c) => [c.previousStatus, c.reason])).toEqual(Array(3).fill(['ACTIVE', 'published v2']));
+    await advanceAndSettle(t, 2 * DAY);
+    for (const address of ['shorter-0', 'shorter-1', 'shorter-2']) expect(inbox().get(`${address}@versions.test`)).toEqual(['X1']);
+  });
 });
