@@ -9,7 +9,6 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createLogger } from './logger.js';
-import { buildApp } from './server/app.js';
 import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 import { createRuntime } from './runtime.js';
 
@@ -42,7 +41,8 @@ await runtime.start();
 const graphiqlApiKey = await provisionKeys(prisma);
 // Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY.
 if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ err: error }, 'change listener'));
-const app = serveHttp ? buildApp({ runtime, logger, graphiqlApiKey, settings: config }) : undefined;
+// Loaded only where it serves: a worker process does without the schema and the HTTP stack (memory).
+const app = serveHttp ? (await import('./server/app.js')).buildApp({ runtime, logger, graphiqlApiKey, settings: config }) : undefined;
 if (app) {
   const port = await app.start(config.PORT, config.HOST);
   logger.info({ host: config.HOST, port }, `Stepwise is listening: GraphiQL at http://localhost:${port}/graphql`);
