@@ -179,14 +179,15 @@ export class TrackingRecorder {
   }
 
   /**
-   * Writes everything still buffered, retrying at once on failure, for at most
-   * `timeoutMs`; returns how many facts could not be written (logged by the caller).
+   * Writes everything still buffered, retrying on failure, for at most `timeoutMs`
+   * (keeping the process alive meanwhile); returns how many facts could not be
+   * written (logged by the caller).
    */
   async close(timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while ((this.pending.length || this.inFlight) && Date.now() < deadline) {
       this.kick();
-      await Promise.race([this.settled(), delay(Math.min(deadline - Date.now(), 50), undefined, { ref: false })]);
+      await Promise.race([this.settled(), delay(Math.max(0, Math.min(deadline - Date.now(), 50)))]);
     }
     return this.pending.length;
   }
