@@ -25,12 +25,13 @@ const t = await useTestApp();
 type Ids = Record<'Sequence' | 'Step' | 'Subscriber' | 'Enrollment' | 'Event' | 'List' | 'Segment' | 'Message', string>;
 
 /** A workspace with one row of every node type. */
-async function populate(name: string): Promise<{ ws: Awaited<ReturnType<typeof t.workspace>>; ids: Ids }> {
+async function populate(name: string): Promise<{ ws: Awaited<ReturnType<typeof t.workspace>>; ids: Ids; notLive: string }> {
   const ws = await t.workspace(name);
   const res = await ws.gql(`mutation {
     l: createList(name: "Members") { id }
     s: upsertSubscriber(input: { email: "owner@${name}.test", tags: ["vip"] }) { subscriber { id } }
     q: createSequence(input: { name: "Seq", trigger: MANUAL, steps: [{ subject: "Hi", blocks: [{ type: "text", text: "x" }] }] }) { sequence { id steps { id } } }
+    n: createSequence(input: { name: "Not live", trigger: MANUAL }) { sequence { id } }
   }`);
   expect(res.errors).toBeUndefined();
   const sequence = res.data.q.sequence;
@@ -57,6 +58,8 @@ async function populate(name: string): Promise<{ ws: Awaited<ReturnType<typeof t
   });
   return {
     ws,
+    // Steps are edited directly only before a sequence goes live (then through its draft).
+    notLive: res.data.n.sequence.id,
     ids: {
       Sequence: sequence.id,
       Step: sequence.steps[0].id,
@@ -215,7 +218,7 @@ function extras(mutation: string, target: string): Record<string, unknown> {
     'createSequence:input.listId': { input: { trigger: 'CONTACT_ADDED' } },
     'createSequence:input.segmentId': { input: { trigger: 'SEGMENT_ENTERED' } },
     'createSequence:input.steps.id': { input: { steps: [step] } },
-    'updateSequence:input.steps.id': { input: { steps: [step] } },
+    'updateSequence:input.steps.id': { id: intruder.notLive, input: { steps: [step] } },
     'editSequenceDraft:input.steps.id': { input: { steps: [step] } },
   };
   return byTarget[`${mutation}:${target}`] ?? {};
