@@ -4,7 +4,7 @@
 // fresh, migrated database on it (`benchDatabase()`); `close()` drops it.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { connectDb, disconnectDb } from '../src/db/client.js';
+import { createPrismaClient } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { adminUrlFor, dropDatabase, ensureDatabase, freePort, startEmbeddedPostgres } from '../src/db/postgres.js';
 
@@ -29,13 +29,13 @@ export async function benchDatabase(options: { migrated?: boolean } = {}) {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   if (options.migrated ?? true) await migrate(url.toString());
-  const prisma = connectDb(url.toString(), { max: 20 });
+  const prisma = createPrismaClient(url.toString(), { max: 20 });
   return {
     url: url.toString(),
     prisma,
     where: benchWhere(),
     async close() {
-      await disconnectDb();
+      await prisma.$disconnect();
       await dropDatabase(admin, name);
     },
   };

@@ -4,7 +4,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureApiKey, generateApiKey } from './auth/api-keys.js';
 import { ConfigError, parseConfig, type Config } from './config.js';
-import { connectDb, disconnectDb } from './db/client.js';
 import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { PrismaClient } from './generated/prisma/client.js';
@@ -28,17 +27,14 @@ process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unha
 const database = await openDatabase(config, (line) => logger.warn({ postgres: line }));
 const applied = await migrate(database.url);
 if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
-// Each step batch holds a connection for its transaction: size the pool to the workers.
-// (connectDb also sets the process's db() accessor, still read by resolvers and the change feed.)
-const prisma = connectDb(database.url, { max: config.WORKER_CONCURRENCY + 5 });
 const serveHttp = config.STEPWISE_ROLE !== 'worker';
 const runJobs = config.STEPWISE_ROLE !== 'api';
 // The runtime holds the queue, mail, clock, tracking links, providers and draft writer.
 // API processes also start pg-boss: they insert jobs, in the same transactions as their writes.
-const runtime = createRuntime({ ...config, DATABASE_URL: database.url }, { db: prisma });
+const runtime = createRuntime({ ...config, DATABASE_URL: database.url });
 await runtime.start();
 
-const graphiqlApiKey = await provisionKeys(prisma);
+const graphiqlApiKey = await provisionKeys(runtime.db);
 // Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY.
 if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ err: error }, 'change listener'));
 // Loaded only where it serves: a worker process does without the schema and the HTTP stack (memory).
@@ -87,7 +83,6 @@ async function shutdown(signal: string) {
   // The step loops drain their hand-offs, then the queue stops and the relay gets a QUIT.
   await runtime.stop({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
   logger.info('stopped');
-  await disconnectDb();
   await database.stop();
   process.exit(0);
 }

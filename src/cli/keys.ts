@@ -4,7 +4,7 @@
 import { createTestKey, createWorkspaceWithKey } from '../auth/api-keys.js';
 import { systemClock } from '../clock.js';
 import { parseConfig } from '../config.js';
-import { connectDb, disconnectDb } from '../db/client.js';
+import { createPrismaClient } from '../db/client.js';
 import { openDatabase } from '../db/database.js';
 import { migrate } from '../db/migrate.js';
 import { encodeId } from '../domain/public-id.js';
@@ -20,7 +20,7 @@ if (command !== 'create' || !name) {
 const config = parseConfig();
 const database = await openDatabase(config);
 await migrate(database.url);
-const prisma = connectDb(database.url);
+const prisma = createPrismaClient(database.url);
 const { key, workspaceId } = await createWorkspaceWithKey(prisma, name);
 console.log(`Workspace "${name}" (${encodeId('Workspace', workspaceId)})`);
 console.log(`API key (shown once): ${key}`);
@@ -30,5 +30,5 @@ if (test) {
   console.log(`Test workspace (${encodeId('Workspace', twin.workspaceId)}), its clock frozen at ${frozenAt.toISOString()}`);
   console.log(`Test key (shown once): ${twin.key}`);
 }
-await disconnectDb();
+await prisma.$disconnect();
 await database.stop();

@@ -39,22 +39,3 @@ export function createPrismaClient(connectionString: string, options: ClientOpti
   }
   return client;
 }
-
-let current: PrismaClient | undefined;
-
-/** The process's one Prisma client, set at startup by connectDb. */
-export function db(): PrismaClient {
-  if (!current) throw new Error('database not connected: call connectDb first');
-  return current;
-}
-
-export function connectDb(connectionString: string, options?: ClientOptions): PrismaClient {
-  current = createPrismaClient(connectionString, options);
-  return current;
-}
-
-export async function disconnectDb(): Promise<void> {
-  const client = current;
-  current = undefined;
-  await client?.$disconnect();
-}

@@ -18,7 +18,7 @@
 // buffer per subscriber is one batch: a slow client slows only its own reads
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
-import { db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { announceChange, bumpChangeVersion, changeVersion, waitForChange } from './change-notifier.js';
@@ -80,9 +80,9 @@ export function decodeCursor(cursor: string, field: string[]): Cursor {
 }
 
 /** An old seq cursor names the same place: after the last pre-xid row with seq <= it (ids followed seq under the old lock). */
-async function resolveCursor(workspaceId: string, cursor: Cursor): Promise<bigint> {
+async function resolveCursor(db: Db, workspaceId: string, cursor: Cursor): Promise<bigint> {
   if ('position' in cursor) return cursor.position;
-  const [row] = await db().$queryRaw<{ id: bigint | null }[]>`
+  const [row] = await db.$queryRaw<{ id: bigint | null }[]>`
     SELECT max(id) AS id FROM "EnrollmentChange" WHERE "workspaceId" = ${workspaceId}::uuid AND xid = 0 AND seq <= ${cursor.legacySeq}`;
   return row?.id ?? 0n;
 }
@@ -113,7 +113,7 @@ interface ReadResult {
  * The horizon comes from the statement's own snapshot (pg_current_snapshot() is
  * the active snapshot), so it matches exactly the rows the statement sees.
  */
-async function readLog(filter: FeedFilter, after: bigint, limit: number, newest = false): Promise<ReadResult> {
+async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number, newest = false): Promise<ReadResult> {
   const conditions = [
     Prisma.sql`c."workspaceId" = ${filter.workspaceId}::uuid`,
     Prisma.sql`c.xid < h.horizon`,
@@ -123,7 +123,7 @@ async function readLog(filter: FeedFilter, after: bigint, limit: number, newest 
   if (filter.subscriberId) conditions.push(Prisma.sql`c."subscriberId" = ${filter.subscriberId}::uuid`);
   if (filter.statuses?.length) conditions.push(Prisma.sql`c.status::text = ANY(${filter.statuses}::text[])`);
   const order = newest ? Prisma.sql`c.xid DESC, c.id DESC` : Prisma.sql`c.xid, c.id`;
-  const raw = await db().$queryRaw<RawRow[]>`
+  const raw = await db.$queryRaw<RawRow[]>`
     SELECT c.id, c.xid, c.seq, c."workspaceId"::text AS "workspaceId", c."enrollmentId"::text AS "enrollmentId",
            c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c.status::text AS status,
            h.horizon,
@@ -168,7 +168,10 @@ class WorkspaceTail {
   private freshAt = -1;
   private refreshing: Promise<void> | undefined;
 
-  constructor(readonly workspaceId: string) {}
+  constructor(
+    private readonly db: Db,
+    readonly workspaceId: string,
+  ) {}
 
   /** Makes sure the tail holds every change announced up to `version`. */
   async ensureFresh(version: number): Promise<void> {
@@ -190,7 +193,7 @@ class WorkspaceTail {
   private async refresh(): Promise<void> {
     const filter = { workspaceId: this.workspaceId };
     if (this.head < 0n) {
-      const last = await readLog(filter, 0n, TAIL_SIZE, true);
+      const last = await readLog(this.db, filter, 0n, TAIL_SIZE, true);
       this.rows = last.rows;
       this.head = last.complete;
       // Fewer rows than the tail holds: it has the whole log, so even cursor 0 reads live.
@@ -199,7 +202,7 @@ class WorkspaceTail {
       return;
     }
     for (;;) {
-      const read = await readLog(filter, this.head, TAIL_SIZE);
+      const read = await readLog(this.db, filter, this.head, TAIL_SIZE);
       for (const row of read.rows) this.rows.push(row);
       if (read.complete > this.head) this.head = read.complete;
       if (this.rows.length > TAIL_SIZE) {
@@ -236,9 +239,9 @@ class WorkspaceTail {
 
 const tails = new Map<string, WorkspaceTail>();
 
-function useTail(workspaceId: string): WorkspaceTail {
+function useTail(db: Db, workspaceId: string): WorkspaceTail {
   let tail = tails.get(workspaceId);
-  if (!tail) tails.set(workspaceId, (tail = new WorkspaceTail(workspaceId)));
+  if (!tail) tails.set(workspaceId, (tail = new WorkspaceTail(db, workspaceId)));
   tail.users += 1;
   return tail;
 }
@@ -264,12 +267,12 @@ function matches(filter: FeedFilter, row: FeedRow): boolean {
   );
 }
 
-export async function* changeFeed(filter: FeedFilter, after: Cursor | null, signal?: AbortSignal): AsyncGenerator<FeedRow> {
-  const tail = useTail(filter.workspaceId);
+export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | null, signal?: AbortSignal): AsyncGenerator<FeedRow> {
+  const tail = useTail(db, filter.workspaceId);
   try {
     await tail.ensureFresh(changeVersion(filter.workspaceId));
     // Without a cursor the feed starts now: only changes read from here on.
-    let cursor = after ? await resolveCursor(filter.workspaceId, after) : tail.head;
+    let cursor = after ? await resolveCursor(db, filter.workspaceId, after) : tail.head;
     let version = changeVersion(filter.workspaceId);
     while (!signal?.aborted) {
       await tail.ensureFresh(version);
@@ -284,7 +287,7 @@ export async function* changeFeed(filter: FeedFilter, after: Cursor | null, sign
         if (cursor < head) cursor = head;
       } else {
         // Replay: read the log from the cursor on, a batch at a time.
-        const read = await readLog(filter, cursor, BATCH);
+        const read = await readLog(db, filter, cursor, BATCH);
         for (const row of read.rows) {
           cursor = row.position;
           yield row;

@@ -5,7 +5,7 @@
 // one query for that selection, and every other subscription with the same
 // selection gets the same object. Entries live as long as the rows they belong to
 // (a WeakMap on the feed's row objects), i.e. while the shared tail holds them.
-import { db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { EnrollmentChange, Prisma } from '../generated/prisma/client.js';
 import type { FeedRow } from './change-feed.js';
 
@@ -21,14 +21,14 @@ function shapesOf(row: FeedRow) {
   return shapes;
 }
 
-export async function loadChange(query: Query, row: FeedRow): Promise<EnrollmentChange> {
+export async function loadChange(db: Db, query: Query, row: FeedRow): Promise<EnrollmentChange> {
   const shape = JSON.stringify(query);
   const hit = shapesOf(row).get(shape);
   if (hit) return found(await hit, row);
   // This subscription (and the others) will ask for the rows read after this one next.
   const start = Math.max(0, row.batch.indexOf(row));
   const window = row.batch.slice(start, start + WINDOW).filter((r) => r === row || !shapesOf(r).has(shape));
-  const all = db()
+  const all = db
     .enrollmentChange.findMany({ ...query, where: { id: { in: window.map((r) => r.id) } } } as Prisma.EnrollmentChangeFindManyArgs)
     .then((list) => new Map(list.map((c) => [c.id, c])));
   for (const r of window) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, inject } from 'vitest';
-import { connectDb, disconnectDb, type ClientOptions } from '../../src/db/client.js';
+import { createPrismaClient, type ClientOptions } from '../../src/db/client.js';
 import { adminUrlFor, dropDatabase, ensureDatabase } from '../../src/db/postgres.js';
 import { databaseUrlFor } from './global-setup.js';
 
@@ -14,12 +14,12 @@ export async function createTestDatabase(options: { empty?: boolean } = {}) {
   return { url: databaseUrlFor(serverUrl, name), name };
 }
 
-/** A fresh migrated database for this test file, made the process's database. */
+/** A fresh migrated database for this test file, with a client on it. */
 export async function useTestDatabase(options?: ClientOptions) {
   const { url, name } = await createTestDatabase();
   // Room for the workers' transactions and the test's own calls at once.
-  const prisma = connectDb(url, { max: 20, ...options });
+  const prisma = createPrismaClient(url, { max: 20, ...options });
   // Registered after the drop, so it runs first (afterAll hooks run in reverse).
-  afterAll(() => disconnectDb());
+  afterAll(() => prisma.$disconnect());
   return { prisma, url, name };
 }

@@ -49,7 +49,7 @@ function follow(workspaceId: string, after: string | null) {
   const rows: FeedRow[] = [];
   let wake = () => {};
   const reading = (async () => {
-    for await (const row of changeFeed({ workspaceId }, after === null ? null : decodeCursor(after, ['after']), controller.signal)) {
+    for await (const row of changeFeed(t.prisma, { workspaceId }, after === null ? null : decodeCursor(after, ['after']), controller.signal)) {
       rows.push(row);
       wake();
     }

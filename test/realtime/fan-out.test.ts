@@ -93,7 +93,7 @@ it('loads a change once per selection even when subscriptions ask for it at diff
     const runs = await Promise.all([1, 2, 3].map(() => tx.enrollment.create({ data: { ...base, status: 'ACTIVE' } })));
     await logRunChanges(tx, runs.map((r) => ({ ...base, id: r.id, previousStatus: null, status: 'ACTIVE' as const, reason: null, occurredAt: new Date() })));
   });
-  const feed = changeFeed({ workspaceId: ws.workspaceId }, { position: 0n });
+  const feed = changeFeed(t.prisma, { workspaceId: ws.workspaceId }, { position: 0n });
   const rows: FeedRow[] = [];
   for (let i = 0; i < 3; i++) rows.push((await feed.next()).value as FeedRow);
   await feed.return(undefined);
@@ -102,7 +102,7 @@ it('loads a change once per selection even when subscriptions ask for it at diff
   // Thirty subscriptions, each resolving the three changes in its own macrotask (no same-tick batching to lean on).
   for (let s = 0; s < 30; s++) {
     for (const row of rows) {
-      const change = (await loadChange(query, row)) as unknown as { enrollment: { subscriber: { email: string } } };
+      const change = (await loadChange(t.prisma, query, row)) as unknown as { enrollment: { subscriber: { email: string } } };
       expect(change.enrollment.subscriber.email).toBe('moments@out.test');
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -112,6 +112,6 @@ it('loads a change once per selection even when subscriptions ask for it at diff
   expect(loads).toHaveLength(1);
   expect(statements.length).toBeLessThanOrEqual(3);
   // Another selection is another load.
-  await loadChange({ include: { enrollment: true } } as never, rows[0]!);
+  await loadChange(t.prisma, { include: { enrollment: true } } as never, rows[0]!);
   expect(statements.filter((sql) => /"public"\."EnrollmentChange"/.test(sql))).toHaveLength(2);
 });

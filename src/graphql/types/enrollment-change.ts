@@ -28,6 +28,7 @@ builder.subscriptionFields((t) => ({
     },
     subscribe: (_root, args, ctx) =>
       changeFeed(
+        ctx.runtime.db,
         {
           workspaceId: ctx.workspaceId,
           sequenceId: args.sequenceId ? decodeId('Sequence', args.sequenceId, ['sequenceId']) : null,
@@ -37,6 +38,6 @@ builder.subscriptionFields((t) => ({
         args.after ? decodeCursor(args.after, ['after']) : null,
       ),
     // The selection's fields are loaded once per change for all subscriptions with that selection.
-    resolve: (query, change) => loadChange(query, change as unknown as FeedRow),
+    resolve: (query, change, _args, ctx) => loadChange(ctx.runtime.db, query, change as unknown as FeedRow),
   }),
 }));

@@ -1,7 +1,6 @@
 // Sequence.enrollmentsPage: page-numbered listing of a sequence's runs, in the
 // shape Broadcast (pagy) callers read: page, pages, count, prev, next.
 import { UserError } from '../../domain/errors.js';
-import { db } from '../../db/client.js';
 import type { EnrollmentStatus } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
 import { EnrollmentStatusEnum } from './enums.js';
@@ -23,10 +22,10 @@ const EnrollmentPageRef = builder.objectRef<PageShape>('EnrollmentPage').impleme
   fields: (t) => ({
     nodes: t.prismaField({
       type: ['Enrollment'],
-      resolve: (query, p) =>
+      resolve: (query, p, _args, ctx) =>
         p.page > pagesOf(p)
           ? []
-          : db().enrollment.findMany({
+          : ctx.runtime.db.enrollment.findMany({
               ...query,
               where: { sequenceId: p.sequenceId, ...(p.status ? { status: { in: p.status } } : {}) },
               orderBy: { id: 'desc' },
@@ -51,13 +50,13 @@ builder.prismaObjectField('Sequence', 'enrollmentsPage', (t) =>
       perPage: t.arg.int({ defaultValue: 25, required: true }),
       status: t.arg({ type: [EnrollmentStatusEnum] }),
     },
-    resolve: async (sequence, args) => {
+    resolve: async (sequence, args, ctx) => {
       if (args.page < 1) throw new UserError('page must be at least 1', ['page'], 'VALIDATION');
       if (args.perPage < 1 || args.perPage > MAX_PER_PAGE) {
         throw new UserError(`perPage must be between 1 and ${MAX_PER_PAGE}`, ['perPage'], 'VALIDATION');
       }
       const status = (args.status as EnrollmentStatus[] | null | undefined) ?? null;
-      const count = await db().enrollment.count({
+      const count = await ctx.runtime.db.enrollment.count({
         where: { sequenceId: sequence.id, ...(status ? { status: { in: status } } : {}) },
       });
       return { sequenceId: sequence.id, status, page: args.page, perPage: args.perPage, count };

@@ -1,5 +1,4 @@
 import { decodeId } from '../../domain/public-id.js';
-import { db } from '../../db/client.js';
 import { builder } from '../builder.js';
 import { tenantNode } from '../tenant-node.js';
 import { connectionWithTotalCount } from './connection.js';
@@ -50,7 +49,7 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) =>
-      db().enrollment.findFirst({
+      ctx.runtime.db.enrollment.findFirst({
         ...query,
         where: { id: decodeId('Enrollment', args.id, ['id']), workspaceId: ctx.workspaceId },
       }),

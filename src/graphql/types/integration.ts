@@ -1,5 +1,4 @@
 // Connections to outside services (Stripe, Shopify).
-import { db } from '../../db/client.js';
 import { connectShopify, connectStripe, isShopifyConnected, isStripeConnected } from '../../services/integrations.js';
 import { builder } from '../builder.js';
 import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
@@ -25,7 +24,7 @@ builder.mutationFields((t) => ({
         return { connected: true };
       });
       // A refused key leaves an earlier connection as it was: say so.
-      if (result.errors.length) result.connected = await isStripeConnected(db(), ctx.workspaceId);
+      if (result.errors.length) result.connected = await isStripeConnected(ctx.runtime.db, ctx.workspaceId);
       return result;
     },
   }),
@@ -39,7 +38,7 @@ builder.mutationFields((t) => ({
         await connectShopify(ctx, args);
         return { connected: true };
       });
-      if (result.errors.length) result.connected = await isShopifyConnected(db(), ctx.workspaceId);
+      if (result.errors.length) result.connected = await isShopifyConnected(ctx.runtime.db, ctx.workspaceId);
       return result;
     },
   }),

@@ -1,4 +1,3 @@
-import { db } from '../../db/client.js';
 import { createList } from '../../services/audience.js';
 import { builder } from '../builder.js';
 import { tenantNode } from '../tenant-node.js';
@@ -15,7 +14,7 @@ builder.queryFields((t) => ({
   lists: t.prismaField({
     type: ['List'],
     resolve: (query, _root, _args, ctx) =>
-      db().list.findMany({ ...query, where: { workspaceId: ctx.workspaceId }, orderBy: { name: 'asc' } }),
+      ctx.runtime.db.list.findMany({ ...query, where: { workspaceId: ctx.workspaceId }, orderBy: { name: 'asc' } }),
   }),
 }));
 
@@ -26,7 +25,7 @@ builder.mutationFields((t) => ({
     args: { name: t.arg.string({ required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const id = await createList(ctx, args.name);
-      return db().list.findUniqueOrThrow({ ...query, where: { id } });
+      return ctx.runtime.db.list.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),
 }));

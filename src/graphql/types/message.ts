@@ -1,6 +1,5 @@
 import { normalizeEmail } from '../../domain/email-address.js';
 import { tryDecodeId } from '../../domain/public-id.js';
-import { db } from '../../db/client.js';
 import type { MailHeader } from '../../mail/capture.js';
 import { builder } from '../builder.js';
 import { tenantNode } from '../tenant-node.js';
@@ -54,9 +53,9 @@ builder.queryFields((t) => ({
       type: 'Message',
       cursor: 'id',
       args: { to: t.arg.string(), enrollmentId: t.arg.id() },
-      totalCount: (_parent, args, ctx) => db().message.count({ where: messageFilter(args, ctx.workspaceId) }),
+      totalCount: (_parent, args, ctx) => ctx.runtime.db.message.count({ where: messageFilter(args, ctx.workspaceId) }),
       resolve: (query, _root, args, ctx) =>
-        db().message.findMany({ ...query, where: messageFilter(args, ctx.workspaceId), orderBy: { id: 'desc' } }),
+        ctx.runtime.db.message.findMany({ ...query, where: messageFilter(args, ctx.workspaceId), orderBy: { id: 'desc' } }),
     },
     MessageConnection,
   ),

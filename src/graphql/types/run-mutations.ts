@@ -1,6 +1,5 @@
 // Mutations that start, steer and end runs.
 import { Kind, type GraphQLResolveInfo } from 'graphql';
-import { db } from '../../db/client.js';
 import type { EnrollmentSkip } from '../../engine/triggers.js';
 import { MAX_EVENTS, trackEvents } from '../../services/events.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
@@ -35,7 +34,7 @@ const EnrollmentSkipRef = builder.objectRef<EnrollmentSkip>('EnrollmentSkip').im
     sequence: t.prismaField({
       type: 'Sequence',
       // findUnique calls of one tick are batched by Prisma into one query.
-      resolve: (query, s) => db().sequence.findUniqueOrThrow({ ...query, where: { id: s.sequenceId } }),
+      resolve: (query, s, _args, ctx) => ctx.runtime.db.sequence.findUniqueOrThrow({ ...query, where: { id: s.sequenceId } }),
     }),
     code: t.exposeString('code', { description: 'ONE_TIME, ALREADY_ACTIVE, NO_ENROLLMENT_KEY, MAX_ACTIVATIONS, DUPLICATE, or THROTTLE_* when queued' }),
     reason: t.exposeString('reason'),
@@ -58,17 +57,17 @@ const TrackEventPayload = builder
       event: t.prismaField({
         type: 'Event',
         nullable: true,
-        resolve: (query, p) => (p.eventId ? db().event.findUnique({ ...query, where: { id: p.eventId } }) : null),
+        resolve: (query, p, _args, ctx) => (p.eventId ? ctx.runtime.db.event.findUnique({ ...query, where: { id: p.eventId } }) : null),
       }),
       enrollments: t.prismaField({
         type: ['Enrollment'],
         description: 'The runs this event started',
         // One findUnique per run: Prisma batches those of one tick, so a trackEvents answer costs one query, not one per event.
         // None when only ids are asked for (the common answer of a hot path): those are known.
-        resolve: async (query, p, _args, _ctx, info) =>
+        resolve: async (query, p, _args, ctx, info) =>
           onlyIdSelected(info)
             ? (p.enrollmentIds ?? []).map((id) => ({ id }) as Enrollment)
-            : (await Promise.all((p.enrollmentIds ?? []).map((id) => db().enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null),
+            : (await Promise.all((p.enrollmentIds ?? []).map((id) => ctx.runtime.db.enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null),
       }),
       skipped: t.field({
         type: [EnrollmentSkipRef],
@@ -127,9 +126,9 @@ export const EnrollmentPayload = builder
         type: 'Enrollment',
         nullable: true,
         // As the mutation committed it when it returned the row, not as a racing call left it.
-        resolve: async (query, p) => {
+        resolve: async (query, p, _args, ctx) => {
           if (!p.enrollmentId) return null;
-          const row = await db().enrollment.findUnique({ ...query, where: { id: p.enrollmentId } });
+          const row = await ctx.runtime.db.enrollment.findUnique({ ...query, where: { id: p.enrollmentId } });
           return row && p.enrollment ? { ...row, ...p.enrollment } : row;
         },
       }),
@@ -137,10 +136,10 @@ export const EnrollmentPayload = builder
         type: ['Enrollment'],
         description:
           'removeSubscriberFromSequence: every run it ended, newest first (CANCELLED, with completedAt). Other mutations: the one run above.',
-        resolve: async (query, p) => {
+        resolve: async (query, p, _args, ctx) => {
           const ids = p.enrollmentIds ?? (p.enrollmentId ? [p.enrollmentId] : []);
           if (!ids.length) return [];
-          const rows = await db().enrollment.findMany({ ...query, where: { id: { in: ids } } });
+          const rows = await ctx.runtime.db.enrollment.findMany({ ...query, where: { id: { in: ids } } });
           return ids.flatMap((id) => rows.filter((r) => r.id === id));
         },
       }),

@@ -1,4 +1,3 @@
-import { db } from '../../db/client.js';
 import { createSegment } from '../../services/audience.js';
 import { builder } from '../builder.js';
 import { tenantNode } from '../tenant-node.js';
@@ -16,7 +15,7 @@ builder.queryFields((t) => ({
   segments: t.prismaField({
     type: ['Segment'],
     resolve: (query, _root, _args, ctx) =>
-      db().segment.findMany({ ...query, where: { workspaceId: ctx.workspaceId }, orderBy: { name: 'asc' } }),
+      ctx.runtime.db.segment.findMany({ ...query, where: { workspaceId: ctx.workspaceId }, orderBy: { name: 'asc' } }),
   }),
 }));
 
@@ -27,7 +26,7 @@ builder.mutationFields((t) => ({
     args: { name: t.arg.string({ required: true }), definition: t.arg({ type: 'JSON', required: true }) },
     resolve: async (query, _root, args, ctx) => {
       const id = await createSegment(ctx, args.name, args.definition);
-      return db().segment.findUniqueOrThrow({ ...query, where: { id } });
+      return ctx.runtime.db.segment.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),
 }));

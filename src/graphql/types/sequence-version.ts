@@ -2,7 +2,6 @@
 // sequence is edited in, and publishing it (or an earlier version) with a dry
 // run that says what happens to each run in flight.
 import { RUN_MIGRATIONS, type RunPlan } from '../../domain/run-machine/publish.js';
-import { db } from '../../db/client.js';
 import { loadVersionStats } from '../../services/stats.js';
 import { discardSequenceDraft, editSequenceDraft, publishSequence, rollbackSequence, type PublishResult } from '../../services/versions.js';
 import { builder } from '../builder.js';
@@ -25,7 +24,7 @@ const SequenceVersionRef = builder.prismaObject('SequenceVersion', {
     stepCount: t.exposeInt('stepCount'),
     steps: t.prismaField({
       type: ['Step'],
-      resolve: (query, v) => db().step.findMany({ ...query, where: versionSteps(v), orderBy: { versionPosition: 'asc' } }),
+      resolve: (query, v, _args, ctx) => ctx.runtime.db.step.findMany({ ...query, where: versionSteps(v), orderBy: { versionPosition: 'asc' } }),
     }),
     stats: t.loadable({
       type: SequenceStatsRef,
@@ -56,16 +55,16 @@ builder.prismaObjectField('Step', 'version', (t) => t.exposeInt('version', { des
 const RunMoveRef = builder.objectRef<RunPlan>('RunMove').implement({
   description: 'What publishing does (or did) to one open run.',
   fields: (t) => ({
-    enrollment: t.prismaField({ type: 'Enrollment', resolve: (query, m) => db().enrollment.findUniqueOrThrow({ ...query, where: { id: m.runId } }) }),
+    enrollment: t.prismaField({ type: 'Enrollment', resolve: (query, m, _args, ctx) => ctx.runtime.db.enrollment.findUniqueOrThrow({ ...query, where: { id: m.runId } }) }),
     fromStep: t.prismaField({
       type: 'Step',
       nullable: true,
-      resolve: (query, m) => (m.fromStep ? db().step.findUnique({ ...query, where: { id: m.fromStep.id } }) : null),
+      resolve: (query, m, _args, ctx) => (m.fromStep ? ctx.runtime.db.step.findUnique({ ...query, where: { id: m.fromStep.id } }) : null),
     }),
     toStep: t.prismaField({
       type: 'Step',
       nullable: true,
-      resolve: (query, m) => (m.toStep ? db().step.findUnique({ ...query, where: { id: m.toStep.id } }) : null),
+      resolve: (query, m, _args, ctx) => (m.toStep ? ctx.runtime.db.step.findUnique({ ...query, where: { id: m.toStep.id } }) : null),
     }),
     dueBefore: t.expose('dueBefore', { type: 'DateTime', nullable: true }),
     dueAfter: t.expose('dueAfter', { type: 'DateTime', nullable: true }),
@@ -78,7 +77,7 @@ const PublishPayloadRef = builder.objectRef<Partial<PublishResult> & { errors: U
     sequence: t.prismaField({
       type: 'Sequence',
       nullable: true,
-      resolve: (query, p) => (p.sequenceId ? db().sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
+      resolve: (query, p, _args, ctx) => (p.sequenceId ? ctx.runtime.db.sequence.findUnique({ ...query, where: { id: p.sequenceId } }) : null),
     }),
     dryRun: t.boolean({ resolve: (p) => p.dryRun ?? true }),
     version: t.int({ nullable: true, description: 'The version published; null for a dry run', resolve: (p) => p.version ?? null }),

@@ -1,7 +1,6 @@
 import { durationInDays } from '../../domain/delay.js';
 import { decodeId, encodeId } from '../../domain/public-id.js';
 import type { SendWindow } from '../../domain/schedule.js';
-import { db } from '../../db/client.js';
 import type { Sequence } from '../../generated/prisma/client.js';
 import { changeSequenceStatus, createSequence, creationMessage, setSequenceLock, updateSequence } from '../../services/sequences.js';
 import { loadProspectCounts, loadScheduleCounts, loadSequenceStats, type SequenceStats } from '../../services/stats.js';
@@ -221,19 +220,19 @@ builder.queryFields((t) => ({
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) =>
-      db().sequence.findFirst({ ...query, where: { id: decodeId('Sequence', args.id, ['id']), workspaceId: ctx.workspaceId } }),
+      ctx.runtime.db.sequence.findFirst({ ...query, where: { id: decodeId('Sequence', args.id, ['id']), workspaceId: ctx.workspaceId } }),
   }),
   sequences: t.prismaConnection(
     {
       type: 'Sequence',
       cursor: 'id',
-      totalCount: (_parent, args, ctx) => db().sequence.count({ where: sequenceFilter(args, ctx.workspaceId) }),
+      totalCount: (_parent, args, ctx) => ctx.runtime.db.sequence.count({ where: sequenceFilter(args, ctx.workspaceId) }),
       args: {
         status: t.arg({ type: SequenceStatusEnum }),
         search: t.arg.string({ description: 'Case-insensitive match on the name' }),
       },
       resolve: (query, _root, args, ctx) =>
-        db().sequence.findMany({ ...query, where: sequenceFilter(args, ctx.workspaceId), orderBy: { id: 'desc' } }),
+        ctx.runtime.db.sequence.findMany({ ...query, where: sequenceFilter(args, ctx.workspaceId), orderBy: { id: 'desc' } }),
     },
     SequenceConnection,
   ),
@@ -341,9 +340,9 @@ export const SequencePayload = builder.objectRef<{ sequenceId?: string; sequence
     sequence: t.prismaField({
       type: 'Sequence',
       nullable: true,
-      resolve: async (query, p) => {
+      resolve: async (query, p, _args, ctx) => {
         if (!p.sequenceId) return null;
-        const row = await db().sequence.findUnique({ ...query, where: { id: p.sequenceId } });
+        const row = await ctx.runtime.db.sequence.findUnique({ ...query, where: { id: p.sequenceId } });
         // Columns as this mutation committed them; relations and counts as loaded now.
         return row && p.sequence ? { ...row, ...p.sequence } : row;
       },

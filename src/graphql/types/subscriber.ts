@@ -1,7 +1,6 @@
 import { normalizeEmail } from '../../domain/email-address.js';
 import { UserError } from '../../domain/errors.js';
 import { decodeId } from '../../domain/public-id.js';
-import { db } from '../../db/client.js';
 import { addTag, removeTag, setListMembership, unsubscribe, upsertSubscriber } from '../../services/audience.js';
 import { MAX_SUBSCRIBERS, upsertSubscribers } from '../../services/subscriber-import.js';
 import { builder } from '../builder.js';
@@ -66,7 +65,7 @@ builder.queryFields((t) => ({
         : args.email != null
           ? { email: normalizeEmail(args.email) }
           : { externalId: args.externalId!.trim() };
-      return db().subscriber.findFirst({ ...query, where: { ...where, workspaceId: ctx.workspaceId } });
+      return ctx.runtime.db.subscriber.findFirst({ ...query, where: { ...where, workspaceId: ctx.workspaceId } });
     },
   }),
   subscribers: t.prismaConnection(
@@ -74,9 +73,9 @@ builder.queryFields((t) => ({
       type: 'Subscriber',
       cursor: 'id',
       args: { search: t.arg.string({ description: 'Case-insensitive match on email or name' }) },
-      totalCount: (_parent, args, ctx) => db().subscriber.count({ where: subscriberFilter(args.search, ctx.workspaceId) }),
+      totalCount: (_parent, args, ctx) => ctx.runtime.db.subscriber.count({ where: subscriberFilter(args.search, ctx.workspaceId) }),
       resolve: (query, _root, args, ctx) =>
-        db().subscriber.findMany({ ...query, where: subscriberFilter(args.search, ctx.workspaceId), orderBy: { id: 'desc' } }),
+        ctx.runtime.db.subscriber.findMany({ ...query, where: subscriberFilter(args.search, ctx.workspaceId), orderBy: { id: 'desc' } }),
     },
     SubscriberConnection,
   ),
@@ -101,8 +100,8 @@ export const SubscriberPayload = builder
       subscriber: t.prismaField({
         type: 'Subscriber',
         nullable: true,
-        resolve: (query, p) =>
-          p.subscriberId ? db().subscriber.findUnique({ ...query, where: { id: p.subscriberId } }) : null,
+        resolve: (query, p, _args, ctx) =>
+          p.subscriberId ? ctx.runtime.db.subscriber.findUnique({ ...query, where: { id: p.subscriberId } }) : null,
       }),
       errors: t.field({ type: [UserErrorRef], resolve: (p) => p.errors }),
     }),
@@ -123,8 +122,8 @@ const UpsertSubscribersPayload = builder
         nullable: { list: false, items: true },
         description: 'One per input item, in order; null where that item had errors',
         // findUnique calls of one tick are batched by Prisma into one query.
-        resolve: (query, p) =>
-          Promise.all((p.subscriberIds ?? []).map((id) => (id ? db().subscriber.findUnique({ ...query, where: { id } }) : null))),
+        resolve: (query, p, _args, ctx) =>
+          Promise.all((p.subscriberIds ?? []).map((id) => (id ? ctx.runtime.db.subscriber.findUnique({ ...query, where: { id } }) : null))),
       }),
       errors: t.field({
         type: [UserErrorRef],

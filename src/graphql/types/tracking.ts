@@ -1,7 +1,6 @@
 // Live sequence figures: sequenceStatsChanged pushes SequenceStats when they change.
 import { notFound } from '../../domain/errors.js';
 import { decodeId } from '../../domain/public-id.js';
-import { db } from '../../db/client.js';
 import { statsFeed } from '../../realtime/stats-feed.js';
 import type { SequenceStats } from '../../services/stats.js';
 import { builder } from '../builder.js';
@@ -15,7 +14,7 @@ builder.subscriptionFields((t) => ({
     args: { sequenceId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
       const id = decodeId('Sequence', args.sequenceId, ['sequenceId']);
-      const sequence = await db().sequence.findFirst({ where: { id, workspaceId: ctx.workspaceId }, select: { id: true } });
+      const sequence = await ctx.runtime.db.sequence.findFirst({ where: { id, workspaceId: ctx.workspaceId }, select: { id: true } });
       if (!sequence) throw notFound('Sequence', ['sequenceId']);
       return statsFeed(ctx.runtime.db, ctx.workspaceId, sequence.id);
     },
