@@ -67,6 +67,7 @@ const memoryOptions = () => ({
   emails: num('BENCH_MEMORY_EMAILS', 100_000, 5_000),
   workerConcurrency: engineOptions.workerConcurrency,
   limitSeconds: num('BENCH_MEMORY_LIMIT_SECONDS', 900, 120),
+  nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS,
 });
 try {
   if (only === 'cancel') figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));

@@ -20,6 +20,8 @@ export interface MemoryBenchOptions {
   emails: number;
   workerConcurrency: number;
   limitSeconds: number;
+  /** Extra NODE_OPTIONS for the worker process (BENCH_WORKER_NODE_OPTIONS). */
+  nodeOptions?: string;
 }
 
 const MB = 2 ** 20;
@@ -45,7 +47,11 @@ export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSi
 
     sink.reset();
     worker = await startStepwise(
-      { DATABASE_URL: url, STEPWISE_ROLE: 'worker', SMTP_URL: sink.url, LOG_LEVEL: 'info', WORKER_CONCURRENCY: String(options.workerConcurrency), PORT: '0' },
+      {
+        DATABASE_URL: url, STEPWISE_ROLE: 'worker', SMTP_URL: sink.url, LOG_LEVEL: 'info', WORKER_CONCURRENCY: String(options.workerConcurrency), PORT: '0',
+        // V8 flags for the worker alone (e.g. --max-old-space-size=160: how much of the RSS is the heap's lazy collection).
+        ...(options.nodeOptions ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim() } : {}),
+      },
       /workers are running/,
     );
     const pid = worker.child.pid!;
@@ -73,7 +79,7 @@ export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSi
       { measure: 'worker RSS peak', value: `${(peak / MB).toFixed(0)} MB` },
       { measure: 'worker RSS growth after the first 10%', value: `${((last.rss - warm.rss) / MB).toFixed(0)} MB` },
     );
-    printTable(`Worker memory: ${started.counted.toLocaleString('en')} emails through one worker process (WORKER_CONCURRENCY=${options.workerConcurrency})`, rows);
+    printTable(`Worker memory: ${started.counted.toLocaleString('en')} emails through one worker process (WORKER_CONCURRENCY=${options.workerConcurrency}${options.nodeOptions ? `, ${options.nodeOptions}` : ''})`, rows);
     return [
       { name: `worker RSS peak across ${last.sent.toLocaleString('en')} emails`, value: peak / MB, unit: 'MB', target: { max: 300 }, note: last.sent < started.counted ? 'time limit reached' : undefined },
       { name: 'worker RSS growth after the first 10% of emails', value: (last.rss - warm.rss) / MB, unit: 'MB' },
