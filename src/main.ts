@@ -8,7 +8,6 @@ import { openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createLogger } from './logger.js';
-import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 import { createRuntime } from './runtime.js';
 
 let config: Config;
@@ -31,12 +30,11 @@ const serveHttp = config.STEPWISE_ROLE !== 'worker';
 const runJobs = config.STEPWISE_ROLE !== 'api';
 // The runtime holds the queue, mail, clock, tracking links, providers and draft writer.
 // API processes also start pg-boss: they insert jobs, in the same transactions as their writes.
-const runtime = createRuntime({ ...config, DATABASE_URL: database.url });
+// Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY (the runtime listens unless a worker).
+const runtime = createRuntime({ ...config, DATABASE_URL: database.url }, { onError: (error) => logger.warn({ err: error }, 'change listener') });
 await runtime.start();
 
 const graphiqlApiKey = await provisionKeys(runtime.db);
-// Subscriptions follow changes made by any process through Postgres LISTEN/NOTIFY.
-if (serveHttp) await startChangeNotifier(database.url, (error) => logger.warn({ err: error }, 'change listener'));
 // Loaded only where it serves: a worker process does without the schema and the HTTP stack (memory).
 const app = serveHttp ? (await import('./server/app.js')).buildApp({ runtime, logger, graphiqlApiKey, settings: config }) : undefined;
 if (app) {
@@ -79,7 +77,6 @@ async function shutdown(signal: string) {
   // buffered are written), then the job queue, which lets running step jobs finish
   // and returns the rest to the queue.
   await app?.stop({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
-  await stopChangeNotifier();
   // The step loops drain their hand-offs, then the queue stops and the relay gets a QUIT.
   await runtime.stop({ graceful: true, timeout: Math.max(1000, config.SHUTDOWN_TIMEOUT_MS) });
   logger.info('stopped');

@@ -28,6 +28,7 @@ import { DEFAULT_SHOPIFY_API_VERSION } from './integrations/shopify.js';
 import { Integrations } from './integrations/settings.js';
 import { TrackingLinks } from './mail/tracking-keys.js';
 import { createMailer } from './mail/transport.js';
+import { startChangeNotifier, stopChangeNotifier } from './realtime/change-notifier.js';
 
 /** The settings a runtime reads (src/config.ts names); the database URL is the one opened. */
 export type RuntimeConfig = { DATABASE_URL: string } & Partial<
@@ -63,6 +64,14 @@ export interface RuntimeOptions {
   workers?: WorkerOptions | false;
   /** pg-boss's cron scheduling and supervision (default: when running the workers). */
   schedule?: boolean;
+  /**
+   * LISTEN for the change log's NOTIFYs, which wake subscriptions (default: unless
+   * STEPWISE_ROLE is worker). The listener stays the process's one (realtime/change-notifier.ts
+   * keeps it, read by the feeds); the runtime starts and stops it.
+   */
+  notifier?: boolean;
+  /** Background failures worth a log line (the change listener reconnecting). */
+  onError?: (error: unknown) => void;
 }
 
 export interface Runtime extends EngineContext {
@@ -96,6 +105,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     db,
   );
   const clock = options.clock ?? systemClock;
+  const notifier = options.notifier ?? config.STEPWISE_ROLE !== 'worker';
   let stopWorkers: (() => Promise<void>) | undefined;
   let running = false;
 
@@ -134,11 +144,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     async start() {
       await startBoss(boss);
       running = true;
+      if (notifier) await startChangeNotifier(config.DATABASE_URL, options.onError);
       if (workers !== false) stopWorkers = await startWorkers(runtime, { listenUrl: config.DATABASE_URL, ...workers });
     },
     async stop(stopOptions = {}) {
       const graceful = stopOptions.graceful ?? true;
       running = false;
+      if (notifier) await stopChangeNotifier();
       const stopping = stopWorkers?.();
       stopWorkers = undefined;
       if (graceful) await stopping;

@@ -2,7 +2,6 @@ import { afterAll } from 'vitest';
 import { createWorkspaceWithKey, hashApiKey } from '../../src/auth/api-keys.js';
 import { createLogger } from '../../src/logger.js';
 import { buildApp } from '../../src/server/app.js';
-import { startChangeNotifier, stopChangeNotifier } from '../../src/realtime/change-notifier.js';
 import { useTestRuntime, type TestRuntimeOptions } from './runtime.js';
 
 export interface GqlResult<T = any> {
@@ -14,12 +13,10 @@ export interface GqlResult<T = any> {
 export async function useTestApp(options: TestRuntimeOptions = {}) {
   // Writes schedule jobs in their transactions, so the API needs pg-boss (not its workers).
   const { prisma, url, runtime } = await useTestRuntime(options);
-  await startChangeNotifier(url);
   // Tests drive one key hard; the per-key rate limit has its own test (test/server/hardening.test.ts).
   const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
   afterAll(async () => {
     await app.stop();
-    await stopChangeNotifier();
   });
 
   async function request(body: unknown, headers: Record<string, string> = {}) {

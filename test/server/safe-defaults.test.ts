@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { startChangeNotifier, stopChangeNotifier } from '../../src/realtime/change-notifier.js';
 import { buildApp, type App } from '../../src/server/app.js';
 import { forwardedAddresses, isLoopbackAddress, isLoopbackRequest } from '../../src/server/loopback.js';
 import { useTestRuntime } from '../helpers/runtime.js';
@@ -17,11 +16,9 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const statements: string[] = [];
 const { prisma, url, runtime } = await useTestRuntime({ onQuery: (sql) => statements.push(sql) });
-await startChangeNotifier(url);
 const apps: App[] = [];
 afterAll(async () => {
   for (const app of apps) await app.stop();
-  await stopChangeNotifier();
 });
 
 async function serve(options: Omit<Parameters<typeof buildApp>[0], 'runtime' | 'logger'> = {}) {
