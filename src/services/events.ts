@@ -167,10 +167,10 @@ async function record(
   }
   const fresh = () => items.filter((i) => !failed.has(i.index) && !outcomes.has(i.index) && i.replayOf === undefined);
 
-  // 2. Subscribers: named ones must exist in the workspace; new emails are created.
+  // 2. Subscribers named by id or externalId must exist (or are created with their email).
   const created = await resolveSubscribers(tx, actor, fresh(), reject);
 
-  // 3. The events, in one INSERT.
+  // 3. The events, with the subscribers of new emails, in one statement.
   const toWrite = fresh();
   const at = actor.runtime.clock.now();
   const eventIds = toWrite.map(() => uuidv7(Date.now())).sort();
@@ -181,24 +181,20 @@ async function record(
   }));
   let version: bigint | null = null;
   if (events.length) {
-    // The events and each subscriber's lastEventAt, in one statement, which also
-    // reads the version of the workspace's definitions (engine/definitions.ts).
-    const [row] = await tx.$queryRaw<{ version: bigint }[]>`
-      WITH inserted AS (
-        INSERT INTO "Event" (id, "workspaceId", "subscriberId", name, properties, "idempotencyKey", "occurredAt")
-        SELECT e.id, ${actor.workspaceId}::uuid, e.subscriber, e.name, e.properties, e.key, e.at
-        FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.item.subscriberId!)}::uuid[], ${events.map((e) => e.item.input.event)}::text[],
-          ${events.map((e) => JSON.stringify(e.item.properties))}::jsonb[], ${events.map((e) => e.item.input.idempotencyKey ?? null)}::text[],
-          ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS e(id, subscriber, name, properties, key, at)
-        RETURNING "subscriberId", "occurredAt"
-      ), touched AS (
-        UPDATE "Subscriber" s SET "lastEventAt" = GREATEST(s."lastEventAt", l.at)
-        FROM (SELECT "subscriberId" AS sub, max("occurredAt") AS at FROM inserted GROUP BY 1) l
-        WHERE s.id = l.sub
-        RETURNING 1
-      )
-      SELECT "definitionsVersion" AS version FROM "Workspace" WHERE id = ${actor.workspaceId}::uuid`;
-    version = row?.version ?? null;
+    const written = await writeEvents(tx, actor, events, at);
+    version = written.version;
+    for (const id of written.created) created.add(id);
+    // An email another transaction committed while this one waited on it was
+    // neither inserted nor seen by the statement: its events are written now.
+    const late = events.filter((e) => !e.item.subscriberId);
+    if (late.length) {
+      const emails = [...new Set(late.map((e) => e.item.input.email!))];
+      const rows = await tx.$queryRaw<{ id: string; email: string }[]>`
+        SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`;
+      const idOf = new Map(rows.map((r) => [r.email, r.id]));
+      for (const e of late) e.item.subscriberId = idOf.get(e.item.input.email!);
+      await writeEvents(tx, actor, late, at);
+    }
   }
 
   // 4. Segments once for every subscriber of the batch; what each entered counts after its last event.
@@ -242,9 +238,9 @@ async function record(
 }
 
 /**
- * Sets `subscriberId` on each item: a named subscriber must be of this workspace
- * (else NOT_FOUND at the item); emails are found or created in one INSERT, in a
- * fixed order so that concurrent batches cannot deadlock on them. Returns the
+ * Sets `subscriberId` on the items naming a subscriber: by id, it must be of this
+ * workspace (else NOT_FOUND at the item); by externalId, it is found, or created
+ * with the email. Items by email alone are left to writeEvents. Returns the
  * subscribers created here.
  */
 async function resolveSubscribers(tx: Tx, actor: Caller, items: Item[], reject: (item: Item, error: UserError) => void): Promise<Set<string>> {
@@ -302,33 +298,65 @@ async function resolveSubscribers(tx: Tx, actor: Caller, items: Item[], reject: 
       item.subscriberId = row!.id;
     }
   }
-  const byEmail = items.filter((i) => !i.input.subscriberId && !i.input.externalId);
-  if (!byEmail.length) return created;
-  const emails = [...new Set(byEmail.map((i) => i.input.email!))].sort();
-  const at = actor.runtime.clock.now();
+  return created;
+}
+
+/**
+ * Inserts the events (each with its subscriber's id, or its email), creates the
+ * subscribers of new emails (in email order, so that concurrent batches cannot
+ * deadlock on them; their lastEventAt set as they are created) and raises the
+ * others' lastEventAt, in one statement that also reads the version of the
+ * workspace's definitions (engine/definitions.ts). Sets each email item's
+ * subscriberId, but not where another transaction committed the email while this
+ * statement waited on it: its snapshot cannot see that row, and those events
+ * are not written. Returns the subscribers it created.
+ */
+async function writeEvents(
+  tx: Tx,
+  actor: Caller,
+  events: { id: string; item: Item; occurredAt: Date }[],
+  at: Date,
+): Promise<{ version: bigint | null; created: string[] }> {
+  const lastAt = new Map<string, Date>();
+  for (const e of events) {
+    const email = e.item.subscriberId ? null : e.item.input.email!;
+    if (email && !(lastAt.get(email)! >= e.occurredAt)) lastAt.set(email, e.occurredAt);
+  }
+  const emails = [...lastAt.keys()].sort();
   const ids = emails.map(() => uuidv7(Date.now())).sort();
-  // New ones inserted and existing ones read in one statement. Its snapshot misses a
-  // row another transaction committed while this one waited on it (the conflict
-  // skips it, the read cannot see it): those few are read again.
-  const rows = await tx.$queryRaw<{ id: string; email: string; created: boolean }[]>`
-    WITH inserted AS (
-      INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "createdAt", "updatedAt")
-      SELECT s.id, ${actor.workspaceId}::uuid, s.email, '{}'::jsonb, ${at}, now()
-      FROM unnest(${ids}::uuid[], ${emails}::text[]) AS s(id, email)
+  const ws = actor.workspaceId;
+  const rows = await tx.$queryRaw<{ version: bigint | null; id: string | null; email: string | null; created: boolean | null }[]>`
+    WITH fresh AS (
+      INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "lastEventAt", "createdAt", "updatedAt")
+      SELECT s.id, ${ws}::uuid, s.email, '{}'::jsonb, s.last_at, ${at}, now()
+      FROM unnest(${ids}::uuid[], ${emails}::text[], ${emails.map((e) => lastAt.get(e)!)}::timestamp(3)[]) WITH ORDINALITY AS s(id, email, last_at, n)
+      ORDER BY s.n
       ON CONFLICT ("workspaceId", email) DO NOTHING
       RETURNING id, email
+    ), subscribers AS (
+      SELECT id, email, true AS created FROM fresh
+      UNION ALL
+      SELECT id, email, false FROM "Subscriber" WHERE "workspaceId" = ${ws}::uuid AND email = ANY(${emails}::text[])
+    ), inserted AS (
+      INSERT INTO "Event" (id, "workspaceId", "subscriberId", name, properties, "idempotencyKey", "occurredAt")
+      SELECT e.id, ${ws}::uuid, COALESCE(e.subscriber, s.id), e.name, e.properties, e.key, e.at
+      FROM unnest(${events.map((e) => e.id)}::uuid[], ${events.map((e) => e.item.subscriberId ?? null)}::uuid[],
+        ${events.map((e) => (e.item.subscriberId ? null : e.item.input.email!))}::text[], ${events.map((e) => e.item.input.event)}::text[],
+        ${events.map((e) => JSON.stringify(e.item.properties))}::jsonb[], ${events.map((e) => e.item.input.idempotencyKey ?? null)}::text[],
+        ${events.map((e) => e.occurredAt)}::timestamp(3)[]) AS e(id, subscriber, email, name, properties, key, at)
+      LEFT JOIN subscribers s ON s.email = e.email
+      WHERE COALESCE(e.subscriber, s.id) IS NOT NULL
+      RETURNING "subscriberId", "occurredAt"
+    ), touched AS (
+      -- Rows created above are not in this statement's snapshot: only the others are raised here.
+      UPDATE "Subscriber" s SET "lastEventAt" = GREATEST(s."lastEventAt", l.at)
+      FROM (SELECT "subscriberId" AS sub, max("occurredAt") AS at FROM inserted GROUP BY 1) l
+      WHERE s.id = l.sub
+      RETURNING 1
     )
-    SELECT id::text, email, true AS created FROM inserted
-    UNION ALL
-    SELECT id::text, email, false FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`;
-  const idOf = new Map(rows.map((r) => [r.email, r.id]));
-  for (const row of rows) if (row.created) created.add(row.id);
-  const missed = emails.filter((e) => !idOf.has(e));
-  if (missed.length) {
-    const late = await tx.$queryRaw<{ id: string; email: string }[]>`
-      SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${missed}::text[])`;
-    for (const row of late) idOf.set(row.email, row.id);
-  }
-  for (const item of byEmail) item.subscriberId = idOf.get(item.input.email!);
-  return created;
+    SELECT v.version, s.id::text AS id, s.email, s.created
+    FROM (SELECT "definitionsVersion" AS version FROM "Workspace" WHERE id = ${ws}::uuid) v LEFT JOIN subscribers s ON true`;
+  const idOf = new Map(rows.filter((r) => r.email !== null).map((r) => [r.email!, r.id!]));
+  for (const e of events) if (!e.item.subscriberId) e.item.subscriberId = idOf.get(e.item.input.email!);
+  return { version: rows[0]?.version ?? null, created: rows.filter((r) => r.created).map((r) => r.id!) };
 }
