@@ -166,6 +166,9 @@ async function loadUnsaved(actor: Caller, raw: unknown): Promise<Loaded> {
   const stop = input.stopCondition;
   if (stop.type.endsWith('_LIST') && stop.value) await owned(actor.runtime.db, actor, 'List', stop.value, { field: [...path, 'stopCondition', 'value'] });
   const defs = input.steps ?? [];
+  // As in createSequence: a new sequence has no steps for an ID to name.
+  const named = defs.findIndex((s) => s.id != null);
+  if (named >= 0) throw notFound('Step', [...path, 'steps', String(named), 'id']);
   const timings: StepTimingRow[] = defs.map((s, i) => ({
     id: `step-${i + 1}`,
     position: i + 1,

@@ -213,6 +213,8 @@ function valueOf(mutation: string, type: GraphQLInputType, path: string[], targe
 /** What a call needs besides its required fields to get past validation to the lookup under test. */
 function extras(mutation: string, target: string): Record<string, unknown> {
   const step = { subject: 'x', blocks: [{ type: 'text', text: 'x' }] };
+  const subscriber = { email: 'intruder@intruder.test' };
+  const simulated = { sequenceId: intruder.ids.Sequence, subscriber };
   const byTarget: Record<string, Record<string, unknown>> = {
     'cancelEnrollments:input.sequenceId': { input: { subscriberId: intruder.ids.Subscriber } },
     'createSequence:input.listId': { input: { trigger: 'CONTACT_ADDED' } },
@@ -220,6 +222,13 @@ function extras(mutation: string, target: string): Record<string, unknown> {
     'createSequence:input.steps.id': { input: { steps: [step] } },
     'updateSequence:input.steps.id': { id: intruder.notLive, input: { steps: [step] } },
     'editSequenceDraft:input.steps.id': { input: { steps: [step] } },
+    // A simulation needs a sequence and a subscriber of its own besides the ID under test.
+    'simulateSequence:input.happenings.listId': { input: { ...simulated, happenings: [{ after: 'PT1H', kind: 'LIST_ADDED' }] } },
+    'simulateSequence:input.sequence.listId': { input: { sequence: { trigger: 'CONTACT_ADDED' }, subscriber } },
+    'simulateSequence:input.sequence.segmentId': { input: { sequence: { trigger: 'SEGMENT_ENTERED' }, subscriber } },
+    'simulateSequence:input.sequence.steps.id': { input: { sequence: { steps: [step] }, subscriber } },
+    'simulateSequence:input.subscriber.listIds': { input: { sequenceId: intruder.ids.Sequence } },
+    'simulateSequence:input.subscriberId': { input: { sequenceId: intruder.ids.Sequence } },
   };
   return byTarget[`${mutation}:${target}`] ?? {};
 }
