@@ -2,29 +2,28 @@
 // 1001, no new connections are taken, a request already in flight is answered,
 // a step job mid-send finishes (the email goes out once, the step is recorded),
 // and the process exits 0.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, expect, it } from 'vitest';
 import { createPrismaClient } from '../../src/db/client.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 
 const KEY = 'sk_shutdown_test_key_0123456789abcdef';
 const { url } = await createTestDatabase();
 const prisma = createPrismaClient(url);
 const smtp = await startSmtpSink();
-let child: ChildProcess | undefined;
+let server: ServerProcess | undefined;
 afterAll(async () => {
-  child?.kill('SIGKILL');
+  server?.child.kill('SIGKILL');
   await smtp.close();
   await prisma.$disconnect();
 });
 
-function start(): Promise<{ port: number; output: () => string; exited: Promise<number | null> }> {
+async function start(): Promise<ServerProcess> {
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
     DATABASE_URL: url,
     STEPWISE_API_KEY: KEY,
     STEPWISE_ROLE: 'all',
@@ -33,23 +32,8 @@ function start(): Promise<{ port: number; output: () => string; exited: Promise<
     SMTP_URL: smtp.url,
     SHUTDOWN_TIMEOUT_MS: '20000',
   };
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const port = /GraphiQL at http:\/\/localhost:(\d+)\/graphql/.exec(output)?.[1];
-      if (port && /workers are running/.test(output)) {
-        clearTimeout(timer);
-        resolve({ port: Number(port), output: () => output, exited });
-      }
-    };
-    child!.stdout!.on('data', onData);
-    child!.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
-  });
+  server = await startServerProcess(env, { ready: /workers are running/ });
+  return server;
 }
 
 it('SIGTERM drains HTTP, WebSocket and step jobs, then exits 0', { timeout: 120_000 }, async () => {
@@ -103,7 +87,7 @@ it('SIGTERM drains HTTP, WebSocket and step jobs, then exits 0', { timeout: 120_
   await subscribed;
   await arriving;
 
-  child!.kill('SIGTERM');
+  server.child.kill('SIGTERM');
   expect(await closed).toBe(1001);
   // No new work once draining: a new connection is refused, a kept-alive one gets 503.
   const late = await fetch(`http://127.0.0.1:${server.port}/graphql`, {

@@ -1,26 +1,25 @@
 // SIGTERM on a real API process while opens it has answered and clicks it has
 // taken in are still unwritten (their write is held by a row lock taken here):
 // the process writes every one before it exits 0.
-import { spawn, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { createPrismaClient } from '../../src/db/client.js';
 import { deriveTrackingKey, trackingUrl } from '../../src/domain/tracking-links.js';
 import { createTestDatabase } from '../helpers/database.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SECRET = 'tracking-sigterm-secret-0123456789';
 const { url } = await createTestDatabase();
 const prisma = createPrismaClient(url);
-let child: ChildProcess | undefined;
+let server: ServerProcess | undefined;
 afterAll(async () => {
-  child?.kill('SIGKILL');
+  server?.child.kill('SIGKILL');
   await prisma.$disconnect();
 });
 
-function start(): Promise<{ port: number; output: () => string; exited: Promise<number | null> }> {
+async function start(): Promise<ServerProcess> {
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
     DATABASE_URL: url,
     STEPWISE_SECRET: SECRET,
     STEPWISE_API_KEY: 'sk_tracking_sigterm_0123456789abcdef',
@@ -29,23 +28,8 @@ function start(): Promise<{ port: number; output: () => string; exited: Promise<
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: '20000',
   };
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const port = /GraphiQL at http:\/\/localhost:(\d+)\/graphql/.exec(output)?.[1];
-      if (port) {
-        clearTimeout(timer);
-        resolve({ port: Number(port), output: () => output, exited });
-      }
-    };
-    child!.stdout!.on('data', onData);
-    child!.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code}:\n${output}`)));
-  });
+  server = await startServerProcess(env);
+  return server;
 }
 
 it('SIGTERM writes every open and click the process answered or took in, then exits 0', { timeout: 120_000 }, async () => {
@@ -80,7 +64,7 @@ it('SIGTERM writes every open and click the process answered or took in, then ex
   );
   expect(await prisma.messageEvent.count()).toBe(0);
 
-  child!.kill('SIGTERM');
+  server.child.kill('SIGTERM');
   await waitFor(() => /shutting down/.test(server.output()), { message: 'the process shutting down' });
   await holder.query('COMMIT');
   await holder.end();
