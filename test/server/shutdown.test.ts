@@ -23,16 +23,10 @@ afterAll(async () => {
 });
 
 async function start(): Promise<ServerProcess> {
-  const env: NodeJS.ProcessEnv = {
-    DATABASE_URL: url,
-    STEPWISE_API_KEY: KEY,
-    STEPWISE_ROLE: 'all',
-    PORT: '0',
-    LOG_LEVEL: 'info',
-    SMTP_URL: smtp.url,
-    SHUTDOWN_TIMEOUT_MS: '20000',
-  };
-  server = await startServerProcess(env, { ready: /workers are running/ });
+  server = await startServerProcess(
+    { DATABASE_URL: url, STEPWISE_API_KEY: KEY, STEPWISE_ROLE: 'all', SMTP_URL: smtp.url, SHUTDOWN_TIMEOUT_MS: '20000' },
+    { ready: /workers are running/ },
+  );
   return server;
 }
 

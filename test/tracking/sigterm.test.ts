@@ -19,16 +19,13 @@ afterAll(async () => {
 });
 
 async function start(): Promise<ServerProcess> {
-  const env: NodeJS.ProcessEnv = {
+  server = await startServerProcess({
     DATABASE_URL: url,
     STEPWISE_SECRET: SECRET,
     STEPWISE_API_KEY: 'sk_tracking_sigterm_0123456789abcdef',
     STEPWISE_ROLE: 'api',
-    PORT: '0',
-    LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: '20000',
-  };
-  server = await startServerProcess(env);
+  });
   return server;
 }
 
