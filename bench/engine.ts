@@ -41,10 +41,13 @@ export interface EngineBenchOptions {
   phaseLimitSeconds: number;
   /** Stop after the ingestion phases (1 and 2). */
   ingestOnly?: boolean;
+  /** Only phase 3: its runs started by trackEvents (fast), not measured. */
+  stepsOnly?: boolean;
 }
 
 export interface EngineCeilings {
-  http: Ceiling;
+  /** Absent when only the steps phase runs. */
+  http?: Ceiling;
   /** Absent when only the ingestion phases run. */
   queue?: Ceiling;
   smtp?: Ceiling;
@@ -100,6 +103,15 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     const burst = await sequence('Burst', 'bench.burst', [email('Flash sale')], { throttlePaused: true });
     const steady = await sequence('Steady', 'bench.steady', [email('Steady')]);
 
+    if (options.stepsOnly) {
+      await drive({
+        endpoint, headers, document: TRACK_EVENTS, calls: Math.ceil(options.httpCalls / BATCH), inFlight: 2,
+        variables: batchVariables('bench', 'bench.signed_up', options.httpCalls), count: countBatch,
+      });
+      await benchSteps();
+      return { rows, figures };
+    }
+
     // 1. trackEvent over HTTP.
     const tracked = await drive({
       endpoint, headers, document: TRACK_EVENT, calls: options.httpCalls, inFlight: options.inFlight,
@@ -136,24 +148,10 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     if (held < options.burstEmails) throw new Error(`expected ${options.burstEmails} runs held by throttlePaused, found ${held}`);
     rows.push({ measure: 'SMTP burst: runs held by throttlePaused', value: String(held) });
 
-    // 3. Steps executed, mail to the outbox.
-    const stepsT0 = Date.now();
-    engine = await startEngine(database, { workers: options.workerConcurrency });
-    const firstStep = main.stepIds[0]!;
-    const steps = await until(
-      () => prisma.stepRun.count({ where: { stepId: firstStep, executedAt: { not: null } } }),
-      options.httpCalls,
-      options.phaseLimitSeconds,
-    );
-    const lastStep = await prisma.stepRun.aggregate({ where: { stepId: firstStep }, _max: { executedAt: true } });
-    const stepsSeconds = steps.timedOut ? options.phaseLimitSeconds : ((lastStep._max.executedAt?.getTime() ?? Date.now()) - stepsT0) / 1000;
-    rows.push({ measure: `steps executed (outbox), WORKER_CONCURRENCY=${options.workerConcurrency}`, value: `${steps.reached} in ${stepsSeconds.toFixed(1)} s${steps.timedOut ? ' (time limit)' : ''}` });
-    figures.push({ name: 'steps executed to the outbox', value: steps.reached / stepsSeconds, unit: 'steps/s', ceiling: ceilings.queue, target: { ratio: 0.3 }, note: steps.timedOut ? 'time limit reached' : undefined });
-    // Steps left over (time limit) must not send during the SMTP phases: their runs' sequence stops.
-    if (steps.timedOut) await gql(`mutation($id: ID!) { disableSequence(id: $id) { errors { message } } }`, { id: main.id });
+    await benchSteps();
 
     // 4. The SMTP burst.
-    await engine.stop();
+    await engine?.stop();
     sink.reset();
     engine = await startEngine(database, { workers: options.workerConcurrency, smtpUrl: sink.url });
     const burstT0 = performance.now();
@@ -191,6 +189,24 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     rows.push({ measure: 'steady: due → sent lag p50 / p99', value: `${quantile(lags, 0.5).toFixed(0)} ms / ${quantile(lags, 0.99).toFixed(0)} ms` });
     figures.push({ name: `due → sent lag p99 at ${rate.toFixed(0)} emails/s`, value: quantile(lags, 0.99), unit: 'ms', target: { max: 1000 }, note: `${Math.round(options.paceFraction * 100)}% of the burst rate` });
     return { rows, figures };
+
+    // 3. Steps executed, mail to the outbox: the workers started on phase 1's runs.
+    async function benchSteps() {
+      const stepsT0 = Date.now();
+      engine = await startEngine(database, { workers: options.workerConcurrency });
+      const firstStep = main.stepIds[0]!;
+      const steps = await until(
+        () => prisma.stepRun.count({ where: { stepId: firstStep, executedAt: { not: null } } }),
+        options.httpCalls,
+        options.phaseLimitSeconds,
+      );
+      const lastStep = await prisma.stepRun.aggregate({ where: { stepId: firstStep }, _max: { executedAt: true } });
+      const stepsSeconds = steps.timedOut ? options.phaseLimitSeconds : ((lastStep._max.executedAt?.getTime() ?? Date.now()) - stepsT0) / 1000;
+      rows.push({ measure: `steps executed (outbox), WORKER_CONCURRENCY=${options.workerConcurrency}`, value: `${steps.reached} in ${stepsSeconds.toFixed(1)} s${steps.timedOut ? ' (time limit)' : ''}` });
+      figures.push({ name: 'steps executed to the outbox', value: steps.reached / stepsSeconds, unit: 'steps/s', ceiling: ceilings.queue, target: { ratio: 0.3 }, note: steps.timedOut ? 'time limit reached' : undefined });
+      // Steps left over (time limit) must not send during the SMTP phases: their runs' sequence stops.
+      if (steps.timedOut) await gql(`mutation($id: ID!) { disableSequence(id: $id) { errors { message } } }`, { id: main.id });
+    }
   } finally {
     await app.stop().catch((error) => console.error('engine bench: app stop', error));
     await engine?.stop().catch((error) => console.error('engine bench: engine stop', error));

@@ -6,7 +6,9 @@
 // BENCH_QUICK=1 runs everything at a small size (a minute or two) to check that
 // the benchmark works; its figures mean little. BENCH_ONLY=ingest runs only the
 // HTTP ceiling and the ingestion phases (trackEvent, trackEvents); BENCH_ONLY=cancel
-// and BENCH_ONLY=memory run only that phase (BENCH_ONLY=simulate: see below). The memory phase (one worker process
+// and BENCH_ONLY=memory run only that phase (BENCH_ONLY=simulate: see below).
+// BENCH_ONLY=steps runs only the pg-boss ceiling and the steps phase (its
+// BENCH_RUNS runs started by trackEvents, unmeasured). The memory phase (one worker process
 // sending BENCH_MEMORY_EMAILS, 100,000 by default, while its RSS is sampled)
 // takes minutes: the full run includes it only with BENCH_MEMORY=1.
 import os from 'node:os';
@@ -23,10 +25,11 @@ import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const only = process.env.BENCH_ONLY || undefined;
-if (only && !['ingest', 'simulate', 'cancel', 'memory', 'testclock'].includes(only)) {
-  throw new Error(`BENCH_ONLY must be ingest, simulate, cancel, memory or testclock (got ${only})`);
+if (only && !['ingest', 'steps', 'simulate', 'cancel', 'memory', 'testclock'].includes(only)) {
+  throw new Error(`BENCH_ONLY must be ingest, steps, simulate, cancel, memory or testclock (got ${only})`);
 }
 const ingestOnly = only === 'ingest';
+const stepsOnly = only === 'steps';
 
 function num(name: string, full: number, small: number): number {
   const raw = process.env[name];
@@ -48,6 +51,7 @@ const engineOptions: EngineBenchOptions = {
   workerConcurrency: num('WORKER_CONCURRENCY', 10, 10),
   phaseLimitSeconds: num('BENCH_PHASE_LIMIT_SECONDS', 90, 60),
   ingestOnly,
+  stepsOnly,
 };
 
 const simulateCalls = num('BENCH_SIMULATE_CALLS', 200, 200);
@@ -73,6 +77,7 @@ try {
   if (only === 'cancel') figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));
   else if (only === 'memory') figures.push(...(await benchMemory(memoryOptions(), sink)));
   else if (only === 'testclock') figures.push(...(await benchTestClock(testClockRuns())));
+  else if (stepsOnly) await benchSteps();
   else await benchAll();
 } finally {
   await sink.close();
@@ -80,6 +85,17 @@ try {
 }
 printFigures(`Summary (${((Date.now() - started) / 1000).toFixed(0)} s${quick ? ', BENCH_QUICK: sizes too small for real figures' : ''})`, figures);
 process.exit(0);
+
+async function benchSteps() {
+  const rows: Row[] = [];
+  const ceilingDb = await benchDatabase({ migrated: false });
+  const queue = await queueCeiling(ceilingDb.url, num('BENCH_QUEUE_JOBS', 50_000, 5_000), rows);
+  await ceilingDb.close();
+  figures.push({ name: 'ceiling: pg-boss no-op jobs, batch 1,000 × 4', value: queue.value, unit: queue.unit });
+  const engine = await benchEngine(engineOptions, { queue }, sink);
+  printTable(`Steps (${engineOptions.workerConcurrency} step workers; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`, [...rows, ...engine.rows]);
+  figures.push(...engine.figures);
+}
 
 async function benchAll() {
   // Ceilings, on a database of their own on the same server.
