@@ -5,24 +5,26 @@
 // checks that every expected email was sent exactly once.
 //
 // BENCH_LOAD_SECONDS (default 120), BENCH_LOAD_SUBSCRIPTIONS (1000),
-// BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8).
-import type { ChildProcess } from 'node:child_process';
+// BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8). BENCH_LOAD_NODE_ARGS are
+// given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
+// profile of each (they stop gracefully, so it gets written; the pids are printed).
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
 import { benchDatabase } from './database.js';
-import { startStepwise } from './processes.js';
+import { startStepwise, type StepwiseProcess } from './processes.js';
 import { printTable, type Row } from './report.js';
 
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
 const SUBSCRIPTIONS = Number(process.env.BENCH_LOAD_SUBSCRIPTIONS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_LOAD_CONCURRENCY ?? 16);
 const WORKERS = process.env.WORKER_CONCURRENCY ?? '8';
+const NODE_ARGS = (process.env.BENCH_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY = 'sk_load_test_key_0123456789abcdef';
 
-const children: ChildProcess[] = [];
+const children: StepwiseProcess[] = [];
 
 async function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready: RegExp): Promise<RegExpExecArray> {
   const started = await startStepwise(
@@ -40,8 +42,10 @@ async function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready
       MAX_SUBSCRIPTIONS_PER_KEY: String(SUBSCRIPTIONS),
     },
     ready,
+    NODE_ARGS,
   );
-  children.push(started.child);
+  children.push(started);
+  if (NODE_ARGS.length) console.log(`${role} process: pid ${started.child.pid}`);
   return started.ready;
 }
 
@@ -81,19 +85,31 @@ export async function benchLoad(): Promise<void> {
 
     // One subscriber per subscription, each followed on one of the API processes.
     const subscriberIds: string[] = [];
-    for (let i = 0; i < SUBSCRIPTIONS; i++) {
-      const res = await gql(ports[i % 2]!, `mutation($e: String!) { upsertSubscriber(input: { email: $e }) { subscriber { id } } }`, { e: `load${i}@example.com` });
-      subscriberIds.push(res.upsertSubscriber.subscriber.id);
+    for (let from = 0; from < SUBSCRIPTIONS; from += 500) {
+      const emails = Array.from({ length: Math.min(500, SUBSCRIPTIONS - from) }, (_, k) => ({ email: `load${from + k}@example.com` }));
+      const res = await gql(apiA, `mutation($s: [SubscriberInput!]!) { upsertSubscribers(input: { subscribers: $s }) { subscribers { id } } }`, { s: emails });
+      subscriberIds.push(...res.upsertSubscribers.subscribers.map((s: { id: string }) => s.id));
     }
     const clients: Client[] = ports.map((port) =>
       createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${KEY}` }, retryAttempts: 0 }),
     );
     const received = new Array<number>(SUBSCRIPTIONS).fill(0);
+    // Change lag: from trackEvent's answer (its transaction has committed) to the
+    // run's start reaching the subscription; a start that arrives first counts 0.
+    const startedAt = Array.from({ length: SUBSCRIPTIONS }, () => [] as number[]);
+    const answeredAt = Array.from({ length: SUBSCRIPTIONS }, () => [] as number[]);
     let subscriptionErrors = 0;
     const unsubscribes = subscriberIds.map((id, i) =>
-      clients[i % 2]!.subscribe(
+      clients[i % 2]!.subscribe<{ enrollmentChanged: { status: string } }>(
         { query: `subscription($s: ID) { enrollmentChanged(subscriberId: $s) { cursor status } }`, variables: { s: id } },
-        { next: () => void (received[i]! += 1), error: () => void (subscriptionErrors += 1), complete: () => {} },
+        {
+          next: (result) => {
+            received[i]! += 1;
+            if (result.data?.enrollmentChanged.status === 'ACTIVE') startedAt[i]!.push(performance.now());
+          },
+          error: () => void (subscriptionErrors += 1),
+          complete: () => {},
+        },
       ),
     );
     await new Promise((r) => setTimeout(r, 2_000));
@@ -119,7 +135,9 @@ export async function benchLoad(): Promise<void> {
               await gql(port, `mutation($input: TrackEventInput!) { trackEvent(input: $input) { enrollments { id } errors { message } } }`, {
                 input: { email: `load${i}@example.com`, event: 'load.event', properties: { n } },
               });
-              latencies.trackEvent.push(performance.now() - t0);
+              const answered = performance.now();
+              latencies.trackEvent.push(answered - t0);
+              answeredAt[i]!.push(answered);
               events += 1;
               eventsFor[i]! += 1;
             }
@@ -130,6 +148,8 @@ export async function benchLoad(): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    // The load window on the monotonic clock the profiles' timestamps use (µs).
+    if (NODE_ARGS.length) console.log(`load window: ${(process.hrtime.bigint() / 1000n - BigInt(Math.round(elapsed * 1e6)))} .. ${process.hrtime.bigint() / 1000n} µs`);
 
     // Drain: every run completes and every subscription sees its two changes per run.
     const drainStart = performance.now();
@@ -151,6 +171,8 @@ export async function benchLoad(): Promise<void> {
     const wrongSubscriptions = received.filter((count, i) => count !== eventsFor[i]! * 2).length;
     const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
     const te = sorted(latencies.trackEvent);
+    // Two calls for one subscriber in flight at once may pair crosswise: rare, and then both lags are near.
+    const lag = sorted(answeredAt.flatMap((answers, i) => answers.map((at, k) => Math.max(0, (startedAt[i]![k] ?? Infinity) - at))).filter(Number.isFinite));
     const q = sorted(latencies.query);
     const rows: Row[] = [
       ['machine', `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${bench.where}`],
@@ -162,6 +184,7 @@ export async function benchLoad(): Promise<void> {
       ['queries', `${q.length} (${(q.length / elapsed).toFixed(1)}/s)`],
       ['query p50 / p99', `${percentile(q, 50).toFixed(0)} ms / ${percentile(q, 99).toFixed(0)} ms`],
       ['request errors', String(errors)],
+      ['run start → subscription p50 / p99', `${percentile(lag, 50).toFixed(0)} ms / ${percentile(lag, 99).toFixed(0)} ms (after trackEvent answered)`],
       ['drain after load', `${drainSeconds.toFixed(0)} s`],
       ['emails expected / distinct sent / SMTP deliveries', `${expected} / ${messageIds.size} / ${smtp.messages.length}`],
       ['every email sent exactly once', messageIds.size === expected && smtp.messages.length === expected ? 'yes' : 'NO'],
@@ -170,9 +193,10 @@ export async function benchLoad(): Promise<void> {
     ].map(([measure, value]) => ({ measure: measure!, value: value! }));
     printTable(`load: ${SECONDS} s of trackEvent + queries with ${SUBSCRIPTIONS} live subscriptions`, rows);
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 2_000));
-    for (const child of children) child.kill('SIGKILL');
+    // A graceful stop (profiles get written), bounded.
+    const stopped = Promise.all(children.map((c) => c.stop()));
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, 30_000))]);
+    for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
     await smtp.close();
     await bench.close();
   }

@@ -12,9 +12,12 @@ export interface StepwiseProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `src/main.ts` with `env` over the current environment; resolves once its output matches `ready`. */
-export function startStepwise(env: NodeJS.ProcessEnv, ready: RegExp): Promise<StepwiseProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `src/main.ts` with `env` over the current environment; resolves once its output matches `ready`.
+ * `nodeArgs` go before the script (e.g. --cpu-prof, which NODE_OPTIONS does not take).
+ */
+export function startStepwise(env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: string[] = []): Promise<StepwiseProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let output = '';
   return new Promise((resolve, reject) => {
