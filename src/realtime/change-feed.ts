@@ -5,9 +5,16 @@
 //
 // Order and horizon. Writers take no lock: each row's key `xid` is (at least) its
 // writing transaction's id (src/engine/run-status.ts). Every read stops below the
-// oldest transaction still in flight in its own snapshot, pg_snapshot_xmin: every
-// id below it has committed or aborted, so no row can appear later behind a
-// position already read. Positions are (xid, id), packed into one number
+// oldest transaction still in flight in its own snapshot that may write this log
+// (the horizon): every id below it has committed or aborted, or can write no
+// row here, so no row can appear later behind a position already read. Transaction
+// ids are cluster-wide, so pg_snapshot_xmin alone would also wait for a long
+// transaction in another database (seconds behind a report or a migration
+// elsewhere): the snapshot's in-flight ids that pg_stat_activity shows as another
+// database's, or as pg-boss's own connections' (they never write this log), are
+// left out. An id it no longer shows (finished since the snapshot, its rows
+// invisible to it) or cannot show (no privilege) is kept: the horizon only errs
+// low. Positions are (xid, id), packed into one number
 // (xid * 10^19 + id) that is also the opaque cursor; rows logged before xid
 // existed keep their old per-workspace seq as cursor.
 //
@@ -87,6 +94,17 @@ async function resolveCursor(db: Db, workspaceId: string, cursor: Cursor): Promi
   return row?.id ?? 0n;
 }
 
+/**
+ * The horizon of the statement's snapshot (see the note at the top). backend_xid is
+ * a 32-bit xid; an in-flight one names one transaction (wraparound keeps them apart).
+ */
+const HORIZON = Prisma.sql`
+  SELECT coalesce(
+    (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+      WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
+                           WHERE a.backend_xid IS NOT NULL AND (a.datname <> current_database() OR a.application_name = 'pgboss'))),
+    pg_snapshot_xmax(pg_current_snapshot()))::text::bigint AS horizon`;
+
 interface RawRow {
   id: bigint | null;
   xid: bigint | null;
@@ -128,7 +146,7 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
            c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c.status::text AS status,
            h.horizon,
            EXISTS (SELECT 1 FROM "EnrollmentChange" p WHERE p."workspaceId" = ${filter.workspaceId}::uuid AND p.xid >= h.horizon) AS held
-    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon) h
+    FROM (${HORIZON}) h
     LEFT JOIN LATERAL (
       SELECT * FROM "EnrollmentChange" c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${limit}
     ) c ON TRUE`;
@@ -259,6 +277,18 @@ export function changesHeld(workspaceId: string): boolean {
   return tails.get(workspaceId)?.held ?? false;
 }
 
+/** The index of the first row after `position` in rows sorted by position. */
+function firstAfter(rows: FeedRow[], position: bigint): number {
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (rows[mid]!.position <= position) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 function matches(filter: FeedFilter, row: FeedRow): boolean {
   return (
     (!filter.sequenceId || row.sequenceId === filter.sequenceId) &&
@@ -278,9 +308,11 @@ export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | nu
       await tail.ensureFresh(version);
       if (cursor >= tail.floor) {
         // Live: everything after the cursor is in the shared tail.
-        const head = tail.head;
-        for (const row of tail.rows) {
-          if (row.position <= cursor || row.position > head) continue;
+        const { head, rows } = tail;
+        // The tail is in position order: start after the cursor, not at its first of thousands of rows.
+        for (let i = firstAfter(rows, cursor); i < rows.length; i++) {
+          const row = rows[i]!;
+          if (row.position > head) break;
           if (matches(filter, row)) yield row;
           cursor = row.position;
         }

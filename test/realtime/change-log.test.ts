@@ -164,7 +164,7 @@ describe('change log without a writer lock', () => {
     }
   });
 
-  it('is held only by a transaction that has written (in any database), and catches up when it ends, without a NOTIFY', async () => {
+  it('is held only by a transaction that has written (in this database), and catches up when it ends, without a NOTIFY', async () => {
     const ws = await t.workspace('held');
     const [run] = await makeRuns(ws.workspaceId, 1);
     const live = follow(ws.workspaceId, '0');
@@ -183,17 +183,24 @@ describe('change log without a writer lock', () => {
     await reader.query('SELECT count(*) FROM "Message"');
     await transaction(t.runtime, (tx) => flip(tx, run!));
     await live.until(2);
-    // A transaction with an id, in another database of the cluster, holds the horizon.
-    const writer = await open(t.url.replace(/\/[^/?]+(\?|$)/, '/postgres$1'));
+    // A transaction with an id in another database of the cluster cannot write this log: it holds nothing.
+    const elsewhere = await open(t.url.replace(/\/[^/?]+(\?|$)/, '/postgres$1'));
+    await elsewhere.query('BEGIN');
+    await elsewhere.query('SELECT pg_current_xact_id()::text');
+    await transaction(t.runtime, (tx) => flip(tx, run!));
+    await live.until(3);
+    // A transaction with an id in this database holds the horizon.
+    const writer = await open(t.url);
     await writer.query('BEGIN');
     await writer.query('SELECT pg_current_xact_id()::text');
     await transaction(t.runtime, (tx) => flip(tx, run!));
     await waitFor(() => changesHeld(ws.workspaceId));
-    expect(live.rows).toHaveLength(2);
+    expect(live.rows).toHaveLength(3);
     // It ends without a NOTIFY of ours: the held tail reads again by itself.
     await writer.query('ROLLBACK');
     await reader.query('ROLLBACK');
-    await live.until(3);
+    await elsewhere.query('ROLLBACK');
+    await live.until(4);
     await expectExact(ws.workspaceId, live.rows);
     await Promise.all(clients.map((c) => c.end()));
   });
