@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -13,6 +14,18 @@ export interface ClientOptions {
 }
 
 const pools = new WeakMap<PrismaClient, pg.Pool>();
+const queryListeners = new WeakMap<PrismaClient, (sql: string) => void>();
+
+/**
+ * Set by src/db/transaction.ts while Prisma opens a transaction: told the pool
+ * connection Prisma takes for it (the first one taken in that async context).
+ */
+export const openingTransaction = new AsyncLocalStorage<(connection: pg.PoolClient) => void>();
+
+/** The `onQuery` listener of a client made by createPrismaClient, for statements sent around Prisma. */
+export function queryListenerOf(client: PrismaClient): ((sql: string) => void) | undefined {
+  return queryListeners.get(client);
+}
 
 /**
  * The connection pool under a client made by createPrismaClient: a hot path that
@@ -28,6 +41,16 @@ export function createPrismaClient(connectionString: string, options: ClientOpti
   // horizon (src/realtime/change-feed.ts) for everyone; transactions end within
   // 30 s (src/db/transaction.ts), so the server ends one idle for a minute.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10, idle_in_transaction_session_timeout: 60_000 });
+  // The driver adapter takes a transaction's connection with the promise form of connect().
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => Promise<pg.PoolClient>;
+  pool.connect = ((...args: unknown[]) => {
+    const claim = args.length ? undefined : openingTransaction.getStore();
+    if (!claim) return connect(...args);
+    return connect().then((connection) => {
+      claim(connection);
+      return connection;
+    });
+  }) as typeof pool.connect;
   const client = new PrismaClient({
     adapter: new PrismaPg(pool, { disposeExternalPool: true }),
     log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
@@ -35,6 +58,7 @@ export function createPrismaClient(connectionString: string, options: ClientOpti
   pools.set(client, pool);
   if (options.onQuery) {
     const onQuery = options.onQuery;
+    queryListeners.set(client, onQuery);
     (client as PrismaClient<'query'>).$on('query', (e) => onQuery(e.query));
   }
   return client;

@@ -20,6 +20,7 @@ import {
 import { sequenceRunDate, stepDueAt, type SendWindow } from '../domain/schedule.js';
 import { uuidv7 } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
+import { txExecute, txQuery } from '../db/transaction.js';
 import { Prisma, type Sequence } from '../generated/prisma/client.js';
 import { jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
@@ -172,41 +173,41 @@ export async function loadStartFacts(tx: Tx, requests: StartRequestOf[], sequenc
   const facts = new Map<string, StartFacts>(sequences.map((s) => [s.id, emptyStartFacts()]));
   const withKey = requests.filter((r) => r.request.idempotencyKey);
   if (withKey.length) {
-    const rows = await tx.$queryRaw<{ id: string; sequenceId: string; idempotencyKey: string }[]>`
+    const rows = await txQuery<{ id: string; sequenceId: string; idempotencyKey: string }>(tx, Prisma.sql`
       SELECT e.id::text, e."sequenceId"::text AS "sequenceId", e."idempotencyKey"
       FROM "Enrollment" e JOIN unnest(${withKey.map((r) => r.input.sequence.id)}::uuid[], ${withKey.map((r) => r.request.idempotencyKey)}::text[]) AS k(s, key)
-        ON e."sequenceId" = k.s AND e."idempotencyKey" = k.key`;
+        ON e."sequenceId" = k.s AND e."idempotencyKey" = k.key`);
     for (const row of rows) facts.get(row.sequenceId)!.idempotent.set(row.idempotencyKey, row.id);
   }
   const oneTime = requests.filter((r) => r.input.sequence.enrollmentMode === 'ONE_TIME');
   if (oneTime.length) {
-    const rows = await tx.$queryRaw<{ sequenceId: string; subscriberId: string }[]>`
+    const rows = await txQuery<{ sequenceId: string; subscriberId: string }>(tx, Prisma.sql`
       SELECT DISTINCT e."sequenceId"::text AS "sequenceId", e."subscriberId"::text AS "subscriberId"
       FROM "Enrollment" e JOIN unnest(${oneTime.map((r) => r.input.sequence.id)}::uuid[], ${oneTime.map((r) => r.request.subscriberId)}::uuid[]) AS k(s, sub)
-        ON e."sequenceId" = k.s AND e."subscriberId" = k.sub`;
+        ON e."sequenceId" = k.s AND e."subscriberId" = k.sub`);
     for (const row of rows) facts.get(row.sequenceId)!.ranBefore.add(row.subscriberId);
   }
   const matching = requests.filter((r) => r.key !== null);
   if (matching.length) {
-    const rows = await tx.$queryRaw<{ id: string; sequenceId: string; subscriberId: string; enrollmentKey: string }[]>`
+    const rows = await txQuery<{ id: string; sequenceId: string; subscriberId: string; enrollmentKey: string }>(tx, Prisma.sql`
       SELECT e.id::text, e."sequenceId"::text AS "sequenceId", e."subscriberId"::text AS "subscriberId", e."enrollmentKey"
       FROM "Enrollment" e
       JOIN unnest(${matching.map((r) => r.input.sequence.id)}::uuid[], ${matching.map((r) => r.request.subscriberId)}::uuid[], ${matching.map((r) => r.key)}::text[]) AS k(s, sub, key)
         ON e."sequenceId" = k.s AND e."subscriberId" = k.sub AND e."enrollmentKey" = k.key
-      WHERE e.status::text = ANY(${OPEN_STATUSES as string[]})`;
+      WHERE e.status::text = ANY(${OPEN_STATUSES as string[]})`);
     for (const row of rows) facts.get(row.sequenceId)!.openKeys.set(openKeyOf(row.subscriberId, row.enrollmentKey), row.id);
   }
   const limited = sequences.filter((s) => hasLimits(toStartSequence(s)));
   if (limited.length) {
     const ids = limited.map((s) => s.id);
     const since = dayStart(at);
-    const rows = await tx.$queryRaw<{ sequenceId: string; runs: number; inProgress: number; begunToday: number }[]>`
+    const rows = await txQuery<{ sequenceId: string; runs: number; inProgress: number; begunToday: number }>(tx, Prisma.sql`
       SELECT s.id::text AS "sequenceId",
         (SELECT count(*)::int FROM "Enrollment" e WHERE e."sequenceId" = s.id) AS runs,
         (SELECT count(*)::int FROM "Enrollment" e WHERE e."sequenceId" = s.id AND e.status IN ('ACTIVE', 'PAUSED')) AS "inProgress",
         (SELECT count(*)::int FROM "EnrollmentChange" c WHERE c."sequenceId" = s.id AND c.status = 'ACTIVE'
            AND (c."previousStatus" IS NULL OR c."previousStatus" = 'QUEUED') AND c."occurredAt" >= ${since}) AS "begunToday"
-      FROM unnest(${ids}::uuid[]) AS s(id)`;
+      FROM unnest(${ids}::uuid[]) AS s(id)`);
     for (const row of rows) {
       const f = facts.get(row.sequenceId)!;
       f.runs = row.runs;
@@ -238,8 +239,8 @@ async function loadAttributes(tx: Tx, subscriberIds: string[]): Promise<Map<stri
  */
 async function liveVersions(tx: Tx, sequenceIds: string[]): Promise<Map<string, number>> {
   if (!sequenceIds.length) return new Map();
-  const rows = await tx.$queryRaw<{ id: string; version: number }[]>`
-    SELECT id::text, version FROM "Sequence" WHERE id = ANY(${sequenceIds}::uuid[]) ORDER BY id FOR KEY SHARE`;
+  const rows = await txQuery<{ id: string; version: number }>(tx, Prisma.sql`
+    SELECT id::text, version FROM "Sequence" WHERE id = ANY(${sequenceIds}::uuid[]) ORDER BY id FOR KEY SHARE`);
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 
@@ -254,12 +255,15 @@ export interface FirstStep {
 
 export async function loadFirstSteps(tx: Tx, sequenceIds: string[]): Promise<Map<string, FirstStep>> {
   if (!sequenceIds.length) return new Map();
-  const rows = await tx.$queryRaw<
-    { id: string; sequenceId: string; version: number; position: number; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]
-  >`
+  const rows = await txQuery<
+    { id: string; sequenceId: string; version: number; position: number; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }
+  >(
+    tx,
+    Prisma.sql`
     SELECT DISTINCT ON ("sequenceId") id::text, "sequenceId"::text AS "sequenceId", version, position, "delayDays", "delayHours", "delayMinutes", "dateOffsetMinutes"
     FROM "Step" WHERE "sequenceId" = ANY(${sequenceIds}::uuid[]) AND position IS NOT NULL
-    ORDER BY "sequenceId", position`;
+    ORDER BY "sequenceId", position`,
+  );
   return new Map(
     rows.map((r) => [
       r.sequenceId,
@@ -300,7 +304,7 @@ async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
   const insertJobs = await jobsInsert(ctx, tx, jobs);
   const log = takeRunChanges(tx, changes)!;
-  await tx.$executeRaw`
+  await txExecute(tx, Prisma.sql`
     WITH ${insertJobs ? Prisma.sql`jobs AS (${insertJobs}),` : Prisma.empty} logged AS (${log.insert} RETURNING 1), runs AS (
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
       "entryEventId", "entryEvent", version, "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
@@ -311,7 +315,7 @@ async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow
       ${col('entryEvent')}::jsonb[], ${col('version')}::int[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
       AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, version, position, next, completed)
     RETURNING 1
-    ) ${log.notify}`;
+    ) ${log.notify}`);
 }
 
 /**

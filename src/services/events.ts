@@ -14,7 +14,8 @@ import { tryDecodeId } from '../domain/public-id.js';
 import { uuidv7 } from '../domain/tracking-links.js';
 import type { Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
-import { transaction } from '../db/transaction.js';
+import { transaction, txQuery } from '../db/transaction.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { workspaceDefinitions } from '../engine/definitions.js';
 import { advisoryLocks } from '../engine/locks.js';
 import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
@@ -189,8 +190,10 @@ async function record(
     const late = events.filter((e) => !e.item.subscriberId);
     if (late.length) {
       const emails = [...new Set(late.map((e) => e.item.input.email!))];
-      const rows = await tx.$queryRaw<{ id: string; email: string }[]>`
-        SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`;
+      const rows = await txQuery<{ id: string; email: string }>(
+        tx,
+        Prisma.sql`SELECT id::text, email FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND email = ANY(${emails}::text[])`,
+      );
       const idOf = new Map(rows.map((r) => [r.email, r.id]));
       for (const e of late) e.item.subscriberId = idOf.get(e.item.input.email!);
       await writeEvents(tx, actor, late, at);
@@ -325,7 +328,9 @@ async function writeEvents(
   const emails = [...lastAt.keys()].sort();
   const ids = emails.map(() => uuidv7(Date.now())).sort();
   const ws = actor.workspaceId;
-  const rows = await tx.$queryRaw<{ version: bigint | null; id: string | null; email: string | null; created: boolean | null }[]>`
+  const rows = await txQuery<{ version: bigint | null; id: string | null; email: string | null; created: boolean | null }>(
+    tx,
+    Prisma.sql`
     WITH fresh AS (
       INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "lastEventAt", "createdAt", "updatedAt")
       SELECT s.id, ${ws}::uuid, s.email, '{}'::jsonb, s.last_at, ${at}, now()
@@ -355,7 +360,8 @@ async function writeEvents(
       RETURNING 1
     )
     SELECT v.version, s.id::text AS id, s.email, s.created
-    FROM (SELECT "definitionsVersion" AS version FROM "Workspace" WHERE id = ${ws}::uuid) v LEFT JOIN subscribers s ON true`;
+    FROM (SELECT "definitionsVersion" AS version FROM "Workspace" WHERE id = ${ws}::uuid) v LEFT JOIN subscribers s ON true`,
+  );
   const idOf = new Map(rows.filter((r) => r.email !== null).map((r) => [r.email!, r.id!]));
   for (const e of events) if (!e.item.subscriberId) e.item.subscriberId = idOf.get(e.item.input.email!);
   return { version: rows[0]?.version ?? null, created: rows.filter((r) => r.created).map((r) => r.id!) };
