@@ -13,16 +13,16 @@ import {
   type RunState,
   type RunStatus,
 } from '../domain/run-machine/index.js';
-import { toMachineSequence } from '../domain/run-machine/from-rows.js';
+import { toMachineSequence, type SequenceSettingsRow, type StepTimingRow } from '../domain/run-machine/from-rows.js';
 import type { VersionedSequence } from '../domain/run-machine/publish.js';
 import { sequenceRunDate } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { enqueue, type JobToSend } from './boss.js';
+import { enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
 import { QUEUES } from './queues.js';
-import { CHANGES_CHANNEL, OPEN_STATUSES, changeLogInsert, logRunChanges } from './run-status.js';
+import { CHANGES_CHANNEL, OPEN_STATUSES, changeLogInsert, takeRunChanges } from './run-status.js';
 
 /** What the change log needs besides the decision. */
 export interface RunRef {
@@ -61,11 +61,67 @@ function toLoaded(row: RunRow): LoadedRun {
  * `lock: false`: only loads them (a dry run).
  */
 export async function lockRuns(tx: Tx, ids: readonly string[], options: { skipLocked?: boolean; lock?: boolean } = {}): Promise<Map<string, LoadedRun>> {
-  if (!ids.length) return new Map();
+  return (await loadRuns(tx, ids, { ...options, sequences: false })).runs;
+}
+
+/**
+ * lockRuns and loadMachineSequences in one round trip: the runs, and the
+ * machine's view of each sequence version they follow (carried on the first
+ * run of that version only).
+ */
+export async function loadRuns(
+  tx: Tx,
+  ids: readonly string[],
+  options: { skipLocked?: boolean; lock?: boolean; sequences?: boolean } = {},
+): Promise<{ runs: Map<string, LoadedRun>; sequences: Map<string, VersionedSequence> }> {
+  const sequences = new Map<string, VersionedSequence>();
+  if (!ids.length) return { runs: new Map(), sequences };
   const lock = options.lock === false ? Prisma.empty : options.skipLocked ? Prisma.sql`FOR UPDATE SKIP LOCKED` : Prisma.sql`FOR UPDATE`;
-  const rows = await tx.$queryRaw<RunRow[]>`
-    SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${[...new Set(ids)]}::uuid[]) ORDER BY e.id ${lock}`;
-  return new Map(rows.map((r) => [r.id, toLoaded(r)]));
+  const machine =
+    options.sequences === false
+      ? Prisma.sql`NULL::jsonb`
+      : Prisma.sql`CASE WHEN row_number() OVER (PARTITION BY r."sequenceId", r.version ORDER BY r.id) = 1
+          THEN ${machineJson(Prisma.sql`r."sequenceId"::uuid`, Prisma.sql`r.version`)} END`;
+  const rows = await tx.$queryRaw<(RunRow & { machine: MachineJson | null })[]>`
+    WITH r AS (SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${[...new Set(ids)]}::uuid[]) ORDER BY e.id ${lock})
+    SELECT r.*, ${machine} AS machine FROM r ORDER BY r.id`;
+  const runs = new Map<string, LoadedRun>();
+  for (const { machine, ...row } of rows) {
+    runs.set(row.id, toLoaded(row));
+    if (machine) sequences.set(machineKey(row), toVersioned(machine, row.version));
+  }
+  return { runs, sequences };
+}
+
+/** A sequence version as machineJson builds it: the settings it runs with and its steps. */
+interface MachineJson {
+  settings: SequenceSettingsRow;
+  steps: (StepTimingRow & { originId: string })[];
+}
+
+/**
+ * One sequence version for the machine, as JSON: the live version reads the
+ * sequence's settings; an older one the settings it was published with, over
+ * the live ones. Null when the sequence does not exist.
+ */
+function machineJson(sequenceId: Prisma.Sql, version: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`(
+    SELECT jsonb_build_object(
+      'settings', to_jsonb(s) || COALESCE((SELECT v.settings::jsonb FROM "SequenceVersion" v
+        WHERE v."sequenceId" = ${sequenceId} AND v.number = ${version} AND s.version <> ${version}), '{}'::jsonb),
+      'steps', COALESCE((
+        SELECT jsonb_agg(jsonb_build_object('id', st.id, 'position', st."versionPosition", 'type', st.type,
+          'originId', COALESCE(st."originId", st.id), 'delayDays', st."delayDays", 'delayHours', st."delayHours",
+          'delayMinutes', st."delayMinutes", 'dateOffsetMinutes', st."dateOffsetMinutes") ORDER BY st."versionPosition")
+        FROM "Step" st WHERE st."sequenceId" = ${sequenceId} AND st.version = ${version} AND st."versionPosition" IS NOT NULL), '[]'::jsonb))
+    FROM (SELECT q.id, q.version, q.status, q."sequenceType", q."dateFieldPath", q."sendWindow", q.transactional, q."primaryReplyAction",
+            q."primaryReplyPauseDuration", q."secondaryReplyAction", q."secondaryReplyPauseDuration", q."throttleCapacity"
+          FROM "Sequence" q WHERE q.id = ${sequenceId}) s)`;
+}
+
+function toVersioned(json: MachineJson, version: number): VersionedSequence {
+  const machine = toMachineSequence(json.settings, json.steps);
+  return { ...machine, version, steps: machine.steps.map((st, i) => ({ ...st, originId: json.steps[i]!.originId })) };
 }
 
 /** A sequence version: the key of loadMachineSequences' map. */
@@ -73,56 +129,16 @@ export const machineKey = (ref: { sequenceId: string; version: number }) => `${r
 
 /**
  * The machine's view of sequence versions (a run follows its own): settings and
- * the version's steps in position order. The live version reads the sequence's
- * settings; an older one the settings it was published with.
+ * the version's steps in position order (see machineJson). One query.
  */
 export async function loadMachineSequences(tx: Tx, refs: readonly { sequenceId: string; version: number }[]): Promise<Map<string, VersionedSequence>> {
-  const keys = new Map(refs.map((r) => [machineKey(r), { sequenceId: r.sequenceId, version: r.version }]));
-  const unique = [...new Set(refs.map((r) => r.sequenceId))];
-  if (!unique.length) return new Map();
-  const [sequences, steps] = await Promise.all([
-    tx.sequence.findMany({
-      where: { id: { in: unique } },
-      select: {
-        id: true,
-        version: true,
-        status: true,
-        sequenceType: true,
-        dateFieldPath: true,
-        sendWindow: true,
-        transactional: true,
-        primaryReplyAction: true,
-        primaryReplyPauseDuration: true,
-        secondaryReplyAction: true,
-        secondaryReplyPauseDuration: true,
-        throttleCapacity: true,
-      },
-    }),
-    tx.$queryRaw<{ id: string; sequenceId: string; version: number; position: number; type: string; originId: string; delayDays: number; delayHours: number; delayMinutes: number; dateOffsetMinutes: number | null }[]>`
-      SELECT st.id::text, st."sequenceId"::text AS "sequenceId", st.version, st."versionPosition" AS position, st.type::text,
-        COALESCE(st."originId", st.id)::text AS "originId", st."delayDays", st."delayHours", st."delayMinutes", st."dateOffsetMinutes"
-      FROM "Step" st JOIN unnest(${[...keys.values()].map((k) => k.sequenceId)}::uuid[], ${[...keys.values()].map((k) => k.version)}::int[]) AS k(sequence, version)
-        ON st."sequenceId" = k.sequence AND st.version = k.version
-      WHERE st."versionPosition" IS NOT NULL
-      ORDER BY st."versionPosition"`,
-  ]);
-  const older = [...keys.values()].filter((k) => sequences.some((s) => s.id === k.sequenceId && s.version !== k.version));
-  const snapshots = older.length
-    ? await tx.sequenceVersion.findMany({
-        where: { OR: older.map((k) => ({ sequenceId: k.sequenceId, number: k.version })) },
-        select: { sequenceId: true, number: true, settings: true },
-      })
-    : [];
+  const keys = [...new Map(refs.map((r) => [machineKey(r), r])).values()];
+  if (!keys.length) return new Map();
+  const rows = await tx.$queryRaw<{ sequenceId: string; version: number; machine: MachineJson | null }[]>`
+    SELECT k.sequence::text AS "sequenceId", k.version, ${machineJson(Prisma.sql`k.sequence`, Prisma.sql`k.version`)} AS machine
+    FROM unnest(${keys.map((k) => k.sequenceId)}::uuid[], ${keys.map((k) => k.version)}::int[]) AS k(sequence, version)`;
   const machines = new Map<string, VersionedSequence>();
-  for (const [key, { sequenceId, version }] of keys) {
-    const live = sequences.find((s) => s.id === sequenceId);
-    if (!live) continue;
-    const snapshot = snapshots.find((v) => v.sequenceId === sequenceId && v.number === version)?.settings as Partial<typeof live> | undefined;
-    const s = { ...live, ...(live.version === version ? {} : snapshot) };
-    const rows = steps.filter((st) => st.sequenceId === sequenceId && st.version === version);
-    const machine = toMachineSequence(s, rows);
-    machines.set(key, { ...machine, version, steps: machine.steps.map((st, i) => ({ ...st, originId: rows[i]!.originId })) });
-  }
+  for (const row of rows) if (row.machine) machines.set(machineKey(row), toVersioned(row.machine, row.version));
   return machines;
 }
 
@@ -146,33 +162,13 @@ export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences
   return facts;
 }
 
-/** Writes decisions: run columns, change log, jobs, queued-run release. */
+/**
+ * Writes decisions: run columns, change log, jobs, queued-run release — one
+ * statement (the jobs and the change log ride as data-modifying CTEs beside the
+ * UPDATE, under the rows' locks the caller holds).
+ */
 export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applied[]): Promise<void> {
   const changed = applied.filter((a) => a.decision.changed);
-  if (changed.length) {
-    const n = changed.map((a) => a.decision.next);
-    await tx.$executeRaw`
-      UPDATE "Enrollment" AS e SET
-        status = u.status::"EnrollmentStatus", "currentStepPosition" = u.position, "nextTriggerAt" = u.next_at,
-        "startedAt" = u.started_at, "completedAt" = u.completed_at, "cancelledAt" = u.cancelled_at,
-        "cancelReason" = u.cancel_reason, "pausedAt" = u.paused_at, "pausedUntil" = u.paused_until,
-        "failedAt" = u.failed_at, error = u.error, "updatedAt" = u.at
-      FROM unnest(
-        ${n.map((r) => r.id)}::uuid[], ${n.map((r) => r.status)}::text[], ${n.map((r) => r.currentStepPosition)}::int[],
-        ${n.map((r) => r.nextTriggerAt)}::timestamp(3)[], ${n.map((r) => r.startedAt)}::timestamp(3)[],
-        ${n.map((r) => r.completedAt)}::timestamp(3)[], ${n.map((r) => r.cancelledAt)}::timestamp(3)[],
-        ${n.map((r) => r.cancelReason)}::text[], ${n.map((r) => r.pausedAt)}::timestamp(3)[],
-        ${n.map((r) => r.pausedUntil)}::timestamp(3)[], ${n.map((r) => r.failedAt)}::timestamp(3)[],
-        ${n.map((r) => r.error)}::text[], ${changed.map((a) => a.decision.at)}::timestamp(3)[]
-      ) AS u(id, status, position, next_at, started_at, completed_at, cancelled_at, cancel_reason, paused_at, paused_until, failed_at, error, at)
-      WHERE e.id = u.id`;
-  }
-  await logRunChanges(
-    tx,
-    applied.flatMap(({ ref, decision }) =>
-      decision.changes.map((c) => ({ ...ref, previousStatus: c.previousStatus, status: c.status, reason: c.reason, occurredAt: decision.at })),
-    ),
-  );
   const jobs: JobToSend[] = [];
   for (const { ref, decision } of applied) {
     const { workspaceId } = ref;
@@ -190,7 +186,38 @@ export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applie
   }
   const release = new Map(applied.filter((a) => a.decision.releaseQueued).map((a) => [a.ref.sequenceId, a.ref.workspaceId]));
   for (const [sequenceId, workspaceId] of release) jobs.push({ name: QUEUES.releaseQueued, data: { sequenceId }, workspaceId });
-  await enqueue(ctx, tx, jobs);
+  const changes = applied.flatMap(({ ref, decision }) =>
+    decision.changes.map((c) => ({ ...ref, previousStatus: c.previousStatus, status: c.status, reason: c.reason, occurredAt: decision.at })),
+  );
+  if (!changed.length && !jobs.length && !changes.length) return;
+  const insertJobs = await jobsInsert(ctx, tx, jobs);
+  const log = changes.length ? takeRunChanges(tx, changes) : null;
+  const n = changed.map((a) => a.decision.next);
+  const ctes = [
+    ...(changed.length
+      ? [
+          Prisma.sql`runs AS (
+      UPDATE "Enrollment" AS e SET
+        status = u.status::"EnrollmentStatus", "currentStepPosition" = u.position, "nextTriggerAt" = u.next_at,
+        "startedAt" = u.started_at, "completedAt" = u.completed_at, "cancelledAt" = u.cancelled_at,
+        "cancelReason" = u.cancel_reason, "pausedAt" = u.paused_at, "pausedUntil" = u.paused_until,
+        "failedAt" = u.failed_at, error = u.error, "updatedAt" = u.at
+      FROM unnest(
+        ${n.map((r) => r.id)}::uuid[], ${n.map((r) => r.status)}::text[], ${n.map((r) => r.currentStepPosition)}::int[],
+        ${n.map((r) => r.nextTriggerAt)}::timestamp(3)[], ${n.map((r) => r.startedAt)}::timestamp(3)[],
+        ${n.map((r) => r.completedAt)}::timestamp(3)[], ${n.map((r) => r.cancelledAt)}::timestamp(3)[],
+        ${n.map((r) => r.cancelReason)}::text[], ${n.map((r) => r.pausedAt)}::timestamp(3)[],
+        ${n.map((r) => r.pausedUntil)}::timestamp(3)[], ${n.map((r) => r.failedAt)}::timestamp(3)[],
+        ${n.map((r) => r.error)}::text[], ${changed.map((a) => a.decision.at)}::timestamp(3)[]
+      ) AS u(id, status, position, next_at, started_at, completed_at, cancelled_at, cancel_reason, paused_at, paused_until, failed_at, error, at)
+      WHERE e.id = u.id RETURNING 1)`,
+        ]
+      : []),
+    ...(insertJobs ? [Prisma.sql`jobs AS (${insertJobs})`] : []),
+    ...(log ? [Prisma.sql`logged AS (${log.insert} RETURNING 1)`] : []),
+  ];
+  if (!ctes.length) return;
+  await tx.$executeRaw`WITH ${Prisma.join(ctes, ', ')} ${log ? log.notify : Prisma.sql`SELECT 1`}`;
 }
 
 /**
@@ -205,8 +232,7 @@ export async function transitionRuns(
   input: RunInput | ((run: LoadedRun) => RunInput),
   options: { at?: Date; onRefused?: (decision: Decision) => never } = {},
 ): Promise<Applied[]> {
-  const runs = await lockRuns(tx, ids);
-  const sequences = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref));
+  const { runs, sequences } = await loadRuns(tx, ids);
   const facts = await loadRunFacts(tx, [...runs.values()], sequences);
   const at = options.at ?? ctx.clock.now();
   const applied: Applied[] = [];
