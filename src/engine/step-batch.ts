@@ -13,15 +13,15 @@ import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links
 import type { Tx } from '../db/client.js';
 import { sequenceRunDate } from '../domain/schedule.js';
 import { transaction } from '../db/transaction.js';
-import type { Prisma, Step, Subscriber } from '../generated/prisma/client.js';
+import { Prisma, type Message, type Step, type Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { senderDomain, type OutgoingMail } from '../mail/transport.js';
 import { completeJobs, failJobs } from './boss.js';
 import type { EngineContext } from './context.js';
-import { apply, loadMachineSequences, lockRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
+import { apply, loadRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
-import { notifyStatsChanged } from './run-status.js';
+import { CHANGES_CHANNEL, notifyStatsChanged } from './run-status.js';
 
 export interface DueStep {
   /** The pg-boss job, or null when a step is executed directly. */
@@ -63,8 +63,6 @@ export interface Claimed {
   busy: DueStep[];
 }
 
-type StepRow = Pick<Step, 'id' | 'subject' | 'previewText' | 'blocks' | 'discount'>;
-
 /** Claims a batch of due steps in `tx` (see the file header). */
 export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly DueStep[], options: { skipLocked: boolean }): Promise<Claimed> {
   const at = ctx.clock.now();
@@ -73,39 +71,21 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
   const busy: DueStep[] = [];
   if (!items.length) return { outcomes, handoffs, busy };
 
-  const runs = await lockRuns(tx, items.map((i) => i.enrollmentId), { skipLocked: options.skipLocked });
+  const { runs, sequences } = await loadRuns(tx, items.map((i) => i.enrollmentId), { skipLocked: options.skipLocked });
   const missing = items.filter((i) => !runs.has(i.enrollmentId)).map((i) => i.enrollmentId);
   const locked = new Set<string>();
   if (options.skipLocked && missing.length) {
     const existing = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM "Enrollment" WHERE id = ANY(${missing}::uuid[])`;
     for (const { id } of existing) locked.add(id);
   }
-  const loaded = [...runs.values()];
-  if (!loaded.length) {
+  if (!runs.size) {
     items.forEach((item) => locked.has(item.enrollmentId) && busy.push(item));
     return { outcomes, handoffs, busy };
   }
-  const runIds = loaded.map((r) => r.ref.id);
-  const stepIds = [...new Set(items.map((i) => i.stepId))];
-  const [sequences, steps, subscribers, entries, priors, discounts] = await Promise.all([
-    loadMachineSequences(tx, loaded.map((r) => r.ref)),
-    tx.step.findMany({ where: { id: { in: stepIds } }, select: { id: true, subject: true, previewText: true, blocks: true, discount: true } }),
-    tx.subscriber.findMany({ where: { id: { in: [...new Set(loaded.map((r) => r.ref.subscriberId))] } } }),
-    tx.enrollment.findMany({ where: { id: { in: runIds } }, select: { id: true, entryEvent: true } }),
-    tx.stepRun.findMany({
-      where: { enrollmentId: { in: runIds }, stepId: { in: stepIds } },
-      select: { enrollmentId: true, stepId: true, message: true },
-    }),
-    // Each run's latest discount, for merge tags.
-    tx.$queryRaw<{ enrollmentId: string; code: string; percentOff: number | null; amountOff: number | null; currency: string | null; expiresAt: Date | null }[]>`
-      SELECT DISTINCT ON ("enrollmentId") "enrollmentId"::text AS "enrollmentId", code, "percentOff", "amountOff", currency, "expiresAt"
-      FROM "Discount" WHERE "enrollmentId" = ANY(${runIds}::uuid[]) ORDER BY "enrollmentId", "createdAt" DESC`,
-  ]);
-  const stepById = new Map<string, StepRow>(steps.map((s) => [s.id, s]));
-  const subscriberById = new Map(subscribers.map((s) => [s.id, s]));
-  const entryOf = new Map(entries.map((e) => [e.id, e.entryEvent]));
-  const priorOf = new Map(priors.map((p) => [`${p.enrollmentId}:${p.stepId}`, p]));
-  const discountOf = new Map(discounts.map((d) => [d.enrollmentId, d]));
+  const { stepById, subscriberById, entryOf, priorOf, discountOf } = await loadClaimFacts(
+    tx,
+    items.filter((i) => runs.has(i.enrollmentId)),
+  );
   const keys = await ctx.tracking.keys();
   const { from } = ctx.mail;
   const domain = senderDomain(from);
@@ -130,7 +110,7 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
     }
     const key = `${run.ref.id}:${item.stepId}`;
     const prior = priorOf.get(key);
-    const subscriber = subscriberById.get(run.ref.subscriberId)!;
+    const subscriber = subscriberById.get(run.ref.id)!;
     // The retry of the job that claimed this email, whose worker died before the
     // relay's answer was recorded: it hands the same message over again.
     if (prior?.message?.status === 'QUEUED' && item.jobId && prior.message.claimJobId === item.jobId && !seen.has(key)) {
@@ -249,23 +229,88 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
     outcomes[index] = 'pending';
   }
 
-  await insertMessages(tx, messages);
-  await insertStepRuns(tx, stepRuns, at);
+  await insertClaimed(tx, messages, stepRuns, [...statsOf], at);
   await apply(ctx, tx, applied);
-  for (const workspaceId of statsOf) await notifyStatsChanged(tx, workspaceId);
   return { outcomes, handoffs, busy };
 }
 
-// The batch's rows in one INSERT each, a bound array per column (unnest). Not
-// createMany: the CPU profile of the step phase showed Prisma 7's client spending
-// about half the worker's time preparing createMany's parameters (client.js
-// `Fd`, under the evaluation of its generated defaults), more than rendering and SQL together.
-type MessageRow = Prisma.MessageCreateManyInput & { id: string; status: 'QUEUED'; createdAt: Date };
+type StepRow = Pick<Step, 'id' | 'subject' | 'previewText' | 'blocks' | 'discount'>;
+type ClaimSubscriber = Pick<Subscriber, 'id' | 'email' | 'firstName' | 'lastName' | 'attributes' | 'status'>;
+type PriorMessage = Pick<Message, 'id' | 'status' | 'claimJobId' | 'from' | 'to' | 'subject' | 'html' | 'text' | 'smtpMessageId'>;
+interface ClaimDiscount {
+  code: string;
+  percentOff: number | null;
+  amountOff: number | null;
+  currency: string | null;
+  expiresAt: Date | null;
+}
 
-async function insertMessages(tx: Tx, rows: readonly MessageRow[]) {
-  if (!rows.length) return;
-  const col = <T>(pick: (r: MessageRow) => T) => rows.map(pick);
-  await tx.$executeRaw`
+/**
+ * What the batch's steps need besides runs and sequences, in one query: each
+ * run's subscriber, entry event and latest discount (for merge tags), the step
+ * run it may already have for its step (with its message), and each step's
+ * content (carried on its first row only).
+ */
+async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
+  const rows = await tx.$queryRaw<
+    {
+      run: string;
+      step: string;
+      entryEvent: unknown;
+      subscriber: ClaimSubscriber;
+      prior: boolean;
+      message: PriorMessage | null;
+      discount: ClaimDiscount | null;
+      content: StepRow | null;
+    }[]
+  >`
+    SELECT i.run::text AS run, i.step::text AS step, e."entryEvent",
+      json_build_object('id', sub.id, 'email', sub.email, 'firstName', sub."firstName", 'lastName', sub."lastName",
+        'attributes', sub.attributes, 'status', sub.status) AS subscriber,
+      sr.id IS NOT NULL AS prior,
+      CASE WHEN m.id IS NOT NULL THEN json_build_object('id', m.id, 'status', m.status, 'claimJobId', m."claimJobId", 'from', m."from",
+        'to', m."to", 'subject', m.subject, 'html', m.html, 'text', m.text, 'smtpMessageId', m."smtpMessageId") END AS message,
+      d.discount,
+      CASE WHEN row_number() OVER (PARTITION BY i.step ORDER BY i.run) = 1 THEN
+        (SELECT json_build_object('id', st.id, 'subject', st.subject, 'previewText', st."previewText", 'blocks', st.blocks, 'discount', st.discount)
+         FROM "Step" st WHERE st.id = i.step) END AS content
+    FROM (SELECT DISTINCT run, step FROM unnest(${items.map((i) => i.enrollmentId)}::uuid[], ${items.map((i) => i.stepId)}::uuid[]) AS u(run, step)) i
+    JOIN "Enrollment" e ON e.id = i.run
+    JOIN "Subscriber" sub ON sub.id = e."subscriberId"
+    LEFT JOIN "StepRun" sr ON sr."enrollmentId" = i.run AND sr."stepId" = i.step
+    LEFT JOIN "Message" m ON m.id = sr."messageId"
+    LEFT JOIN LATERAL (
+      SELECT json_build_object('code', x.code, 'percentOff', x."percentOff", 'amountOff', x."amountOff", 'currency', x.currency,
+        'expiresAt', to_char(x."expiresAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS discount
+      FROM "Discount" x WHERE x."enrollmentId" = i.run ORDER BY x."createdAt" DESC LIMIT 1) d ON true`;
+  const stepById = new Map<string, StepRow>();
+  const subscriberById = new Map<string, ClaimSubscriber>();
+  const entryOf = new Map<string, unknown>();
+  const priorOf = new Map<string, { message: PriorMessage | null }>();
+  const discountOf = new Map<string, ClaimDiscount>();
+  for (const row of rows) {
+    if (row.content) stepById.set(row.content.id, row.content);
+    subscriberById.set(row.run, row.subscriber);
+    entryOf.set(row.run, row.entryEvent);
+    if (row.prior) priorOf.set(`${row.run}:${row.step}`, { message: row.message });
+    if (row.discount) discountOf.set(row.run, { ...row.discount, expiresAt: row.discount.expiresAt ? new Date(row.discount.expiresAt) : null });
+  }
+  return { stepById, subscriberById, entryOf, priorOf, discountOf };
+}
+
+// The batch's rows in one statement, a bound array per column (unnest), the
+// stats NOTIFY beside them. Not createMany: the CPU profile of the step phase
+// showed Prisma 7's client spending about half the worker's time preparing
+// createMany's parameters (client.js `Fd`, under the evaluation of its generated
+// defaults), more than rendering and SQL together.
+type MessageRow = Prisma.MessageCreateManyInput & { id: string; status: 'QUEUED'; createdAt: Date };
+type StepRunRow = Omit<Prisma.StepRunCreateManyInput, 'scheduledAt' | 'executedAt' | 'createdAt'> & { scheduledAt: Date; executedAt: Date; createdAt: Date };
+
+async function insertClaimed(tx: Tx, messages: readonly MessageRow[], stepRuns: readonly StepRunRow[], statsOf: readonly string[], at: Date) {
+  const ctes: Prisma.Sql[] = [];
+  if (messages.length) {
+    const col = <T>(pick: (r: MessageRow) => T) => messages.map(pick);
+    ctes.push(Prisma.sql`messages AS (
     INSERT INTO "Message" (id, "workspaceId", "enrollmentId", "stepId", "subscriberId", "to", "from", subject, "previewText", html, text,
       status, "smtpMessageId", "claimJobId", "createdAt")
     SELECT id, workspace, enrollment, step, subscriber, recipient, sender, subject, preview, html, text, status::"MessageStatus", smtp, job, at
@@ -274,22 +319,24 @@ async function insertMessages(tx: Tx, rows: readonly MessageRow[]) {
       ${col((r) => r.from ?? null)}::text[], ${col((r) => r.subject)}::text[], ${col((r) => r.previewText ?? null)}::text[],
       ${col((r) => r.html)}::text[], ${col((r) => r.text ?? null)}::text[], ${col((r) => r.status)}::text[],
       ${col((r) => r.smtpMessageId)}::text[], ${col((r) => r.claimJobId ?? null)}::uuid[], ${col((r) => r.createdAt)}::timestamp(3)[]
-    ) AS m(id, workspace, enrollment, step, subscriber, recipient, sender, subject, preview, html, text, status, smtp, job, at)`;
-}
-
-type StepRunRow = Omit<Prisma.StepRunCreateManyInput, 'scheduledAt' | 'executedAt' | 'createdAt'> & { scheduledAt: Date; executedAt: Date; createdAt: Date };
-
-async function insertStepRuns(tx: Tx, rows: readonly StepRunRow[], at: Date) {
-  if (!rows.length) return;
-  const col = <T>(pick: (r: StepRunRow) => T) => rows.map(pick);
-  await tx.$executeRaw`
+    ) AS m(id, workspace, enrollment, step, subscriber, recipient, sender, subject, preview, html, text, status, smtp, job, at)
+    RETURNING 1)`);
+  }
+  if (stepRuns.length) {
+    const col = <T>(pick: (r: StepRunRow) => T) => stepRuns.map(pick);
+    ctes.push(Prisma.sql`step_runs AS (
     INSERT INTO "StepRun" (id, "enrollmentId", "stepId", status, "scheduledAt", "executedAt", attempts, error, "messageId", "createdAt")
     SELECT id, enrollment, step, status::"StepRunStatus", scheduled, executed, attempts, error, message, created
-    FROM unnest(${rows.map(() => uuidv7(at.getTime()))}::uuid[], ${col((r) => r.enrollmentId)}::uuid[], ${col((r) => r.stepId)}::uuid[],
+    FROM unnest(${stepRuns.map(() => uuidv7(at.getTime()))}::uuid[], ${col((r) => r.enrollmentId)}::uuid[], ${col((r) => r.stepId)}::uuid[],
       ${col((r) => r.status ?? 'SCHEDULED')}::text[], ${col((r) => r.scheduledAt)}::timestamp(3)[], ${col((r) => r.executedAt)}::timestamp(3)[],
       ${col((r) => r.attempts ?? 0)}::int[], ${col((r) => r.error ?? null)}::text[], ${col((r) => r.messageId ?? null)}::uuid[],
       ${col((r) => r.createdAt)}::timestamp(3)[]
-    ) AS s(id, enrollment, step, status, scheduled, executed, attempts, error, message, created)`;
+    ) AS s(id, enrollment, step, status, scheduled, executed, attempts, error, message, created)
+    RETURNING 1)`);
+  }
+  if (!ctes.length) return;
+  // Stats subscriptions of these workspaces wake on commit (as notifyStatsChanged).
+  await tx.$executeRaw`WITH ${Prisma.join(ctes, ', ')} SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${statsOf}::text[]) AS w`;
 }
 
 /** The headers of a message sent again (as renderTrackedStep made them the first time). */
