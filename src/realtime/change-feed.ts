@@ -20,8 +20,10 @@
 //
 // Live reads are shared: per workspace, this process keeps the recent tail of
 // the log and refreshes it with one query per wake-up, however many subscribers
-// are waiting, so 1,000 subscriptions cost one read per change, not 1,000. A
-// subscriber further behind than the tail reads the log itself (replay). The
+// are waiting, so 1,000 subscriptions cost one read per change, not 1,000. The
+// tail then wakes only the feeds a new change matches; the others stay asleep and
+// are moved past it, so a change costs its own subscribers' work, not every
+// feed's. A subscriber further behind than the tail reads the log itself (replay). The
 // buffer per subscriber is one batch: a slow client slows only its own reads
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
@@ -173,6 +175,14 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
   return { rows: batch, complete, held };
 }
 
+/** A live feed asleep on its workspace's tail. */
+interface Waiter {
+  filter: FeedFilter;
+  /** Every change up to here has been delivered to the feed or does not match it. */
+  cursor: bigint;
+  done: (error?: unknown) => void;
+}
+
 /** The recent end of one workspace's change log, shared by this process's subscribers. */
 class WorkspaceTail {
   rows: FeedRow[] = [];
@@ -185,6 +195,8 @@ class WorkspaceTail {
   private heldTimer: NodeJS.Timeout | undefined;
   private freshAt = -1;
   private refreshing: Promise<void> | undefined;
+  private waiters = new Set<Waiter>();
+  private pumping = false;
 
   constructor(
     private readonly db: Db,
@@ -250,6 +262,69 @@ class WorkspaceTail {
     this.heldTimer.unref();
   }
 
+  /**
+   * Sleeps until the tail holds a change after `cursor` that the filter matches, or
+   * no longer holds the cursor (replay), or POLL_MS passed, or the signal aborts.
+   * Resolves with the cursor, moved past the changes that did not match.
+   */
+  next(filter: FeedFilter, cursor: bigint, signal?: AbortSignal): Promise<bigint> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        filter,
+        cursor,
+        done: (error) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          this.waiters.delete(waiter);
+          if (error) reject(error);
+          else resolve(waiter.cursor);
+        },
+      };
+      const onAbort = () => waiter.done();
+      // The poll also lets a feed whose subscription ended see that it did.
+      const timer = setTimeout(onAbort, POLL_MS);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted || this.due(waiter)) return waiter.done();
+      this.waiters.add(waiter);
+      void this.pump();
+    });
+  }
+
+  /** Whether a waiter has something to do; if not, moves it past the rows it has no use for. */
+  private due(waiter: Waiter): boolean {
+    if (waiter.cursor < this.floor) return true;
+    const { rows, head } = this;
+    for (let i = firstAfter(rows, waiter.cursor); i < rows.length && rows[i]!.position <= head; i++) {
+      if (matches(waiter.filter, rows[i]!)) return true;
+    }
+    if (head > waiter.cursor) waiter.cursor = head;
+    return false;
+  }
+
+  /** While feeds wait: each wake-up (NOTIFY, held re-read or poll) refreshes the tail once, then wakes the feeds it has a change for. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.waiters.size) {
+        const version = changeVersion(this.workspaceId);
+        try {
+          await this.ensureFresh(version);
+        } catch (error) {
+          for (const waiter of [...this.waiters]) waiter.done(error);
+          return;
+        }
+        for (const waiter of [...this.waiters]) if (this.due(waiter)) waiter.done();
+        if (!this.waiters.size || changeVersion(this.workspaceId) > version) continue;
+        await waitForChange(this.workspaceId, POLL_MS);
+        // No NOTIFY within the poll: read again anyway (one may have been missed).
+        if (changeVersion(this.workspaceId) === version) bumpChangeVersion(this.workspaceId);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
   close() {
     clearTimeout(this.heldTimer);
   }
@@ -303,9 +378,7 @@ export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | nu
     await tail.ensureFresh(changeVersion(filter.workspaceId));
     // Without a cursor the feed starts now: only changes read from here on.
     let cursor = after ? await resolveCursor(db, filter.workspaceId, after) : tail.head;
-    let version = changeVersion(filter.workspaceId);
     while (!signal?.aborted) {
-      await tail.ensureFresh(version);
       if (cursor >= tail.floor) {
         // Live: everything after the cursor is in the shared tail.
         const { head, rows } = tail;
@@ -317,6 +390,7 @@ export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | nu
           cursor = row.position;
         }
         if (cursor < head) cursor = head;
+        cursor = await tail.next(filter, cursor, signal);
       } else {
         // Replay: read the log from the cursor on, a batch at a time.
         const read = await readLog(db, filter, cursor, BATCH);
@@ -329,11 +403,11 @@ export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | nu
         const moved = read.rows.length > 0 || through > cursor;
         if (through > cursor) cursor = through;
         if (moved) continue;
-        // Held below the horizon by an open transaction: wait like a live reader.
+        // Held below the horizon by an open transaction: wait for a wake-up, then read again.
+        const version = changeVersion(filter.workspaceId);
+        await waitForChange(filter.workspaceId, POLL_MS, signal);
+        await tail.ensureFresh(changeVersion(filter.workspaceId) > version ? changeVersion(filter.workspaceId) : bumpChangeVersion(filter.workspaceId));
       }
-      await waitForChange(filter.workspaceId, POLL_MS, signal);
-      // Woken by a NOTIFY (the version moved) or by the poll: either way, read again.
-      version = changeVersion(filter.workspaceId) > version ? changeVersion(filter.workspaceId) : bumpChangeVersion(filter.workspaceId);
     }
   } finally {
     releaseTail(tail);
