@@ -1,5 +1,6 @@
 // Registers the job handlers. Each handler validates its job's data, then calls
 // the engine; pg-boss retries what throws (with backoff) up to the queue's limit.
+import { retryWhileDatabaseAway } from '../db/database-away.js';
 import type { EngineContext } from './context.js';
 import { finishReplyPause } from './lifecycle.js';
 import type { Outbox } from './outbox.js';
@@ -43,14 +44,15 @@ export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, opti
   await instance.work(QUEUES.pauseTimeout, polling, async ([job]) => {
     if (!job) return;
     const data = pauseTimeoutJobSchema.parse(job.data);
-    await finishReplyPause(ctx, data.enrollmentId, new Date(data.pausedUntil));
+    await untilDone(ctx, () => finishReplyPause(ctx, data.enrollmentId, new Date(data.pausedUntil)));
   });
   await instance.work(QUEUES.releaseQueued, polling, async ([job]) => {
     if (!job) return;
-    await releaseQueued(ctx, releaseQueuedJobSchema.parse(job.data).sequenceId);
+    const { sequenceId } = releaseQueuedJobSchema.parse(job.data);
+    await untilDone(ctx, () => releaseQueued(ctx, sequenceId));
   });
   await instance.work(QUEUES.inactivitySweep, polling, async () => {
-    await sweepInactivity(ctx);
+    await untilDone(ctx, () => sweepInactivity(ctx));
   });
   await workGenerateSequence(ctx, polling);
   // Day roll-over for daily throttles, and inactivity, are found by schedules.
@@ -58,6 +60,13 @@ export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, opti
   await instance.schedule(QUEUES.inactivitySweep, '*/15 * * * *', {});
   return stopSteps;
 }
+
+/**
+ * Runs waiting on these jobs move on within moments of a database restart: a
+ * handler that lost the database runs again once it is back (the handlers only
+ * act on what the runs' state still allows, so a second run of one is harmless).
+ */
+const untilDone = (ctx: EngineContext, work: () => Promise<unknown>) => retryWhileDatabaseAway(() => ctx.db.$queryRaw`SELECT 1`, work);
 
 /** Drafts of sequences created from a goal, one at a time per process (they wait on a model). */
 export async function workGenerateSequence(ctx: EngineContext, options: { pollingIntervalSeconds?: number } = {}) {
