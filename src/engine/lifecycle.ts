@@ -17,7 +17,7 @@ import { toMachineSequence, type SequenceSettingsRow, type StepTimingRow } from 
 import type { VersionedSequence } from '../domain/run-machine/publish.js';
 import { sequenceRunDate } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
-import { transaction } from '../db/transaction.js';
+import { transaction, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
@@ -82,9 +82,9 @@ export async function loadRuns(
       ? Prisma.sql`NULL::jsonb`
       : Prisma.sql`CASE WHEN row_number() OVER (PARTITION BY r."sequenceId", r.version ORDER BY r.id) = 1
           THEN ${machineJson(Prisma.sql`r."sequenceId"::uuid`, Prisma.sql`r.version`)} END`;
-  const rows = await tx.$queryRaw<(RunRow & { machine: MachineJson | null })[]>`
+  const rows = await txQuery<RunRow & { machine: MachineJson | null }>(tx, Prisma.sql`
     WITH r AS (SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${[...new Set(ids)]}::uuid[]) ORDER BY e.id ${lock})
-    SELECT r.*, ${machine} AS machine FROM r ORDER BY r.id`;
+    SELECT r.*, ${machine} AS machine FROM r ORDER BY r.id`);
   const runs = new Map<string, LoadedRun>();
   for (const { machine, ...row } of rows) {
     runs.set(row.id, toLoaded(row));
@@ -134,9 +134,9 @@ export const machineKey = (ref: { sequenceId: string; version: number }) => `${r
 export async function loadMachineSequences(tx: Tx, refs: readonly { sequenceId: string; version: number }[]): Promise<Map<string, VersionedSequence>> {
   const keys = [...new Map(refs.map((r) => [machineKey(r), r])).values()];
   if (!keys.length) return new Map();
-  const rows = await tx.$queryRaw<{ sequenceId: string; version: number; machine: MachineJson | null }[]>`
+  const rows = await txQuery<{ sequenceId: string; version: number; machine: MachineJson | null }>(tx, Prisma.sql`
     SELECT k.sequence::text AS "sequenceId", k.version, ${machineJson(Prisma.sql`k.sequence`, Prisma.sql`k.version`)} AS machine
-    FROM unnest(${keys.map((k) => k.sequenceId)}::uuid[], ${keys.map((k) => k.version)}::int[]) AS k(sequence, version)`;
+    FROM unnest(${keys.map((k) => k.sequenceId)}::uuid[], ${keys.map((k) => k.version)}::int[]) AS k(sequence, version)`);
   const machines = new Map<string, VersionedSequence>();
   for (const row of rows) if (row.machine) machines.set(machineKey(row), toVersioned(row.machine, row.version));
   return machines;
@@ -217,7 +217,7 @@ export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applie
     ...(log ? [Prisma.sql`logged AS (${log.insert} RETURNING 1)`] : []),
   ];
   if (!ctes.length) return;
-  await tx.$executeRaw`WITH ${Prisma.join(ctes, ', ')} ${log ? log.notify : Prisma.sql`SELECT 1`}`;
+  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} ${log ? log.notify : Prisma.sql`SELECT 1`}`);
 }
 
 /**

@@ -12,7 +12,7 @@ import type { DiscountTerms } from '../domain/sequence-input.js';
 import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import { sequenceRunDate } from '../domain/schedule.js';
-import { transaction } from '../db/transaction.js';
+import { transaction, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma, type Message, type Step, type Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
@@ -75,7 +75,7 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
   const missing = items.filter((i) => !runs.has(i.enrollmentId)).map((i) => i.enrollmentId);
   const locked = new Set<string>();
   if (options.skipLocked && missing.length) {
-    const existing = await tx.$queryRaw<{ id: string }[]>`SELECT id::text FROM "Enrollment" WHERE id = ANY(${missing}::uuid[])`;
+    const existing = await txQuery<{ id: string }>(tx, Prisma.sql`SELECT id::text FROM "Enrollment" WHERE id = ANY(${missing}::uuid[])`);
     for (const { id } of existing) locked.add(id);
   }
   if (!runs.size) {
@@ -252,7 +252,7 @@ interface ClaimDiscount {
  * content (carried on its first row only).
  */
 async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
-  const rows = await tx.$queryRaw<
+  const rows = await txQuery<
     {
       run: string;
       step: string;
@@ -262,8 +262,10 @@ async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
       message: PriorMessage | null;
       discount: ClaimDiscount | null;
       content: StepRow | null;
-    }[]
-  >`
+    }
+  >(
+    tx,
+    Prisma.sql`
     SELECT i.run::text AS run, i.step::text AS step, e."entryEvent",
       json_build_object('id', sub.id, 'email', sub.email, 'firstName', sub."firstName", 'lastName', sub."lastName",
         'attributes', sub.attributes, 'status', sub.status) AS subscriber,
@@ -282,7 +284,8 @@ async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
     LEFT JOIN LATERAL (
       SELECT json_build_object('code', x.code, 'percentOff', x."percentOff", 'amountOff', x."amountOff", 'currency', x.currency,
         'expiresAt', to_char(x."expiresAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS discount
-      FROM "Discount" x WHERE x."enrollmentId" = i.run ORDER BY x."createdAt" DESC LIMIT 1) d ON true`;
+      FROM "Discount" x WHERE x."enrollmentId" = i.run ORDER BY x."createdAt" DESC LIMIT 1) d ON true`,
+  );
   const stepById = new Map<string, StepRow>();
   const subscriberById = new Map<string, ClaimSubscriber>();
   const entryOf = new Map<string, unknown>();
@@ -336,7 +339,7 @@ async function insertClaimed(tx: Tx, messages: readonly MessageRow[], stepRuns: 
   }
   if (!ctes.length) return;
   // Stats subscriptions of these workspaces wake on commit (as notifyStatsChanged).
-  await tx.$executeRaw`WITH ${Prisma.join(ctes, ', ')} SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${statsOf}::text[]) AS w`;
+  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${statsOf}::text[]) AS w`);
 }
 
 /** The headers of a message sent again (as renderTrackedStep made them the first time). */
