@@ -2,7 +2,7 @@
 // LLM_MODEL are configured, otherwise the built-in deterministic writer. The runtime
 // holds one (src/runtime.ts); tests point theirs at a local server.
 import { writeBuiltinDraft, type SequenceGenerator } from '../domain/sequence-draft.js';
-import { openAiGenerator } from './openai-generator.js';
+import type { LlmOptions } from './openai-generator.js';
 
 export interface GeneratorOptions {
   baseUrl?: string;
@@ -21,6 +21,18 @@ export const builtinGenerator: SequenceGenerator = {
 export function createGenerator(options: GeneratorOptions = {}): SequenceGenerator {
   const { baseUrl, apiKey, model } = options;
   return baseUrl && apiKey && model
-    ? openAiGenerator({ baseUrl, apiKey, model, timeoutMs: options.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS })
+    ? llmGenerator({ baseUrl, apiKey, model, timeoutMs: options.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS })
     : builtinGenerator;
+}
+
+/** The OpenAI SDK is loaded with the first draft: a process that writes none (a worker, mostly) does without it. */
+function llmGenerator(options: LlmOptions): SequenceGenerator {
+  let loaded: Promise<SequenceGenerator> | undefined;
+  return {
+    name: 'llm',
+    async generate(request) {
+      loaded ??= import('./openai-generator.js').then((module) => module.openAiGenerator(options));
+      return (await loaded).generate(request);
+    },
+  };
 }

@@ -9,7 +9,6 @@ import type { Tx } from '../db/client.js';
 import { createShopifyDiscount, ShopifyUnavailable } from './shopify.js';
 import type { SecretBox } from './secret-box.js';
 import type { Integrations } from './settings.js';
-import { createStripeDiscount, describeStripeError, isTransientStripeError } from './stripe.js';
 
 /** A refusal that retrying cannot fix (a 4xx, a provider not connected): the step fails now. */
 export class DiscountRefused extends Error {}
@@ -96,6 +95,8 @@ export async function issueDiscount(request: DiscountRequest): Promise<IssuedDis
   const prefix = terms.codePrefix?.replaceAll('_', '-');
   const code = discountCode(prefix, request.integrations.secrets!.derive(`discount-code:${request.runId}:${request.stepId}`, 10));
   const { subscriber } = request;
+  // The Stripe SDK (a large module graph) is loaded by the first Stripe discount, not by every worker.
+  const { createStripeDiscount, describeStripeError, isTransientStripeError } = await import('./stripe.js');
   try {
     const created = await createStripeDiscount(request.integrations.stripe, {
       secretKey,

@@ -16,7 +16,6 @@ import { randomBytes } from 'node:crypto';
 import { isTag, isText, type ChildNode } from 'domhandler';
 import { compile } from 'html-to-text';
 import { parseDocument } from 'htmlparser2';
-import mjml2html from 'mjml';
 import { DEFAULT_FOOTER_TEXT, type Block, type ColumnBlock } from '../domain/blocks.js';
 import { escapeHtml } from '../domain/escape-html.js';
 import { hasMergeTags, mergeTagValue, renderText, tokenizeMergeTags, type MergeTag, type MergeTagContext } from '../domain/merge-tags.js';
@@ -315,6 +314,8 @@ function bodyMjml(blocks: Block[], state: HtmlState): string {
   return parts.join('\n');
 }
 
+let mjml2html: Promise<typeof import('mjml')> | undefined;
+
 /** The whole document as HTML, its slots written by `fill`. */
 async function documentHtml(blocks: Block[], fill: Fill, shape: EmailShape): Promise<string> {
   const state: HtmlState = { fill, shape, images: 0, raw: [] };
@@ -326,7 +327,9 @@ async function documentHtml(blocks: Block[], fill: Fill, shape: EmailShape): Pro
   ].join('');
   const mjml = `<mjml><mj-head>${head}</mj-head><mj-body background-color="#ffffff" width="600px">${body}</mj-body></mjml>`;
 
-  const result = await mjml2html(mjml, {
+  // Loaded by the first document (a process that renders none does without it); compiled templates are cached (compiled-email.ts).
+  mjml2html ??= import('mjml').then((module) => module.default);
+  const result = await (await mjml2html)(mjml, {
     validationLevel: 'soft',
     minify: false,
     beautify: false,
