@@ -10,7 +10,9 @@
 // BENCH_ONLY=steps runs only the pg-boss ceiling and the steps phase (its
 // BENCH_RUNS runs started by trackEvents, unmeasured). The memory phase (one worker process
 // sending BENCH_MEMORY_EMAILS, 100,000 by default, while its RSS is sampled)
-// takes minutes: the full run includes it only with BENCH_MEMORY=1.
+// takes minutes: the full run includes it only with BENCH_MEMORY=1. Its worker is
+// the production build (built first; BENCH_WORKER_BUILD=tsx: under tsx instead),
+// with BENCH_WORKER_NODE_OPTIONS added to its NODE_OPTIONS.
 import os from 'node:os';
 import { benchCancel } from './cancel.js';
 import { commitCeiling, httpCeiling, queueCeiling, smtpCeiling } from './ceilings.js';
@@ -63,6 +65,13 @@ if (process.env.BENCH_ONLY === 'simulate') {
   process.exit(0);
 }
 
+// The memory phase's worker runs as deployed (`npm run build`, then `node dist/main.js`) unless BENCH_WORKER_BUILD=tsx.
+function workerBuild(): 'dist' | 'tsx' {
+  const build = process.env.BENCH_WORKER_BUILD || 'dist';
+  if (build !== 'dist' && build !== 'tsx') throw new Error(`BENCH_WORKER_BUILD must be dist or tsx (got ${build})`);
+  return build;
+}
+
 const started = Date.now();
 const sink = await startBenchSmtpSink();
 const figures: Figure[] = [];
@@ -72,6 +81,7 @@ const memoryOptions = () => ({
   workerConcurrency: engineOptions.workerConcurrency,
   limitSeconds: num('BENCH_MEMORY_LIMIT_SECONDS', 900, 120),
   nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS,
+  build: workerBuild(),
 });
 try {
   if (only === 'cancel') figures.push(...(await benchCancel(num('BENCH_CANCEL_RUNS', 100_000, 2_000))));

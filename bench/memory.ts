@@ -12,7 +12,7 @@ import { benchDatabase } from './database.js';
 import { BATCH, TRACK_EVENTS, batchVariables, countBatch } from './engine.js';
 import { startEngine } from './engine-runtime.js';
 import { drive } from './generator.js';
-import { rssOf, startStepwise } from './processes.js';
+import { STEPWISE_COMMANDS, buildDist, rssOf, startStepwise, type StepwiseBuild } from './processes.js';
 import { printTable, type Figure, type Row } from './report.js';
 import type { BenchSmtpSink } from './smtp-sink.js';
 
@@ -22,12 +22,15 @@ export interface MemoryBenchOptions {
   limitSeconds: number;
   /** Extra NODE_OPTIONS for the worker process (BENCH_WORKER_NODE_OPTIONS). */
   nodeOptions?: string;
+  /** The worker as deployed (`node dist/main.js`, built first) or under tsx (BENCH_WORKER_BUILD). */
+  build: StepwiseBuild;
 }
 
 const MB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSink): Promise<Figure[]> {
+  if (options.build === 'dist') await buildDist();
   const database = await benchDatabase();
   const { url, prisma } = database;
   const engine = await startEngine(database, {});
@@ -53,6 +56,8 @@ export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSi
         ...(options.nodeOptions ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${options.nodeOptions}`.trim() } : {}),
       },
       /workers are running/,
+      [],
+      options.build,
     );
     const pid = worker.child.pid!;
     const t0 = performance.now();
@@ -79,9 +84,9 @@ export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSi
       { measure: 'worker RSS peak', value: `${(peak / MB).toFixed(0)} MB` },
       { measure: 'worker RSS growth after the first 10%', value: `${((last.rss - warm.rss) / MB).toFixed(0)} MB` },
     );
-    printTable(`Worker memory: ${started.counted.toLocaleString('en')} emails through one worker process (WORKER_CONCURRENCY=${options.workerConcurrency}${options.nodeOptions ? `, ${options.nodeOptions}` : ''})`, rows);
+    printTable(`Worker memory: ${started.counted.toLocaleString('en')} emails through one worker process, \`${STEPWISE_COMMANDS[options.build]}\` (WORKER_CONCURRENCY=${options.workerConcurrency}${options.nodeOptions ? `, ${options.nodeOptions}` : ''})`, rows);
     return [
-      { name: `worker RSS peak across ${last.sent.toLocaleString('en')} emails`, value: peak / MB, unit: 'MB', target: { max: 300 }, note: last.sent < started.counted ? 'time limit reached' : undefined },
+      { name: `worker RSS peak across ${last.sent.toLocaleString('en')} emails (${options.build})`, value: peak / MB, unit: 'MB', target: { max: 300 }, note: last.sent < started.counted ? 'time limit reached' : undefined },
       { name: 'worker RSS growth after the first 10% of emails', value: (last.rss - warm.rss) / MB, unit: 'MB' },
     ];
   } finally {

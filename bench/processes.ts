@@ -12,12 +12,27 @@ export interface StepwiseProcess {
   stop(): Promise<void>;
 }
 
+/** How a Stepwise process is run: `npm start`'s TypeScript loader, or the production build (`npm run build`). */
+export type StepwiseBuild = 'tsx' | 'dist';
+
+export const STEPWISE_COMMANDS: Record<StepwiseBuild, string> = { tsx: 'node --import tsx src/main.ts', dist: 'node dist/main.js' };
+
+/** Compiles src/ into dist/ (`npm run build`), for a process started with `build: 'dist'`. */
+export function buildDist(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`npm run build exited with ${code}`))));
+  });
+}
+
 /**
- * Starts `src/main.ts` with `env` over the current environment; resolves once its output matches `ready`.
+ * Starts Stepwise (`src/main.ts` under tsx, or dist/main.js) with `env` over the current environment; resolves once its output matches `ready`.
  * `nodeArgs` go before the script (e.g. --cpu-prof, which NODE_OPTIONS does not take).
  */
-export function startStepwise(env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: string[] = []): Promise<StepwiseProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startStepwise(env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: string[] = [], build: StepwiseBuild = 'tsx'): Promise<StepwiseProcess> {
+  const [, ...args] = STEPWISE_COMMANDS[build].split(' ');
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let output = '';
   return new Promise((resolve, reject) => {
