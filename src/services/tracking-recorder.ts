@@ -259,9 +259,10 @@ export class TrackingRecorder {
       CHANGES_CHANNEL,
     ];
     // Straight on the client's pool when it has one: Prisma's work per query costs more than the statement here.
+    // Named, so each connection parses the statement once, not at every flush.
     const pool = poolOf(this.prisma);
     const rows = pool
-      ? (await pool.query<{ found: number[] }>(RECORD_LINK_FACTS, params)).rows
+      ? (await pool.query<{ found: number[] }>({ name: 'stepwise-record-link-facts', text: RECORD_LINK_FACTS, values: params })).rows
       : await this.prisma.$queryRawUnsafe<{ found: number[] }[]>(RECORD_LINK_FACTS, ...params);
     this.written++;
     return new Set(rows[0]!.found);
