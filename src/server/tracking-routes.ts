@@ -88,12 +88,13 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, runtime: Run
   }
   const userAgent = req.headers['user-agent'] ?? null;
   // Recorded on the link's workspace's clock (older links without a workspace: the runtime's).
-  const ctx = target.workspaceId ? await forWorkspace(runtime, target.workspaceId) : runtime;
+  // Only the clock: opens and clicks need no per-workspace runtime object.
+  const clock = target.workspaceId ? await runtime.clockFor(target.workspaceId) : runtime.clock;
   if (target.kind === 'open') {
     if (method === 'GET') {
       // Answered at once; the open is written with the next flush (src/services/tracking-recorder.ts),
       // unless the buffer is full: then the pixel waits for it.
-      const written = recorder.record(linkFact(target.kind, target, userAgent, ctx.clock.now())).catch(() => false);
+      const written = recorder.record(linkFact(target.kind, target, userAgent, clock.now())).catch(() => false);
       if (recorder.backlogged) await written;
     }
     res
@@ -106,7 +107,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, runtime: Run
     // link signed for another workspace) can never be used as an open redirect. A click
     // is answered once written, which tells whether its message exists.
     const preview = target.messageId === PREVIEW_MESSAGE_ID;
-    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, ctx.clock.now())) : await trackedMessageExists(ctx.db, target);
+    const exists = preview ? false : method === 'GET' ? await recorder.record(linkFact(target.kind, target, userAgent, clock.now())) : await trackedMessageExists(runtime.db, target);
     if (exists) {
       res.writeHead(302, { location: target.url!, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end();
     } else if (preview) {
@@ -131,7 +132,7 @@ async function serveLink(req: IncomingMessage, res: ServerResponse, runtime: Run
     res.writeHead(413, { 'content-type': 'text/plain' }).end('Request body too large');
     return;
   }
-  const recorded = await recordUnsubscribe(ctx, target, { userAgent });
+  const recorded = await recordUnsubscribe({ ...runtime, clock }, target, { userAgent });
   page(
     res,
     200,
