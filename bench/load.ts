@@ -8,6 +8,7 @@
 // BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8). BENCH_LOAD_NODE_ARGS are
 // given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
 // profile of each (they stop gracefully, so it gets written; the pids are printed).
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
@@ -24,7 +25,7 @@ const WORKERS = process.env.WORKER_CONCURRENCY ?? '8';
 const NODE_ARGS = (process.env.BENCH_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY = 'sk_load_test_key_0123456789abcdef';
 
-const children: StepwiseProcess[] = [];
+const children: (StepwiseProcess & { role: 'api' | 'worker' })[] = [];
 
 async function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready: RegExp): Promise<RegExpExecArray> {
   const started = await startStepwise(
@@ -44,9 +45,29 @@ async function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready
     ready,
     NODE_ARGS,
   );
-  children.push(started);
+  children.push({ ...started, role });
   if (NODE_ARGS.length) console.log(`${role} process: pid ${started.child.pid}`);
   return started.ready;
+}
+
+/** CPU seconds (Linux /proc) of the API and worker processes, this generator, and the Postgres backends serving this database. */
+async function cpuSeconds(prisma: { $queryRaw: (q: TemplateStringsArray) => Promise<unknown> }) {
+  const ticks = (pid: number) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return 0; // not on Linux, or gone
+    }
+  };
+  const backends = (await prisma.$queryRaw`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`) as { pid: number }[];
+  const processes = [
+    ...children.map((c) => ({ pid: c.child.pid!, role: c.role })),
+    { pid: process.pid, role: 'generator' },
+    // A backend that connected during the load counts from its start: a slight over-count.
+    ...backends.map((b) => ({ pid: b.pid, role: 'postgres' })),
+  ];
+  return new Map(processes.map((p) => [p.pid, { role: p.role, seconds: ticks(p.pid) }]));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -119,6 +140,7 @@ export async function benchLoad(): Promise<void> {
     let errors = 0;
     let events = 0;
     const eventsFor = new Array<number>(SUBSCRIPTIONS).fill(0);
+    const cpuBefore = await cpuSeconds(bench.prisma);
     const started = performance.now();
     const deadline = started + SECONDS * 1000;
     await Promise.all(
@@ -148,6 +170,12 @@ export async function benchLoad(): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    const cpuAfter = await cpuSeconds(bench.prisma);
+    const cpuShare = (role: string) => {
+      let seconds = 0;
+      for (const [pid, after] of cpuAfter) if (after.role === role) seconds += after.seconds - (cpuBefore.get(pid)?.seconds ?? 0);
+      return (seconds / elapsed).toFixed(2);
+    };
     // The load window on the monotonic clock the profiles' timestamps use (µs).
     if (NODE_ARGS.length) console.log(`load window: ${(process.hrtime.bigint() / 1000n - BigInt(Math.round(elapsed * 1e6)))} .. ${process.hrtime.bigint() / 1000n} µs`);
 
@@ -184,6 +212,7 @@ export async function benchLoad(): Promise<void> {
       ['queries', `${q.length} (${(q.length / elapsed).toFixed(1)}/s)`],
       ['query p50 / p99', `${percentile(q, 50).toFixed(0)} ms / ${percentile(q, 99).toFixed(0)} ms`],
       ['request errors', String(errors)],
+      ['CPU cores used: API / workers / generator / Postgres', `${cpuShare('api')} / ${cpuShare('worker')} / ${cpuShare('generator')} / ${cpuShare('postgres')} (load average ${os.loadavg()[0]!.toFixed(1)})`],
       ['run start → subscription p50 / p99', `${percentile(lag, 50).toFixed(0)} ms / ${percentile(lag, 99).toFixed(0)} ms (after trackEvent answered)`],
       ['drain after load', `${drainSeconds.toFixed(0)} s`],
       ['emails expected / distinct sent / SMTP deliveries', `${expected} / ${messageIds.size} / ${smtp.messages.length}`],
