@@ -288,12 +288,19 @@ export async function endRunsWhere(
           "nextTriggerAt" = NULL, "pausedUntil" = NULL, "updatedAt" = ${at}
       FROM old WHERE u.id = old.id AND u.status IN ${OPEN}
       RETURNING u.id, u."workspaceId", u."sequenceId", u."subscriberId", old.status AS previous, u."enrollmentKey"
+    ), bound AS (
+      -- After every lock (the count reads all of ended), from a fresh snapshot: this
+      -- statement's own predates the changes committed while it waited for a run.
+      SELECT stepwise_change_key_bound() AS key FROM (SELECT count(*) FROM ended) AS every_lock_taken
     ), logged AS (
-      ${changeLogInsert(Prisma.sql`
+      ${changeLogInsert(
+        Prisma.sql`
         SELECT "workspaceId" AS workspace, id AS enrollment, "sequenceId" AS sequence, "subscriberId" AS subscriber,
                previous::text AS previous, ${t.to}::text AS status, ${t.reason}::text AS reason, ${at}::timestamp(3) AS at,
                row_number() OVER (ORDER BY id) AS n
-        FROM ended`)}
+        FROM ended`,
+        Prisma.sql`(SELECT key FROM bound)`,
+      )}
       RETURNING 1
     )
     SELECT (SELECT count(*)::int FROM ended) AS count,

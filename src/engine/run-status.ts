@@ -53,13 +53,16 @@ export function unwrittenRunChanges(tx: Tx): readonly RunChange[] {
  * enrollment, sequence, subscriber, previous, status, reason, at, n), with the
  * same order key as flushRunChanges: for a set-based writer (a bulk cancel) whose
  * 100,000 changes need not travel to the process and back. As a data-modifying
- * CTE it runs in the writer's own statement, under the rows' locks.
+ * CTE it runs in the writer's own statement, under the rows' locks. `bound`
+ * replaces the look-up of each run's last key, for a writer whose statement
+ * snapshot predates its locks (it would miss a change committed while it waited).
  */
-export function changeLogInsert(source: Prisma.Sql): Prisma.Sql {
+export function changeLogInsert(source: Prisma.Sql, bound?: Prisma.Sql): Prisma.Sql {
+  const earlier = bound ?? Prisma.sql`(SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)`;
   return Prisma.sql`
     INSERT INTO "EnrollmentChange"
       (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
-    SELECT GREATEST(me.xid, (SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)),
+    SELECT GREATEST(me.xid, ${earlier}),
            c.workspace, c.enrollment, c.sequence, c.subscriber,
            c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
     FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me, (${source}) AS c

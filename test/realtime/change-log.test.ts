@@ -6,8 +6,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { transaction } from '../../src/db/transaction.js';
 import type { Tx } from '../../src/db/client.js';
-import type { EnrollmentStatus } from '../../src/generated/prisma/client.js';
+import { Prisma, type EnrollmentStatus } from '../../src/generated/prisma/client.js';
 import { changeFeed, changesHeld, configureChangeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../src/realtime/change-feed.js';
+import { endRunsWhere } from '../../src/engine/lifecycle.js';
 import { logRunChanges } from '../../src/engine/run-status.js';
 import { setRunStatus } from '../helpers/run-status.js';
 import { useTestApp } from '../helpers/app.js';
@@ -123,6 +124,44 @@ describe('change log without a writer lock', () => {
     expect(changes[2]!.xid).toBe(changes[1]!.xid);
     expect(changes[1]!.xid > olderXid).toBe(true);
     expect(rows.map((r) => r.id)).toEqual(changes.map((c) => c.id));
+    await expectExact(ws.workspaceId, rows);
+  });
+
+  it('keeps a run in order when a bulk cancel waits for its row while another transaction changes it', async () => {
+    const ws = await t.workspace('bulk inversion');
+    // In id order: the cancel locks first, waits at mid, and reaches last after it changed.
+    const [first, mid, last] = (await makeRuns(ws.workspaceId, 3)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const live = follow(ws.workspaceId, '0');
+    await live.until(3);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const blocker = transaction(t.runtime, async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM "Enrollment" WHERE id = ${mid!.id}::uuid FOR UPDATE`;
+      holding();
+      await released;
+    });
+    await held;
+    // One statement: its snapshot is taken before it locks `first` (taking its transaction id) and waits at `mid`.
+    const ids = [first!.id, mid!.id, last!.id];
+    const cancelling = transaction(t.runtime, (tx) => endRunsWhere(t.runtime, tx, Prisma.sql`e.id = ANY(${ids}::uuid[])`, { kind: 'cancel', reason: 'bulk' }));
+    await waitFor(
+      async () => {
+        const [{ waiting }] = await t.prisma.$queryRaw<[{ waiting: number }]>`
+          SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH old AS%'`;
+        return waiting === 1;
+      },
+      { message: 'the cancel waiting for the locked run' },
+    );
+    // A younger transaction changes `last` and commits while the cancel waits.
+    await transaction(t.runtime, (tx) => flip(tx, last!)); // ACTIVE -> PAUSED
+    release();
+    await blocker;
+    expect((await cancelling).count).toBe(3);
+    const rows = await live.until(7);
+    const changes = await t.prisma.enrollmentChange.findMany({ where: { enrollmentId: last!.id }, orderBy: [{ xid: 'asc' }, { id: 'asc' }] });
+    expect(changes.map((c) => [c.previousStatus, c.status])).toEqual([[null, 'ACTIVE'], ['ACTIVE', 'PAUSED'], ['PAUSED', 'CANCELLED']]);
     await expectExact(ws.workspaceId, rows);
   });
 
