@@ -11,7 +11,19 @@ function valueHasNul(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => k.includes('\u0000') || valueHasNul(v, depth + 1));
 }
 
+// Parsed documents are cached and shared by Yoga: each is walked once.
+const checked = new WeakMap<DocumentNode, boolean>();
+
 function documentHasNul(document: DocumentNode): boolean {
+  let known = checked.get(document);
+  if (known === undefined) {
+    known = walkForNul(document);
+    checked.set(document, known);
+  }
+  return known;
+}
+
+function walkForNul(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     StringValue(node) {
