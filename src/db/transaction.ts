@@ -62,17 +62,19 @@ export function runBeforeCommit(tx: Tx, hook: Hook): boolean {
 }
 
 // Values bound as Prisma binds them: instants in UTC (a `timestamp` column ignores
-// the zone, a `timestamptz` one reads it), int8 as bigint, objects as JSON.
-const bind = (value: unknown): unknown =>
-  value === undefined || value === null
-    ? null
-    : value instanceof Date
-      ? value.toISOString()
-      : typeof value === 'bigint'
-        ? value.toString()
-        : Array.isArray(value)
-          ? value.map(bind)
-          : value;
+// the zone, a `timestamptz` one reads it), bigints as text, objects as JSON (pg's own).
+function bind(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  return Array.isArray(value) ? bindArray(value) : value;
+}
+
+// SQL arrays are of one type: arrays of text and numbers (most, and long) go as they are.
+function bindArray(values: unknown[]): unknown[] {
+  const sample = values.find((v) => v !== null && v !== undefined);
+  return sample instanceof Date || typeof sample === 'bigint' || Array.isArray(sample) ? values.map(bind) : values;
+}
 
 const utcTimestamp = (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
 const TIMESTAMP = 1114;

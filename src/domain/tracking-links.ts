@@ -121,3 +121,9 @@ export function uuidv7(ms: number, random: Buffer = randomBytes(10)): string {
   const hex = bytes.toString('hex');
   return expandId(hex);
 }
+
+/** `count` UUIDv7s of one instant, ascending (rows created in this order), from one draw of randomness. */
+export function uuidv7s(count: number, ms: number = Date.now()): string[] {
+  const random = randomBytes(10 * count);
+  return Array.from({ length: count }, (_, i) => uuidv7(ms, random.subarray(10 * i, 10 * i + 10))).sort();
+}

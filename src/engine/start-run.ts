@@ -18,7 +18,7 @@ import {
   type StartSequence,
 } from '../domain/run-machine/start.js';
 import { sequenceRunDate, stepDueAt, type SendWindow } from '../domain/schedule.js';
-import { uuidv7 } from '../domain/tracking-links.js';
+import { uuidv7s } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import { txExecute, txQuery } from '../db/transaction.js';
 import { Prisma, type Sequence } from '../generated/prisma/client.js';
@@ -57,6 +57,8 @@ export async function startRuns(ctx: EngineContext, tx: Tx, inputs: StartRunInpu
   if (!inputs.length) return [];
   const at = ctx.clock.now();
   const sequences = new Map(inputs.map((i) => [i.sequence.id, i.sequence]));
+  // Once per sequence, not per request: a sequence row has some fifty fields to copy.
+  const startSequences = new Map([...sequences].map(([id, s]) => [id, toStartSequence(s)]));
   const requests = inputs.map((input) => {
     const request = {
       subscriberId: input.subscriberId,
@@ -64,7 +66,7 @@ export async function startRuns(ctx: EngineContext, tx: Tx, inputs: StartRunInpu
       properties: input.entryEvent ?? null,
       idempotencyKey: input.idempotencyKey ?? null,
     };
-    return { input, request, key: requestKey(toStartSequence(input.sequence), request) };
+    return { input, request, key: requestKey(startSequences.get(input.sequence.id)!, request) };
   });
 
   // Concurrent starts of the same (sequence, idempotency key), one-time (sequence,
@@ -75,17 +77,17 @@ export async function startRuns(ctx: EngineContext, tx: Tx, inputs: StartRunInpu
     if (request.idempotencyKey) locks.push(['idempotency', s.id, request.idempotencyKey]);
     if (s.enrollmentMode === 'ONE_TIME') locks.push(['one-time', s.id, request.subscriberId]);
     if (key !== null) locks.push(['matching-field', s.id, request.subscriberId, key]);
-    if (hasLimits(toStartSequence(s))) locks.push(['limits', s.id]);
+    if (hasLimits(startSequences.get(s.id)!)) locks.push(['limits', s.id]);
   }
   await advisoryLocks(tx, locks);
 
   const facts = await loadStartFacts(tx, requests, [...sequences.values()], at);
 
   // Ids in input order sort like rows created one after the other (UUIDv7 of the wall clock, as Prisma's own).
-  const candidateIds = requests.map(() => uuidv7(Date.now())).sort();
+  const candidateIds = uuidv7s(requests.length);
   // Decide in order: each start is seen by the requests after it.
   const decisions = requests.map(({ input, request }, i) => {
-    const sequence = toStartSequence(input.sequence);
+    const sequence = startSequences.get(input.sequence.id)!;
     const current = facts.get(sequence.id)!;
     const decision = decideStart(sequence, request, current);
     const id = decision.kind === 'start' ? candidateIds[i]! : null;
@@ -138,7 +140,7 @@ export async function startRuns(ctx: EngineContext, tx: Tx, inputs: StartRunInpu
       return { started: true, enrollmentId: run.id, status: 'COMPLETED' };
     }
     const date = sequenceRunDate(s, input.entryEvent ?? null, attributes.get(request.subscriberId) ?? null);
-    const due = stepDueAt({ ...s, sendWindow: s.sendWindow as SendWindow | null }, first, at, date);
+    const due = stepDueAt({ sequenceType: s.sequenceType, sendWindow: s.sendWindow as SendWindow | null }, first, at, date);
     row.currentStepPosition = first.position;
     row.nextTriggerAt = due;
     jobs.push({ name: QUEUES.step, data: { enrollmentId: run.id, stepId: first.id }, startAfter: due, workspaceId: s.workspaceId });

@@ -11,7 +11,7 @@ import { emailSchema } from '../domain/email-address.js';
 import { boundedJson } from '../domain/json-limits.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { tryDecodeId } from '../domain/public-id.js';
-import { uuidv7 } from '../domain/tracking-links.js';
+import { uuidv7, uuidv7s } from '../domain/tracking-links.js';
 import type { Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import { transaction, txQuery } from '../db/transaction.js';
@@ -174,7 +174,7 @@ async function record(
   // 3. The events, with the subscribers of new emails, in one statement.
   const toWrite = fresh();
   const at = actor.runtime.clock.now();
-  const eventIds = toWrite.map(() => uuidv7(Date.now())).sort();
+  const eventIds = uuidv7s(toWrite.length);
   const events = toWrite.map((item, n) => ({
     id: eventIds[n]!,
     item,
@@ -326,7 +326,7 @@ async function writeEvents(
     if (email && !(lastAt.get(email)! >= e.occurredAt)) lastAt.set(email, e.occurredAt);
   }
   const emails = [...lastAt.keys()].sort();
-  const ids = emails.map(() => uuidv7(Date.now())).sort();
+  const ids = uuidv7s(emails.length);
   const ws = actor.workspaceId;
   const rows = await txQuery<{ version: bigint | null; id: string | null; email: string | null; created: boolean | null }>(
     tx,
