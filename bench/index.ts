@@ -8,7 +8,8 @@
 // HTTP ceiling and the ingestion phases (trackEvent, trackEvents); BENCH_ONLY=cancel
 // and BENCH_ONLY=memory run only that phase (BENCH_ONLY=simulate: see below).
 // BENCH_ONLY=steps runs only the pg-boss ceiling and the steps phase (its
-// BENCH_RUNS runs started by trackEvents, unmeasured). The memory phase (one worker process
+// BENCH_RUNS runs started by trackEvents, unmeasured); BENCH_ONLY=smtp only the
+// SMTP ceiling, the SMTP burst and the due → sent lag. The memory phase (one worker process
 // sending BENCH_MEMORY_EMAILS, 100,000 by default, while its RSS is sampled)
 // takes minutes: the full run includes it only with BENCH_MEMORY=1. Its worker is
 // the production build (built first; BENCH_WORKER_BUILD=tsx: under tsx instead),
@@ -27,11 +28,12 @@ import { benchTracking } from './tracking.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const only = process.env.BENCH_ONLY || undefined;
-if (only && !['ingest', 'steps', 'simulate', 'cancel', 'memory', 'testclock'].includes(only)) {
-  throw new Error(`BENCH_ONLY must be ingest, steps, simulate, cancel, memory or testclock (got ${only})`);
+if (only && !['ingest', 'steps', 'smtp', 'simulate', 'cancel', 'memory', 'testclock'].includes(only)) {
+  throw new Error(`BENCH_ONLY must be ingest, steps, smtp, simulate, cancel, memory or testclock (got ${only})`);
 }
 const ingestOnly = only === 'ingest';
 const stepsOnly = only === 'steps';
+const smtpOnly = only === 'smtp';
 
 function num(name: string, full: number, small: number): number {
   const raw = process.env[name];
@@ -54,6 +56,7 @@ const engineOptions: EngineBenchOptions = {
   phaseLimitSeconds: num('BENCH_PHASE_LIMIT_SECONDS', 90, 60),
   ingestOnly,
   stepsOnly,
+  smtpOnly,
 };
 
 const simulateCalls = num('BENCH_SIMULATE_CALLS', 200, 200);
@@ -88,6 +91,7 @@ try {
   else if (only === 'memory') figures.push(...(await benchMemory(memoryOptions(), sink)));
   else if (only === 'testclock') figures.push(...(await benchTestClock(testClockRuns())));
   else if (stepsOnly) await benchSteps();
+  else if (smtpOnly) await benchSmtp();
   else await benchAll();
 } finally {
   await sink.close();
@@ -104,6 +108,15 @@ async function benchSteps() {
   figures.push({ name: 'ceiling: pg-boss no-op jobs, batch 1,000 × 4', value: queue.value, unit: queue.unit });
   const engine = await benchEngine(engineOptions, { queue }, sink);
   printTable(`Steps (${engineOptions.workerConcurrency} step workers; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})`, [...rows, ...engine.rows]);
+  figures.push(...engine.figures);
+}
+
+async function benchSmtp() {
+  const rows: Row[] = [];
+  const smtp = await smtpCeiling(sink, num('BENCH_SMTP_CEILING_EMAILS', 3_000, 300), rows);
+  figures.push({ name: 'ceiling: nodemailer pool to the SMTP sink', value: smtp.value, unit: smtp.unit });
+  const engine = await benchEngine(engineOptions, { smtp }, sink);
+  printTable(`SMTP burst and lag (${engineOptions.workerConcurrency} step workers)`, [...rows, ...engine.rows]);
   figures.push(...engine.figures);
 }
 
