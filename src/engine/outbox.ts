@@ -1,13 +1,21 @@
 // Hands claimed steps over after their batch committed: emails to the relay
 // through the process's pooled transport, discounts to their provider. A slot is
-// held from the hand-off until the relay's answer is recorded, so at most `slots`
-// messages per process are ever accepted by the relay but not yet recorded SENT —
-// the most a crash can make the relay see twice (each time with the same
-// Message-ID). Accepted messages are recorded together: one transaction for all
-// that arrived while the previous one committed.
+// held from the hand-off until the relay's acceptance is recorded (the message
+// SENT), so at most `slots` messages per process are ever accepted by the relay
+// but not yet recorded — the most a crash can make the relay see twice (each time
+// with the same Message-ID). Answers are recorded in two group commits, each for
+// all that arrived while its previous one ran: accepted messages marked SENT in
+// one statement (which frees their slots: the relay does not wait on the run's
+// bookkeeping), then one transaction for accepted and refused alike that moves
+// the runs on and finishes the jobs (step-batch.ts, recordAnswers).
+//
+// Flow control: the step loops claim only what the outbox can hand over soon
+// (`reserve`): the slots, plus what the relay gets through at its measured rate
+// (slots ÷ how long a slot is held) while a claim commits and AHEAD_MS more. The
+// rest waits in pg-boss, in due order, rather than claimed behind a backlog here.
 import type { OutgoingMail } from '../mail/transport.js';
 import type { EngineContext } from './context.js';
-import { recordRefused, recordSent, runDiscount, type EmailHandoff, type Handoff } from './step-batch.js';
+import { markSent, recordAnswers, runDiscount, type EmailHandoff, type Handoff } from './step-batch.js';
 import { testWorkspaces } from './test-workspaces.js';
 
 /**
@@ -39,20 +47,50 @@ async function untilRecorded<T>(record: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How far ahead of the relay the step loops claim, in time at its measured rate. */
+export const AHEAD_MS = 400;
+
 interface PendingRecord {
   ctx: EngineContext;
   handoff: EmailHandoff;
-  resolve: () => void;
+  /** Unset: the relay accepted it. */
+  refused?: { error: unknown };
+  /** Settles with true when a refusal left the job to retry. */
+  resolve: (retry: boolean) => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * Records a group per context (a workspace on its own clock records on that
+ * clock), settling each: true when its refusal was left to retry.
+ */
+async function grouped(batch: PendingRecord[], record: (ctx: EngineContext, mine: PendingRecord[]) => Promise<Set<string>>) {
+  for (const ctx of new Set(batch.map((p) => p.ctx))) {
+    const mine = batch.filter((p) => p.ctx === ctx);
+    try {
+      const retry = await record(ctx, mine);
+      for (const p of mine) p.resolve(retry.has(p.handoff.messageId));
+    } catch (error) {
+      for (const p of mine) p.reject(error);
+    }
+  }
 }
 
 export class Outbox {
   private free: number;
   private readonly waiting: (() => void)[] = [];
+  private readonly accepted: PendingRecord[] = [];
+  private marking = false;
   private readonly pending: PendingRecord[] = [];
   private flushing = false;
   private active = 0;
+  private reserved = 0;
   private readonly idle: (() => void)[] = [];
+  private readonly room: (() => void)[] = [];
+  /** Moving average of how long an email holds its slot (hand-off → answer recorded). */
+  private holdMs = 50;
+  /** Moving average of how long a claim takes (fetch → commit). */
+  private claimMs = 100;
 
   constructor(readonly slots: number) {
     this.free = slots;
@@ -61,6 +99,38 @@ export class Outbox {
   /** Hand-offs dispatched and not yet finished. */
   get inFlight(): number {
     return this.active;
+  }
+
+  /**
+   * Hand-offs worth having claimed at once: the slots, and what the relay gets
+   * through (at its measured rate) while the next claim commits plus AHEAD_MS.
+   */
+  get ahead(): number {
+    return this.slots + Math.round((this.slots * (AHEAD_MS + this.claimMs)) / this.holdMs);
+  }
+
+  /**
+   * Reserves room for a claim of up to `max` steps: what `ahead` leaves beside the
+   * hand-offs in flight and the other claims' reservations, or 0 while that is
+   * less than a round of slots (a claim that small costs more than it brings).
+   * The claim gives it back with `unreserve` once its hand-offs are dispatched.
+   */
+  reserve(max: number): number {
+    const room = Math.min(max, this.ahead - this.active - this.reserved);
+    if (room < Math.min(max, this.slots)) return 0;
+    this.reserved += room;
+    return room;
+  }
+
+  unreserve(count: number, claimMs?: number) {
+    if (claimMs !== undefined) this.claimMs += (claimMs - this.claimMs) / 5;
+    this.reserved -= count;
+    this.roomMade();
+  }
+
+  /** Resolves when a hand-off finished or a reservation was given back (there may be room to reserve). */
+  roomFreed(): Promise<void> {
+    return new Promise((resolve) => this.room.push(resolve));
   }
 
   /**
@@ -77,24 +147,33 @@ export class Outbox {
         return;
       }
       await this.acquire();
+      const held = performance.now();
+      let refused: { error: unknown } | undefined;
       try {
         await handOver(ctx, handoff.ref.workspaceId, handoff.mail);
       } catch (error) {
-        this.release();
-        const retry = await untilRecorded(() => recordRefused(ctx, handoff, error));
-        if (retry && !handoff.item.jobId) throw error;
-        return;
+        // Nothing accepted, nothing to be seen twice: the slot is free before the record.
+        this.release(held);
+        refused = { error };
       }
-      try {
-        await new Promise<void>((resolve, reject) => {
-          this.pending.push({ ctx, handoff, resolve, reject });
-          void this.flush();
-        });
-      } finally {
-        this.release();
+      if (!refused) {
+        try {
+          await new Promise<boolean>((resolve, reject) => {
+            this.accepted.push({ ctx, handoff, resolve, reject });
+            void this.flushMarks();
+          });
+        } finally {
+          this.release(held);
+        }
       }
+      const retry = await new Promise<boolean>((resolve, reject) => {
+        this.pending.push({ ctx, handoff, refused, resolve, reject });
+        void this.flush();
+      });
+      if (retry && !handoff.item.jobId) throw refused!.error;
     } finally {
       this.active -= 1;
+      this.roomMade();
       if (this.active === 0) for (const wake of this.idle.splice(0)) wake();
     }
   }
@@ -109,23 +188,30 @@ export class Outbox {
     return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /** Accepted emails marked SENT, one statement for all that arrived meanwhile: their slots free at once. */
+  private async flushMarks() {
+    if (this.marking) return;
+    this.marking = true;
+    try {
+      while (this.accepted.length) await grouped(this.accepted.splice(0), async (ctx, mine) => {
+        await untilRecorded(() => markSent(ctx, mine.map((p) => p.handoff)));
+        return new Set();
+      });
+    } finally {
+      this.marking = false;
+    }
+  }
+
+  /** The answers recorded (runs moved on, jobs done), one transaction for all that arrived meanwhile. */
   private async flush() {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      while (this.pending.length) {
-        // One transaction per context (a workspace on its own clock records on that clock).
-        const batch = this.pending.splice(0);
-        for (const ctx of new Set(batch.map((p) => p.ctx))) {
-          const mine = batch.filter((p) => p.ctx === ctx);
-          try {
-            await untilRecorded(() => recordSent(ctx, mine.map((p) => p.handoff)));
-            for (const p of mine) p.resolve();
-          } catch (error) {
-            for (const p of mine) p.reject(error);
-          }
-        }
-      }
+      while (this.pending.length) await grouped(this.pending.splice(0), (ctx, mine) => {
+        const sent = mine.filter((p) => !p.refused).map((p) => p.handoff);
+        const refused = mine.flatMap((p) => (p.refused ? [{ handoff: p.handoff, error: p.refused.error }] : []));
+        return untilRecorded(() => recordAnswers(ctx, sent, refused, { marked: true }));
+      });
     } finally {
       this.flushing = false;
     }
@@ -139,9 +225,14 @@ export class Outbox {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  private release() {
+  private release(heldSince: number) {
+    this.holdMs += (performance.now() - heldSince - this.holdMs) / 20;
     const next = this.waiting.shift();
     if (next) next();
     else this.free += 1;
+  }
+
+  private roomMade() {
+    for (const wake of this.room.splice(0)) wake();
   }
 }

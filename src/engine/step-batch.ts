@@ -3,11 +3,11 @@
 // lets the run machine decide, and writes the outcome in bulk: skips, deferrals,
 // and for each email a message claimed as QUEUED (with its step run) — the
 // outbox. Nothing in it waits on the network. After the commit each hand-off
-// goes to the relay (outbox.ts) and `recordSent` / `recordRefused` finish it in
-// a short transaction of their own, which moves the run on. Discount steps call
-// their provider after the commit too, then `recordDiscount`.
+// goes to the relay (outbox.ts); `markSent` records the accepted ones, then
+// `recordAnswers` finishes a group of answers in one transaction, which moves the
+// runs on. Discount steps call their provider after the commit too, then `runDiscount`.
 import type { MergeTagContext } from '../domain/merge-tags.js';
-import { decide, type Decision } from '../domain/run-machine/index.js';
+import { decide, type Decision, type RunInput } from '../domain/run-machine/index.js';
 import type { DiscountTerms } from '../domain/sequence-input.js';
 import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
@@ -133,10 +133,13 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
       entryOf.get(run.ref.id) ?? null,
       subscriber.attributes,
     );
+    // The retry of a job whose email the outbox recorded sent (markSent) but whose
+    // worker died before moving the run on: it moves on now, nothing is sent.
+    const sentByThisJob = prior?.message && item.jobId && prior.message.claimJobId === item.jobId && !['QUEUED', 'FAILED'].includes(prior.message.status);
     const decision: Decision = decide(
       run.state,
       sequence,
-      { kind: 'stepDue', stepId: item.stepId, alreadyRun: Boolean(prior) || seen.has(key), subscriberStatus: subscriber.status },
+      sentByThisJob && !seen.has(key) ? { kind: 'stepDone', stepId: item.stepId } : { kind: 'stepDue', stepId: item.stepId, alreadyRun: Boolean(prior) || seen.has(key), subscriberStatus: subscriber.status },
       at,
       { runDate },
     );
@@ -356,27 +359,7 @@ const jobIdsOf = (handoffs: readonly Handoff[]) => handoffs.flatMap((h) => (h.it
 
 /** Emails the relay accepted: SENT, their runs move on, their jobs are done. One transaction. */
 export async function recordSent(ctx: EngineContext, handoffs: readonly EmailHandoff[]): Promise<void> {
-  if (!handoffs.length) return;
-  await transaction(
-    ctx,
-    async (tx) => {
-      const at = ctx.clock.now();
-      // Feedback (a delivery webhook, an open) can reach a message before this mark
-      // commits: it keeps that later status and still gets its sentAt.
-      await tx.$executeRaw`
-        UPDATE "Message"
-        SET status = CASE WHEN status = 'QUEUED' THEN 'SENT'::"MessageStatus" ELSE status END,
-            "sentAt" = ${at}, attempts = attempts + 1
-        WHERE id = ANY(${handoffs.map((h) => h.messageId)}::uuid[]) AND "sentAt" IS NULL AND status <> 'FAILED'`;
-      const stepOf = new Map(handoffs.map((h) => [h.ref.id, h.stepId]));
-      // A run cancelled meanwhile keeps the step recorded and does not move on.
-      await transitionRuns(ctx, tx, [...stepOf.keys()], (run) => ({ kind: 'stepDone', stepId: stepOf.get(run.ref.id)! }), { at });
-      const jobIds = jobIdsOf(handoffs);
-      await completeJobs(ctx, tx, QUEUES.step, jobIds);
-      for (const workspaceId of new Set(handoffs.map((h) => h.ref.workspaceId))) await notifyStatsChanged(tx, workspaceId);
-    },
-    { timeout: 60_000 },
-  );
+  await recordAnswers(ctx, handoffs, []);
 }
 
 /**
@@ -386,17 +369,88 @@ export async function recordSent(ctx: EngineContext, handoffs: readonly EmailHan
  * Returns true when the job was left to retry (the caller rethrows for a direct call).
  */
 export async function recordRefused(ctx: EngineContext, handoff: EmailHandoff, error: unknown): Promise<boolean> {
-  const message = error instanceof Error ? error.message : String(error);
-  return transaction(ctx, async (tx) => {
-    if (!handoff.item.finalAttempt) {
-      await tx.stepRun.deleteMany({ where: { messageId: handoff.messageId } });
-      await tx.message.deleteMany({ where: { id: handoff.messageId, status: 'QUEUED' } });
-      if (handoff.item.jobId) await failJobs(ctx, tx, QUEUES.step, [handoff.item.jobId], { message });
-      return true;
-    }
-    await failStep(ctx, tx, handoff, message);
-    return false;
-  });
+  return (await recordAnswers(ctx, [], [{ handoff, error }])).has(handoff.messageId);
+}
+
+export interface Refusal {
+  handoff: EmailHandoff;
+  error: unknown;
+}
+
+// Feedback (a delivery webhook, an open) can reach a message before this mark
+// commits: it keeps that later status and still gets its sentAt.
+const markSentSql = (handoffs: readonly EmailHandoff[], at: Date) => Prisma.sql`
+  UPDATE "Message"
+  SET status = CASE WHEN status = 'QUEUED' THEN 'SENT'::"MessageStatus" ELSE status END,
+      "sentAt" = ${at}, attempts = attempts + 1
+  WHERE id = ANY(${handoffs.map((h) => h.messageId)}::uuid[]) AND "sentAt" IS NULL AND status <> 'FAILED'`;
+
+/**
+ * Marks accepted emails SENT in one statement of its own, the outbox's first
+ * record: it closes their duplicate window at once, before their runs move on
+ * (recordAnswers with `marked`). A crash in between leaves the job active; its
+ * retry finds the message sent by that job and moves the run on (claimSteps).
+ */
+export async function markSent(ctx: EngineContext, handoffs: readonly EmailHandoff[]): Promise<void> {
+  if (handoffs.length) await ctx.db.$executeRaw(markSentSql(handoffs, ctx.clock.now()));
+}
+
+/**
+ * The relay's answers for a group of emails, in one transaction of set-based
+ * statements (the outbox's group commit): accepted ones as recordSent says
+ * (`marked`: markSent already recorded them SENT), refused ones as recordRefused
+ * says; every run moves on in one transition. Returns the Message ids of the
+ * refusals left to retry.
+ */
+export async function recordAnswers(
+  ctx: EngineContext,
+  sent: readonly EmailHandoff[],
+  refused: readonly Refusal[],
+  options: { marked?: boolean } = {},
+): Promise<Set<string>> {
+  if (!sent.length && !refused.length) return new Set();
+  const errorOf = (r: Refusal) => (r.error instanceof Error ? r.error.message : String(r.error));
+  const retry = refused.filter((r) => !r.handoff.item.finalAttempt);
+  const failed = refused.filter((r) => r.handoff.item.finalAttempt);
+  await transaction(
+    ctx,
+    async (tx) => {
+      const at = ctx.clock.now();
+      if (sent.length && !options.marked) await tx.$executeRaw(markSentSql(sent, at));
+      if (retry.length) {
+        // Not the final attempt: the claim is undone (step run, then its QUEUED message), the job retries.
+        const ids = retry.map((r) => r.handoff.messageId);
+        await tx.$executeRaw`
+          WITH runs AS (DELETE FROM "StepRun" WHERE "messageId" = ANY(${ids}::uuid[]))
+          DELETE FROM "Message" WHERE id = ANY(${ids}::uuid[]) AND status = 'QUEUED'`;
+        const byError = new Map<string, EmailHandoff[]>();
+        for (const r of retry) byError.set(errorOf(r), [...(byError.get(errorOf(r)) ?? []), r.handoff]);
+        for (const [message, handoffs] of byError) await failJobs(ctx, tx, QUEUES.step, jobIdsOf(handoffs), { message });
+      }
+      if (failed.length) {
+        // The final attempt: the step run and its message are FAILED.
+        await tx.$executeRaw`
+          WITH failed AS (
+            UPDATE "StepRun" AS s SET status = 'FAILED', "executedAt" = ${at}, error = u.error
+            FROM unnest(${failed.map((r) => r.handoff.ref.id)}::uuid[], ${failed.map((r) => r.handoff.stepId)}::uuid[], ${failed.map(errorOf)}::text[])
+              AS u(run, step, error)
+            WHERE s."enrollmentId" = u.run AND s."stepId" = u.step
+            RETURNING s."messageId", u.error)
+          UPDATE "Message" AS m SET status = 'FAILED', "sentAt" = NULL, error = f.error
+          FROM failed f WHERE m.id = f."messageId"`;
+      }
+      // A run cancelled meanwhile keeps the step recorded and does not move on.
+      const inputOf = new Map<string, RunInput>([
+        ...sent.map((h): [string, RunInput] => [h.ref.id, { kind: 'stepDone', stepId: h.stepId }]),
+        ...failed.map((r): [string, RunInput] => [r.handoff.ref.id, { kind: 'stepFailed', stepId: r.handoff.stepId, error: errorOf(r) }]),
+      ]);
+      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at });
+      await completeJobs(ctx, tx, QUEUES.step, jobIdsOf([...sent, ...failed.map((r) => r.handoff)]));
+      for (const workspaceId of new Set(sent.map((h) => h.ref.workspaceId))) await notifyStatsChanged(tx, workspaceId);
+    },
+    { timeout: 60_000 },
+  );
+  return new Set(retry.map((r) => r.handoff.messageId));
 }
 
 async function failStep(ctx: EngineContext, tx: Tx, handoff: Handoff, message: string) {

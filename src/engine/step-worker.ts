@@ -1,11 +1,14 @@
-// The step workers: a few loops per process, each fetching up to `batchSize` due
-// step jobs inside one transaction, claiming them (step-batch.ts), completing the
-// jobs that are done and committing; the claimed hand-offs then go to the outbox.
-// A crash before the commit rolls the fetch back, so the jobs are free again at
-// once (no expiry wait). pg-boss's own work() sleeps after every fetch, even a
-// full one; this loop fetches again at once when the batch was full, and after a
-// short one waits for the NOTIFY that step jobs due now were inserted (boss.ts),
-// polling only for jobs that fall due later (delays, retries).
+// The step workers: a few loops per process, each fetching due step jobs inside
+// one transaction, claiming them (step-batch.ts), completing the jobs that are
+// done and committing; the claimed hand-offs then go to the outbox. A fetch takes
+// at most `batchSize` jobs and no more than the outbox has room for (its
+// `reserve`: what the relay gets through soon), so due work waits in pg-boss, in
+// due order, rather than claimed behind a backlog in this process. A crash before
+// the commit rolls the fetch back, so the jobs are free again at once (no expiry
+// wait). pg-boss's own work() sleeps after every fetch, even a full one; this
+// loop fetches again at once when the batch was full, and after a short one
+// waits for the NOTIFY that step jobs due now were inserted (boss.ts), polling
+// only for jobs that fall due later (delays, retries).
 import { transaction } from '../db/transaction.js';
 import { listen } from '../db/listener.js';
 import { STEP_JOBS_CHANNEL, completeJobs, enqueue, failJobs, txDb } from './boss.js';
@@ -15,7 +18,7 @@ import { QUEUES, stepJobSchema } from './queues.js';
 import { claimSteps, type DueStep, type Handoff } from './step-batch.js';
 
 export interface StepLoopOptions {
-  /** Jobs fetched per transaction. */
+  /** Jobs fetched per transaction, at most. */
   batchSize: number;
   /** Fetch loops per process (batches being claimed at once). */
   fetchers: number;
@@ -26,14 +29,12 @@ export interface StepLoopOptions {
   listenUrl?: string;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Starts the loops; the returned function stops them and waits for their hand-offs. */
 export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): () => Promise<void> {
   let stopped = false;
+  let stop = () => {};
+  const stopping = new Promise<void>((resolve) => (stop = resolve));
   const { outbox } = options;
-  // Hand-offs keep their jobs active: do not claim far more than the relay takes.
-  const backlog = Math.max(options.batchSize, outbox.slots * 4);
   // Each NOTIFY (or reconnection, after which one may have been missed) starts a
   // new generation; a loop whose fetch began before it fetches again at once.
   let generation = 0;
@@ -59,21 +60,29 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): ()
     : undefined;
   const loop = async () => {
     while (!stopped) {
-      while (!stopped && outbox.inFlight >= backlog) await sleep(5);
-      if (stopped) break;
+      const room = outbox.reserve(options.batchSize);
+      if (!room) {
+        await Promise.race([outbox.roomFreed(), stopping]);
+        continue;
+      }
       const seen = generation;
       let fetched = 0;
+      const started = performance.now();
       try {
-        fetched = await claimBatch(ctx, options);
+        fetched = await claimBatch(ctx, { batchSize: room, outbox });
       } catch (error) {
         console.error('step batch failed', error);
+      } finally {
+        // Only full claims time one: a short one ends early for want of jobs.
+        outbox.unreserve(room, fetched === room ? performance.now() - started : undefined);
       }
-      if (fetched < options.batchSize) await idle(seen);
+      if (fetched < room) await idle(seen);
     }
   };
   const loops = Array.from({ length: options.fetchers }, loop);
   return async () => {
     stopped = true;
+    stop();
     wake();
     await Promise.all(loops);
     await listener?.stop();
