@@ -40,39 +40,31 @@ it('runs the work again once the database answers, pausing at most maxPauseMs be
   expect(db.elapsed()).toBe(50 + 100 + 200 + 400 + 500 + 500);
 });
 
+/** Work that always fails with `failure`, counting its calls. */
+function failing(failure: Error) {
+  const work = async () => {
+    work.calls += 1;
+    throw failure;
+  };
+  work.calls = 0;
+  return work;
+}
+
 it('throws the work’s own error at once when the database answers', async () => {
   const db = scripted([]);
-  let calls = 0;
   const failure = new Error('invalid input');
-  await expect(
-    retryWhileDatabaseAway(
-      db.probe,
-      async () => {
-        calls += 1;
-        throw failure;
-      },
-      db.options,
-    ),
-  ).rejects.toBe(failure);
-  expect(calls).toBe(1);
+  const work = failing(failure);
+  await expect(retryWhileDatabaseAway(db.probe, work, db.options)).rejects.toBe(failure);
+  expect(work.calls).toBe(1);
   expect(db.probes).toEqual([true]);
 });
 
 it('gives up after giveUpMs with the work’s error when the database stays away', async () => {
   const db = scripted(Array(1000).fill(false));
   const failure = new Error('connect ECONNREFUSED');
-  let calls = 0;
-  await expect(
-    retryWhileDatabaseAway(
-      db.probe,
-      async () => {
-        calls += 1;
-        throw failure;
-      },
-      { ...db.options, giveUpMs: 5_000 },
-    ),
-  ).rejects.toBe(failure);
-  expect(calls).toBe(1);
+  const work = failing(failure);
+  await expect(retryWhileDatabaseAway(db.probe, work, { ...db.options, giveUpMs: 5_000 })).rejects.toBe(failure);
+  expect(work.calls).toBe(1);
   expect(db.elapsed()).toBeGreaterThanOrEqual(5_000);
   expect(db.elapsed()).toBeLessThan(5_000 + 500);
 });
