@@ -5,7 +5,8 @@
 // checks that every expected email was sent exactly once.
 //
 // BENCH_LOAD_SECONDS (default 120), BENCH_LOAD_SUBSCRIPTIONS (1000),
-// BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8). BENCH_LOAD_NODE_ARGS are
+// BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8), BENCH_LOAD_BUILD (dist: the
+// processes run as deployed, built first; tsx: src/ under tsx). BENCH_LOAD_NODE_ARGS are
 // given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
 // profile of each (they stop gracefully, so it gets written; the pids are printed).
 import { readFileSync } from 'node:fs';
@@ -15,13 +16,17 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startSmtpSink } from '../test/helpers/smtp-sink.js';
 import { benchDatabase } from './database.js';
-import { startStepwise, type StepwiseProcess } from './processes.js';
+import { buildDist, startStepwise, STEPWISE_COMMANDS, type StepwiseBuild, type StepwiseProcess } from './processes.js';
 import { printTable, type Row } from './report.js';
 
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
 const SUBSCRIPTIONS = Number(process.env.BENCH_LOAD_SUBSCRIPTIONS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_LOAD_CONCURRENCY ?? 16);
 const WORKERS = process.env.WORKER_CONCURRENCY ?? '8';
+// As deployed (`npm run build`, `node dist/main.js`): under tsx every closure also pays esbuild's
+// __name() and every Error its source-map lookup. BENCH_LOAD_BUILD=tsx runs src/ under tsx.
+const BUILD = (process.env.BENCH_LOAD_BUILD || 'dist') as StepwiseBuild;
+if (!(BUILD in STEPWISE_COMMANDS)) throw new Error(`BENCH_LOAD_BUILD must be dist or tsx (got ${BUILD})`);
 const NODE_ARGS = (process.env.BENCH_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY = 'sk_load_test_key_0123456789abcdef';
 
@@ -44,6 +49,7 @@ async function start(role: 'api' | 'worker', url: string, smtpUrl: string, ready
     },
     ready,
     NODE_ARGS,
+    BUILD,
   );
   children.push({ ...started, role });
   if (NODE_ARGS.length) console.log(`${role} process: pid ${started.child.pid}`);
@@ -76,6 +82,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 export async function benchLoad(): Promise<void> {
+  if (BUILD === 'dist') await buildDist();
   const bench = await benchDatabase();
   const smtp = await startSmtpSink();
   try {
@@ -205,6 +212,7 @@ export async function benchLoad(): Promise<void> {
     const rows: Row[] = [
       ['machine', `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${bench.where}`],
       ['topology', `2 API + 2 worker processes (WORKER_CONCURRENCY=${WORKERS}), ${CONCURRENCY} requests in flight`],
+      ['processes run as', STEPWISE_COMMANDS[BUILD]],
       ['duration', `${elapsed.toFixed(0)} s`],
       ['live subscriptions', `${SUBSCRIPTIONS} (${subscriptionErrors} errors)`],
       ['trackEvent calls', `${te.length} (${(te.length / elapsed).toFixed(1)}/s)`],
