@@ -129,20 +129,26 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
 
   pg = await startPg();
   const back = performance.now();
-  // How long after the database is back every waiting run has moved on (printed, not asserted: timing).
+  // How long after the database is back every waiting run has moved on, and the
+  // first one (the restart's own delay; the rest is the backlog being sent).
+  // Printed, not asserted: timing. One connection for the looks, not one per look.
+  const waiting = [...before, ...burst].map(rawId);
+  const watcher = new PgClient({ connectionString: pg.url });
+  await watcher.connect();
+  let completedAtBack: number | undefined;
+  let firstMoved: number | undefined;
   const movedOn = waitFor(
     async () => {
-      const db = new PgClient({ connectionString: pg.url });
-      await db.connect();
-      try {
-        const { rows } = await db.query(`SELECT count(*)::int AS n FROM "Enrollment" WHERE id = ANY($1::uuid[]) AND status = 'COMPLETED'`, [[...before, ...burst].map(rawId)]);
-        return rows[0].n === before.length + burst.length;
-      } finally {
-        await db.end();
-      }
+      const { rows } = await watcher.query(`SELECT count(*)::int AS n FROM "Enrollment" WHERE id = ANY($1::uuid[]) AND status = 'COMPLETED'`, [waiting]);
+      const completed: number = rows[0].n;
+      completedAtBack ??= completed;
+      if (firstMoved === undefined && completed > completedAtBack) firstMoved = (performance.now() - back) / 1000;
+      return completed === waiting.length;
     },
     { timeout: 200_000, interval: 250, message: 'every run waiting at the restart completed' },
-  ).then(() => (performance.now() - back) / 1000);
+  )
+    .then(() => (performance.now() - back) / 1000)
+    .finally(() => watcher.end());
   // Recovers without restarting Stepwise.
   let attempt = 0;
   const after = await waitFor(
@@ -156,7 +162,7 @@ it('survives a database restart: clean errors, recovery, timeline and subscripti
   const afterIds = [after.body.data.enrollSubscriber.enrollment.id];
   for (let i = 0; i < 4; i++) afterIds.push((await enroll(`later${i}@x.io`)).body.data.enrollSubscriber.enrollment.id);
 
-  console.log(`every run waiting at the restart (${before.length + burst.length}) moved on ${(await movedOn).toFixed(1)} s after the database was back`);
+  console.log(`every run waiting at the restart (${waiting.length}) moved on ${(await movedOn).toFixed(1)} s after the database was back (the first after ${firstMoved?.toFixed(1) ?? '—'} s)`);
 
   // The timeline resumes: every run completes with both emails, once each.
   const all = [...before, ...burst, ...afterIds];
