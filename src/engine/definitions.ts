@@ -26,6 +26,11 @@ async function versionOf(tx: Tx, workspaceId: string): Promise<bigint | null> {
   return row?.version ?? null;
 }
 
+/** The cached definitions, whatever their version: a guess (what to lock early, say) to check against the version before relying on it. */
+export function cachedDefinitions(workspaceId: string): WorkspaceDefinitions | undefined {
+  return cache.get(workspaceId);
+}
+
 /**
  * The workspace's definitions as this transaction sees them (`knownVersion`: the
  * version a statement of the caller just read, saving the read). A miss loads

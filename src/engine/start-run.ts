@@ -237,13 +237,28 @@ async function loadAttributes(tx: Tx, subscriberIds: string[]): Promise<Map<stri
  * The live version of each sequence, read under a key-share lock taken before
  * the first steps are read: a publish (which holds the sequence row) commits
  * either before it — these runs start on its version, with its first step — or
- * after these runs, which it then finds and moves.
+ * after these runs, which it then finds and moves. Versions read so earlier in
+ * the transaction (keepLiveVersions) are not read again: the lock holds them.
  */
 async function liveVersions(tx: Tx, sequenceIds: string[]): Promise<Map<string, number>> {
   if (!sequenceIds.length) return new Map();
-  const rows = await txQuery<{ id: string; version: number }>(tx, Prisma.sql`
-    SELECT id::text, version FROM "Sequence" WHERE id = ANY(${sequenceIds}::uuid[]) ORDER BY id FOR KEY SHARE`);
-  return new Map(rows.map((r) => [r.id, r.version]));
+  const missing = sequenceIds.filter((id) => !lockedVersions.get(tx)?.has(id));
+  if (missing.length) keepLiveVersions(tx, await txQuery<{ id: string; version: number }>(tx, liveVersionsSql(missing)));
+  const known = lockedVersions.get(tx)!;
+  return new Map(sequenceIds.filter((id) => known.has(id)).map((id) => [id, known.get(id)!]));
+}
+
+const lockedVersions = new WeakMap<Tx, Map<string, number>>();
+
+/** Locks the sequences (key share) and reads their live version: a writer may run it as a CTE of its own statement. */
+export const liveVersionsSql = (sequenceIds: string[]) =>
+  Prisma.sql`SELECT id::text, version FROM "Sequence" WHERE id = ANY(${sequenceIds}::uuid[]) ORDER BY id FOR KEY SHARE`;
+
+/** Versions `liveVersionsSql` read in this transaction, so that starting runs does not read them again. */
+export function keepLiveVersions(tx: Tx, rows: { id: string; version: number }[]): void {
+  const known = lockedVersions.get(tx) ?? new Map<string, number>();
+  for (const row of rows) known.set(row.id, row.version);
+  lockedVersions.set(tx, known);
 }
 
 export interface FirstStep {

@@ -16,7 +16,8 @@ import type { Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
 import { transaction, txQuery } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { workspaceDefinitions } from '../engine/definitions.js';
+import { cachedDefinitions, workspaceDefinitions } from '../engine/definitions.js';
+import { keepLiveVersions, liveVersionsSql } from '../engine/start-run.js';
 import { advisoryLocks } from '../engine/locks.js';
 import { applyFactsBatch, type EnrollmentSkip, type FactContext } from '../engine/triggers.js';
 import { reevaluateSegments } from './segments.js';
@@ -182,7 +183,7 @@ async function record(
   }));
   let version: bigint | null = null;
   if (events.length) {
-    const written = await writeEvents(tx, actor, events, at);
+    const written = await writeEvents(tx, actor, events, at, likelyStarted(actor.workspaceId, toWrite));
     version = written.version;
     for (const id of written.created) created.add(id);
     // An email another transaction committed while this one waited on it was
@@ -196,7 +197,7 @@ async function record(
       );
       const idOf = new Map(rows.map((r) => [r.email, r.id]));
       for (const e of late) e.item.subscriberId = idOf.get(e.item.input.email!);
-      await writeEvents(tx, actor, late, at);
+      await writeEvents(tx, actor, late, at, []);
     }
   }
 
@@ -305,11 +306,25 @@ async function resolveSubscribers(tx: Tx, actor: Caller, items: Item[], reject: 
 }
 
 /**
+ * The sequences these events' names will likely start, by the cached definitions
+ * (checked against the version only later): their version is read, under the
+ * key-share lock starting a run takes, in the events' statement (start-run.ts).
+ */
+function likelyStarted(workspaceId: string, items: Item[]): string[] {
+  const active = cachedDefinitions(workspaceId)?.active ?? [];
+  const names = new Set(items.map((i) => i.input.event));
+  return active
+    .filter((s) => (s.triggerType === 'EVENT_RECEIVED' || s.triggerType === 'FREQUENCY') && names.has(s.triggerEventName ?? ''))
+    .map((s) => s.id);
+}
+
+/**
  * Inserts the events (each with its subscriber's id, or its email), creates the
  * subscribers of new emails (in email order, so that concurrent batches cannot
  * deadlock on them; their lastEventAt set as they are created) and raises the
  * others' lastEventAt, in one statement that also reads the version of the
- * workspace's definitions (engine/definitions.ts). Sets each email item's
+ * workspace's definitions (engine/definitions.ts) and locks the sequences of
+ * `lock` as starting runs does, keeping their versions. Sets each email item's
  * subscriberId, but not where another transaction committed the email while this
  * statement waited on it: its snapshot cannot see that row, and those events
  * are not written. Returns the subscribers it created.
@@ -319,6 +334,7 @@ async function writeEvents(
   actor: Caller,
   events: { id: string; item: Item; occurredAt: Date }[],
   at: Date,
+  lock: string[],
 ): Promise<{ version: bigint | null; created: string[] }> {
   const lastAt = new Map<string, Date>();
   for (const e of events) {
@@ -328,10 +344,10 @@ async function writeEvents(
   const emails = [...lastAt.keys()].sort();
   const ids = uuidv7s(emails.length);
   const ws = actor.workspaceId;
-  const rows = await txQuery<{ version: bigint | null; id: string | null; email: string | null; created: boolean | null }>(
+  const rows = await txQuery<{ version: bigint | null; locked: Record<string, number> | null; id: string | null; email: string | null; created: boolean | null }>(
     tx,
     Prisma.sql`
-    WITH fresh AS (
+    WITH ${lock.length ? Prisma.sql`locked AS (${liveVersionsSql(lock)}),` : Prisma.empty} fresh AS (
       INSERT INTO "Subscriber" (id, "workspaceId", email, attributes, "lastEventAt", "createdAt", "updatedAt")
       SELECT s.id, ${ws}::uuid, s.email, '{}'::jsonb, s.last_at, ${at}, now()
       FROM unnest(${ids}::uuid[], ${emails}::text[], ${emails.map((e) => lastAt.get(e)!)}::timestamp(3)[]) WITH ORDINALITY AS s(id, email, last_at, n)
@@ -359,9 +375,14 @@ async function writeEvents(
       WHERE s.id = l.sub
       RETURNING 1
     )
-    SELECT v.version, s.id::text AS id, s.email, s.created
-    FROM (SELECT "definitionsVersion" AS version FROM "Workspace" WHERE id = ${ws}::uuid) v LEFT JOIN subscribers s ON true`,
+    SELECT v.version, v.locked, s.id::text AS id, s.email, s.created
+    FROM (
+      SELECT "definitionsVersion" AS version,
+        ${lock.length ? Prisma.sql`(SELECT json_object_agg(id, version) FROM locked)` : Prisma.sql`NULL::json`} AS locked
+      FROM "Workspace" WHERE id = ${ws}::uuid
+    ) v LEFT JOIN subscribers s ON true`,
   );
+  keepLiveVersions(tx, Object.entries(rows[0]?.locked ?? {}).map(([id, version]) => ({ id, version })));
   const idOf = new Map(rows.filter((r) => r.email !== null).map((r) => [r.email!, r.id!]));
   for (const e of events) if (!e.item.subscriberId) e.item.subscriberId = idOf.get(e.item.input.email!);
   return { version: rows[0]?.version ?? null, created: rows.filter((r) => r.created).map((r) => r.id!) };
