@@ -41,8 +41,10 @@ async function untilRecorded<T>(record: () => Promise<T>): Promise<T> {
     try {
       return await record();
     } catch (error) {
-      if (attempt >= 40) throw error;
-      await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      // At most half a second apart, so the answers are recorded within that of the
+      // database's return; 130 attempts are still about a minute.
+      if (attempt >= 130) throw error;
+      await sleep(Math.min(500, 100 * 2 ** attempt));
     }
   }
 }
