@@ -173,6 +173,7 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     const burstRate = sent.reached / burstSeconds;
     const distinct = new Set(sink.messageIds).size;
     rows.push({ measure: 'SMTP burst: emails at the sink (distinct Message-IDs)', value: `${sent.reached} (${distinct}) in ${burstSeconds.toFixed(1)} s${sent.timedOut ? ' (time limit)' : ''}` });
+    if (sink.arrivals.length) rows.push({ measure: 'SMTP burst: first email at the sink after', value: `${((sink.arrivals[0]! - burstT0) / 1000).toFixed(2)} s` });
     rows.push({ measure: 'SMTP burst: load average after', value: loadAverage() });
     figures.push({ name: `burst of ${held} due emails through SMTP`, value: burstRate, unit: 'emails/s', ceiling: ceilings.smtp, target: { ratio: 0.5 }, note: sent.timedOut ? 'time limit reached' : undefined });
     if (distinct !== sink.messageIds.length) figures.push({ name: 'SMTP burst: emails sent twice', value: sink.messageIds.length - distinct, unit: '', target: { max: 1 } });

@@ -16,7 +16,7 @@ import {
 import { releaseQueued } from './release-queued.js';
 
 export interface WorkerOptions {
-  /** Step jobs fetched per batch (default 200). */
+  /** Step jobs fetched per batch at most (default 200; fewer when the outbox has less room). */
   batchSize?: number;
   /** Batches claimed at once (default 2). */
   fetchers?: number;
