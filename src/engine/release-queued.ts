@@ -4,7 +4,7 @@ import { transaction } from '../db/transaction.js';
 import type { Tx } from '../db/client.js';
 import { decide } from '../domain/run-machine/index.js';
 import type { EngineContext } from './context.js';
-import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey, type Applied } from './lifecycle.js';
+import { apply, loadRunFacts, loadRuns, machineKey, type Applied } from './lifecycle.js';
 import { advisoryLock } from './locks.js';
 import { releasableNow } from './start-run.js';
 
@@ -47,9 +47,8 @@ async function releaseBatch(ctx: EngineContext, tx: Tx, sequenceId: string): Pro
     take: BATCH,
     select: { id: true },
   });
-  const runs = await lockRuns(tx, queued.map((r) => r.id));
   // Each run begins on the version it was queued on (a publish that kept runs may leave older ones).
-  const machines = await loadMachineSequences(tx, [...runs.values()].map((r) => r.ref));
+  const { runs, sequences: machines } = await loadRuns(tx, queued.map((r) => r.id));
   const facts = await loadRunFacts(tx, [...runs.values()], machines);
   // The room is counted once: the runs begun here are the only starts (the advisory lock keeps others out).
   const at = ctx.clock.now();

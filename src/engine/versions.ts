@@ -8,7 +8,7 @@ import { planPublish, VERSION_SETTINGS, type RunMigration, type RunPlan, type Ve
 import { uuidv7 } from '../domain/tracking-links.js';
 import { Prisma, type Sequence, type Step } from '../generated/prisma/client.js';
 import type { EngineContext } from './context.js';
-import { apply, loadMachineSequences, loadRunFacts, lockRuns, machineKey, type RunRef } from './lifecycle.js';
+import { apply, loadRunFacts, loadRuns, machineKey, type RunRef } from './lifecycle.js';
 import { OPEN_STATUSES } from './run-status.js';
 
 type Settings = Pick<Sequence, (typeof VERSION_SETTINGS)[number]>;
@@ -79,8 +79,9 @@ export interface PlannedRuns {
 export async function planOpenRuns(tx: Tx, sequenceId: string, to: VersionedSequence, mode: RunMigration, at: Date, lock: boolean): Promise<PlannedRuns> {
   const rows = await tx.$queryRaw<{ id: string }[]>`
     SELECT id::text FROM "Enrollment" WHERE "sequenceId" = ${sequenceId}::uuid AND status::text = ANY(${OPEN_STATUSES as string[]}) ORDER BY id`;
-  const runs = [...(await lockRuns(tx, rows.map((r) => r.id), { lock })).values()].filter((r) => isOpen(r.state.status));
-  const froms = await loadMachineSequences(tx, runs.map((r) => r.ref));
+  const loaded = await loadRuns(tx, rows.map((r) => r.id), { lock });
+  const runs = [...loaded.runs.values()].filter((r) => isOpen(r.state.status));
+  const froms = loaded.sequences;
   const [facts, history] = await Promise.all([loadRunFacts(tx, runs, froms), loadRunHistory(tx, runs.map((r) => r.ref.id))]);
   const plans = runs.map((run) => {
     const past = history.get(run.ref.id);
