@@ -230,13 +230,14 @@ export async function transitionRuns(
   tx: Tx,
   ids: readonly string[],
   input: RunInput | ((run: LoadedRun) => RunInput),
-  options: { at?: Date; onRefused?: (decision: Decision) => never } = {},
+  options: { at?: Date | ((run: LoadedRun) => Date); onRefused?: (decision: Decision) => never } = {},
 ): Promise<Applied[]> {
   const { runs, sequences } = await loadRuns(tx, ids);
   const facts = await loadRunFacts(tx, [...runs.values()], sequences);
-  const at = options.at ?? ctx.clock.now();
+  const now = ctx.clock.now();
   const applied: Applied[] = [];
   for (const run of runs.values()) {
+    const at = typeof options.at === 'function' ? options.at(run) : (options.at ?? now);
     const decision = decide(run.state, sequences.get(machineKey(run.ref))!, typeof input === 'function' ? input(run) : input, at, facts.get(run.ref.id));
     if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
     applied.push({ ref: run.ref, decision });

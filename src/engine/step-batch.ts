@@ -44,6 +44,8 @@ export interface EmailHandoff extends HandoffBase {
   kind: 'email';
   messageId: string;
   mail: OutgoingMail;
+  /** When markSent recorded it SENT: its run moves on from that instant, as its history says. */
+  sentAt?: Date;
 }
 
 export interface DiscountHandoff extends HandoffBase {
@@ -392,7 +394,10 @@ const markSentSql = (handoffs: readonly EmailHandoff[], at: Date) => Prisma.sql`
  * retry finds the message sent by that job and moves the run on (claimSteps).
  */
 export async function markSent(ctx: EngineContext, handoffs: readonly EmailHandoff[]): Promise<void> {
-  if (handoffs.length) await ctx.db.$executeRaw(markSentSql(handoffs, ctx.clock.now()));
+  if (!handoffs.length) return;
+  const at = ctx.clock.now();
+  await ctx.db.$executeRaw(markSentSql(handoffs, at));
+  for (const handoff of handoffs) handoff.sentAt = at;
 }
 
 /**
@@ -444,7 +449,8 @@ export async function recordAnswers(
         ...sent.map((h): [string, RunInput] => [h.ref.id, { kind: 'stepDone', stepId: h.stepId }]),
         ...failed.map((r): [string, RunInput] => [r.handoff.ref.id, { kind: 'stepFailed', stepId: r.handoff.stepId, error: errorOf(r) }]),
       ]);
-      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at });
+      const sentAt = new Map(sent.map((h) => [h.ref.id, h.sentAt ?? at]));
+      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at });
       await completeJobs(ctx, tx, QUEUES.step, jobIdsOf([...sent, ...failed.map((r) => r.handoff)]));
       for (const workspaceId of new Set(sent.map((h) => h.ref.workspaceId))) await notifyStatsChanged(tx, workspaceId);
     },
