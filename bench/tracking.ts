@@ -2,8 +2,10 @@
 // and the click redirect (real HTTP on loopback, a fixed number of requests from
 // a bounded number of concurrent clients), and the time of the stats query for a
 // sequence with 1,000,000 messages.
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import { createLogger } from '../src/logger.js';
 import { trackingUrl } from '../src/domain/tracking-links.js';
 import { createRuntime } from '../src/runtime.js';
@@ -18,25 +20,25 @@ export interface TrackingBenchOptions {
   concurrency: number;
 }
 
-/** Requests answered per second; the time includes writing what they recorded (`settled`), so a backlog does not flatter the rate. */
-async function requestsPerSecond(urls: string[], init: RequestInit, CONCURRENCY: number, settled: () => Promise<void> = async () => {}): Promise<{ rps: number; failures: number; cpuUs: number }> {
-  let next = 0;
-  let failures = 0;
-  const started = performance.now();
+/**
+ * Requests answered per second, from a client process of their own (bench/http-get-client.ts);
+ * the time includes writing what they recorded (`settled`), so a backlog does not flatter the
+ * rate. `cpuUs`: this process's CPU a request, i.e. the server's (the client is apart).
+ */
+async function requestsPerSecond(urls: string[], CONCURRENCY: number, settled: () => Promise<void> = async () => {}): Promise<{ rps: number; failures: number; cpuUs: number }> {
+  const client = spawn(process.execPath, ['--import', 'tsx', 'bench/http-get-client.ts', String(CONCURRENCY)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const output = text(client.stdout);
+  const exited = new Promise<number | null>((resolve, reject) => client.once('error', reject).once('exit', resolve));
   const cpu = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < urls.length) {
-        const url = urls[next++]!;
-        const res = await fetch(url, init);
-        await res.arrayBuffer();
-        if (res.status !== 200 && res.status !== 302) failures++;
-      }
-    }),
-  );
+  client.stdin.end(urls.join('\n'));
+  const code = await exited;
+  if (code !== 0) throw new Error(`tracking bench client exited with ${code}`);
+  const { seconds, failures } = JSON.parse(await output) as { seconds: number; failures: number };
+  // The client's own time from its first request to its last answer (not its start-up), then the writes.
+  const answered = performance.now();
   await settled();
   const used = process.cpuUsage(cpu);
-  return { rps: urls.length / ((performance.now() - started) / 1000), failures, cpuUs: (used.user + used.system) / urls.length };
+  return { rps: urls.length / (seconds + (performance.now() - answered) / 1000), failures, cpuUs: (used.user + used.system) / urls.length };
 }
 
 /** The same requests against a bare node:http server that only answers the pixel: what this generator and loopback allow. */
@@ -49,7 +51,7 @@ async function bareHttpCeiling(requests: number, concurrency: number): Promise<C
   try {
     const { port } = server.address() as AddressInfo;
     const urls = Array.from({ length: requests }, (_, i) => `http://127.0.0.1:${port}/t/o/${i}.gif`);
-    const { rps, cpuUs } = await requestsPerSecond(urls, {}, concurrency);
+    const { rps, cpuUs } = await requestsPerSecond(urls, concurrency);
     return { name: 'bare node:http pixel', value: rps, unit: 'req/s', cpuUs };
   } finally {
     server.closeAllConnections();
@@ -121,13 +123,11 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     const ceilingBefore = await bareHttpCeiling(ids.length, CONCURRENCY);
     const opens = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, { kind: 'open', workspaceId: workspace.id, messageId: id })),
-      {},
       CONCURRENCY,
       () => app.tracking.settled(),
     );
     const clicks = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, { kind: 'click', workspaceId: workspace.id, messageId: id, url: 'https://example.com/landing?utm=bench' })),
-      { redirect: 'manual' },
       CONCURRENCY,
       () => app.tracking.settled(),
     );
@@ -141,7 +141,6 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     const ceiling: Ceiling = { ...ceilingAfter, value: (ceilingBefore.value + ceilingAfter.value) / 2 };
     const forged = await requestsPerSecond(
       ids.slice(0, 1000).map((id) => trackingUrl({ ...keys, key: Buffer.alloc(32) }, { kind: 'open', workspaceId: workspace.id, messageId: id })),
-      {},
       CONCURRENCY,
     );
 
@@ -153,7 +152,7 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
       { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${clicks.rps.toFixed(0)} req/s (${clicks.failures} failed), ${clicks.cpuUs.toFixed(0)} µs CPU a request` },
       { measure: 'forged link refused (404), 1000 requests', value: `${forged.rps.toFixed(0)} req/s` },
       { measure: `ceiling: bare node:http pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${ceiling.value.toFixed(0)} req/s (mean of ${ceilingBefore.value.toFixed(0)} before and ${ceilingAfter.value.toFixed(0)} after), ${((ceilingBefore.cpuUs + ceilingAfter.cpuUs) / 2).toFixed(0)} µs CPU a request` },
-      { measure: 'CPU: generator and server share this process; Postgres is apart', value: '' },
+      { measure: 'clients: their own process; CPU a request: the server\'s', value: '' },
     ];
     printTable(`Tracking and stats (${bench.where})`, rows);
     const million = MESSAGES === 1_000_000 ? '1,000,000' : MESSAGES.toLocaleString('en');
