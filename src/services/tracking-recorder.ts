@@ -3,7 +3,7 @@
 // message exists in the link's workspace). The buffer is written by one statement
 // per flush (group commit): while one flush runs, the next requests gather, so a
 // busy server writes hundreds of facts per statement and an idle one writes each
-// at once. Two flushes may run at once (a click need not wait for the one running
+// at once (opens without a click among them within openGatherMs). Two flushes may run at once (a click need not wait for the one running
 // when it came); they answer in the order they began, so a click's answer also
 // means every open before it is recorded.
 //
@@ -63,6 +63,12 @@ export interface TrackingRecorderOptions {
   concurrency?: number;
   /** A failed flush is retried after this, doubling up to 5 s. */
   retryMs?: number;
+  /**
+   * Opens alone (no click waiting) are written once the oldest has waited this long
+   * (default 20 ms), so a busy server writes tens per statement instead of a few:
+   * each statement is a commit and a NOTIFY, on the cores the server shares.
+   */
+  openGatherMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -127,6 +133,11 @@ export class TrackingRecorder {
   private answered: Promise<void> = Promise.resolve();
   private kickScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private gatherTimer: NodeJS.Timeout | null = null;
+  /** When the buffer last went from empty to not (opens wait from there, up to openGatherMs). */
+  private gatheringSince = 0;
+  /** A click waits among the buffered facts: write now. */
+  private urgent = false;
   private failures = 0;
   private written = 0;
   private idle: (() => void)[] = [];
@@ -135,6 +146,7 @@ export class TrackingRecorder {
   private readonly maxBuffered: number;
   private readonly concurrency: number;
   private readonly retryMs: number;
+  private readonly openGatherMs: number;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -145,6 +157,7 @@ export class TrackingRecorder {
     this.maxBuffered = Math.max(options.maxBuffered ?? 100_000, this.maxBacklog);
     this.concurrency = options.concurrency ?? 2;
     this.retryMs = options.retryMs ?? 100;
+    this.openGatherMs = options.openGatherMs ?? 20;
   }
 
   /** Statements written so far. */
@@ -167,6 +180,8 @@ export class TrackingRecorder {
     // Only while writes keep failing (waiting pixels are answered at each failed try, their facts kept).
     if (this.pending.length >= this.maxBuffered) return Promise.reject(new TrackingBufferFull(this.pending.length));
     return new Promise<boolean>((resolve, reject) => {
+      if (!this.pending.length) this.gatheringSince = performance.now();
+      if (fact.kind === 'click') this.urgent = true;
       this.pending.push({ fact, waiter: { resolve, reject } });
       this.scheduleKick();
     });
@@ -186,7 +201,7 @@ export class TrackingRecorder {
   async close(timeoutMs = 30_000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while ((this.pending.length || this.inFlight) && Date.now() < deadline) {
-      this.kick();
+      this.kick(true);
       await Promise.race([this.settled(), delay(Math.max(0, Math.min(deadline - Date.now(), 50)))]);
     }
     return this.pending.length;
@@ -202,10 +217,22 @@ export class TrackingRecorder {
     });
   }
 
-  /** Starts flushes while there are facts and a free slot (none while a retry waits). */
-  private kick() {
+  /**
+   * Starts flushes while there are facts and a free slot (none while a retry waits);
+   * opens alone wait to gather for up to openGatherMs, unless `now`.
+   */
+  private kick(now = false) {
     while (this.pending.length && this.inFlight < this.concurrency && !this.retryTimer) {
+      const waited = performance.now() - this.gatheringSince;
+      if (!now && !this.urgent && waited < this.openGatherMs && this.pending.length < this.maxBatch) {
+        this.gatherTimer ??= setTimeout(() => {
+          this.gatherTimer = null;
+          this.kick();
+        }, this.openGatherMs - waited);
+        return;
+      }
       this.flush(this.pending.splice(0, this.maxBatch));
+      if (!this.pending.length) this.urgent = false;
     }
   }
 
