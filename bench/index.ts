@@ -13,13 +13,14 @@
 // sending BENCH_MEMORY_EMAILS, 100,000 by default, while its RSS is sampled)
 // takes minutes: the full run includes it only with BENCH_MEMORY=1. Its worker is
 // the production build (built first; BENCH_WORKER_BUILD=tsx: under tsx instead),
-// with BENCH_WORKER_NODE_OPTIONS added to its NODE_OPTIONS.
+// with the heap limit README gives workers (BENCH_WORKER_NODE_OPTIONS: other node
+// options instead, '' for none).
 import os from 'node:os';
 import { benchCancel } from './cancel.js';
 import { commitCeiling, httpCeiling, queueCeiling, smtpCeiling } from './ceilings.js';
 import { benchDatabase, benchWhere, stopBenchServer } from './database.js';
 import { benchEngine, type EngineBenchOptions } from './engine.js';
-import { benchMemory } from './memory.js';
+import { WORKER_NODE_OPTIONS, benchMemory } from './memory.js';
 import { printFigures, printTable, type Ceiling, type Figure, type Row } from './report.js';
 import { startBenchSmtpSink } from './smtp-sink.js';
 import { benchSimulate } from './simulate.js';
@@ -83,7 +84,8 @@ const memoryOptions = () => ({
   emails: num('BENCH_MEMORY_EMAILS', 100_000, 5_000),
   workerConcurrency: engineOptions.workerConcurrency,
   limitSeconds: num('BENCH_MEMORY_LIMIT_SECONDS', 900, 120),
-  nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS,
+  // The heap limit README's "Roles and topology" gives workers, unless BENCH_WORKER_NODE_OPTIONS says otherwise ('' for none).
+  nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS ?? WORKER_NODE_OPTIONS,
   build: workerBuild(),
 });
 try {

@@ -27,6 +27,8 @@ export interface MemoryBenchOptions {
 }
 
 const MB = 2 ** 20;
+/** What README's "Roles and topology" has workers run with. */
+export const WORKER_NODE_OPTIONS = '--max-old-space-size=1024';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSink): Promise<Figure[]> {
@@ -84,7 +86,7 @@ export async function benchMemory(options: MemoryBenchOptions, sink: BenchSmtpSi
       { measure: 'worker RSS peak', value: `${(peak / MB).toFixed(0)} MB` },
       { measure: 'worker RSS growth after the first 10%', value: `${((last.rss - warm.rss) / MB).toFixed(0)} MB` },
     );
-    printTable(`Worker memory: ${started.counted.toLocaleString('en')} emails through one worker process, \`${STEPWISE_COMMANDS[options.build]}\` (WORKER_CONCURRENCY=${options.workerConcurrency}${options.nodeOptions ? `, ${options.nodeOptions}` : ''})`, rows);
+    printTable(`Worker memory: ${started.counted.toLocaleString('en')} emails through one worker process, \`${STEPWISE_COMMANDS[options.build]}\` (WORKER_CONCURRENCY=${options.workerConcurrency}, NODE_OPTIONS: ${options.nodeOptions || 'none'})`, rows);
     return [
       { name: `worker RSS peak across ${last.sent.toLocaleString('en')} emails (${options.build})`, value: peak / MB, unit: 'MB', target: { max: 300 }, note: last.sent < started.counted ? 'time limit reached' : undefined },
       { name: 'worker RSS growth after the first 10% of emails', value: (last.rss - warm.rss) / MB, unit: 'MB' },
