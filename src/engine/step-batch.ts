@@ -21,7 +21,7 @@ import { completeJobs, failJobs } from './boss.js';
 import type { EngineContext } from './context.js';
 import { apply, loadRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
-import { CHANGES_CHANNEL, notifyStatsChanged } from './run-status.js';
+import { CHANGES_CHANNEL } from './run-status.js';
 
 export interface DueStep {
   /** The pg-boss job, or null when a step is executed directly. */
@@ -421,20 +421,20 @@ export async function recordAnswers(
     ctx,
     async (tx) => {
       const at = ctx.clock.now();
-      if (sent.length && !options.marked) await tx.$executeRaw(markSentSql(sent, at));
+      if (sent.length && !options.marked) await txExecute(tx, markSentSql(sent, at));
       if (retry.length) {
         // Not the final attempt: the claim is undone (step run, then its QUEUED message), the job retries.
         const ids = retry.map((r) => r.handoff.messageId);
-        await tx.$executeRaw`
+        await txExecute(tx, Prisma.sql`
           WITH runs AS (DELETE FROM "StepRun" WHERE "messageId" = ANY(${ids}::uuid[]))
-          DELETE FROM "Message" WHERE id = ANY(${ids}::uuid[]) AND status = 'QUEUED'`;
+          DELETE FROM "Message" WHERE id = ANY(${ids}::uuid[]) AND status = 'QUEUED'`);
         const byError = new Map<string, EmailHandoff[]>();
         for (const r of retry) byError.set(errorOf(r), [...(byError.get(errorOf(r)) ?? []), r.handoff]);
         for (const [message, handoffs] of byError) await failJobs(ctx, tx, QUEUES.step, jobIdsOf(handoffs), { message });
       }
       if (failed.length) {
         // The final attempt: the step run and its message are FAILED.
-        await tx.$executeRaw`
+        await txExecute(tx, Prisma.sql`
           WITH failed AS (
             UPDATE "StepRun" AS s SET status = 'FAILED', "executedAt" = ${at}, error = u.error
             FROM unnest(${failed.map((r) => r.handoff.ref.id)}::uuid[], ${failed.map((r) => r.handoff.stepId)}::uuid[], ${failed.map(errorOf)}::text[])
@@ -442,7 +442,7 @@ export async function recordAnswers(
             WHERE s."enrollmentId" = u.run AND s."stepId" = u.step
             RETURNING s."messageId", u.error)
           UPDATE "Message" AS m SET status = 'FAILED', "sentAt" = NULL, error = f.error
-          FROM failed f WHERE m.id = f."messageId"`;
+          FROM failed f WHERE m.id = f."messageId"`);
       }
       // A run cancelled meanwhile keeps the step recorded and does not move on.
       const inputOf = new Map<string, RunInput>([
@@ -452,7 +452,11 @@ export async function recordAnswers(
       const sentAt = new Map(sent.map((h) => [h.ref.id, h.sentAt ?? at]));
       if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at });
       await completeJobs(ctx, tx, QUEUES.step, jobIdsOf([...sent, ...failed.map((r) => r.handoff)]));
-      for (const workspaceId of new Set(sent.map((h) => h.ref.workspaceId))) await notifyStatsChanged(tx, workspaceId);
+      // Stats subscriptions of these workspaces wake on commit (as notifyStatsChanged), one statement for all.
+      if (sent.length) {
+        const workspaces = [...new Set(sent.map((h) => h.ref.workspaceId))];
+        await txExecute(tx, Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`);
+      }
     },
     { timeout: 60_000 },
   );
