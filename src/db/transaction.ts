@@ -94,21 +94,52 @@ const types = {
  * timestamps, int8); cast anything else to text. Falls back to $queryRaw in a
  * transaction not opened by transaction().
  */
-export async function txQuery<T>(tx: Tx, query: Prisma.Sql): Promise<T[]> {
+export async function txQuery<T>(tx: Tx, query: Prisma.Sql, options: SendOptions = {}): Promise<T[]> {
   const own = connections.get(tx);
   if (!own) return tx.$queryRaw<T[]>(query);
-  return (await send(own, query)).rows as T[];
+  return (await send(own, query, options)).rows as T[];
 }
 
 /** txQuery for a statement whose rows are not read: the number of rows it affected. */
-export async function txExecute(tx: Tx, query: Prisma.Sql): Promise<number> {
+export async function txExecute(tx: Tx, query: Prisma.Sql, options: SendOptions = {}): Promise<number> {
   const own = connections.get(tx);
   if (!own) return tx.$executeRaw(query);
-  return (await send(own, query)).rowCount ?? 0;
+  return (await send(own, query, options)).rowCount ?? 0;
 }
 
-function send(own: Own, query: Prisma.Sql): Promise<pg.QueryResult> {
+export interface SendOptions {
+  /**
+   * A named (prepared) statement: each connection parses and plans it once, not
+   * at every call (the long CTEs of ingestion cost Postgres, which shares the
+   * cores, more to plan than to run). Only for a text of a few fixed shapes:
+   * values bound, never spliced in (no Prisma.join of data); and only for a few
+   * rows: after five calls Postgres may keep a generic plan, which guesses the
+   * size of an unnested array and can join a large batch badly (a batch's own
+   * plan costs little per row anyway).
+   */
+  prepared?: boolean;
+}
+
+/** Up to how many rows a statement over arrays is worth preparing (see SendOptions). */
+export const PREPARED_ROWS = 10;
+
+const statementNames = new Map<string, string>();
+// A bound on the named statements each connection may keep, should a caller's text vary after all.
+const MAX_NAMED = 200;
+
+function nameOf(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (!name && statementNames.size < MAX_NAMED) {
+    name = `stepwise-tx-${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+function send(own: Own, query: Prisma.Sql, options: SendOptions): Promise<pg.QueryResult> {
   if (!own.open) throw new Error('Transaction already closed: it ended (committed, rolled back or timed out) before this statement');
   own.onQuery?.(query.text);
-  return own.connection.query({ text: query.text, values: query.values.map(bind), types } as pg.QueryConfig);
+  const text = query.text;
+  const name = options.prepared ? nameOf(text) : undefined;
+  return own.connection.query({ name, text, values: query.values.map(bind), types } as pg.QueryConfig);
 }

@@ -20,7 +20,7 @@ import {
 import { sequenceRunDate, stepDueAt, type SendWindow } from '../domain/schedule.js';
 import { uuidv7s } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
-import { txExecute, txQuery } from '../db/transaction.js';
+import { PREPARED_ROWS, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma, type Sequence } from '../generated/prisma/client.js';
 import { jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
@@ -243,7 +243,7 @@ async function loadAttributes(tx: Tx, subscriberIds: string[]): Promise<Map<stri
 async function liveVersions(tx: Tx, sequenceIds: string[]): Promise<Map<string, number>> {
   if (!sequenceIds.length) return new Map();
   const missing = sequenceIds.filter((id) => !lockedVersions.get(tx)?.has(id));
-  if (missing.length) keepLiveVersions(tx, await txQuery<{ id: string; version: number }>(tx, liveVersionsSql(missing)));
+  if (missing.length) keepLiveVersions(tx, await txQuery<{ id: string; version: number }>(tx, liveVersionsSql(missing), { prepared: true }));
   const known = lockedVersions.get(tx)!;
   return new Map(sequenceIds.filter((id) => known.has(id)).map((id) => [id, known.get(id)!]));
 }
@@ -332,7 +332,9 @@ async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow
       ${col('entryEvent')}::jsonb[], ${col('version')}::int[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
       AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, version, position, next, completed)
     RETURNING 1
-    ) ${log.notify}`);
+    ) ${log.notify}`,
+    { prepared: rows.length <= PREPARED_ROWS },
+  );
 }
 
 /**

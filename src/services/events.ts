@@ -14,7 +14,7 @@ import { tryDecodeId } from '../domain/public-id.js';
 import { uuidv7, uuidv7s } from '../domain/tracking-links.js';
 import type { Fact } from '../domain/triggers.js';
 import type { Tx } from '../db/client.js';
-import { transaction, txQuery } from '../db/transaction.js';
+import { PREPARED_ROWS, transaction, txQuery } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { cachedDefinitions, workspaceDefinitions } from '../engine/definitions.js';
 import { keepLiveVersions, liveVersionsSql } from '../engine/start-run.js';
@@ -381,6 +381,7 @@ async function writeEvents(
         ${lock.length ? Prisma.sql`(SELECT json_object_agg(id, version) FROM locked)` : Prisma.sql`NULL::json`} AS locked
       FROM "Workspace" WHERE id = ${ws}::uuid
     ) v LEFT JOIN subscribers s ON true`,
+    { prepared: events.length <= PREPARED_ROWS },
   );
   keepLiveVersions(tx, Object.entries(rows[0]?.locked ?? {}).map(([id, version]) => ({ id, version })));
   const idOf = new Map(rows.filter((r) => r.email !== null).map((r) => [r.email!, r.id!]));
