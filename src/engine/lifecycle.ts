@@ -167,7 +167,7 @@ export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences
  * statement (the jobs and the change log ride as data-modifying CTEs beside the
  * UPDATE, under the rows' locks the caller holds).
  */
-export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applied[]): Promise<void> {
+export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applied[], options: { notify?: readonly string[] } = {}): Promise<void> {
   const changed = applied.filter((a) => a.decision.changed);
   const jobs: JobToSend[] = [];
   for (const { ref, decision } of applied) {
@@ -189,7 +189,8 @@ export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applie
   const changes = applied.flatMap(({ ref, decision }) =>
     decision.changes.map((c) => ({ ...ref, previousStatus: c.previousStatus, status: c.status, reason: c.reason, occurredAt: decision.at })),
   );
-  if (!changed.length && !jobs.length && !changes.length) return;
+  const notify = [...new Set(options.notify ?? [])];
+  if (!changed.length && !jobs.length && !changes.length && !notify.length) return;
   const insertJobs = await jobsInsert(ctx, tx, jobs);
   const log = changes.length ? takeRunChanges(tx, changes) : null;
   const n = changed.map((a) => a.decision.next);
@@ -216,8 +217,10 @@ export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applie
     ...(insertJobs ? [Prisma.sql`jobs AS (${insertJobs})`] : []),
     ...(log ? [Prisma.sql`logged AS (${log.insert} RETURNING 1)`] : []),
   ];
-  if (!ctes.length) return;
-  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} ${log ? log.notify : Prisma.sql`SELECT 1`}`);
+  // `notify`: stats subscriptions of these workspaces wake on commit too (as notifyStatsChanged).
+  const selects = [...(log ? [log.notify] : []), ...(notify.length ? [Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${notify}::text[]) AS w`] : [])];
+  const select = selects.length ? Prisma.join(selects, ' UNION ALL ') : Prisma.sql`SELECT 1`;
+  await txExecute(tx, ctes.length ? Prisma.sql`WITH ${Prisma.join(ctes, ', ')} ${select}` : select);
 }
 
 /**
@@ -230,7 +233,7 @@ export async function transitionRuns(
   tx: Tx,
   ids: readonly string[],
   input: RunInput | ((run: LoadedRun) => RunInput),
-  options: { at?: Date | ((run: LoadedRun) => Date); onRefused?: (decision: Decision) => never } = {},
+  options: { at?: Date | ((run: LoadedRun) => Date); onRefused?: (decision: Decision) => never; notify?: readonly string[] } = {},
 ): Promise<Applied[]> {
   const { runs, sequences } = await loadRuns(tx, ids);
   const facts = await loadRunFacts(tx, [...runs.values()], sequences);
@@ -242,7 +245,7 @@ export async function transitionRuns(
     if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
     applied.push({ ref: run.ref, decision });
   }
-  await apply(ctx, tx, applied);
+  await apply(ctx, tx, applied, { notify: options.notify });
   return applied;
 }
 

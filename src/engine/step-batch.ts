@@ -450,13 +450,10 @@ export async function recordAnswers(
         ...failed.map((r): [string, RunInput] => [r.handoff.ref.id, { kind: 'stepFailed', stepId: r.handoff.stepId, error: errorOf(r) }]),
       ]);
       const sentAt = new Map(sent.map((h) => [h.ref.id, h.sentAt ?? at]));
-      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at });
+      // The sent ones' stats subscriptions wake with the transition's statement.
+      const notify = sent.map((h) => h.ref.workspaceId);
+      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at, notify });
       await completeJobs(ctx, tx, QUEUES.step, jobIdsOf([...sent, ...failed.map((r) => r.handoff)]));
-      // Stats subscriptions of these workspaces wake on commit (as notifyStatsChanged), one statement for all.
-      if (sent.length) {
-        const workspaces = [...new Set(sent.map((h) => h.ref.workspaceId))];
-        await txExecute(tx, Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`);
-      }
     },
     { timeout: 60_000 },
   );
