@@ -100,8 +100,11 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   const db = options.db ?? createPrismaClient(config.DATABASE_URL, { max: concurrency + 5, onQuery: options.onQuery });
   const schedule = options.schedule ?? workers !== false;
   const boss: PgBoss = createBoss(config.DATABASE_URL, { schedule, supervise: schedule });
+  // Half as many connections as send slots: a slot stays held while its message's SENT is
+  // recorded, and meanwhile the connection carries another slot's message (nodemailer
+  // queues it) instead of idling; five is the pool's own default and the relay's ceiling shape.
   const mail = createMailer(
-    { smtpUrl: config.SMTP_URL, testSmtpUrl: config.TEST_SMTP_URL, from: config.MAIL_FROM, connections: Math.min(concurrency, 10) },
+    { smtpUrl: config.SMTP_URL, testSmtpUrl: config.TEST_SMTP_URL, from: config.MAIL_FROM, connections: Math.min(Math.ceil(concurrency / 2), 5) },
     db,
   );
   const clock = options.clock ?? systemClock;
