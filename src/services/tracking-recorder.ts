@@ -130,6 +130,8 @@ export class TrackingRecorder {
   private pending: Entry[] = [];
   /** Flushes running; their waiters are answered in the order the flushes began. */
   private inFlight = 0;
+  /** Facts in the flushes running. */
+  private writing = 0;
   private answered: Promise<void> = Promise.resolve();
   private kickScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -165,9 +167,9 @@ export class TrackingRecorder {
     return this.written;
   }
 
-  /** Facts not yet written. */
-  get backlog(): number {
-    return this.pending.length;
+  /** Facts taken in and not yet written: buffered, or in a write still running. */
+  get unwritten(): number {
+    return this.pending.length + this.writing;
   }
 
   /** Whether new facts should wait for their write (the buffer is full). */
@@ -238,6 +240,7 @@ export class TrackingRecorder {
 
   private flush(batch: Entry[]) {
     this.inFlight++;
+    this.writing += batch.length;
     const earlier = this.answered;
     const outcome = this.write(batch.map((e) => e.fact)).then(
       (found) => ({ found }),
@@ -266,6 +269,7 @@ export class TrackingRecorder {
         this.retryTimer.unref();
       }
       this.inFlight--;
+      this.writing -= batch.length;
       this.kick();
       if (!this.pending.length && !this.inFlight) for (const resolve of this.idle.splice(0)) resolve();
     });

@@ -90,7 +90,8 @@ describe('opens and clicks across a graceful stop', () => {
       fetch(trackingUrl(keys, { kind: 'click', workspaceId, messageId, url: 'https://example.com/go' }), { redirect: 'manual' }),
     );
     await held.waiter();
-    await waitFor(() => app.tracking.backlog >= clicked.length, { message: 'the clicks buffered' });
+    // Every fact is taken in, whichever flush it joined (all of them wait on the held rows).
+    await waitFor(() => app.tracking.unwritten === ids.length, { message: 'every open and click taken in' });
     expect(await prisma.messageEvent.count()).toBe(0);
 
     const stopping = app.stop({ timeoutMs: 20_000 });
