@@ -19,7 +19,7 @@ import { sequenceRunDate } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
 import { transaction, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { enqueue, jobsInsert, type JobToSend } from './boss.js';
+import { completeJobsSql, enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
 import { QUEUES } from './queues.js';
 import { CHANGES_CHANNEL, OPEN_STATUSES, changeLogInsert, takeRunChanges } from './run-status.js';
@@ -162,12 +162,24 @@ export async function loadRunFacts(tx: Tx, runs: readonly LoadedRun[], sequences
   return facts;
 }
 
+/** Jobs a writer completes in its own statement (pg-boss's complete, completeJobsSql). */
+export interface JobsDone {
+  name: string;
+  ids: readonly string[];
+}
+
 /**
  * Writes decisions: run columns, change log, jobs, queued-run release — one
  * statement (the jobs and the change log ride as data-modifying CTEs beside the
- * UPDATE, under the rows' locks the caller holds).
+ * UPDATE, under the rows' locks the caller holds). `complete`: the jobs these
+ * decisions finish, completed in that statement too.
  */
-export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applied[], options: { notify?: readonly string[] } = {}): Promise<void> {
+export async function apply(
+  ctx: EngineContext,
+  tx: Tx,
+  applied: readonly Applied[],
+  options: { notify?: readonly string[]; complete?: JobsDone } = {},
+): Promise<void> {
   const changed = applied.filter((a) => a.decision.changed);
   const jobs: JobToSend[] = [];
   for (const { ref, decision } of applied) {
@@ -190,7 +202,8 @@ export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applie
     decision.changes.map((c) => ({ ...ref, previousStatus: c.previousStatus, status: c.status, reason: c.reason, occurredAt: decision.at })),
   );
   const notify = [...new Set(options.notify ?? [])];
-  if (!changed.length && !jobs.length && !changes.length && !notify.length) return;
+  const done = options.complete?.ids.length ? options.complete : null;
+  if (!changed.length && !jobs.length && !changes.length && !notify.length && !done) return;
   const insertJobs = await jobsInsert(ctx, tx, jobs);
   const log = changes.length ? takeRunChanges(tx, changes) : null;
   const n = changed.map((a) => a.decision.next);
@@ -216,6 +229,7 @@ export async function apply(ctx: EngineContext, tx: Tx, applied: readonly Applie
       : []),
     ...(insertJobs ? [Prisma.sql`jobs AS (${insertJobs})`] : []),
     ...(log ? [Prisma.sql`logged AS (${log.insert} RETURNING 1)`] : []),
+    ...(done ? [Prisma.sql`done AS (${completeJobsSql(done.name, done.ids)})`] : []),
   ];
   // `notify`: stats subscriptions of these workspaces wake on commit too (as notifyStatsChanged).
   const selects = [...(log ? [log.notify] : []), ...(notify.length ? [Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${notify}::text[]) AS w`] : [])];
@@ -233,7 +247,13 @@ export async function transitionRuns(
   tx: Tx,
   ids: readonly string[],
   input: RunInput | ((run: LoadedRun) => RunInput),
-  options: { at?: Date | ((run: LoadedRun) => Date); onRefused?: (decision: Decision) => never; notify?: readonly string[] } = {},
+  options: {
+    at?: Date | ((run: LoadedRun) => Date);
+    onRefused?: (decision: Decision) => never;
+    notify?: readonly string[];
+    /** Jobs completed in apply's statement (only when nothing is refused with onRefused). */
+    complete?: JobsDone;
+  } = {},
 ): Promise<Applied[]> {
   const { runs, sequences } = await loadRuns(tx, ids);
   const facts = await loadRunFacts(tx, [...runs.values()], sequences);
@@ -245,7 +265,7 @@ export async function transitionRuns(
     if (decision.outcome === 'refused' && options.onRefused) options.onRefused(decision);
     applied.push({ ref: run.ref, decision });
   }
-  await apply(ctx, tx, applied, { notify: options.notify });
+  await apply(ctx, tx, applied, { notify: options.notify, complete: options.complete });
   return applied;
 }
 

@@ -65,8 +65,17 @@ export interface Claimed {
   busy: DueStep[];
 }
 
-/** Claims a batch of due steps in `tx` (see the file header). */
-export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly DueStep[], options: { skipLocked: boolean }): Promise<Claimed> {
+/**
+ * Claims a batch of due steps in `tx` (see the file header). `complete`: the
+ * queue of the items' jobs; those the claim finishes (all but the hand-offs',
+ * which stay active until recorded; busy ones included) complete in its last statement.
+ */
+export async function claimSteps(
+  ctx: EngineContext,
+  tx: Tx,
+  items: readonly DueStep[],
+  options: { skipLocked: boolean; complete?: string },
+): Promise<Claimed> {
   const at = ctx.clock.now();
   const outcomes: Claimed['outcomes'] = items.map(() => 'skipped');
   const handoffs: Handoff[] = [];
@@ -82,6 +91,7 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
   }
   if (!runs.size) {
     items.forEach((item) => locked.has(item.enrollmentId) && busy.push(item));
+    if (options.complete) await completeJobs(ctx, tx, options.complete, jobIdsOf(items.map((item) => ({ item }))));
     return { outcomes, handoffs, busy };
   }
   const { stepById, subscriberById, entryOf, priorOf, discountOf } = await loadClaimFacts(
@@ -235,7 +245,8 @@ export async function claimSteps(ctx: EngineContext, tx: Tx, items: readonly Due
   }
 
   await insertClaimed(tx, messages, stepRuns, [...statsOf], at);
-  await apply(ctx, tx, applied);
+  const done = items.filter((_, index) => outcomes[index] !== 'pending').map((item) => ({ item }));
+  await apply(ctx, tx, applied, options.complete ? { complete: { name: options.complete, ids: jobIdsOf(done) } } : {});
   return { outcomes, handoffs, busy };
 }
 
@@ -357,7 +368,7 @@ function resentHeaders(keys: TrackingKeys, workspaceId: string, messageId: strin
   return headers;
 }
 
-const jobIdsOf = (handoffs: readonly Handoff[]) => handoffs.flatMap((h) => (h.item.jobId ? [h.item.jobId] : []));
+const jobIdsOf = (handoffs: readonly Pick<Handoff, 'item'>[]) => handoffs.flatMap((h) => (h.item.jobId ? [h.item.jobId] : []));
 
 /** Emails the relay accepted: SENT, their runs move on, their jobs are done. One transaction. */
 export async function recordSent(ctx: EngineContext, handoffs: readonly EmailHandoff[]): Promise<void> {
@@ -450,10 +461,10 @@ export async function recordAnswers(
         ...failed.map((r): [string, RunInput] => [r.handoff.ref.id, { kind: 'stepFailed', stepId: r.handoff.stepId, error: errorOf(r) }]),
       ]);
       const sentAt = new Map(sent.map((h) => [h.ref.id, h.sentAt ?? at]));
-      // The sent ones' stats subscriptions wake with the transition's statement.
+      // The sent ones' stats subscriptions wake, and their jobs complete, with the transition's statement.
       const notify = sent.map((h) => h.ref.workspaceId);
-      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at, notify });
-      await completeJobs(ctx, tx, QUEUES.step, jobIdsOf([...sent, ...failed.map((r) => r.handoff)]));
+      const complete = { name: QUEUES.step, ids: jobIdsOf([...sent, ...failed.map((r) => r.handoff)]) };
+      if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at, notify, complete });
     },
     { timeout: 60_000 },
   );

@@ -11,7 +11,7 @@
 // only for jobs that fall due later (delays, retries).
 import { transaction } from '../db/transaction.js';
 import { listen } from '../db/listener.js';
-import { STEP_JOBS_CHANNEL, completeJobs, enqueue, failJobs, txDb } from './boss.js';
+import { STEP_JOBS_CHANNEL, enqueue, failJobs, txDb } from './boss.js';
 import type { EngineContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
@@ -112,7 +112,8 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
         else invalid.push(job.id);
       }
       await failJobs(ctx, tx, QUEUES.step, invalid, { message: 'invalid step job data' });
-      const claimed = await claimSteps(ctx, tx, items, { skipLocked: true });
+      // The jobs it finishes complete in its statements; those with a hand-off stay active until it is recorded.
+      const claimed = await claimSteps(ctx, tx, items, { skipLocked: true, complete: QUEUES.step });
       // Runs another transaction holds: the same step comes round again in a second.
       const retryAt = new Date(ctx.clock.now().getTime() + 1000);
       await enqueue(
@@ -120,10 +121,6 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
         tx,
         claimed.busy.map((i) => ({ name: QUEUES.step, data: { enrollmentId: i.enrollmentId, stepId: i.stepId }, startAfter: retryAt })),
       );
-      // Jobs with a hand-off stay active until it is recorded.
-      const pending = new Set(claimed.handoffs.map((h) => h.item.jobId));
-      const done = items.filter((i) => !pending.has(i.jobId)).map((i) => i.jobId!);
-      await completeJobs(ctx, tx, QUEUES.step, done);
       handoffs = claimed.handoffs;
       return jobs.length;
     },
