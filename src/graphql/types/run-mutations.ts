@@ -1,4 +1,5 @@
 // Mutations that start, steer and end runs.
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { Kind, type GraphQLResolveInfo } from 'graphql';
 import type { EnrollmentSkip } from '../../engine/triggers.js';
 import { MAX_EVENTS, trackEvents } from '../../services/events.js';
@@ -12,6 +13,7 @@ import {
   trackEvent,
 } from '../../services/runs.js';
 import { builder } from '../builder.js';
+import { EnrollmentRef } from './enrollment.js';
 import { ReplySentimentEnum } from './enums.js';
 import { SubscriberInput } from './subscriber.js';
 import { payload, UserErrorRef, type UserErrorShape } from './user-error.js';
@@ -59,15 +61,19 @@ const TrackEventPayload = builder
         nullable: true,
         resolve: (query, p, _args, ctx) => (p.eventId ? ctx.runtime.db.event.findUnique({ ...query, where: { id: p.eventId } }) : null),
       }),
-      enrollments: t.prismaField({
-        type: ['Enrollment'],
+      enrollments: t.field({
+        type: [EnrollmentRef],
         description: 'The runs this event started',
-        // One findUnique per run: Prisma batches those of one tick, so a trackEvents answer costs one query, not one per event.
-        // None when only ids are asked for (the common answer of a hot path): those are known.
-        resolve: async (query, p, _args, ctx, info) =>
-          onlyIdSelected(info)
-            ? (p.enrollmentIds ?? []).map((id) => ({ id }) as Enrollment)
-            : (await Promise.all((p.enrollmentIds ?? []).map((id) => ctx.runtime.db.enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null),
+        // None read when only ids are asked for (the common answer of a hot path): those are known,
+        // and answered synchronously, without mapping the selection to a Prisma query for each of a batch's events.
+        // Else one findUnique per run: Prisma batches those of one tick, so a trackEvents answer costs one query, not one per event.
+        resolve: (p, _args, ctx, info): Enrollment[] | Promise<Enrollment[]> => {
+          const ids = p.enrollmentIds ?? [];
+          if (onlyIdSelected(info)) return ids.map((id) => ({ id }) as Enrollment);
+          const load = async (query: object): Promise<Enrollment[]> =>
+            (await Promise.all(ids.map((id) => ctx.runtime.db.enrollment.findUnique({ ...query, where: { id } })))).filter((e) => e !== null);
+          return Promise.resolve(queryFromInfo({ context: ctx, info, awaitSelections: true }) as object | Promise<object>).then(load);
+        },
       }),
       skipped: t.field({
         type: [EnrollmentSkipRef],
