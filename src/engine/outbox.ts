@@ -49,6 +49,9 @@ async function untilRecorded<T>(record: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Mark statements (markSent) in flight at once, per process. */
+const MARKS_AT_ONCE = 3;
+
 /** How far ahead of the relay the step loops claim, in time at its measured rate. */
 export const AHEAD_MS = 400;
 
@@ -82,7 +85,7 @@ export class Outbox {
   private free: number;
   private readonly waiting: (() => void)[] = [];
   private readonly accepted: PendingRecord[] = [];
-  private marking = false;
+  private marking = 0;
   private readonly pending: PendingRecord[] = [];
   private flushing = false;
   private active = 0;
@@ -190,17 +193,23 @@ export class Outbox {
     return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Accepted emails marked SENT, one statement for all that arrived meanwhile: their slots free at once. */
+  /**
+   * Accepted emails marked SENT, one statement for all accepted since the last
+   * one started: their slots free at once. Up to MARKS_AT_ONCE run together, so
+   * an acceptance waits for its own statement's commit only, not also for the one
+   * before it (with one at a time, half the slots stood behind each commit).
+   */
   private async flushMarks() {
-    if (this.marking) return;
-    this.marking = true;
+    if (this.marking >= MARKS_AT_ONCE || !this.accepted.length) return;
+    this.marking += 1;
     try {
-      while (this.accepted.length) await grouped(this.accepted.splice(0), async (ctx, mine) => {
+      await grouped(this.accepted.splice(0), async (ctx, mine) => {
         await untilRecorded(() => markSent(ctx, mine.map((p) => p.handoff)));
         return new Set();
       });
     } finally {
-      this.marking = false;
+      this.marking -= 1;
+      void this.flushMarks();
     }
   }
 
