@@ -107,6 +107,16 @@ export async function txExecute(tx: Tx, query: Prisma.Sql, options: SendOptions 
   return (await send(own, query, options)).rowCount ?? 0;
 }
 
+/**
+ * txQuery for a statement built as text with its own `$n` placeholders (a
+ * compiled segment predicate): what $queryRawUnsafe would run, sent as txQuery does.
+ */
+export async function txQueryText<T>(tx: Tx, text: string, values: unknown[]): Promise<T[]> {
+  const own = connections.get(tx);
+  if (!own) return tx.$queryRawUnsafe<T[]>(text, ...values);
+  return (await sendText(own, text, values, {})).rows as T[];
+}
+
 export interface SendOptions {
   /**
    * A named (prepared) statement: each connection parses and plans it once, not
@@ -137,9 +147,12 @@ function nameOf(text: string): string | undefined {
 }
 
 function send(own: Own, query: Prisma.Sql, options: SendOptions): Promise<pg.QueryResult> {
+  return sendText(own, query.text, query.values, options);
+}
+
+function sendText(own: Own, text: string, values: unknown[], options: SendOptions): Promise<pg.QueryResult> {
   if (!own.open) throw new Error('Transaction already closed: it ended (committed, rolled back or timed out) before this statement');
-  own.onQuery?.(query.text);
-  const text = query.text;
+  own.onQuery?.(text);
   const name = options.prepared ? nameOf(text) : undefined;
-  return own.connection.query({ name, text, values: query.values.map(bind), types } as pg.QueryConfig);
+  return own.connection.query({ name, text, values: values.map(bind), types } as pg.QueryConfig);
 }

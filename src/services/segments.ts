@@ -3,8 +3,9 @@
 // statement evaluates every segment of the workspace for a whole batch of
 // subscribers (each definition compiled to one SQL predicate) and writes the
 // entries and exits; a concurrent writer's entry is not entered twice.
-import { segmentDefinitionSchema } from '../domain/segment.js';
+import { segmentDefinitionSchema, type SegmentDefinition } from '../domain/segment.js';
 import type { Tx } from '../db/client.js';
+import { txQueryText } from '../db/transaction.js';
 import { compileSegment, Params } from './segment-sql.js';
 import { workspaceDefinitions, type WorkspaceDefinitions } from '../engine/definitions.js';
 
@@ -64,12 +65,20 @@ export async function syncMemberships(
     values = [];
   };
   for (const segment of segments) {
-    const predicate = compileSegment(segmentDefinitionSchema.parse(segment.definition), params, at);
+    const predicate = compileSegment(definitionOf(segment), params, at);
     values.push(`(${params.add(segment.id, 'uuid')}, ${predicate})`);
     if (params.values.length > MAX_PARAMS) await flush();
   }
   await flush();
   return entered;
+}
+
+// Parsed once per row: the rows of the cached definitions (engine/definitions.ts) serve every event.
+const parsed = new WeakMap<SegmentRow, SegmentDefinition>();
+function definitionOf(segment: SegmentRow): SegmentDefinition {
+  let definition = parsed.get(segment);
+  if (!definition) parsed.set(segment, (definition = segmentDefinitionSchema.parse(segment.definition)));
+  return definition;
 }
 
 async function syncStatement(
@@ -93,5 +102,5 @@ async function syncStatement(
     SELECT segment_id, subscriber_id FROM evaluated WHERE matches
     ON CONFLICT DO NOTHING
     RETURNING "segmentId"::text AS "segmentId", "subscriberId"::text AS "subscriberId"`;
-  return tx.$queryRawUnsafe<SegmentEntry[]>(sql, workspaceId, subscriberIds, ...params);
+  return txQueryText<SegmentEntry>(tx, sql, [workspaceId, subscriberIds, ...params]);
 }
