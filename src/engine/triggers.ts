@@ -87,6 +87,13 @@ export async function applyFactsBatch(
     }
   });
   const outcomes = await startRuns(ctx, tx, starts.map((s) => s.input), firstSteps);
+  // Each subscriber's changes by index, so that finding a later one is not a scan of the whole batch per run.
+  const changesOf = new Map<string, number[]>();
+  changes.forEach((c, index) => {
+    const list = changesOf.get(c.subscriberId);
+    if (list) list.push(index);
+    else changesOf.set(c.subscriberId, [index]);
+  });
   const stopLater: Stop[] = [];
   outcomes.forEach((outcome, i) => {
     const { change, input } = starts[i]!;
@@ -96,9 +103,9 @@ export async function applyFactsBatch(
     // As if the changes came one by one: a later change of the batch may stop a run an earlier one started.
     if (!outcome.started || outcome.status === 'COMPLETED' || input.sequence.stopConditionType === 'NONE') return;
     const s = input.sequence;
-    for (const later of changes.slice(change + 1)) {
-      if (later.subscriberId !== input.subscriberId) continue;
-      const reason = stopReason(s.stopConditionType, s.stopConditionValue, later.facts);
+    for (const index of changesOf.get(input.subscriberId)!) {
+      if (index <= change) continue;
+      const reason = stopReason(s.stopConditionType, s.stopConditionValue, changes[index]!.facts);
       if (!reason) continue;
       stopLater.push({
         run: { id: outcome.enrollmentId, workspaceId: s.workspaceId, sequenceId: s.id, subscriberId: input.subscriberId, status: outcome.status, throttleCapacity: s.throttleCapacity },

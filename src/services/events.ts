@@ -205,6 +205,12 @@ async function record(
   const subscriberIds = [...new Set(events.map((e) => e.item.subscriberId!))];
   const definitions = events.length ? await workspaceDefinitions(tx, actor.workspaceId, version) : undefined;
   const entered = await reevaluateSegments(tx, actor.workspaceId, subscriberIds, at, definitions);
+  const enteredBy = new Map<string, string[]>();
+  for (const m of entered) {
+    const list = enteredBy.get(m.subscriberId);
+    if (list) list.push(m.segmentId);
+    else enteredBy.set(m.subscriberId, [m.segmentId]);
+  }
   const lastOf = new Map(events.map((e, n) => [e.item.subscriberId!, n]));
   const firstOf = new Map<string, number>();
   events.forEach((e, n) => {
@@ -218,7 +224,7 @@ async function record(
     if (created.has(subscriberId) && firstOf.get(subscriberId) === n) facts.push({ kind: 'subscriber_created' });
     facts.push({ kind: 'event', name: e.item.input.event });
     if (lastOf.get(subscriberId) === n) {
-      for (const m of entered) if (m.subscriberId === subscriberId) facts.push({ kind: 'segment_entered', segmentId: m.segmentId });
+      for (const segmentId of enteredBy.get(subscriberId) ?? []) facts.push({ kind: 'segment_entered', segmentId });
     }
     return {
       workspaceId: actor.workspaceId,
