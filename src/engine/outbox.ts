@@ -116,12 +116,16 @@ export class Outbox {
 
   /**
    * Reserves room for a claim of up to `max` steps: what `ahead` leaves beside the
-   * hand-offs in flight and the other claims' reservations, or 0 while that is
+   * hand-offs in flight and the other claims' reservations (from idle, only the
+   * slots), or 0 while that is
    * less than a round of slots (a claim that small costs more than it brings).
    * The claim gives it back with `unreserve` once its hand-offs are dispatched.
    */
   reserve(max: number): number {
-    const room = Math.min(max, this.ahead - this.active - this.reserved);
+    // From idle, one round of slots first: a claim's time grows with its size, and
+    // the first emails should not wait for the whole lead (the other loop claims it).
+    const idle = this.active === 0 && this.reserved === 0;
+    const room = Math.min(max, this.ahead - this.active - this.reserved, idle ? this.slots : Infinity);
     if (room < Math.min(max, this.slots)) return 0;
     this.reserved += room;
     return room;
