@@ -316,6 +316,15 @@ function bodyMjml(blocks: Block[], state: HtmlState): string {
 
 let mjml2html: Promise<typeof import('mjml')> | undefined;
 
+/**
+ * Loads MJML (half a second of module loading on one core), once per process:
+ * workers do it as they start, so their first claim does not stall on it.
+ */
+export async function loadMjml(): Promise<void> {
+  mjml2html ??= import('mjml').then((module) => module.default);
+  await mjml2html;
+}
+
 /** The whole document as HTML, its slots written by `fill`. */
 async function documentHtml(blocks: Block[], fill: Fill, shape: EmailShape): Promise<string> {
   const state: HtmlState = { fill, shape, images: 0, raw: [] };
@@ -327,9 +336,9 @@ async function documentHtml(blocks: Block[], fill: Fill, shape: EmailShape): Pro
   ].join('');
   const mjml = `<mjml><mj-head>${head}</mj-head><mj-body background-color="#ffffff" width="600px">${body}</mj-body></mjml>`;
 
-  // Loaded by the first document (a process that renders none does without it); compiled templates are cached (compiled-email.ts).
-  mjml2html ??= import('mjml').then((module) => module.default);
-  const result = await (await mjml2html)(mjml, {
+  // Loaded by the first document or a worker's start (a process that renders none does without it); compiled templates are cached (compiled-email.ts).
+  await loadMjml();
+  const result = await (await mjml2html!)(mjml, {
     validationLevel: 'soft',
     minify: false,
     beautify: false,
