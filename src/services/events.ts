@@ -131,11 +131,26 @@ async function record(
   const keyed = items.filter((i) => i.input.idempotencyKey);
   if (keyed.length) {
     await advisoryLocks(tx, keyed.map((i) => ['event', actor.workspaceId, i.input.idempotencyKey!]));
-    const stored = await tx.event.findMany({
-      where: { workspaceId: actor.workspaceId, idempotencyKey: { in: keyed.map((i) => i.input.idempotencyKey!) } },
-      include: { subscriber: { select: { email: true, externalId: true } }, enrollments: { select: { id: true }, orderBy: { id: 'asc' } } },
-    });
-    const byKey = new Map(stored.map((e) => [e.idempotencyKey!, e]));
+    // The events of these keys with their subscriber and runs, in one statement around Prisma (txQuery).
+    const stored = await txQuery<{
+      id: string;
+      subscriberId: string;
+      name: string;
+      properties: unknown;
+      idempotencyKey: string;
+      email: string;
+      externalId: string | null;
+      enrollmentIds: string[];
+    }>(
+      tx,
+      Prisma.sql`
+      SELECT e.id::text, e."subscriberId"::text AS "subscriberId", e.name, e.properties, e."idempotencyKey", s.email, s."externalId",
+        ARRAY(SELECT r.id::text FROM "Enrollment" r WHERE r."entryEventId" = e.id ORDER BY r.id) AS "enrollmentIds"
+      FROM "Event" e JOIN "Subscriber" s ON s.id = e."subscriberId"
+      WHERE e."workspaceId" = ${actor.workspaceId}::uuid AND e."idempotencyKey" = ANY(${keyed.map((i) => i.input.idempotencyKey!)}::text[])`,
+      { prepared: keyed.length <= PREPARED_ROWS },
+    );
+    const byKey = new Map(stored.map((e) => [e.idempotencyKey, e]));
     const firstInBatch = new Map<string, Item>();
     for (const item of keyed) {
       const key = item.input.idempotencyKey!;
@@ -146,10 +161,10 @@ async function record(
         const sameSubscriber = item.input.subscriberId
           ? tryDecodeId('Subscriber', item.input.subscriberId) === earlier.subscriberId
           : item.input.externalId
-            ? item.input.externalId === earlier.subscriber.externalId
-            : item.input.email === earlier.subscriber.email;
+            ? item.input.externalId === earlier.externalId
+            : item.input.email === earlier.email;
         if (!sameSubscriber || earlier.name !== item.input.event || !isDeepStrictEqual(earlier.properties, item.properties)) conflict();
-        else outcomes.set(item.index, { ok: true, eventId: earlier.id, enrollmentIds: earlier.enrollments.map((e) => e.id), skipped: [] });
+        else outcomes.set(item.index, { ok: true, eventId: earlier.id, enrollmentIds: earlier.enrollmentIds, skipped: [] });
         continue;
       }
       const first = firstInBatch.get(key);
