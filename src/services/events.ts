@@ -272,14 +272,12 @@ async function resolveSubscribers(tx: Tx, actor: Caller, items: Item[], reject: 
   const byId = items.filter((i) => i.input.subscriberId);
   if (byId.length) {
     const uuids = byId.map((i) => tryDecodeId('Subscriber', i.input.subscriberId!));
-    const found = new Set(
-      (
-        await tx.subscriber.findMany({
-          where: { workspaceId: actor.workspaceId, id: { in: uuids.filter((u): u is string => u !== null) } },
-          select: { id: true },
-        })
-      ).map((s) => s.id),
+    const rows = await txQuery<{ id: string }>(
+      tx,
+      Prisma.sql`SELECT id::text FROM "Subscriber" WHERE "workspaceId" = ${actor.workspaceId}::uuid AND id = ANY(${uuids.filter((u): u is string => u !== null)}::uuid[])`,
+      { prepared: byId.length <= PREPARED_ROWS },
     );
+    const found = new Set(rows.map((s) => s.id));
     byId.forEach((item, n) => {
       const uuid = uuids[n];
       if (uuid && found.has(uuid)) item.subscriberId = uuid;
@@ -292,11 +290,13 @@ async function resolveSubscribers(tx: Tx, actor: Caller, items: Item[], reject: 
     // The caller's id names the person. Unknown with an email: created with both
     // (or an existing email without one takes it), serialised per externalId.
     await advisoryLocks(tx, byExternal.map((i) => ['external-id', actor.workspaceId, i.input.externalId!]));
-    const rows = await tx.subscriber.findMany({
-      where: { workspaceId: actor.workspaceId, externalId: { in: byExternal.map((i) => i.input.externalId!) } },
-      select: { id: true, externalId: true },
-    });
-    const idOf = new Map(rows.map((r) => [r.externalId!, r.id]));
+    const rows = await txQuery<{ id: string; externalId: string }>(
+      tx,
+      Prisma.sql`SELECT id::text, "externalId" FROM "Subscriber"
+        WHERE "workspaceId" = ${actor.workspaceId}::uuid AND "externalId" = ANY(${byExternal.map((i) => i.input.externalId!)}::text[])`,
+      { prepared: byExternal.length <= PREPARED_ROWS },
+    );
+    const idOf = new Map(rows.map((r) => [r.externalId, r.id]));
     const at = actor.runtime.clock.now();
     for (const item of byExternal) {
       const externalId = item.input.externalId!;
