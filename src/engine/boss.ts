@@ -41,6 +41,11 @@ export async function startBoss(instance: PgBoss): Promise<PgBoss> {
 
 /** NOTIFYed (on commit) when step jobs due now were inserted: it wakes the step loops (step-worker.ts). */
 export const STEP_JOBS_CHANNEL = 'stepwise_step_jobs';
+/**
+ * The payload on that channel when release jobs due now were inserted: their worker
+ * fetches at once rather than at its next poll (relaxed throttles start sending sooner).
+ */
+export const RELEASE_PAYLOAD = 'release';
 
 // pg-boss has no wake-up of its own, and jobs are inserted from several paths
 // (run starts in their INSERT statement, enqueue, pg-boss's own retries), so one
@@ -55,6 +60,9 @@ BEGIN
   BEGIN
     IF EXISTS (SELECT 1 FROM new_rows WHERE name = '${QUEUES.step}' AND start_after <= now()) THEN
       PERFORM pg_notify('${STEP_JOBS_CHANNEL}', '');
+    END IF;
+    IF EXISTS (SELECT 1 FROM new_rows WHERE name = '${QUEUES.releaseQueued}' AND start_after <= now()) THEN
+      PERFORM pg_notify('${STEP_JOBS_CHANNEL}', '${RELEASE_PAYLOAD}');
     END IF;
     RETURN NULL;
   END $fn$;

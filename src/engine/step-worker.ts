@@ -11,7 +11,7 @@
 // only for jobs that fall due later (delays, retries).
 import { transaction } from '../db/transaction.js';
 import { listen } from '../db/listener.js';
-import { STEP_JOBS_CHANNEL, enqueue, failJobs, txDb } from './boss.js';
+import { RELEASE_PAYLOAD, STEP_JOBS_CHANNEL, enqueue, failJobs, txDb } from './boss.js';
 import type { EngineContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
@@ -27,6 +27,8 @@ export interface StepLoopOptions {
   outbox: Outbox;
   /** The database to LISTEN on for inserted step jobs (without it, the loops only poll). */
   listenUrl?: string;
+  /** Called when release jobs due now were inserted (the same channel's RELEASE_PAYLOAD). */
+  releaseInserted?: () => void;
 }
 
 /** Starts the loops; the returned function stops them and waits for their hand-offs. */
@@ -56,7 +58,11 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): ()
           waiting.push(done);
         });
   const listener = options.listenUrl
-    ? listen(options.listenUrl, STEP_JOBS_CHANNEL, { notified: wake, connected: wake, error: (error) => console.error('step jobs LISTEN', error) })
+    ? listen(options.listenUrl, STEP_JOBS_CHANNEL, {
+        notified: (payload) => (payload === RELEASE_PAYLOAD ? options.releaseInserted?.() : wake()),
+        connected: wake,
+        error: (error) => console.error('step jobs LISTEN', error),
+      })
     : undefined;
   const loop = async () => {
     while (!stopped) {

@@ -37,19 +37,22 @@ export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, opti
   // Loaded before the first claim rather than inside it, where it would stall the claim and the release beside it.
   await loadMjml();
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 };
+  let releaseWorker: string | undefined;
   const stopSteps = startStepLoops(ctx, {
     batchSize: options.batchSize ?? 200,
     fetchers: options.fetchers ?? 2,
     pollMs: options.stepPollMs ?? Math.min(250, (options.pollingIntervalSeconds ?? 0.5) * 1000),
     outbox: ctx.outbox,
     listenUrl: options.listenUrl,
+    // A release job inserted now (throttles relaxed, capacity freed) is fetched at once, not at the next poll.
+    releaseInserted: () => releaseWorker && instance.notifyWorker(releaseWorker),
   });
   await instance.work(QUEUES.pauseTimeout, polling, async ([job]) => {
     if (!job) return;
     const data = pauseTimeoutJobSchema.parse(job.data);
     await untilDone(ctx, () => finishReplyPause(ctx, data.enrollmentId, new Date(data.pausedUntil)));
   });
-  await instance.work(QUEUES.releaseQueued, polling, async ([job]) => {
+  releaseWorker = await instance.work(QUEUES.releaseQueued, polling, async ([job]) => {
     if (!job) return;
     const { sequenceId } = releaseQueuedJobSchema.parse(job.data);
     await untilDone(ctx, () => releaseQueued(ctx, sequenceId));
