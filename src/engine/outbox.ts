@@ -11,10 +11,8 @@
 //
 // Flow control: the step loops claim only what the outbox can hand over soon
 // (`reserve`): the slots, plus what the relay gets through at its measured rate
-// (slots ÷ how long a slot is held) while a claim commits and AHEAD_MS more;
-// hand-offs the relay has answered, waiting only for their record, do not count
-// (up to another such lead). The rest waits in pg-boss, in due order, rather than
-// claimed behind a backlog here.
+// (slots ÷ how long a slot is held) while a claim commits and AHEAD_MS more. The
+// rest waits in pg-boss, in due order, rather than claimed behind a backlog here.
 import type { OutgoingMail } from '../mail/transport.js';
 import type { EngineContext } from './context.js';
 import { markSent, recordAnswers, runDiscount, type EmailHandoff, type Handoff } from './step-batch.js';
@@ -91,8 +89,6 @@ export class Outbox {
   private readonly pending: PendingRecord[] = [];
   private flushing = false;
   private active = 0;
-  /** Hand-offs past the relay (slot freed), waiting only for their record. */
-  private recording = 0;
   private reserved = 0;
   private readonly idle: (() => void)[] = [];
   private readonly room: (() => void)[] = [];
@@ -129,16 +125,7 @@ export class Outbox {
     // From idle, one round of slots first: a claim's time grows with its size, and
     // the first emails should not wait for the whole lead (the other loop claims it).
     const idle = this.active === 0 && this.reserved === 0;
-    // Hand-offs past the relay wait only for their group's record: they take no relay
-    // time, so they do not hold back the next claim (due steps would wait in pg-boss
-    // behind a slow commit) — unless the records fall a whole lead behind.
-    const ahead = this.ahead;
-    const room = Math.min(
-      max,
-      ahead - (this.active - this.recording) - this.reserved,
-      2 * ahead - this.active - this.reserved,
-      idle ? this.slots : Infinity,
-    );
+    const room = Math.min(max, this.ahead - this.active - this.reserved, idle ? this.slots : Infinity);
     if (room < Math.min(max, this.slots)) return 0;
     this.reserved += room;
     return room;
@@ -188,17 +175,10 @@ export class Outbox {
           this.release(held);
         }
       }
-      this.recording += 1;
-      this.roomMade();
-      let retry: boolean;
-      try {
-        retry = await new Promise<boolean>((resolve, reject) => {
-          this.pending.push({ ctx, handoff, refused, resolve, reject });
-          void this.flush();
-        });
-      } finally {
-        this.recording -= 1;
-      }
+      const retry = await new Promise<boolean>((resolve, reject) => {
+        this.pending.push({ ctx, handoff, refused, resolve, reject });
+        void this.flush();
+      });
       if (retry && !handoff.item.jobId) throw refused!.error;
     } finally {
       this.active -= 1;
