@@ -17,6 +17,9 @@ import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
 import { claimSteps, type DueStep, type Handoff } from './step-batch.js';
 
+/** How long a due step whose run another transaction held waits before it comes round again. */
+export const BUSY_RETRY_MS = 1000;
+
 export interface StepLoopOptions {
   /** Jobs fetched per transaction, at most. */
   batchSize: number;
@@ -120,8 +123,8 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
       await failJobs(ctx, tx, QUEUES.step, invalid, { message: 'invalid step job data' });
       // The jobs it finishes complete in its statements; those with a hand-off stay active until it is recorded.
       const claimed = await claimSteps(ctx, tx, items, { skipLocked: true, complete: QUEUES.step });
-      // Runs another transaction holds: the same step comes round again in a second.
-      const retryAt = new Date(ctx.clock.now().getTime() + 1000);
+      // Runs another transaction holds: the same step comes round again shortly.
+      const retryAt = new Date(ctx.clock.now().getTime() + BUSY_RETRY_MS);
       await enqueue(
         ctx,
         tx,
