@@ -440,7 +440,12 @@ export async function recordAnswers(
           WITH runs AS (DELETE FROM "StepRun" WHERE "messageId" = ANY(${ids}::uuid[]))
           DELETE FROM "Message" WHERE id = ANY(${ids}::uuid[]) AND status = 'QUEUED'`);
         const byError = new Map<string, EmailHandoff[]>();
-        for (const r of retry) byError.set(errorOf(r), [...(byError.get(errorOf(r)) ?? []), r.handoff]);
+        for (const r of retry) {
+          const message = errorOf(r);
+          const same = byError.get(message);
+          if (same) same.push(r.handoff);
+          else byError.set(message, [r.handoff]);
+        }
         for (const [message, handoffs] of byError) await failJobs(ctx, tx, QUEUES.step, jobIdsOf(handoffs), { message });
       }
       if (failed.length) {

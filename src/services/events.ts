@@ -359,8 +359,10 @@ async function writeEvents(
 ): Promise<{ version: bigint | null; created: string[] }> {
   const lastAt = new Map<string, Date>();
   for (const e of events) {
-    const email = e.item.subscriberId ? null : e.item.input.email!;
-    if (email && !(lastAt.get(email)! >= e.occurredAt)) lastAt.set(email, e.occurredAt);
+    if (e.item.subscriberId) continue;
+    const email = e.item.input.email!;
+    const last = lastAt.get(email);
+    if (!last || e.occurredAt > last) lastAt.set(email, e.occurredAt);
   }
   const emails = [...lastAt.keys()].sort();
   const ids = uuidv7s(emails.length);
