@@ -301,7 +301,7 @@ export async function endRunsWhere(
   const t = uniformTransition(input, at);
   if (t.from.join() !== OPEN_STATUSES.join()) throw new Error('endRunsWhere assumes the open statuses');
   const limit = options.sample ?? null;
-  // 100,000 ended runs are sorted twice (lock order, log order): in memory, not in temp files.
+  // 100,000 ended runs are sorted (lock order) and held by the statement and the stats trigger: in memory, not in temp files.
   await tx.$executeRaw`SET LOCAL work_mem = '64MB'`;
   const [result] = await tx.$queryRaw<{ count: number; rows: EndedRow[] | null; workspaces: string[] | null; sequences: string[] | null }[]>`
     WITH old AS (
@@ -315,25 +315,25 @@ export async function endRunsWhere(
     ), bound AS (
       -- After every lock (the count reads all of ended), from a fresh snapshot: this
       -- statement's own predates the changes committed while it waited for a run.
-      SELECT stepwise_change_key_bound() AS key FROM (SELECT count(*) FROM ended) AS every_lock_taken
+      SELECT stepwise_change_key_bound() AS key, every_lock_taken.count FROM (SELECT count(*)::int AS count FROM ended) AS every_lock_taken
     ), logged AS (
       ${changeLogInsert(
         Prisma.sql`
         SELECT "workspaceId" AS workspace, id AS enrollment, "sequenceId" AS sequence, "subscriberId" AS subscriber,
-               previous::text AS previous, ${t.to}::text AS status, ${t.reason}::text AS reason, ${at}::timestamp(3) AS at,
-               row_number() OVER (ORDER BY id) AS n
+               previous::text AS previous, ${t.to}::text AS status, ${t.reason}::text AS reason, ${at}::timestamp(3) AS at
         FROM ended`,
-        Prisma.sql`(SELECT key FROM bound)`,
+        { bound: Prisma.sql`(SELECT key FROM bound)`, unordered: true },
       )}
-      RETURNING 1
+    ), touched AS (
+      SELECT DISTINCT "workspaceId", "sequenceId" FROM ended
     )
-    SELECT (SELECT count(*)::int FROM ended) AS count,
+    -- logged runs whether read or not (a data-modifying CTE always runs to completion).
+    SELECT (SELECT count FROM bound) AS count,
       (SELECT json_agg(json_build_object('id', s.id, 'workspaceId', s."workspaceId", 'sequenceId', s."sequenceId",
          'subscriberId', s."subscriberId", 'previousStatus', s.previous, 'enrollmentKey', s."enrollmentKey") ORDER BY s.id)
        FROM (SELECT * FROM ended ORDER BY id LIMIT ${limit}) s) AS rows,
-      (SELECT array_agg(DISTINCT "workspaceId"::text) FROM ended) AS workspaces,
-      (SELECT array_agg(DISTINCT "sequenceId"::text) FROM ended) AS sequences,
-      (SELECT count(*) FROM logged) AS logged`;
+      (SELECT array_agg(DISTINCT "workspaceId"::text) FROM touched) AS workspaces,
+      (SELECT array_agg(DISTINCT "sequenceId"::text) FROM touched) AS sequences`;
   const workspaces = result?.workspaces ?? [];
   if (workspaces.length) await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
   // Ended runs free room on throttled sequences.

@@ -50,15 +50,17 @@ export function unwrittenRunChanges(tx: Tx): readonly RunChange[] {
 
 /**
  * The change-log INSERT for changes selected by SQL (`source` yields workspace,
- * enrollment, sequence, subscriber, previous, status, reason, at, n), with the
- * same order key as flushRunChanges: for a set-based writer (a bulk cancel) whose
- * 100,000 changes need not travel to the process and back. As a data-modifying
- * CTE it runs in the writer's own statement, under the rows' locks. `bound`
- * replaces the look-up of each run's last key, for a writer whose statement
- * snapshot predates its locks (it would miss a change committed while it waited).
+ * enrollment, sequence, subscriber, previous, status, reason, at, and n, the
+ * order to log them in), with the same order key as flushRunChanges: for a
+ * set-based writer (a bulk cancel) whose 100,000 changes need not travel to the
+ * process and back. As a data-modifying CTE it runs in the writer's own
+ * statement, under the rows' locks. `bound` replaces the look-up of each run's
+ * last key, for a writer whose statement snapshot predates its locks (it would
+ * miss a change committed while it waited). `unordered`: a source of one change
+ * per run, whose order among themselves says nothing, leaves out n and the sort.
  */
-export function changeLogInsert(source: Prisma.Sql, bound?: Prisma.Sql): Prisma.Sql {
-  const earlier = bound ?? Prisma.sql`(SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)`;
+export function changeLogInsert(source: Prisma.Sql, options: { bound?: Prisma.Sql; unordered?: boolean } = {}): Prisma.Sql {
+  const earlier = options.bound ?? Prisma.sql`(SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)`;
   return Prisma.sql`
     INSERT INTO "EnrollmentChange"
       (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
@@ -66,7 +68,7 @@ export function changeLogInsert(source: Prisma.Sql, bound?: Prisma.Sql): Prisma.
            c.workspace, c.enrollment, c.sequence, c.subscriber,
            c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
     FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me, (${source}) AS c
-    ORDER BY c.n`;
+    ${options.unordered ? Prisma.empty : Prisma.sql`ORDER BY c.n`}`;
 }
 
 /**
