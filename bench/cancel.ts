@@ -2,6 +2,7 @@
 // whether the matching uses the GIN index on entryEvent, and whether a step of
 // another sequence can lock its run meanwhile.
 import pg from 'pg';
+import { Prisma } from '../src/generated/prisma/client.js';
 import { cancelEnrollments, fieldValuesMatch } from '../src/services/cancel.js';
 import { encodeId } from '../src/domain/public-id.js';
 import { benchDatabase } from './database.js';
@@ -19,16 +20,22 @@ export async function benchCancel(RUNS: number): Promise<Figure[]> {
     const target = await make('target');
     const other = await make('other');
     // Subscribers, then RUNS matching runs in the target sequence and as many non-matching ones.
+    // Ids as the engine makes them (UUIDv7, time-ordered: src/domain/tracking-links.ts), one row
+    // per millisecond over the last minutes; random ones would scatter every index entry.
+    const since = Date.now() - 3 * RUNS;
+    const uuidv7 = (ms: Prisma.Sql) =>
+      Prisma.sql`encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing substring(int8send(${ms}) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid`;
     await prisma.$executeRaw`
       INSERT INTO "Subscriber" (id, "workspaceId", email, "updatedAt")
-      SELECT gen_random_uuid(), ${workspace.id}::uuid, 'bench' || i || '@example.com', now() FROM generate_series(1, ${RUNS}) i`;
+      SELECT ${uuidv7(Prisma.sql`${since}::bigint + i`)}, ${workspace.id}::uuid, 'bench' || i || '@example.com', now() FROM generate_series(1, ${RUNS}) i`;
     await prisma.$executeRaw`
       INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "entryEvent", "updatedAt")
-      SELECT gen_random_uuid(), s."workspaceId", q.id, s.id, 'ACTIVE',
-             jsonb_build_object('order', jsonb_build_object('id', CASE WHEN q.id = ${target.id}::uuid THEN 'bulk' ELSE 'keep-' || s.email END)),
+      SELECT ${uuidv7(Prisma.sql`${since + RUNS}::bigint + r.i`)}, r."workspaceId", r.sequence, r.id, 'ACTIVE',
+             jsonb_build_object('order', jsonb_build_object('id', CASE WHEN r.sequence = ${target.id}::uuid THEN 'bulk' ELSE 'keep-' || r.email END)),
              now()
-      FROM "Subscriber" s CROSS JOIN (VALUES (${target.id}::uuid), (${other.id}::uuid)) AS q(id)
-      WHERE s."workspaceId" = ${workspace.id}::uuid`;
+      FROM (SELECT s.*, q.id AS sequence, row_number() OVER (ORDER BY s.id, q.n) AS i
+            FROM "Subscriber" s CROSS JOIN (VALUES (${target.id}::uuid, 1), (${other.id}::uuid, 2)) AS q(id, n)
+            WHERE s."workspaceId" = ${workspace.id}::uuid) r`;
     await prisma.$executeRawUnsafe('ANALYZE "Enrollment"');
 
     // Matching half the table, a sequential scan is the right plan; for a selective value
