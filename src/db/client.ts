@@ -22,6 +22,43 @@ const queryListeners = new WeakMap<PrismaClient, (sql: string) => void>();
  */
 export const openingTransaction = new AsyncLocalStorage<(connection: pg.PoolClient) => void>();
 
+/**
+ * Set by src/db/transaction.ts while Prisma opens an interactive transaction for a
+ * lean transaction: the connection on which that transaction already began. Prisma
+ * joins it (no connection taken, no BEGIN) and leaves its end to the owner
+ * (a "phantom" commit or rollback: no statement sent).
+ */
+export const joiningTransaction = new AsyncLocalStorage<pg.PoolClient>();
+
+type Adapter = Awaited<ReturnType<PrismaPg['connect']>>;
+
+/** The adapter, with transactions that join a lean transaction's connection when asked to (joiningTransaction). */
+function joinable(factory: PrismaPg): PrismaPg {
+  const connect = factory.connect.bind(factory);
+  factory.connect = async () => {
+    const adapter = await connect();
+    const start = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (isolationLevel) => {
+      const connection = joiningTransaction.getStore();
+      if (!connection) return start(isolationLevel);
+      // The adapter's own query code (parameters, result types, error mapping), on that connection.
+      const joined = Object.create(adapter) as Omit<Adapter, 'client'> & { client: pg.PoolClient };
+      joined.client = connection;
+      const savepoint = (sql: string) => joined.executeRaw({ sql, args: [], argTypes: [] }).then(() => undefined);
+      return Object.assign(joined, {
+        options: { usePhantomQuery: true },
+        commit: async () => {},
+        rollback: async () => {},
+        createSavepoint: (name: string) => savepoint(`SAVEPOINT ${name}`),
+        rollbackToSavepoint: (name: string) => savepoint(`ROLLBACK TO SAVEPOINT ${name}`),
+        releaseSavepoint: (name: string) => savepoint(`RELEASE SAVEPOINT ${name}`),
+      }) as unknown as Awaited<ReturnType<Adapter['startTransaction']>>;
+    };
+    return adapter;
+  };
+  return factory;
+}
+
 /** The `onQuery` listener of a client made by createPrismaClient, for statements sent around Prisma. */
 export function queryListenerOf(client: PrismaClient): ((sql: string) => void) | undefined {
   return queryListeners.get(client);
@@ -52,7 +89,7 @@ export function createPrismaClient(connectionString: string, options: ClientOpti
     });
   }) as typeof pool.connect;
   const client = new PrismaClient({
-    adapter: new PrismaPg(pool, { disposeExternalPool: true }),
+    adapter: joinable(new PrismaPg(pool, { disposeExternalPool: true })),
     log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
   });
   pools.set(client, pool);

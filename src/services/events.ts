@@ -106,7 +106,12 @@ async function ingestEvents(actor: Caller, rawEvents: unknown[], fieldOf: (index
     }
   });
   if (parsed.length) {
-    const written = await transaction(actor.runtime, (tx) => record(tx, actor, parsed, fail), { timeout: 60_000 });
+    const written = await transaction(actor.runtime, (tx) => record(tx, actor, parsed, fail), {
+      timeout: 60_000,
+      lean: true,
+      // Its statements are then named (prepared) ones: see SendOptions.
+      genericPlans: parsed.length <= PREPARED_ROWS,
+    });
     for (const [index, outcome] of written) outcomes[index] ??= outcome;
   }
   return outcomes.map((o) => o!);
