@@ -250,6 +250,20 @@ export async function txExecute(tx: Tx, query: Prisma.Sql, options: SendOptions 
 }
 
 /**
+ * A statement of its own (autocommit), sent on the client's pool around Prisma,
+ * as txExecute sends one in a transaction: for a small statement sent often (the
+ * outbox's marks), Prisma's work per query costs more than the statement.
+ * Returns the rows it affected.
+ */
+export async function dbExecute(db: PrismaClient, query: Prisma.Sql, options: SendOptions = {}): Promise<number> {
+  const pool = poolOf(db);
+  if (!pool) return db.$executeRaw(query);
+  queryListenerOf(db)?.(query.text);
+  const name = options.prepared ? nameOf(query.text) : undefined;
+  return (await pool.query({ name, text: query.text, values: query.values.map(bind), types } as pg.QueryConfig)).rowCount ?? 0;
+}
+
+/**
  * txQuery for a statement built as text with its own `$n` placeholders (a
  * compiled segment predicate): what $queryRawUnsafe would run, sent as txQuery does.
  */

@@ -12,7 +12,7 @@ import type { DiscountTerms } from '../domain/sequence-input.js';
 import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import { sequenceRunDate } from '../domain/schedule.js';
-import { transaction, txExecute, txQuery } from '../db/transaction.js';
+import { dbExecute, transaction, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma, type Message, type Step, type Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
@@ -407,7 +407,8 @@ const markSentSql = (handoffs: readonly EmailHandoff[], at: Date) => Prisma.sql`
 export async function markSent(ctx: EngineContext, handoffs: readonly EmailHandoff[]): Promise<void> {
   if (!handoffs.length) return;
   const at = ctx.clock.now();
-  await ctx.db.$executeRaw(markSentSql(handoffs, at));
+  // Prepared: one shape, sent for a few messages at a time (at most the outbox's slots).
+  await dbExecute(ctx.db, markSentSql(handoffs, at), { prepared: true });
   for (const handoff of handoffs) handoff.sentAt = at;
 }
 
