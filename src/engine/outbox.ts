@@ -86,6 +86,8 @@ export class Outbox {
   private readonly waiting: (() => void)[] = [];
   private readonly accepted: PendingRecord[] = [];
   private marking = 0;
+  private marksDue = false;
+  private recordsDue = false;
   private readonly pending: PendingRecord[] = [];
   private flushing = false;
   private active = 0;
@@ -169,7 +171,7 @@ export class Outbox {
         try {
           await new Promise<boolean>((resolve, reject) => {
             this.accepted.push({ ctx, handoff, resolve, reject });
-            void this.flushMarks();
+            this.markSoon();
           });
         } finally {
           this.release(held);
@@ -177,7 +179,7 @@ export class Outbox {
       }
       const retry = await new Promise<boolean>((resolve, reject) => {
         this.pending.push({ ctx, handoff, refused, resolve, reject });
-        void this.flush();
+        this.recordSoon();
       });
       if (retry && !handoff.item.jobId) throw refused!.error;
     } finally {
@@ -213,8 +215,33 @@ export class Outbox {
       });
     } finally {
       this.marking -= 1;
-      void this.flushMarks();
+      this.markSoon();
     }
+  }
+
+  /**
+   * flushMarks once this turn of the event loop is over: the acceptances of one
+   * turn (a claim's hand-offs to the outbox transport, relay answers read from
+   * one socket read) share one statement instead of starting up to
+   * MARKS_AT_ONCE statements of one or two messages each.
+   */
+  private markSoon() {
+    if (this.marksDue) return;
+    this.marksDue = true;
+    setImmediate(() => {
+      this.marksDue = false;
+      void this.flushMarks();
+    });
+  }
+
+  /** flush, likewise once this turn is over: the group's first record carries the whole turn's answers. */
+  private recordSoon() {
+    if (this.recordsDue) return;
+    this.recordsDue = true;
+    setImmediate(() => {
+      this.recordsDue = false;
+      void this.flush();
+    });
   }
 
   /** The answers recorded (runs moved on, jobs done), one transaction for all that arrived meanwhile. */
