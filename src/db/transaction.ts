@@ -267,10 +267,10 @@ export async function dbExecute(db: PrismaClient, query: Prisma.Sql, options: Se
  * txQuery for a statement built as text with its own `$n` placeholders (a
  * compiled segment predicate): what $queryRawUnsafe would run, sent as txQuery does.
  */
-export async function txQueryText<T>(tx: Tx, text: string, values: unknown[]): Promise<T[]> {
+export async function txQueryText<T>(tx: Tx, text: string, values: unknown[], options: SendOptions = {}): Promise<T[]> {
   const own = connections.get(tx);
   if (!own) return tx.$queryRawUnsafe<T[]>(text, ...values);
-  return (await sendText(own, text, values, {})).rows as T[];
+  return (await sendText(own, text, values, options)).rows as T[];
 }
 
 export interface SendOptions {

@@ -2,6 +2,7 @@
 // transaction, so a job exists exactly when the state change that needs it commits.
 import PgBoss from 'pg-boss';
 import type { Tx } from '../db/client.js';
+import { txQueryText } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EngineContext } from './context.js';
 import { QUEUE_OPTIONS, QUEUES } from './queues.js';
@@ -81,10 +82,14 @@ const toParam = (v: unknown) =>
           ? JSON.stringify(v)
           : v;
 
-/** pg-boss's SQL, run on the Prisma transaction. */
+/**
+ * pg-boss's SQL, run in the transaction on its connection around Prisma (as
+ * txQuery sends statements), each text prepared once per connection: pg-boss
+ * writes a few fixed texts (fetch, complete, fail), their values bound.
+ */
 export function txDb(tx: Tx): PgBoss.Db {
   return {
-    executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe<unknown[]>(text, ...values.map(toParam)) }),
+    executeSql: async (text, values) => ({ rows: await txQueryText<unknown>(tx, text, values.map(toParam), { prepared: true }) }),
   };
 }
 

@@ -114,18 +114,14 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
     ctx,
     async (tx) => {
       const db = txDb(tx);
-      // Without metadata: its interval columns do not pass through Prisma; the attempts are read below.
-      const jobs = await ctx.boss.fetch<unknown>(QUEUES.step, { batchSize: options.batchSize, db });
+      // With metadata: each job's attempts come with it (the last one fails the run).
+      const jobs = await ctx.boss.fetch<unknown>(QUEUES.step, { batchSize: options.batchSize, db, includeMetadata: true });
       if (!jobs.length) return 0;
-      const attempts = await tx.$queryRaw<{ id: string; final: boolean }[]>`
-        SELECT id::text, retry_count >= retry_limit AS final FROM pgboss.job
-        WHERE name = ${QUEUES.step} AND id = ANY(${jobs.map((j) => j.id)}::uuid[])`;
-      const finalOf = new Map(attempts.map((a) => [a.id, a.final]));
       const items: DueStep[] = [];
       const invalid: string[] = [];
       for (const job of jobs) {
         const data = stepJobSchema.safeParse(job.data);
-        if (data.success) items.push({ jobId: job.id, ...data.data, finalAttempt: finalOf.get(job.id) ?? false });
+        if (data.success) items.push({ jobId: job.id, ...data.data, finalAttempt: job.retryCount >= job.retryLimit });
         else invalid.push(job.id);
       }
       await failJobs(ctx, tx, QUEUES.step, invalid, { message: 'invalid step job data' });
