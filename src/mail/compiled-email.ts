@@ -226,11 +226,23 @@ function compile(blocks: Block[]): CompiledStep {
   };
 }
 
+/**
+ * The version hash of a step object, per transactional flag: a batch renders many
+ * emails from one loaded step, which is hashed once, not once per email.
+ */
+const versions = new WeakMap<StepVersion, [string?, string?]>();
+
+function versionOf(step: StepVersion, transactional: boolean): string {
+  let known = versions.get(step);
+  if (!known) versions.set(step, (known = []));
+  return (known[transactional ? 1 : 0] ??= createHash('sha256')
+    .update(JSON.stringify([transactional, step.subject, step.previewText, step.blocks]))
+    .digest('base64url'));
+}
+
 /** The compiled form of this version of a step (compiled on first use, kept while the step is unchanged). */
 export function compiledStep(step: StepVersion, transactional: boolean): CompiledStep {
-  const version = createHash('sha256')
-    .update(JSON.stringify([transactional, step.subject, step.previewText, step.blocks]))
-    .digest('base64url');
+  const version = versionOf(step, transactional);
   const key = step.id ?? version;
   const hit = cache.get(key);
   if (hit && hit.version === version) {
