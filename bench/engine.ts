@@ -223,7 +223,12 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     async function benchSteps() {
       const stepsT0 = Date.now();
       engine = await startEngine(database, { workers: options.workerConcurrency });
+      // The worker's start (pg-boss, MJML's half second of module loading) is inside
+      // the figure's time; the rate after it is shown beside, for reading.
+      const startedAt = Date.now();
       const firstStep = main.stepIds[0]!;
+      const executed = (after?: Date) => prisma.stepRun.count({ where: { stepId: firstStep, executedAt: after ? { gte: after } : { not: null } } });
+      const beforeStart = await executed();
       const steps = await until(
         () => prisma.stepRun.count({ where: { stepId: firstStep, executedAt: { not: null } } }),
         options.httpCalls,
@@ -232,6 +237,10 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
       const lastStep = await prisma.stepRun.aggregate({ where: { stepId: firstStep }, _max: { executedAt: true } });
       const stepsSeconds = steps.timedOut ? options.phaseLimitSeconds : ((lastStep._max.executedAt?.getTime() ?? Date.now()) - stepsT0) / 1000;
       rows.push({ measure: `steps executed (outbox), WORKER_CONCURRENCY=${options.workerConcurrency}`, value: `${steps.reached} in ${stepsSeconds.toFixed(1)} s${steps.timedOut ? ' (time limit)' : ''}` });
+      if (!steps.timedOut && lastStep._max.executedAt) {
+        const after = (await executed(new Date(startedAt))) / ((lastStep._max.executedAt.getTime() - startedAt) / 1000);
+        rows.push({ measure: 'steps: worker start / rate after it', value: `${startedAt - stepsT0} ms (${beforeStart} steps executed by then) / ${after.toFixed(0)} steps/s` });
+      }
       figures.push({ name: 'steps executed to the outbox', value: steps.reached / stepsSeconds, unit: 'steps/s', ceiling: ceilings.queue, target: { ratio: 0.3 }, note: steps.timedOut ? 'time limit reached' : undefined });
       // Steps left over (time limit) must not send during the SMTP phases: their runs' sequence stops.
       if (steps.timedOut) await gql(`mutation($id: ID!) { disableSequence(id: $id) { errors { message } } }`, { id: main.id });
