@@ -4,7 +4,8 @@
 // SENT), so at most `slots` messages per process are ever accepted by the relay
 // but not yet recorded — the most a crash can make the relay see twice (each time
 // with the same Message-ID). Answers are recorded in two group commits, each for
-// all that arrived while its previous one ran: accepted messages marked SENT in
+// all that arrived while its previous one ran (and started once the event loop's
+// turn is over, for all the answers of that turn): accepted messages marked SENT in
 // one statement (which frees their slots: the relay does not wait on the run's
 // bookkeeping), then one transaction for accepted and refused alike that moves
 // the runs on and finishes the jobs (step-batch.ts, recordAnswers).
