@@ -82,13 +82,24 @@ async function grouped(batch: PendingRecord[], record: (ctx: EngineContext, mine
   }
 }
 
+/** `fn` once this turn of the event loop is over, however many times it was asked for meanwhile. */
+function onceThisTurn(fn: () => void): () => void {
+  let due = false;
+  return () => {
+    if (due) return;
+    due = true;
+    setImmediate(() => {
+      due = false;
+      fn();
+    });
+  };
+}
+
 export class Outbox {
   private free: number;
   private readonly waiting: (() => void)[] = [];
   private readonly accepted: PendingRecord[] = [];
   private marking = 0;
-  private marksDue = false;
-  private recordsDue = false;
   private readonly pending: PendingRecord[] = [];
   private flushing = false;
   private active = 0;
@@ -226,24 +237,10 @@ export class Outbox {
    * one socket read) share one statement instead of starting up to
    * MARKS_AT_ONCE statements of one or two messages each.
    */
-  private markSoon() {
-    if (this.marksDue) return;
-    this.marksDue = true;
-    setImmediate(() => {
-      this.marksDue = false;
-      void this.flushMarks();
-    });
-  }
+  private readonly markSoon = onceThisTurn(() => void this.flushMarks());
 
   /** flush, likewise once this turn is over: the group's first record carries the whole turn's answers. */
-  private recordSoon() {
-    if (this.recordsDue) return;
-    this.recordsDue = true;
-    setImmediate(() => {
-      this.recordsDue = false;
-      void this.flush();
-    });
-  }
+  private readonly recordSoon = onceThisTurn(() => void this.flush());
 
   /** The answers recorded (runs moved on, jobs done), one transaction for all that arrived meanwhile. */
   private async flush() {
