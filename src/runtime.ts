@@ -16,11 +16,12 @@ import type PgBoss from 'pg-boss';
 import { fixedClock, systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createPrismaClient, type ClientOptions } from './db/client.js';
-import { createBoss, startBoss } from './engine/boss.js';
+import { createBoss, startBoss, stopBoss } from './engine/boss.js';
 import type { EngineContext } from './engine/context.js';
 import { Outbox } from './engine/outbox.js';
 import { readTestClock, stopAdvances } from './engine/test-clock.js';
 import { testWorkspaces } from './engine/test-workspaces.js';
+import type { StopLoops } from './engine/step-worker.js';
 import { startWorkers, type WorkerOptions } from './engine/workers.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { createGenerator } from './generation/generator.js';
@@ -109,7 +110,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
   );
   const clock = options.clock ?? systemClock;
   const notifier = options.notifier ?? config.STEPWISE_ROLE !== 'worker';
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let stopWorkers: StopLoops | undefined;
   let running = false;
 
   const runtime: Runtime = {
@@ -154,13 +155,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
       const graceful = stopOptions.graceful ?? true;
       running = false;
       if (notifier) await stopChangeNotifier();
-      const stopping = stopWorkers?.();
+      const stopping = stopWorkers?.({ graceful });
       stopWorkers = undefined;
-      if (graceful) await stopping;
+      await stopping;
       // Test clocks being advanced here finish their moment and give their leases back.
       const advances = stopAdvances();
       if (graceful) await advances;
-      await boss.stop({ graceful, timeout: stopOptions.timeout ?? 10_000, wait: true });
+      await stopBoss(boss, { graceful, timeout: stopOptions.timeout ?? 10_000, wait: true });
       // The hand-offs are drained with the step loops: the relay gets a QUIT, not a reset.
       mail.transport.close();
       mail.test.close();

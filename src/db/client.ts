@@ -73,11 +73,43 @@ export function poolOf(client: PrismaClient): pg.Pool | undefined {
   return pools.get(client);
 }
 
+/**
+ * Keeps count of a pool's open connections (`add` each as it connects): pg-pool's
+ * end() resolves once it has asked each connection to close, before Postgres has
+ * seen them go. A database dropped (or a server stopped) in that gap
+ * ends them itself, with an error on a connection the process is closing; whoever
+ * ends a pool waits for `closed()` so nothing of it is left open after.
+ */
+export function connectionTracker() {
+  const open = new Set<pg.ClientBase>();
+  let waiting: (() => void)[] = [];
+  return {
+    add(client: pg.ClientBase) {
+      open.add(client);
+      client.once('end', () => {
+        open.delete(client);
+        if (!open.size) for (const resolve of waiting.splice(0)) resolve();
+      });
+    },
+    closed(): Promise<void> {
+      return open.size ? new Promise((resolve) => waiting.push(resolve)) : Promise.resolve();
+    },
+  };
+}
+
 export function createPrismaClient(connectionString: string, options: ClientOptions = {}): PrismaClient {
+  const connections = connectionTracker();
   // A session left idle inside a transaction would hold back the change feed's
   // horizon (src/realtime/change-feed.ts) for everyone; transactions end within
   // 30 s (src/db/transaction.ts), so the server ends one idle for a minute.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10, idle_in_transaction_session_timeout: 60_000 });
+  // $disconnect() ends the pool (the adapter's dispose): it resolves once every connection is closed.
+  pool.on('connect', connections.add);
+  const end = pool.end.bind(pool) as () => Promise<void>;
+  pool.end = (async () => {
+    await end();
+    await connections.closed();
+  }) as typeof pool.end;
   // The driver adapter takes a transaction's connection with the promise form of connect().
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => Promise<pg.PoolClient>;
   pool.connect = ((...args: unknown[]) => {

@@ -1,15 +1,18 @@
 // pg-boss in the same Postgres. Jobs are inserted through the caller's Prisma
 // transaction, so a job exists exactly when the state change that needs it commits.
 import PgBoss from 'pg-boss';
-import type { Tx } from '../db/client.js';
+import { connectionTracker, type Tx } from '../db/client.js';
 import { txQueryText } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EngineContext } from './context.js';
 import { QUEUE_OPTIONS, QUEUES } from './queues.js';
 import { holdTestJobs } from './test-jobs.js';
 
-/** The queue, not started yet (src/runtime.ts starts and stops it). */
+const connectionsOf = new WeakMap<PgBoss, ReturnType<typeof connectionTracker>>();
+
+/** The queue, not started yet (src/runtime.ts starts it, and stops it with stopBoss). */
 export function createBoss(connectionString: string, options: { schedule?: boolean; supervise?: boolean } = {}): PgBoss {
+  const connections = connectionTracker();
   const instance = new PgBoss({
     connectionString,
     max: 4,
@@ -17,9 +20,18 @@ export function createBoss(connectionString: string, options: { schedule?: boole
     supervise: options.supervise ?? true,
     // Jobs of a worker that died come back once they expire; look for them every 30 s.
     maintenanceIntervalSeconds: 30,
-  });
+    // Handed on to pg-boss's pool (pg-pool's hook for each new connection).
+    onConnect: connections.add,
+  } as PgBoss.ConstructorOptions);
+  connectionsOf.set(instance, connections);
   instance.on('error', (error) => console.error('pg-boss', error));
   return instance;
+}
+
+/** Stops the queue; resolves once its connections are closed, not just asked to close (connectionTracker). */
+export async function stopBoss(instance: PgBoss, options: PgBoss.StopOptions): Promise<void> {
+  await instance.stop(options);
+  await connectionsOf.get(instance)?.closed();
 }
 
 /** Starts the queue and makes sure every Stepwise queue exists. */

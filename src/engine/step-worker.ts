@@ -34,8 +34,10 @@ export interface StepLoopOptions {
   releaseInserted?: () => void;
 }
 
-/** Starts the loops; the returned function stops them and waits for their hand-offs. */
-export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): () => Promise<void> {
+export type StopLoops = (options?: { graceful?: boolean }) => Promise<void>;
+
+/** Starts the loops; the returned function stops them and (graceful, the default) waits for their hand-offs. */
+export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): StopLoops {
   let stopped = false;
   let stop = () => {};
   const stopping = new Promise<void>((resolve) => (stop = resolve));
@@ -97,12 +99,15 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): ()
     }
   };
   const loops = Array.from({ length: options.fetchers }, loop);
-  return async () => {
+  return async ({ graceful = true } = {}) => {
     stopped = true;
     stop();
     for (const resolve of waiting.splice(0)) resolve();
-    await Promise.all(loops);
+    // Stopping loops need no wake-ups: the LISTEN connection closes first, so it is
+    // closed when a stop that does not wait for the loops (graceful: false) resolves.
     await listener?.stop();
+    if (!graceful) return;
+    await Promise.all(loops);
     await outbox.drained();
   };
 }

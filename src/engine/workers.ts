@@ -4,7 +4,7 @@ import { retryWhileDatabaseAway } from '../db/database-away.js';
 import type { EngineContext } from './context.js';
 import { finishReplyPause } from './lifecycle.js';
 import type { Outbox } from './outbox.js';
-import { startStepLoops } from './step-worker.js';
+import { startStepLoops, type StopLoops } from './step-worker.js';
 import { generateSequence } from './generate-sequence.js';
 import { sweepInactivity } from './inactivity.js';
 import {
@@ -30,9 +30,9 @@ export interface WorkerOptions {
 
 /**
  * Starts the workers on `ctx`'s queue; the returned function stops the step loops
- * and waits for their hand-offs (call it before stopping the queue).
+ * and (graceful, the default) waits for their hand-offs (call it before stopping the queue).
  */
-export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, options: WorkerOptions = {}): Promise<() => Promise<void>> {
+export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, options: WorkerOptions = {}): Promise<StopLoops> {
   const instance = ctx.boss;
   // Loaded before the first claim rather than inside it, where it would stall the claim and the release beside it.
   await loadMjml();
