@@ -85,6 +85,12 @@ const closed = () => new Error('Transaction already closed: it ended (committed,
 
 async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) => Promise<T>, options: TransactionOptions): Promise<T> {
   const connection = await connectWithin(pool, options.maxWait ?? 10_000);
+  // Held between statements, a checked-out connection has no listener of the pool's: an
+  // error Postgres sends then (a restart, a forced drop, a terminated session) would
+  // crash the process. It fails the transaction's next statement instead.
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken ??= error);
+  connection.on('error', onError);
   const own: Own = { connection, open: true, onQuery: queryListenerOf(db) };
   const timeout = options.timeout ?? 30_000;
   const deadline = performance.now() + timeout;
@@ -128,7 +134,6 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
     rollback().catch(() => {});
   }, timeout);
   let committing = false;
-  let broken: Error | undefined;
   try {
     // One round trip either way: a simple query may hold several statements.
     const begin = options.genericPlans ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN';
@@ -150,7 +155,8 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
   } finally {
     clearTimeout(timer);
     own.open = false;
-    // A connection that could not roll back is not given to anyone else.
+    // A connection that could not roll back (or broke) is not given to anyone else.
+    connection.removeListener('error', onError);
     connection.release(broken);
   }
 }

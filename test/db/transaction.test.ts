@@ -6,6 +6,7 @@ import { Prisma, type PrismaClient } from '../../src/generated/prisma/client.js'
 import { transaction, txExecute, txQuery } from '../../src/db/transaction.js';
 import type { Tx } from '../../src/db/client.js';
 import { useTestDatabase } from '../helpers/database.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let prisma: PrismaClient;
 beforeAll(async () => {
@@ -88,5 +89,23 @@ describe.each([
     await pastTimeout;
     // Neither in the transaction nor after it: the statement after the timeout is refused.
     expect(await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM probe`).toEqual([{ n: 0 }]);
+  });
+
+  it('fails, with no uncaught error, when Postgres ends its session between two statements', async () => {
+    const ended = transaction(
+      { db: prisma },
+      async (tx) => {
+        const [own] = await txQuery<{ pid: number }>(tx, Prisma.sql`SELECT pg_backend_pid() AS pid`);
+        // Ended from another session (as a restart or a forced drop would) while this one waits:
+        // gone from pg_stat_activity, its FATAL error has reached the connection.
+        await prisma.$queryRaw`SELECT pg_terminate_backend(${own!.pid}::int)`;
+        await waitFor(
+          async () => (await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${own!.pid}::int`)[0]!.n === 0,
+        );
+        await txQuery(tx, Prisma.sql`SELECT 1`);
+      },
+      { lean },
+    );
+    await expect(ended).rejects.toThrow();
   });
 });
