@@ -77,6 +77,7 @@ export function buildApp(options: AppOptions) {
     onError: (error) => options.logger.error({ err: error }, 'recording opens and clicks failed; retrying'),
     ...options.tracking,
   });
+  ops.metrics.countUnwrittenTracking(() => tracking.unwritten);
 
   const yoga = createYoga<ServerContext, Context>({
     schema,

@@ -65,6 +65,18 @@ export function createMetrics(prisma: PrismaClient, options: MetricsOptions = {}
     registers: [registry],
   });
 
+  // Opens and clicks taken in but not written yet: a backlog that grows while Postgres
+  // is slow or held, and that a graceful shutdown writes before the process exits.
+  let unwrittenTracking = () => 0;
+  new Gauge({
+    name: 'stepwise_tracking_unwritten',
+    help: 'Opens and clicks this process took in and has not written yet',
+    registers: [registry],
+    collect() {
+      this.set(unwrittenTracking());
+    },
+  });
+
   // Read from Postgres when scraped.
   const jobs = new Gauge({
     name: 'stepwise_jobs',
@@ -139,6 +151,10 @@ export function createMetrics(prisma: PrismaClient, options: MetricsOptions = {}
     async render(): Promise<{ contentType: string; body: string }> {
       await refreshDatabaseFigures();
       return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+    /** Where stepwise_tracking_unwritten is read from (the app's tracking recorder). */
+    countUnwrittenTracking(source: () => number) {
+      unwrittenTracking = source;
     },
     /** Times one HTTP request; the route label is one of a fixed few, never the raw URL. */
     observeHttp(req: IncomingMessage, res: { statusCode: number; once(event: 'close', fn: () => void): unknown }) {

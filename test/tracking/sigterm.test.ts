@@ -59,6 +59,11 @@ it('SIGTERM writes every open and click the process answered or took in, then ex
     async () => (await holder.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rowCount,
     { message: 'the process flushing into the held rows' },
   );
+  // Every click has reached the process (a click arriving after SIGTERM is refused with 503, rightly).
+  await waitFor(
+    async () => /^stepwise_tracking_unwritten 40$/m.test(await (await fetch(`${keys.baseUrl}/metrics`)).text()),
+    { message: 'the process holding all 30 opens and 10 clicks unwritten' },
+  );
   expect(await prisma.messageEvent.count()).toBe(0);
 
   server.child.kill('SIGTERM');
