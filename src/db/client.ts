@@ -65,9 +65,9 @@ export function queryListenerOf(client: PrismaClient): ((sql: string) => void) |
 }
 
 /**
- * The connection pool under a client made by createPrismaClient: a hot path that
- * sends one statement with many values (opens and clicks) skips Prisma's work per
- * query (src/services/tracking-recorder.ts). Ended with the client.
+ * The connection pool under a client made by createPrismaClient: hot statements
+ * skip Prisma's work per query there (dbExecute, dbQueryText and lean transactions
+ * in src/db/transaction.ts). Ended with the client.
  */
 export function poolOf(client: PrismaClient): pg.Pool | undefined {
   return pools.get(client);

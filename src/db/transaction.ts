@@ -258,15 +258,26 @@ export async function txExecute(tx: Tx, query: Prisma.Sql, options: SendOptions 
 /**
  * A statement of its own (autocommit), sent on the client's pool around Prisma,
  * as txExecute sends one in a transaction: for a small statement sent often (the
- * outbox's marks), Prisma's work per query costs more than the statement.
- * Returns the rows it affected.
+ * outbox's marks, captured headers), Prisma's work per query costs more than the
+ * statement. Returns the rows it affected.
  */
 export async function dbExecute(db: PrismaClient, query: Prisma.Sql, options: SendOptions = {}): Promise<number> {
+  const sent = onPool(db, query.text, query.values, options);
+  return sent ? ((await sent).rowCount ?? 0) : db.$executeRaw(query);
+}
+
+/** dbExecute for a statement built as text with its own `$n` placeholders, returning its rows. */
+export async function dbQueryText<T>(db: PrismaClient, text: string, values: unknown[], options: SendOptions = {}): Promise<T[]> {
+  const sent = onPool(db, text, values, options);
+  return sent ? ((await sent).rows as T[]) : db.$queryRawUnsafe<T[]>(text, ...values);
+}
+
+/** The statement on the client's pool, or undefined for a client without one (made elsewhere than createPrismaClient). */
+function onPool(db: PrismaClient, text: string, values: unknown[], options: SendOptions): Promise<pg.QueryResult> | undefined {
   const pool = poolOf(db);
-  if (!pool) return db.$executeRaw(query);
-  queryListenerOf(db)?.(query.text);
-  const name = options.prepared ? nameOf(query.text) : undefined;
-  return (await pool.query({ name, text: query.text, values: query.values.map(bind), types } as pg.QueryConfig)).rowCount ?? 0;
+  if (!pool) return undefined;
+  queryListenerOf(db)?.(text);
+  return pool.query(statement(text, values, options));
 }
 
 /**
@@ -315,6 +326,10 @@ function send(own: Own, query: Prisma.Sql, options: SendOptions): Promise<pg.Que
 function sendText(own: Own, text: string, values: unknown[], options: SendOptions): Promise<pg.QueryResult> {
   if (!own.open) throw closed();
   own.onQuery?.(text);
-  const name = options.prepared ? nameOf(text) : undefined;
-  return own.connection.query({ name, text, values: values.map(bind), types } as pg.QueryConfig);
+  return own.connection.query(statement(text, values, options));
+}
+
+/** The query as pg sends it: values bound as Prisma binds them, named when prepared, timestamps read in UTC. */
+function statement(text: string, values: unknown[], options: SendOptions): pg.QueryConfig {
+  return { name: options.prepared ? nameOf(text) : undefined, text, values: values.map(bind), types } as pg.QueryConfig;
 }

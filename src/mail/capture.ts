@@ -5,8 +5,8 @@
 // test relay (TEST_SMTP_URL) is given, then as those same bytes.
 import nodemailer, { type Transporter } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import { poolOf } from '../db/client.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import { dbExecute } from '../db/transaction.js';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { mailOptions, type MailTransport, type OutgoingMail } from './transport.js';
 
 export interface MailHeader {
@@ -38,11 +38,9 @@ export function captureTransport(relay: Transporter | null, db: PrismaClient): M
       // encoding the body (a test clock's advance captures thousands of emails: 7 times faster).
       const raw = relay ? ((await composer.sendMail(options)).message as Buffer) : Buffer.from(`${new MailComposer(options).compile().buildHeaders()}\r\n\r\n`);
       // The Message-ID names one message row (unique); its send is recorded by the outbox as for any relay.
-      // Straight on the client's pool when it has one: Prisma's work per raw statement costs more CPU than this one.
+      // Around Prisma: its work per raw statement costs more CPU than this one.
       const headers = JSON.stringify(headersOf(raw));
-      const pool = poolOf(db);
-      if (pool) await pool.query(`UPDATE "Message" SET headers = $1::jsonb WHERE "smtpMessageId" = $2`, [headers, mail.messageId]);
-      else await db.$executeRaw`UPDATE "Message" SET headers = ${headers}::jsonb WHERE "smtpMessageId" = ${mail.messageId}`;
+      await dbExecute(db, Prisma.sql`UPDATE "Message" SET headers = ${headers}::jsonb WHERE "smtpMessageId" = ${mail.messageId}`);
       if (relay) await relay.sendMail({ envelope: { from: mail.from, to: [mail.to] }, raw });
     },
     close: () => relay?.close(),

@@ -12,8 +12,8 @@
 // retried with backoff. What a crash loses is only what was not written yet
 // (milliseconds of pixels; clicks are answered only once written).
 import { randomBytes } from 'node:crypto';
-import { poolOf } from '../db/client.js';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
+import { dbQueryText } from '../db/transaction.js';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -289,12 +289,9 @@ export class TrackingRecorder {
       CLICK_FROM,
       CHANGES_CHANNEL,
     ];
-    // Straight on the client's pool when it has one: Prisma's work per query costs more than the statement here.
-    // Named, so each connection parses the statement once, not at every flush.
-    const pool = poolOf(this.prisma);
-    const rows = pool
-      ? (await pool.query<{ found: number[] }>({ name: 'stepwise-record-link-facts', text: RECORD_LINK_FACTS, values: params })).rows
-      : await this.prisma.$queryRawUnsafe<{ found: number[] }[]>(RECORD_LINK_FACTS, ...params);
+    // Around Prisma (its work per query costs more than the statement here), prepared:
+    // each connection parses the statement once, not at every flush.
+    const rows = await dbQueryText<{ found: number[] }>(this.prisma, RECORD_LINK_FACTS, params, { prepared: true });
     this.written++;
     return new Set(rows[0]!.found);
   }
