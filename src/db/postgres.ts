@@ -68,6 +68,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<P
   const databaseDir = resolve(options.dataDir);
   await mkdir(resolve(databaseDir, '..'), { recursive: true });
   if (process.getuid?.() === 0) assertReachableAsPostgresUser(dirname(databaseDir));
+  const recent: string[] = [];
   const server = new EmbeddedPostgres({
     databaseDir,
     port: options.port,
@@ -76,11 +77,23 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<P
     persistent: true,
     // Postgres refuses to run as root; the package then runs it as a 'postgres' user.
     createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
+    onLog: (message) => {
+      recent.push(message);
+      if (recent.length > 20) recent.shift();
+    },
     onError: (e) => options.log?.(String(e)),
   });
   if (!existsSync(resolve(databaseDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  // The package rejects with nothing when Postgres exits while starting (a port in
+  // use, a data directory another server holds): its own log says why.
+  await server.start().catch((error: unknown) => {
+    if (error instanceof Error) throw error;
+    throw new Error(
+      `Embedded Postgres exited while starting on port ${options.port} (data in ${databaseDir}):\n` +
+        recent.join('').trim(),
+    );
+  });
+  recent.length = 0;
   releaseExitHooks();
   const database = options.database ?? 'stepwise';
   const baseUrl = `postgresql://postgres:postgres@127.0.0.1:${options.port}`;

@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { freePort } from '../../src/db/postgres.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'stepwise-start-'));
 // As root, Postgres runs as a 'postgres' user that must be able to reach the data.
@@ -16,7 +17,8 @@ async function start(): Promise<{ child: ChildProcess; port: number; key: string
     ...process.env,
     PORT: '0',
     STEPWISE_DATA_DIR: dataDir,
-    EMBEDDED_POSTGRES_PORT: String(55000 + Math.floor(Math.random() * 5000)),
+    // A port free now: a random one could be another test's listener (the CI run that saw it: Postgres exited).
+    EMBEDDED_POSTGRES_PORT: String(await freePort()),
     LOG_LEVEL: 'info',
   };
   delete env.DATABASE_URL;
