@@ -18,9 +18,9 @@ import render from 'dom-serializer';
 import { Element, isTag, isText, type AnyNode, type ChildNode, type ParentNode } from 'domhandler';
 import { escapeAttribute, escapeText } from 'entities';
 import { DomUtils, parseDocument } from 'htmlparser2';
-import { normalizeBlocks, type Block, type ColumnBlock } from '../domain/blocks.js';
+import { normalizeBlocks, type Block } from '../domain/blocks.js';
 import { isTrackableUrl } from '../domain/tracking-links.js';
-import { REGION_BEGIN, REGION_END, SLOT_NONCE, SLOT_TOKEN, compileEmailHtml, shapeKey, slotValue, withFooter, type EmailShape, type Slot, type SlotValues } from './render.js';
+import { REGION_BEGIN, REGION_END, SLOT_NONCE, SLOT_TOKEN, compileEmailHtml, shapeKey, slotValue, withFooter, type EmailShape, type Slot, type SlotValues, type TextMemo } from './render.js';
 
 /** Where a slot's value lands in the final HTML. */
 type Ref =
@@ -184,8 +184,8 @@ export function fillHtml(compiled: CompiledHtml, values: SlotValues, links: Mess
 export interface CompiledStep {
   /** The blocks as rendered (validated, sanitised, footer appended). */
   blocks: Block[];
-  /** Plain-text parts of blocks without merge tags. */
-  textMemo: WeakMap<ColumnBlock, string>;
+  /** Plain-text parts: of blocks without merge tags, and compiled for those with them. */
+  textMemo: TextMemo;
   /** The compiled HTML for a shape (render.ts EmailShape); null when it cannot be compiled. */
   html(shape: EmailShape): Promise<CompiledHtml | null>;
 }

@@ -403,19 +403,72 @@ function footerText(text: string, ctx: MergeTagContext, unsubscribeUrl: string):
   return `${line ? `${line}\n` : ''}Unsubscribe: ${unsubscribeUrl}`;
 }
 
+// A text or list block's plain text compiled once per step version, like the HTML:
+// html-to-text run over the block with placeholder tokens, split at them, then
+// filled per email with the tags' values. A value goes in verbatim only where the
+// per-email path would give it back unchanged: not empty and without whitespace
+// or control characters (html-to-text collapses whitespace across a value's
+// edges) — any other value renders that block per email. Blocks with links are
+// not compiled (html-to-text compares a link's text with its href).
+
+/** A block's plain text for one email's merge-tag values; null when a value needs the per-email path. */
+type TextTemplate = (ctx: MergeTagContext) => string | null;
+
 /**
- * The plain-text part. `memo` keeps the text of blocks without merge tags (the
- * compiled template passes one per step version).
+ * Per step version: the plain text of blocks without merge tags, the compiled
+ * text of those with them (null: rendered per email).
  */
-export function bodyText(blocks: Block[], ctx: MergeTagContext, unsubscribeUrl: string, memo?: WeakMap<ColumnBlock, string>): string {
+export type TextMemo = WeakMap<ColumnBlock, string | TextTemplate | null>;
+
+const TEXT_TOKEN = new RegExp(`${SLOT_NONCE}s(\\d+)z`);
+const VERBATIM = /^[^\s\p{Cc}\p{Cf}]+$/u;
+
+function inlineTextTemplate(html: string): TextTemplate | null {
+  const slots: Slot[] = [];
+  const body = inlineBody(html, tokenFill(slots));
+  if (body.includes('<a ') || slots.some((slot) => slot.kind !== 'tag')) return null;
+  const parts = inlineToText(body).split(TEXT_TOKEN);
+  return (ctx) => {
+    let out = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) {
+      const value = mergeTagValue((slots[Number(parts[i])] as { tag: MergeTag }).tag, ctx);
+      if (!VERBATIM.test(value)) return null;
+      out += value + parts[i + 1]!;
+    }
+    return out;
+  };
+}
+
+function textTemplate(block: ColumnBlock): TextTemplate | null {
+  if (block.type === 'text') return inlineTextTemplate(block.text);
+  if (block.type !== 'list') return null;
+  const items = block.items.map(inlineTextTemplate);
+  if (items.some((item) => !item)) return null;
+  return (ctx) => {
+    const lines: string[] = [];
+    for (const [i, item] of items.entries()) {
+      const text = item!(ctx);
+      if (text === null) return null;
+      lines.push(`${block.ordered ? `${i + 1}.` : '-'} ${text}`);
+    }
+    return lines.join('\n');
+  };
+}
+
+/**
+ * The plain-text part. `memo` keeps the text of blocks without merge tags and the
+ * compiled text of those with them (the compiled template passes one per step version).
+ */
+export function bodyText(blocks: Block[], ctx: MergeTagContext, unsubscribeUrl: string, memo?: TextMemo): string {
   const textOf = (block: ColumnBlock): string => {
     if (!memo || block.type === 'footer') return columnBlockText(block, ctx, unsubscribeUrl);
-    let text = memo.get(block);
-    if (text === undefined) {
-      text = columnBlockText(block, ctx, unsubscribeUrl);
-      if (!JSON.stringify(block).includes('{{')) memo.set(block, text);
+    let known = memo.get(block);
+    if (known === undefined) {
+      known = JSON.stringify(block).includes('{{') ? textTemplate(block) : columnBlockText(block, ctx, unsubscribeUrl);
+      memo.set(block, known);
     }
-    return text;
+    if (typeof known === 'string') return known;
+    return known?.(ctx) ?? columnBlockText(block, ctx, unsubscribeUrl);
   };
   const parts: string[] = [];
   for (const block of blocks) {

@@ -4,11 +4,12 @@
 // merge-tag heavy cases.
 import mjml2html from 'mjml';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { BlockInput } from '../../src/domain/blocks.js';
+import { normalizeBlocks, type BlockInput, type ColumnBlock } from '../../src/domain/blocks.js';
 import { importHtml } from '../../src/domain/html-import.js';
 import type { MergeTagContext } from '../../src/domain/merge-tags.js';
 import type { TrackingKeys } from '../../src/domain/tracking-links.js';
 import { clearCompiledSteps, compiledEmailStats } from '../../src/mail/compiled-email.js';
+import { bodyText, type TextMemo } from '../../src/mail/render.js';
 import { renderTrackedStep, renderTrackedStepOnce } from '../../src/mail/tracked-email.js';
 import { MJML, NEWSLETTER } from '../fixtures/import-emails.js';
 
@@ -156,6 +157,31 @@ describe('compiled templates', () => {
     // Three shapes (preview text or none, image links usable or not), each compiled once.
     expect(compiledEmailStats()).toMatchObject({ steps: 1, uncompilable: 0 });
     expect(compiledEmailStats().compiles).toBeLessThanOrEqual(3);
+  });
+
+  it('fill the plain-text part of text and list blocks from a text compiled once, values that need it rendered per email', async () => {
+    const blocks = normalizeBlocks([
+      { type: 'text', text: 'Plan: <b>{{event.plan}}</b>, {{subscriber.firstName|friend}}!<br>Total {{event.total}}' },
+      { type: 'list', items: ['{{event.plan}} plan', 'for {{subscriber.email}}'], ordered: true },
+      { type: 'text', text: 'See <a href="https://example.com">{{event.plan}}</a>' },
+    ]);
+    const memo: TextMemo = new WeakMap();
+    const plan = (value: unknown, firstName: string | null = 'Ada'): MergeTagContext => ({
+      subscriber: { email: 'ada@example.com', firstName, lastName: null, attributes: {} },
+      event: { plan: value, total: 42.5 },
+      discount: null,
+    });
+    const values = ['pro', 'Tea&Co', '<b>x</b>', '"quoted"', '  padded', 'two words', 'tab\tbed', 'nbsp\u00a0x', 'zero\u200bwidth', '', null, 12, { a: 1 }];
+    for (const value of values) {
+      for (const firstName of ['Ada', null, ' ', 'Ann Marie']) {
+        const ctx = plan(value, firstName);
+        expect(bodyText(blocks, ctx, '#unsubscribe', memo)).toBe(bodyText(blocks, ctx, '#unsubscribe'));
+      }
+    }
+    // The text and list blocks were compiled; the one with a link was not.
+    expect(typeof memo.get(blocks[0] as ColumnBlock)).toBe('function');
+    expect(typeof memo.get(blocks[1] as ColumnBlock)).toBe('function');
+    expect(memo.get(blocks[2] as ColumnBlock)).toBeNull();
   });
 
   it('compiles a step version once, and drops it when the step changes', async () => {
