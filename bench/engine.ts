@@ -21,6 +21,7 @@ import { schema } from '../src/graphql/schema.js';
 import { createLogger } from '../src/logger.js';
 import { buildApp } from '../src/server/app.js';
 import { benchApi, benchEmail } from './api.js';
+import { backendCpu, cpuSince } from './cpu.js';
 import { benchDatabase } from './database.js';
 import { startEngine, type BenchEngine } from './engine-runtime.js';
 import { countTracked, drive, paced, quantile, trackEventVariables, TRACK_EVENT } from './generator.js';
@@ -221,11 +222,16 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
 
     // 3. Steps executed, mail to the outbox: the workers started on phase 1's runs.
     async function benchSteps() {
+      // CPU per step, this process (the worker; the API idles) and the database's
+      // backends: steadier than the rate on a shared machine.
+      const pgBefore = await backendCpu(prisma);
+      const cpuBefore = process.cpuUsage();
       const stepsT0 = Date.now();
       engine = await startEngine(database, { workers: options.workerConcurrency });
       // The worker's start (pg-boss, MJML's half second of module loading) is inside
       // the figure's time; the rate after it is shown beside, for reading.
       const startedAt = Date.now();
+      const cpuStart = process.cpuUsage(cpuBefore);
       const firstStep = main.stepIds[0]!;
       const executed = (after?: Date) => prisma.stepRun.count({ where: { stepId: firstStep, executedAt: after ? { gte: after } : { not: null } } });
       const beforeStart = await executed();
@@ -234,6 +240,8 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
         options.httpCalls,
         options.phaseLimitSeconds,
       );
+      const cpuUsed = process.cpuUsage(cpuBefore);
+      const pgSeconds = cpuSince(pgBefore, await backendCpu(prisma));
       const lastStep = await prisma.stepRun.aggregate({ where: { stepId: firstStep }, _max: { executedAt: true } });
       const stepsSeconds = steps.timedOut ? options.phaseLimitSeconds : ((lastStep._max.executedAt?.getTime() ?? Date.now()) - stepsT0) / 1000;
       rows.push({ measure: `steps executed (outbox), WORKER_CONCURRENCY=${options.workerConcurrency}`, value: `${steps.reached} in ${stepsSeconds.toFixed(1)} s${steps.timedOut ? ' (time limit)' : ''}` });
@@ -241,6 +249,12 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
         const after = (await executed(new Date(startedAt))) / ((lastStep._max.executedAt.getTime() - startedAt) / 1000);
         rows.push({ measure: 'steps: worker start / rate after it', value: `${startedAt - stepsT0} ms (${beforeStart} steps executed by then) / ${after.toFixed(0)} steps/s` });
       }
+      const ms = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
+      rows.push({
+        measure: 'steps: CPU per step, worker process / Postgres',
+        value: `${(ms(cpuUsed) / steps.reached).toFixed(3)} ms / ${((pgSeconds * 1000) / steps.reached).toFixed(3)} ms (of it, ${ms(cpuStart).toFixed(0)} ms in the worker's start)`,
+      });
+      rows.push({ measure: 'steps: load average after', value: loadAverage() });
       figures.push({ name: 'steps executed to the outbox', value: steps.reached / stepsSeconds, unit: 'steps/s', ceiling: ceilings.queue, target: { ratio: 0.3 }, note: steps.timedOut ? 'time limit reached' : undefined });
       // Steps left over (time limit) must not send during the SMTP phases: their runs' sequence stops.
       if (steps.timedOut) await gql(`mutation($id: ID!) { disableSequence(id: $id) { errors { message } } }`, { id: main.id });
