@@ -5,11 +5,18 @@
 // one query for that selection, and every other subscription with the same
 // selection gets the same object. Entries live as long as the rows they belong to
 // (a WeakMap on the feed's row objects), i.e. while the shared tail holds them.
+// A change's run (the change log has no foreign key to it, see schema.prisma) is
+// loaded the same way: once per selection for the changes loaded together.
 import type { Db } from '../db/client.js';
-import type { EnrollmentChange, Prisma } from '../generated/prisma/client.js';
+import type { Enrollment, EnrollmentChange, Prisma } from '../generated/prisma/client.js';
 import type { FeedRow } from './change-feed.js';
 
-type Query = Omit<Prisma.EnrollmentChangeFindManyArgs, 'where'>;
+type RunQuery = Omit<Prisma.EnrollmentFindManyArgs, 'where'>;
+/** A Prisma query of changes that may also ask for each change's run, as a relation would (include or select `enrollment`). */
+type Query = Omit<Prisma.EnrollmentChangeFindManyArgs, 'where' | 'include' | 'select'> & {
+  include?: { enrollment?: boolean | RunQuery } | null;
+  select?: (Prisma.EnrollmentChangeSelect & { enrollment?: boolean | RunQuery }) | null;
+};
 
 const loaded = new WeakMap<FeedRow, Map<string, Promise<EnrollmentChange | undefined>>>();
 /** Rows loaded at once: the row asked for and the ones read after it. */
@@ -28,15 +35,74 @@ export async function loadChange(db: Db, query: Query, row: FeedRow): Promise<En
   // This subscription (and the others) will ask for the rows read after this one next.
   const start = Math.max(0, row.batch.indexOf(row));
   const window = row.batch.slice(start, start + WINDOW).filter((r) => r === row || !shapesOf(r).has(shape));
+  const { changes, run } = splitRun(query);
   const all = db
-    .enrollmentChange.findMany({ ...query, where: { id: { in: window.map((r) => r.id) } } } as Prisma.EnrollmentChangeFindManyArgs)
-    .then((list) => new Map(list.map((c) => [c.id, c])));
+    .enrollmentChange.findMany({ ...changes, where: { id: { in: window.map((r) => r.id) } } } as Prisma.EnrollmentChangeFindManyArgs)
+    .then(async (list) => {
+      for (const c of list) loadedWith.set(c, list);
+      if (run) {
+        const runs = await loadRuns(db, run, list);
+        for (const c of list) (c as EnrollmentChange & { enrollment?: Enrollment }).enrollment = runs.get(c.enrollmentId);
+      }
+      return new Map(list.map((c) => [c.id, c]));
+    });
   for (const r of window) {
     const one = all.then((byId) => byId.get(r.id));
     one.catch(() => shapesOf(r).delete(shape));
     shapesOf(r).set(shape, one);
   }
   return found(await shapesOf(row).get(shape)!, row);
+}
+
+/** The query of the changes themselves, and of their runs when it asks for `enrollment`. */
+function splitRun(query: Query): { changes: Omit<Prisma.EnrollmentChangeFindManyArgs, 'where'>; run: RunQuery | null } {
+  for (const mode of ['include', 'select'] as const) {
+    const fields = query[mode];
+    if (!fields?.enrollment) continue;
+    const { enrollment, ...rest } = fields;
+    const { include: _include, ...others } = query;
+    const changes =
+      mode === 'select' ? { ...query, select: { ...rest, enrollmentId: true } } : Object.keys(rest).length ? { ...others, include: rest } : others;
+    return { changes, run: enrollment === true ? {} : enrollment };
+  }
+  return { changes: query as Omit<Prisma.EnrollmentChangeFindManyArgs, 'where'>, run: null };
+}
+
+function loadRuns(db: Db, query: RunQuery, changes: EnrollmentChange[]): Promise<Map<string, Enrollment>> {
+  return db.enrollment
+    .findMany({ ...query, where: { id: { in: [...new Set(changes.map((c) => c.enrollmentId))] } } } as Prisma.EnrollmentFindManyArgs)
+    .then((list) => new Map(list.map((e) => [e.id, e])));
+}
+
+/** The changes loaded in one query with a change: their runs are loaded together too. */
+const loadedWith = new WeakMap<EnrollmentChange, EnrollmentChange[]>();
+const runsLoaded = new WeakMap<EnrollmentChange, Map<string, Promise<Enrollment | undefined>>>();
+
+function runShapesOf(change: EnrollmentChange) {
+  let shapes = runsLoaded.get(change);
+  if (!shapes) runsLoaded.set(change, (shapes = new Map()));
+  return shapes;
+}
+
+/** The run a change belongs to, with the selection's query; the other changes loaded with it get theirs in the same query. */
+export async function loadChangeRun(db: Db, query: RunQuery, change: EnrollmentChange): Promise<Enrollment> {
+  const shape = JSON.stringify(query);
+  const hit = runShapesOf(change).get(shape);
+  if (hit) return foundRun(await hit, change);
+  const window = (loadedWith.get(change) ?? [change]).filter((c) => c === change || !runShapesOf(c).has(shape));
+  const all = loadRuns(db, query, window);
+  for (const c of window) {
+    const one = all.then((byId) => byId.get(c.enrollmentId));
+    one.catch(() => runShapesOf(c).delete(shape));
+    runShapesOf(c).set(shape, one);
+  }
+  return foundRun(await runShapesOf(change).get(shape)!, change);
+}
+
+function foundRun(run: Enrollment | undefined, change: EnrollmentChange): Enrollment {
+  // Only when the run was deleted since its change was read.
+  if (!run) throw new Error(`run ${change.enrollmentId} no longer exists`);
+  return run;
 }
 
 function found(change: EnrollmentChange | undefined, row: FeedRow): EnrollmentChange {

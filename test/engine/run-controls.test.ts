@@ -226,7 +226,7 @@ describe('replies', () => {
     await advanceAndSettle(t, HOUR + 60_000);
     const done = await api.runWithStatus(runId, 'COMPLETED');
     expect(done.history.map((h) => h.step.position)).toEqual([1]);
-    const change = await t.prisma.enrollmentChange.findFirst({ where: { status: 'COMPLETED', enrollment: { subscriber: { email: 'pau@reply.test' } } } });
+    const change = await t.prisma.enrollmentChange.findFirst({ where: { status: 'COMPLETED', subscriberId: { in: (await t.prisma.subscriber.findMany({ where: { email: 'pau@reply.test' }, select: { id: true } })).map((s) => s.id) } } });
     expect(change?.reason).toBe('reply pause ended');
     await advanceAndSettle(t, DAY);
     expect(api.mailTo('pau@reply.test').map((m) => m.subject)).toEqual(['PAUSE 1']);

@@ -77,7 +77,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Every committed change once, none of the rest, and each run's changes chained in order. */
 async function expectExact(workspaceId: string, rows: FeedRow[], from = 0) {
-  const logged = await t.prisma.enrollmentChange.findMany({ where: { workspaceId }, orderBy: { id: 'asc' }, include: { enrollment: { select: { status: true } } } });
+  const changes = await t.prisma.enrollmentChange.findMany({ where: { workspaceId }, orderBy: { id: 'asc' } });
+  // Each change with its run's status now (the log has no relation to the run: load the runs by id).
+  const runs = await t.prisma.enrollment.findMany({ where: { id: { in: changes.map((c) => c.enrollmentId) } }, select: { id: true, status: true } });
+  const statusOf = new Map(runs.map((r) => [r.id, r.status]));
+  const logged = changes.map((c) => ({ ...c, enrollment: { status: statusOf.get(c.enrollmentId)! } }));
   const expected = logged.slice(from);
   expect(rows.map((r) => r.id).sort((a, b) => (a < b ? -1 : 1))).toEqual(expected.map((c) => c.id).sort((a, b) => (a < b ? -1 : 1)));
   // Positions strictly increase: the cursor of each change is past the previous one.
@@ -257,5 +261,17 @@ describe('change log without a writer lock', () => {
     expect(all.slice(0, 3).map((r) => encodeCursor(r))).toEqual(['1', '2', '3']);
     const after2 = await follow(ws.workspaceId, '2').until(2);
     expect(after2.map((r) => r.id)).toEqual(all.slice(2).map((r) => r.id));
+  });
+
+  it("deletes a run's changes with the run, and only its (no foreign key: a trigger)", async () => {
+    const ws = await t.workspace('deleted');
+    const runs = await makeRuns(ws.workspaceId, 3);
+    await transaction(t.runtime, (tx) => flip(tx, runs[0]!));
+    const count = (id: string) => t.prisma.enrollmentChange.count({ where: { enrollmentId: id } });
+    expect(await count(runs[0]!.id)).toBe(2);
+    // One run by itself, and one through its subscriber's cascade.
+    await t.prisma.enrollment.delete({ where: { id: runs[0]!.id } });
+    await t.prisma.subscriber.delete({ where: { id: runs[1]!.subscriberId } });
+    expect([await count(runs[0]!.id), await count(runs[1]!.id), await count(runs[2]!.id)]).toEqual([0, 0, 1]);
   });
 });

@@ -54,7 +54,7 @@ describe('advanceTestClock', () => {
     expect(run.status).toBe('COMPLETED');
     expect(run.completedAt).toBe(new Date(T0.getTime() + 2 * HOUR + 3 * DAY).toISOString());
     expect(run.history.map((h) => h.executedAt)).toEqual(messages.map((m) => m.sentAt));
-    const changes = await t.prisma.enrollmentChange.findMany({ where: { enrollment: { sequenceId: { not: undefined } }, workspaceId: ws.workspaceId }, orderBy: { id: 'asc' } });
+    const changes = await t.prisma.enrollmentChange.findMany({ where: { enrollmentId: { in: (await t.prisma.enrollment.findMany({ where: { workspaceId: ws.workspaceId }, select: { id: true } })).map((e) => e.id) }, workspaceId: ws.workspaceId }, orderBy: { id: 'asc' } });
     expect(changes.map((c) => [c.status, c.occurredAt.toISOString()])).toEqual([
       ['ACTIVE', T0.toISOString()],
       ['COMPLETED', run.completedAt],

@@ -1,13 +1,14 @@
 import { decodeId } from '../../domain/public-id.js';
 import { changeFeed, decodeCursor, encodeCursor, type FeedRow } from '../../realtime/change-feed.js';
-import { loadChange } from '../../realtime/change-loader.js';
+import { loadChange, loadChangeRun } from '../../realtime/change-loader.js';
 import { builder } from '../builder.js';
 import { EnrollmentStatusEnum } from './enums.js';
 
 const EnrollmentChangeRef = builder.prismaObject('EnrollmentChange', {
   fields: (t) => ({
     cursor: t.string({ description: 'Resume point: pass it back as after', resolve: (c) => encodeCursor(c) }),
-    enrollment: t.relation('enrollment'),
+    // Not a Prisma relation (the log has no foreign key): loaded once per selection for the changes read together.
+    enrollment: t.prismaField({ type: 'Enrollment', resolve: (query, change, _args, ctx) => loadChangeRun(ctx.runtime.db, query, change) }),
     previousStatus: t.expose('previousStatus', { type: EnrollmentStatusEnum, nullable: true }),
     status: t.expose('status', { type: EnrollmentStatusEnum }),
     reason: t.exposeString('reason', { nullable: true }),
