@@ -1,10 +1,12 @@
 // Cancelling 100,000 runs by entry-event value in one call: how long it takes,
 // whether the matching uses the GIN index on entryEvent, and whether a step of
 // another sequence can lock its run meanwhile.
+import os from 'node:os';
 import pg from 'pg';
 import { Prisma } from '../src/generated/prisma/client.js';
 import { cancelEnrollments, fieldValuesMatch } from '../src/services/cancel.js';
 import { encodeId } from '../src/domain/public-id.js';
+import { backendCpu, cpuSince } from './cpu.js';
 import { benchDatabase } from './database.js';
 import { startEngine } from './engine-runtime.js';
 import { printTable, type Figure } from './report.js';
@@ -50,6 +52,9 @@ export async function benchCancel(RUNS: number): Promise<Figure[]> {
     const probeRun = await prisma.enrollment.findFirstOrThrow({ where: { sequenceId: other.id } });
     const probe = new pg.Client({ connectionString: bench.url });
     await probe.connect();
+    // The Postgres CPU of the call (its backends, the probe's included: it only waits): steadier than
+    // the wall time on a shared machine, where the call's time follows the other work.
+    const pgBefore = await backendCpu(prisma);
     const started = performance.now();
     const cancelling = cancelEnrollments({ workspaceId: workspace.id, runtime: engine.runtime }, { sequenceId: encodeId('Sequence', target.id), fieldValues: ['bulk'], dryRun: false });
     await new Promise((r) => setTimeout(r, 200)); // let the cancel take its locks first
@@ -61,6 +66,7 @@ export async function benchCancel(RUNS: number): Promise<Figure[]> {
     const lockMs = performance.now() - lockStart;
     const result = await cancelling;
     const cancelMs = performance.now() - started;
+    const pgSeconds = cpuSince(pgBefore, await backendCpu(prisma));
     await probe.end();
     const stillActive = await prisma.enrollment.count({ where: { sequenceId: other.id, status: 'ACTIVE' } });
     const logged = await prisma.enrollmentChange.count({ where: { sequenceId: target.id, status: 'CANCELLED' } });
@@ -68,6 +74,8 @@ export async function benchCancel(RUNS: number): Promise<Figure[]> {
     printTable(`cancel: ${RUNS.toLocaleString('en')} runs by entry-event value in one call (${bench.where})`, [
         ['runs cancelled in one call', result.cancelledCount.toLocaleString('en')],
         ['time for the call', `${(cancelMs / 1000).toFixed(2)} s`],
+        ['Postgres CPU of the call', `${pgSeconds.toFixed(2)} s`],
+        ['load average after', os.loadavg().map((l) => l.toFixed(2)).join(', ')],
         ['changes logged', logged.toLocaleString('en')],
         ['other sequence: row lock taken during the cancel after', `${lockMs.toFixed(0)} ms`],
         ['other sequence runs left untouched', stillActive.toLocaleString('en')],
