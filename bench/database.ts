@@ -14,7 +14,15 @@ let server: Promise<{ url: string; stop: () => Promise<void> }> | undefined;
 function benchServer() {
   server ??= process.env.DATABASE_URL
     ? Promise.resolve({ url: process.env.DATABASE_URL, stop: async () => {} })
-    : freePort().then((port) => startEmbeddedPostgres({ dataDir, port, database: 'postgres' }));
+    : freePort().then((port) =>
+        startEmbeddedPostgres({
+          dataDir,
+          port,
+          database: 'postgres',
+          // BENCH_PG_STATEMENTS=1: pg_stat_statements loaded, for a benchmark that reports where Postgres' time goes.
+          postgresFlags: process.env.BENCH_PG_STATEMENTS ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : [],
+        }),
+      );
   return server;
 }
 

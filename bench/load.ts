@@ -9,7 +9,10 @@
 // processes run as deployed, built first; tsx: src/ under tsx). BENCH_LOAD_NODE_ARGS are
 // given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
 // profile of each (they stop gracefully, so it gets written; the pids are printed).
-import { readFileSync } from 'node:fs';
+// BENCH_PG_STATEMENTS=1 (embedded Postgres, or a server that preloads pg_stat_statements)
+// prints the statements that took Postgres' time during the load window; a value with
+// a slash is a file the statements are also written to in full (JSON).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +33,7 @@ const BUILD = (process.env.BENCH_LOAD_BUILD || 'dist') as StepwiseBuild;
 if (!(BUILD in STEPWISE_COMMANDS)) throw new Error(`BENCH_LOAD_BUILD must be dist or tsx (got ${BUILD})`);
 const NODE_ARGS = (process.env.BENCH_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const KEY = 'sk_load_test_key_0123456789abcdef';
+const PG_STATEMENTS = Boolean(process.env.BENCH_PG_STATEMENTS);
 
 const children: (StepwiseProcess & { role: 'api' | 'worker' })[] = [];
 
@@ -75,6 +79,28 @@ async function cpuSeconds(prisma: { $queryRaw: (q: TemplateStringsArray) => Prom
     ...backends.map((b) => ({ pid: b.pid, role: 'postgres' })),
   ];
   return new Map(processes.map((p) => [p.pid, { role: p.role, seconds: ticks(p.pid) }]));
+}
+
+/** The load window's statements in this database by total time (top-level ones: a trigger's statements are inside their caller's time). */
+async function printStatements(prisma: { $queryRawUnsafe: <T>(q: string) => Promise<T> }, events: number) {
+  const rows = await prisma.$queryRawUnsafe<{ toplevel: boolean; calls: bigint; total: number; rows: bigint; query: string }[]>(
+    `SELECT toplevel, calls, total_exec_time + total_plan_time AS total, rows, query FROM pg_stat_statements
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total DESC`,
+  );
+  if (process.env.BENCH_PG_STATEMENTS!.includes('/')) {
+    writeFileSync(process.env.BENCH_PG_STATEMENTS!, JSON.stringify(rows, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2));
+  }
+  const top = rows.filter((r) => r.toplevel);
+  const sum = top.reduce((a, r) => a + r.total, 0);
+  console.log(`pg_stat_statements: ${(sum / 1000).toFixed(1)} s of statement time (top level), ${(sum / Math.max(1, events)).toFixed(2)} ms per trackEvent`);
+  console.log('  share  total ms    calls  ms/call   rows/call  statement');
+  for (const r of rows.slice(0, 40)) {
+    const calls = Number(r.calls);
+    const text = r.query.replace(/\s+/g, ' ').slice(0, 150);
+    console.log(
+      `  ${r.toplevel ? `${((100 * r.total) / sum).toFixed(1).padStart(4)}%` : ' (in)'} ${r.total.toFixed(0).padStart(9)} ${String(calls).padStart(8)} ${(r.total / calls).toFixed(3).padStart(8)} ${(Number(r.rows) / calls).toFixed(1).padStart(11)}  ${text}`,
+    );
+  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -179,6 +205,10 @@ export async function benchLoad(): Promise<void> {
     const errorSamples = new Set<string>();
     let events = 0;
     const eventsFor = new Array<number>(SUBSCRIPTIONS).fill(0);
+    if (PG_STATEMENTS) {
+      await bench.prisma.$executeRawUnsafe('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await bench.prisma.$queryRawUnsafe('SELECT pg_stat_statements_reset()');
+    }
     const cpuBefore = await cpuSeconds(bench.prisma);
     const started = performance.now();
     const deadline = started + SECONDS * 1000;
@@ -211,6 +241,7 @@ export async function benchLoad(): Promise<void> {
     );
     const elapsed = (performance.now() - started) / 1000;
     const cpuAfter = await cpuSeconds(bench.prisma);
+    if (PG_STATEMENTS) await printStatements(bench.prisma, events);
     const cpuShare = (role: string) => {
       let seconds = 0;
       for (const [pid, after] of cpuAfter) if (after.role === role) seconds += after.seconds - (cpuBefore.get(pid)?.seconds ?? 0);

@@ -33,6 +33,8 @@ export interface EmbeddedOptions {
   port: number;
   database?: string;
   log?: (line: string) => void;
+  /** Extra `postgres` command-line flags, e.g. ['-c', 'shared_preload_libraries=pg_stat_statements'] (benchmarks). */
+  postgresFlags?: string[];
 }
 
 /** The first directory on the way to `path` that users other than its owner cannot enter. */
@@ -75,6 +77,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<P
     user: 'postgres',
     password: 'postgres',
     persistent: true,
+    postgresFlags: options.postgresFlags ?? [],
     // Postgres refuses to run as root; the package then runs it as a 'postgres' user.
     createPostgresUser: process.getuid?.() === 0,
     onLog: (message) => {
