@@ -3,6 +3,7 @@
 import { UserError } from '../../domain/errors.js';
 import type { EnrollmentStatus } from '../../generated/prisma/client.js';
 import { builder } from '../builder.js';
+import { runCount } from './enrollment.js';
 import { EnrollmentStatusEnum } from './enums.js';
 
 export const MAX_PER_PAGE = 100;
@@ -56,9 +57,7 @@ builder.prismaObjectField('Sequence', 'enrollmentsPage', (t) =>
         throw new UserError(`perPage must be between 1 and ${MAX_PER_PAGE}`, ['perPage'], 'VALIDATION');
       }
       const status = (args.status as EnrollmentStatus[] | null | undefined) ?? null;
-      const count = await ctx.runtime.db.enrollment.count({
-        where: { sequenceId: sequence.id, ...(status ? { status: { in: status } } : {}) },
-      });
+      const count = await runCount(ctx).load({ sequenceId: sequence.id, statuses: status });
       return { sequenceId: sequence.id, status, page: args.page, perPage: args.perPage, count };
     },
   }),

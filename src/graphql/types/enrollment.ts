@@ -1,5 +1,9 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import { decodeId } from '../../domain/public-id.js';
+import { loadRunCounts } from '../../services/stats.js';
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
 import { tenantNode } from '../tenant-node.js';
 import { connectionWithTotalCount } from './connection.js';
 import { EnrollmentStatusEnum, StepRunStatusEnum } from './enums.js';
@@ -41,7 +45,25 @@ export const EnrollmentRef = builder.prismaNode('Enrollment', {
   }),
 });
 
-export const EnrollmentConnection = connectionWithTotalCount(EnrollmentRef, 'EnrollmentConnection');
+/** Per request, batched: how many runs of a sequence are in some statuses (all for null), from the run counters. */
+export const runCount = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<{ sequenceId: string; statuses: readonly string[] | null }, number, string>(
+      (keys) => loadRunCounts(ctx.runtime.db, keys),
+      { cacheKeyFn: (k) => JSON.stringify([k.sequenceId, k.statuses]) },
+    ),
+);
+
+// Sequence.enrollments leaves its totalCount out of the page's query (a count(*) over
+// every run of the sequence, growing with each) and takes it from the run counters.
+export const EnrollmentConnection = connectionWithTotalCount(EnrollmentRef, 'EnrollmentConnection', (connection, ctx, info) =>
+  info.path.prev?.typename === 'Sequence'
+    ? runCount(ctx).load({
+        sequenceId: (connection.parent as { id: string }).id,
+        statuses: (connection.args.status as string[] | null | undefined) ?? null,
+      })
+    : undefined,
+);
 
 builder.queryFields((t) => ({
   enrollment: t.prismaField({

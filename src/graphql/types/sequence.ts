@@ -197,7 +197,8 @@ export const SequenceRef = builder.prismaNode('Sequence', {
       'enrollments',
       {
         cursor: 'id',
-        totalCount: true,
+        // From the run counters (EnrollmentConnection), not a count(*) in the page's query.
+        totalCount: false,
         args: { status: t.arg({ type: [EnrollmentStatusEnum] }) },
         query: (args) => ({
           where: args.status ? { status: { in: args.status } } : {},

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "Enrollment_sequenceId_id_idx" ON "Enrollment"("sequenceId", "id");
