@@ -19,8 +19,12 @@ function benchServer() {
           dataDir,
           port,
           database: 'postgres',
-          // BENCH_PG_STATEMENTS=1: pg_stat_statements loaded, for a benchmark that reports where Postgres' time goes.
-          postgresFlags: process.env.BENCH_PG_STATEMENTS ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : [],
+          postgresFlags: [
+            // BENCH_PG_STATEMENTS=1: pg_stat_statements loaded, for a benchmark that reports where Postgres' time goes.
+            ...(process.env.BENCH_PG_STATEMENTS ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : []),
+            // BENCH_PG_FLAGS: more of postgres' own flags, e.g. "-c autovacuum_naptime=5".
+            ...(process.env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
+          ],
         }),
       );
   return server;

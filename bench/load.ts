@@ -9,7 +9,7 @@
 // processes run as deployed, built first; tsx: src/ under tsx). BENCH_LOAD_NODE_ARGS are
 // given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
 // profile of each (they stop gracefully, so it gets written; the pids are printed).
-// BENCH_PG_STATEMENTS=1 (embedded Postgres, or a server that preloads pg_stat_statements)
+// BENCH_LOAD_KEEP=1 with DATABASE_URL keeps the test's database. BENCH_PG_STATEMENTS=1 (embedded Postgres, or a server that preloads pg_stat_statements)
 // prints the statements that took Postgres' time during the load window; a value with
 // a slash is a file the statements are also written to in full (JSON).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -316,6 +316,8 @@ export async function benchLoad(): Promise<void> {
     await Promise.race([stopped, new Promise((r) => setTimeout(r, 30_000))]);
     for (const { child } of children) if (child.exitCode === null) child.kill('SIGKILL');
     await smtp.close();
-    await bench.close();
+    // BENCH_LOAD_KEEP=1 (with DATABASE_URL): the database stays, to look into afterwards.
+    if (process.env.BENCH_LOAD_KEEP && process.env.DATABASE_URL) console.log(`kept the database: ${bench.url}`);
+    else await bench.close();
   }
 }

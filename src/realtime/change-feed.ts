@@ -28,6 +28,7 @@
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
+import { dbQueryText } from '../db/transaction.js';
 import type { EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { announceChange, bumpChangeVersion, changeVersion, waitForChange } from './change-notifier.js';
@@ -143,15 +144,21 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
   if (filter.subscriberId) conditions.push(Prisma.sql`c."subscriberId" = ${filter.subscriberId}::uuid`);
   if (filter.statuses?.length) conditions.push(Prisma.sql`c.status::text = ANY(${filter.statuses}::text[])`);
   const order = newest ? Prisma.sql`c.xid DESC, c.id DESC` : Prisma.sql`c.xid, c.id`;
-  const raw = await db.$queryRaw<RawRow[]>`
+  // The horizon is computed once (MATERIALIZED: inlined, Postgres read pg_stat_activity
+  // for each of its three uses), and the statement is prepared: a few shapes, values
+  // bound, planned once per connection instead of at every read (its plan, through the
+  // pg_stat_activity view, cost more than running it).
+  const query = Prisma.sql`
+    WITH h AS MATERIALIZED (${HORIZON})
     SELECT c.id, c.xid, c.seq, c."workspaceId"::text AS "workspaceId", c."enrollmentId"::text AS "enrollmentId",
            c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c.status::text AS status,
            h.horizon,
            EXISTS (SELECT 1 FROM "EnrollmentChange" p WHERE p."workspaceId" = ${filter.workspaceId}::uuid AND p.xid >= h.horizon) AS held
-    FROM (${HORIZON}) h
+    FROM h
     LEFT JOIN LATERAL (
       SELECT * FROM "EnrollmentChange" c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${limit}
     ) c ON TRUE`;
+  const raw = await dbQueryText<RawRow>(db, query.text, query.values, { prepared: true });
   const { horizon, held } = raw[0]!;
   const batch: FeedRow[] = [];
   for (const r of raw) {
