@@ -266,6 +266,12 @@ export async function dbExecute(db: PrismaClient, query: Prisma.Sql, options: Se
   return sent ? ((await sent).rowCount ?? 0) : db.$executeRaw(query);
 }
 
+/** dbExecute for a statement whose rows are read (a small read sent often: the counters behind stats and page counts). */
+export async function dbQuery<T>(db: PrismaClient, query: Prisma.Sql, options: SendOptions = {}): Promise<T[]> {
+  const sent = onPool(db, query.text, query.values, options);
+  return sent ? ((await sent).rows as T[]) : db.$queryRaw<T[]>(query);
+}
+
 /** dbExecute for a statement built as text with its own `$n` placeholders, returning its rows. */
 export async function dbQueryText<T>(db: PrismaClient, text: string, values: unknown[], options: SendOptions = {}): Promise<T[]> {
   const sent = onPool(db, text, values, options);

@@ -1,7 +1,13 @@
 // Sequence and step figures: sums of trigger-kept counters, one grouped query per
 // batch of sequences or steps (the GraphQL layer batches them).
 import type { Db } from '../db/client.js';
+import { dbQuery } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
+
+// Sent on the client's pool around Prisma, planned once per connection: small reads
+// asked for by every stats query and page count (Prisma's raw query machinery cost
+// more CPU than the statements; a list of ids is one value, so the plan holds).
+const PREPARED = { prepared: true } as const;
 
 export interface MessageCounts {
   sent: number;
@@ -50,10 +56,14 @@ const MESSAGE_COUNT_SUMS = Prisma.sql`
   sum(c.bounced)::int AS bounced, sum(c."optedOut")::int AS "optedOut", sum(c.failed)::int AS failed`;
 
 export async function loadStepStats(db: Db, stepIds: readonly string[]): Promise<MessageCounts[]> {
-  const rows = await db.$queryRaw<(MessageCounts & { key: string })[]>`
+  const rows = await dbQuery<MessageCounts & { key: string }>(
+    db,
+    Prisma.sql`
     SELECT c."stepId"::text AS key, ${MESSAGE_COUNT_SUMS}
     FROM "StepMessageCount" c WHERE c."stepId" = ANY(${stepIds as string[]}::uuid[])
-    GROUP BY c."stepId"`;
+    GROUP BY c."stepId"`,
+    PREPARED,
+  );
   const byKey = new Map(rows.map(({ key, ...counts }) => [key, counts]));
   return stepIds.map((id) => byKey.get(id) ?? emptyMessageCounts());
 }
@@ -61,17 +71,30 @@ export async function loadStepStats(db: Db, stepIds: readonly string[]): Promise
 export async function loadSequenceStats(db: Db, sequenceIds: readonly string[]): Promise<SequenceStats[]> {
   const ids = sequenceIds as string[];
   const [messageRows, runRows] = await Promise.all([
-    db.$queryRaw<(MessageCounts & { key: string })[]>`
+    dbQuery<MessageCounts & { key: string }>(
+      db,
+      Prisma.sql`
       SELECT s."sequenceId"::text AS key, ${MESSAGE_COUNT_SUMS}
       FROM "StepMessageCount" c JOIN "Step" s ON s.id = c."stepId"
       WHERE s."sequenceId" = ANY(${ids}::uuid[])
       GROUP BY s."sequenceId"`,
-    db.$queryRaw<{ key: string; status: string; count: number }[]>`
-      SELECT "sequenceId"::text AS key, status::text, sum(count)::int AS count
-      FROM "SequenceRunCount" WHERE "sequenceId" = ANY(${ids}::uuid[])
-      GROUP BY "sequenceId", status`,
+      PREPARED,
+    ),
+    runCountRows(db, ids),
   ]);
   return sequenceIds.map((id) => withRunCounts(messageRows, runRows, id));
+}
+
+/** The run counters of these sequences, summed per status. */
+function runCountRows(db: Db, sequenceIds: string[]) {
+  return dbQuery<{ key: string; status: string; count: number }>(
+    db,
+    Prisma.sql`
+    SELECT "sequenceId"::text AS key, status::text, sum(count)::int AS count
+    FROM "SequenceRunCount" WHERE "sequenceId" = ANY(${sequenceIds}::uuid[])
+    GROUP BY "sequenceId", status`,
+    PREPARED,
+  );
 }
 
 /**
@@ -83,11 +106,7 @@ export async function loadRunCounts(
   db: Db,
   keys: readonly { sequenceId: string; statuses: readonly string[] | null }[],
 ): Promise<number[]> {
-  const ids = [...new Set(keys.map((k) => k.sequenceId))];
-  const rows = await db.$queryRaw<{ key: string; status: string; count: number }[]>`
-    SELECT "sequenceId"::text AS key, status::text, sum(count)::int AS count
-    FROM "SequenceRunCount" WHERE "sequenceId" = ANY(${ids}::uuid[])
-    GROUP BY "sequenceId", status`;
+  const rows = await runCountRows(db, [...new Set(keys.map((k) => k.sequenceId))]);
   return keys.map((k) =>
     rows.filter((r) => r.key === k.sequenceId && (!k.statuses || k.statuses.includes(r.status))).reduce((sum, r) => sum + r.count, 0),
   );
