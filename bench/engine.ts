@@ -228,7 +228,7 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
       const cpuBefore = process.cpuUsage();
       const stepsT0 = Date.now();
       engine = await startEngine(database, { workers: options.workerConcurrency });
-      // The worker's start (pg-boss, MJML's half second of module loading) is inside
+      // The worker's start (pg-boss; MJML's half second of module loading only for emails not stored compiled) is inside
       // the figure's time; the rate after it is shown beside, for reading.
       const startedAt = Date.now();
       const cpuStart = process.cpuUsage(cpuBefore);

@@ -250,7 +250,8 @@ export async function claimSteps(
   return { outcomes, handoffs, busy };
 }
 
-type StepRow = Pick<Step, 'id' | 'subject' | 'previewText' | 'blocks' | 'discount'>;
+/** `compiled`: the step's stored templates (CompiledEmail rows, key → template), filled without MJML. */
+type StepRow = Pick<Step, 'id' | 'subject' | 'previewText' | 'blocks' | 'discount'> & { compiled: Record<string, unknown> | null };
 type ClaimSubscriber = Pick<Subscriber, 'id' | 'email' | 'firstName' | 'lastName' | 'attributes' | 'status'>;
 type PriorMessage = Pick<Message, 'id' | 'status' | 'claimJobId' | 'from' | 'to' | 'subject' | 'html' | 'text' | 'smtpMessageId'>;
 interface ClaimDiscount {
@@ -265,7 +266,7 @@ interface ClaimDiscount {
  * What the batch's steps need besides runs and sequences, in one query: each
  * run's subscriber, entry event and latest discount (for merge tags), the step
  * run it may already have for its step (with its message), and each step's
- * content (carried on its first row only).
+ * content and stored templates (carried on its first row only).
  */
 async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
   const rows = await txQuery<
@@ -290,7 +291,8 @@ async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
         'to', m."to", 'subject', m.subject, 'html', m.html, 'text', m.text, 'smtpMessageId', m."smtpMessageId") END AS message,
       d.discount,
       CASE WHEN row_number() OVER (PARTITION BY i.step ORDER BY i.run) = 1 THEN
-        (SELECT json_build_object('id', st.id, 'subject', st.subject, 'previewText', st."previewText", 'blocks', st.blocks, 'discount', st.discount)
+        (SELECT json_build_object('id', st.id, 'subject', st.subject, 'previewText', st."previewText", 'blocks', st.blocks, 'discount', st.discount,
+           'compiled', (SELECT json_object_agg(c.key, c.template) FROM "CompiledEmail" c WHERE c."stepId" = st.id))
          FROM "Step" st WHERE st.id = i.step) END AS content
     FROM (SELECT DISTINCT run, step FROM unnest(${items.map((i) => i.enrollmentId)}::uuid[], ${items.map((i) => i.stepId)}::uuid[]) AS u(run, step)) i
     JOIN "Enrollment" e ON e.id = i.run

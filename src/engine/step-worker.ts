@@ -16,6 +16,7 @@ import type { EngineContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
 import { claimSteps, type DueStep, type Handoff } from './step-batch.js';
+import { storeCompiledEmails } from './compiled-emails.js';
 
 /** How long a due step whose run another transaction held waits before it comes round again. */
 export const BUSY_RETRY_MS = 1000;
@@ -145,5 +146,7 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
     { timeout: 120_000, maxWait: 30_000 },
   );
   for (const handoff of handoffs) options.outbox.send(ctx, handoff);
+  // Shapes this claim compiled (rarely: most are stored when their sequence went live).
+  await storeCompiledEmails(ctx);
   return fetched;
 }

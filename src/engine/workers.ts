@@ -13,7 +13,6 @@ import {
   pauseTimeoutJobSchema,
   releaseQueuedJobSchema,
 } from './queues.js';
-import { loadMjml } from '../mail/render.js';
 import { releaseQueued } from './release-queued.js';
 
 export interface WorkerOptions {
@@ -34,8 +33,6 @@ export interface WorkerOptions {
  */
 export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, options: WorkerOptions = {}): Promise<StopLoops> {
   const instance = ctx.boss;
-  // Loaded before the first claim rather than inside it, where it would stall the claim and the release beside it.
-  await loadMjml();
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds ?? 0.5 };
   let releaseWorker: string | undefined;
   const stopSteps = startStepLoops(ctx, {

@@ -14,13 +14,16 @@
 // place could make them differ (a token inside a comment, a style element or a
 // partly templated link), the compile gives up and the per-email path is used.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import render from 'dom-serializer';
 import { Element, isTag, isText, type AnyNode, type ChildNode, type ParentNode } from 'domhandler';
 import { escapeAttribute, escapeText } from 'entities';
 import { DomUtils, parseDocument } from 'htmlparser2';
 import { normalizeBlocks, type Block } from '../domain/blocks.js';
 import { isTrackableUrl } from '../domain/tracking-links.js';
-import { REGION_BEGIN, REGION_END, SLOT_NONCE, SLOT_TOKEN, compileEmailHtml, shapeKey, slotValue, withFooter, type EmailShape, type Slot, type SlotValues, type TextMemo } from './render.js';
+import { REGION_BEGIN, REGION_END, SLOT_NONCE, SLOT_TOKEN, RENDER_MODULE, compileEmailHtml, shapeKey, slotValue, withFooter, type EmailShape, type Slot, type SlotValues, type TextMemo } from './render.js';
 
 /** Where a slot's value lands in the final HTML. */
 type Ref =
@@ -188,6 +191,8 @@ export interface CompiledStep {
   textMemo: TextMemo;
   /** The compiled HTML for a shape (render.ts EmailShape); null when it cannot be compiled. */
   html(shape: EmailShape): Promise<CompiledHtml | null>;
+  /** Takes this version's stored templates (key → template), for shapes not compiled here. */
+  seed(templates: Record<string, unknown>): void;
 }
 
 export interface StepVersion {
@@ -203,8 +208,38 @@ const cache = new Map<string, { version: string; compiled: CompiledStep }>();
 /** How many documents were compiled, and how many of them could not be (tests and metrics). */
 const counters = { compiles: 0, uncompilable: 0 };
 
-function compile(blocks: Block[]): CompiledStep {
+// Stored templates (the CompiledEmail table): a shape compiled in one process is
+// filled in any other without MJML, whose loading is most of a worker's start.
+// A stored template's key names the step version, the shape, and what its meaning
+// depends on: the format, MJML's version and this module's and render.ts' source
+// (a changed renderer compiles again rather than fill an older template).
+
+/** A compiled shape as stored: keyed `<version>/<shape>` per step. */
+export interface StoredTemplate {
+  stepId: string;
+  key: string;
+  template: { nonce: string; html: CompiledHtml };
+}
+
+const FORMAT = (() => {
+  const source = (url: string) => {
+    try {
+      return readFileSync(fileURLToPath(url), 'utf8');
+    } catch {
+      return url;
+    }
+  };
+  const mjml = (createRequire(import.meta.url)('mjml/package.json') as { version: string }).version;
+  return createHash('sha256').update(`1\n${mjml}\n${source(import.meta.url)}\n${source(RENDER_MODULE)}`).digest('base64url').slice(0, 12);
+})();
+
+/** Shapes compiled in this process, not stored yet (takeUnstored). */
+let unstored: StoredTemplate[] = [];
+const MAX_UNSTORED = 100;
+
+function compile(blocks: Block[], stepId: string | undefined, version: string): CompiledStep {
   const shapes = new Map<string, Promise<CompiledHtml | null>>();
+  const stored = new Set<string>();
   return {
     blocks,
     textMemo: new WeakMap(),
@@ -216,6 +251,11 @@ function compile(blocks: Block[]): CompiledStep {
         found = compileEmailHtml(blocks, shape).then(({ html, slots }) => {
           const compiled = compileTracking(html, slots);
           if (!compiled) counters.uncompilable++;
+          else if (stepId) {
+            unstored.push({ stepId, key: `${version}/${key}`, template: { nonce: SLOT_NONCE, html: compiled } });
+            // A process that never stores (previews in the API, tests) keeps only the latest.
+            if (unstored.length > MAX_UNSTORED) unstored.shift();
+          }
           return compiled;
         });
         found.catch(() => shapes.delete(key)); // a failed compile is tried again next time
@@ -223,7 +263,20 @@ function compile(blocks: Block[]): CompiledStep {
       }
       return found;
     },
+    seed(templates) {
+      for (const [storedKey, template] of Object.entries(templates)) {
+        const [of, key] = storedKey.split('/');
+        if (of !== version || key === undefined || shapes.has(key) || stored.has(key)) continue;
+        stored.add(key);
+        shapes.set(key, Promise.resolve(restore(template as StoredTemplate['template'])));
+      }
+    },
   };
+}
+
+/** A stored template in this process' slot tokens (each process has its own nonce). */
+function restore({ nonce, html }: StoredTemplate['template']): CompiledHtml {
+  return nonce === SLOT_NONCE ? html : (JSON.parse(JSON.stringify(html).replaceAll(nonce, SLOT_NONCE)) as CompiledHtml);
 }
 
 /**
@@ -236,12 +289,16 @@ function versionOf(step: StepVersion, transactional: boolean): string {
   let known = versions.get(step);
   if (!known) versions.set(step, (known = []));
   return (known[transactional ? 1 : 0] ??= createHash('sha256')
-    .update(JSON.stringify([transactional, step.subject, step.previewText, step.blocks]))
+    .update(JSON.stringify([FORMAT, transactional, step.subject, step.previewText, step.blocks]))
     .digest('base64url'));
 }
 
-/** The compiled form of this version of a step (compiled on first use, kept while the step is unchanged). */
-export function compiledStep(step: StepVersion, transactional: boolean): CompiledStep {
+/**
+ * The compiled form of this version of a step (compiled on first use, kept while
+ * the step is unchanged). `stored`: the step's stored templates (CompiledEmail
+ * rows, key → template); those of this version are filled without compiling.
+ */
+export function compiledStep(step: StepVersion, transactional: boolean, stored?: Record<string, unknown> | null): CompiledStep {
   const version = versionOf(step, transactional);
   const key = step.id ?? version;
   const hit = cache.get(key);
@@ -249,17 +306,27 @@ export function compiledStep(step: StepVersion, transactional: boolean): Compile
     // Most recently used last, so the oldest entry is the one evicted.
     cache.delete(key);
     cache.set(key, hit);
+    if (stored) hit.compiled.seed(stored);
     return hit.compiled;
   }
-  const compiled = compile(withFooter(normalizeBlocks(step.blocks), transactional));
+  const compiled = compile(withFooter(normalizeBlocks(step.blocks), transactional), step.id, version);
+  if (stored) compiled.seed(stored);
   cache.set(key, { version, compiled });
   if (cache.size > MAX_STEPS) cache.delete(cache.keys().next().value!);
   return compiled;
 }
 
+/** The shapes compiled here since the last call, to be stored (engine/compiled-emails.ts). */
+export function takeUnstored(): StoredTemplate[] {
+  const taken = unstored;
+  unstored = [];
+  return taken;
+}
+
 /** Drops every compiled step and zeroes the counters (tests). */
 export function clearCompiledSteps(): void {
   cache.clear();
+  unstored = [];
   counters.compiles = 0;
   counters.uncompilable = 0;
 }

@@ -117,6 +117,9 @@ const directFill =
   (slot) =>
     escapeHtml(slotValue(slot, values));
 
+/** This module's source, part of a stored template's key (compiled-email.ts). */
+export const RENDER_MODULE = import.meta.url;
+
 /** Placeholder tokens: lowercase letters and digits only, so MJML and HTML parsing leave them alone. */
 export const SLOT_NONCE = `sw${randomBytes(5).toString('hex')}`;
 export const SLOT_TOKEN = new RegExp(`${SLOT_NONCE}s(\\d+)z`, 'g');
@@ -317,10 +320,11 @@ function bodyMjml(blocks: Block[], state: HtmlState): string {
 let mjml2html: Promise<typeof import('mjml')> | undefined;
 
 /**
- * Loads MJML (half a second of module loading on one core), once per process:
- * workers do it as they start, so their first claim does not stall on it.
+ * Loads MJML (half a second of module loading on one core), once per process, when
+ * a document is first compiled: a worker filling stored templates never does
+ * (compiled-email.ts, engine/compiled-emails.ts).
  */
-export async function loadMjml(): Promise<void> {
+async function loadMjml(): Promise<void> {
   mjml2html ??= import('mjml').then((module) => module.default);
   await mjml2html;
 }
@@ -336,7 +340,7 @@ async function documentHtml(blocks: Block[], fill: Fill, shape: EmailShape): Pro
   ].join('');
   const mjml = `<mjml><mj-head>${head}</mj-head><mj-body background-color="#ffffff" width="600px">${body}</mj-body></mjml>`;
 
-  // Loaded by the first document or a worker's start (a process that renders none does without it); compiled templates are cached (compiled-email.ts).
+  // Loaded by the first document (a process that compiles none does without it); compiled templates are cached and stored (compiled-email.ts).
   await loadMjml();
   const result = await (await mjml2html!)(mjml, {
     validationLevel: 'soft',
@@ -523,6 +527,20 @@ export function shapeOf(blocks: Block[], values: SlotValues): EmailShape {
     if (block.type === 'image' && block.href !== undefined) imageLinks.push(renderUrl(block.href, values.ctx) !== '#');
   });
   return { preview: values.previewText !== '', imageLinks };
+}
+
+/**
+ * The shape most of a step's emails take, known before any subscriber's values
+ * (compiled when a sequence goes live): the preview text renders unless there is
+ * none, an image link is usable unless it is known not to be.
+ */
+export function likelyShape(blocks: Block[], previewText: string | null): EmailShape {
+  const none: MergeTagContext = { subscriber: { email: '', firstName: null, lastName: null, attributes: {} }, event: null, discount: null };
+  const imageLinks: boolean[] = [];
+  eachColumnBlock(blocks, (block) => {
+    if (block.type === 'image' && block.href !== undefined) imageLinks.push(hasMergeTags(block.href) || renderUrl(block.href, none) !== '#');
+  });
+  return { preview: Boolean(previewText?.trim()), imageLinks };
 }
 
 /** The shape as a cache key. */

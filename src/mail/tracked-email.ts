@@ -79,9 +79,15 @@ export async function renderTrackedStepOnce(step: EmailStepContent, options: Tra
   return { ...rendered, html, headers: unsubscribeHeaders(links.unsubscribeUrl) };
 }
 
-/** The email for one message: the step's compiled template (compiled once per step version), filled. */
-export async function renderTrackedStep(step: EmailStepContent & { id?: string }, options: TrackedEmailOptions): Promise<TrackedEmail> {
-  const compiled = compiledStep(step, options.transactional);
+/**
+ * The email for one message: the step's compiled template (compiled once per step
+ * version, or stored: `step.compiled`, its CompiledEmail rows), filled.
+ */
+export async function renderTrackedStep(
+  step: EmailStepContent & { id?: string; compiled?: Record<string, unknown> | null },
+  options: TrackedEmailOptions,
+): Promise<TrackedEmail> {
+  const compiled = compiledStep(step, options.transactional, step.compiled);
   const links = messageLinks(options);
   const unsubscribeUrl = links.unsubscribeUrl ?? UNSUBSCRIBE_PLACEHOLDER;
   const { subject, previewText } = headerValues(step.subject ?? '', step.previewText, options.context);

@@ -26,6 +26,7 @@ import { replaceSteps } from '../engine/steps.js';
 import { recordVersion } from '../engine/versions.js';
 import { VERSION_SETTINGS } from '../domain/run-machine/publish.js';
 import { enqueue } from '../engine/boss.js';
+import { compileLiveSteps } from '../engine/compiled-emails.js';
 import { QUEUES } from '../engine/queues.js';
 
 export type { Actor } from '../auth/actor.js';
@@ -175,7 +176,7 @@ export async function editSequence(tx: Tx, actor: Caller, current: Sequence, inp
  * reply reports its own change even when a racing call changes it right after.
  */
 export async function changeSequenceStatus(actor: Caller, id: string, action: SequenceAction): Promise<Sequence> {
-  return transaction(actor.runtime, async (tx) => {
+  const changed = await transaction(actor.runtime, async (tx) => {
     const current = await loadSequenceForUpdate(tx, actor, id);
     refuseIfDraft(current);
     if (action === 'archive') refuseIfLocked(current);
@@ -201,6 +202,9 @@ export async function changeSequenceStatus(actor: Caller, id: string, action: Se
     }
     return updated;
   });
+  // Its emails compiled now and stored, so workers fill them without MJML.
+  if (action === 'enable' && changed.status === 'ACTIVE') await compileLiveSteps(actor.runtime, changed.id);
+  return changed;
 }
 
 /** A live sequence's draft changes only through editSequenceDraft, publishSequence and discardSequenceDraft. */

@@ -10,6 +10,7 @@ import type { Tx } from '../db/client.js';
 import { UserError } from '../domain/errors.js';
 import { summarize, type PublishSummary, type VersionedSequence } from '../domain/run-machine/publish.js';
 import { publishSequenceSchema, updateSequenceSchema, type UpdateSequenceDefinition } from '../domain/sequence-input.js';
+import { compileLiveSteps } from '../engine/compiled-emails.js';
 import { loadMachineSequences, machineKey } from '../engine/lifecycle.js';
 import { lockSequenceRow } from '../engine/locks.js';
 import type { EngineContext } from '../engine/context.js';
@@ -108,7 +109,11 @@ async function publish(actor: Caller, id: string, rawInput: unknown, toVersion: 
       },
       { timeout: 120_000, maxWait: 30_000 },
     );
-  return lock ? retryDeadlock(attempt) : attempt();
+  if (!lock) return attempt();
+  const published = await retryDeadlock(attempt);
+  // The new version's emails compiled now and stored, so workers fill them without MJML.
+  await compileLiveSteps(actor.runtime, published.sequenceId);
+  return published;
 }
 
 /** The draft, as the next version: its steps become the live sequence's rows. */

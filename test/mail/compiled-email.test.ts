@@ -8,8 +8,8 @@ import { normalizeBlocks, type BlockInput, type ColumnBlock } from '../../src/do
 import { importHtml } from '../../src/domain/html-import.js';
 import type { MergeTagContext } from '../../src/domain/merge-tags.js';
 import type { TrackingKeys } from '../../src/domain/tracking-links.js';
-import { clearCompiledSteps, compiledEmailStats } from '../../src/mail/compiled-email.js';
-import { bodyText, type TextMemo } from '../../src/mail/render.js';
+import { clearCompiledSteps, compiledEmailStats, takeUnstored } from '../../src/mail/compiled-email.js';
+import { SLOT_NONCE, bodyText, type TextMemo } from '../../src/mail/render.js';
 import { renderTrackedStep, renderTrackedStepOnce } from '../../src/mail/tracked-email.js';
 import { MJML, NEWSLETTER } from '../fixtures/import-emails.js';
 
@@ -182,6 +182,29 @@ describe('compiled templates', () => {
     expect(typeof memo.get(blocks[0] as ColumnBlock)).toBe('function');
     expect(typeof memo.get(blocks[1] as ColumnBlock)).toBe('function');
     expect(memo.get(blocks[2] as ColumnBlock)).toBeNull();
+  });
+
+  it('fill a template stored by another process (its own slot tokens) without compiling', async () => {
+    const step = { id: '0196b4a0-0000-7000-8000-0000000000aa', subject: 'Hello {{subscriber.firstName}}', previewText: 'Your code: {{discount.code}}', blocks: MERGE_HEAVY };
+    await expectIdentical(step, ada);
+    const [stored, ...more] = takeUnstored();
+    expect(more).toEqual([]);
+    expect(stored!.stepId).toBe(step.id);
+    // Another process's tokens: another nonce.
+    const other = 'sw0123456789';
+    const template = JSON.parse(JSON.stringify(stored!.template).replaceAll(SLOT_NONCE, other));
+    expect(template.nonce).toBe(other);
+    clearCompiledSteps();
+    const withStored = { ...step, compiled: { [stored!.key]: template } };
+    for (const context of [ada, grace]) {
+      const options = { context, transactional: false, workspaceId: WORKSPACE, messageId: `0196b4a0-0000-7000-8000-${String(++message).padStart(12, '0')}`, keys };
+      expect(await renderTrackedStep(withStored, options)).toEqual(await renderTrackedStepOnce(step, options));
+    }
+    expect(compiledEmailStats().compiles).toBe(0);
+    // Stored for another version of the step: not used.
+    clearCompiledSteps();
+    await renderTrackedStep({ ...withStored, subject: 'Changed' }, { context: ada, transactional: false, workspaceId: WORKSPACE, messageId: `0196b4a0-0000-7000-8000-${String(++message).padStart(12, '0')}`, keys });
+    expect(compiledEmailStats().compiles).toBe(1);
   });
 
   it('compiles a step version once, and drops it when the step changes', async () => {
