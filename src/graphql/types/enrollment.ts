@@ -22,6 +22,10 @@ export const StepRunRef = builder.prismaObject('StepRun', {
 /** One run of one subscriber through one sequence; its id is also the execution id. */
 export const EnrollmentRef = builder.prismaNode('Enrollment', {
   ...tenantNode('Enrollment'),
+  // Only the columns a query asks for (each exposed field adds its own), not all of them:
+  // a page of runs is built as JSON in Postgres row by row, entryEvent and all, and
+  // before statistics exist Postgres builds it for every run of the sequence, then sorts.
+  select: { id: true },
   fields: (t) => ({
     sequence: t.relation('sequence'),
     subscriber: t.relation('subscriber'),
