@@ -9,9 +9,11 @@
 // processes run as deployed, built first; tsx: src/ under tsx). BENCH_LOAD_NODE_ARGS are
 // given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
 // profile of each (they stop gracefully, so it gets written; the pids are printed).
-// BENCH_LOAD_KEEP=1 with DATABASE_URL keeps the test's database. BENCH_PG_STATEMENTS=1 (embedded Postgres, or a server that preloads pg_stat_statements)
-// prints the statements that took Postgres' time during the load window; a value with
-// a slash is a file the statements are also written to in full (JSON).
+// BENCH_PG_FLAGS are given to the embedded Postgres (e.g. "-c autovacuum_naptime=5").
+// BENCH_LOAD_KEEP=1 with DATABASE_URL keeps the test's database. BENCH_PG_STATEMENTS=1
+// (embedded Postgres, or a server that preloads pg_stat_statements) prints the statements
+// that took Postgres' time during the load window; a value with a slash is a file the
+// statements are also written to in full (JSON).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
