@@ -3,6 +3,7 @@
 // change log under a lock that must be held as briefly as possible; and hot
 // paths can send statements on the transaction's own connection around Prisma,
 // or (lean) open the transaction themselves, Prisma joining it only when called.
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { joiningTransaction, openingTransaction, poolOf, queryListenerOf, type Tx } from './client.js';
@@ -15,8 +16,23 @@ interface Own {
   /** False once Prisma gave the connection back (commit, rollback, timeout): it may serve someone else then. */
   open: boolean;
   onQuery?: (sql: string) => void;
+  /**
+   * Lean: the BEGIN not sent yet. It goes with the transaction's first statement,
+   * and deferred statements (txExecuteDeferred) with the next one or the COMMIT, in
+   * one round trip each: a round trip costs both processes a socket write and a
+   * wake-up (about a fifth of a trackEvent's CPU in Node went to those writes).
+   */
+  begin?: Statement[];
+  deferred?: Statement[];
 }
 const connections = new WeakMap<Tx, Own>();
+
+interface Statement {
+  text: string;
+  values: unknown[];
+  /** A named (prepared) statement's name. */
+  name?: string;
+}
 
 export interface TransactionOptions {
   /** Milliseconds the transaction may run (Prisma's default is 5 s). */
@@ -24,9 +40,10 @@ export interface TransactionOptions {
   maxWait?: number;
   /**
    * For a hot path whose statements go around Prisma (txQuery, txExecute): BEGIN
-   * and COMMIT are sent here on a pool connection, and Prisma's interactive
-   * transaction, whose machinery costs about 0.3 ms of CPU per transaction, joins
-   * it only if a Prisma call is made (`tx` stays a full Prisma client).
+   * and COMMIT are sent here on a pool connection (the BEGIN with the first
+   * statement, the COMMIT with the deferred ones: txExecuteDeferred), and Prisma's
+   * interactive transaction, whose machinery costs about 0.3 ms of CPU per
+   * transaction, joins it only if a Prisma call is made (`tx` stays a full Prisma client).
    */
   lean?: boolean;
   /**
@@ -91,7 +108,7 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
   let broken: Error | undefined;
   const onError = (error: Error) => (broken ??= error);
   connection.on('error', onError);
-  const own: Own = { connection, open: true, onQuery: queryListenerOf(db) };
+  const own: Own = { connection, open: true, onQuery: queryListenerOf(db), deferred: [] };
   const timeout = options.timeout ?? 30_000;
   const deadline = performance.now() + timeout;
   // Prisma's interactive transaction on this connection, opened at the first Prisma call.
@@ -103,7 +120,9 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
       const ended = new Promise<void>((resolve, reject) => (end = (error) => (error === undefined ? resolve() : reject(error))));
       let started!: (tx: Tx) => void;
       const tx = new Promise<Tx>((resolve) => (started = resolve));
-      const done = joiningTransaction.run(connection, () =>
+      // Prisma's statements go on this connection after the BEGIN and the deferred ones.
+      const sent = flushPending(own);
+      const done = joiningTransaction.run(connection, () => sent.then(() =>
         db.$transaction(
           async (itx) => {
             started(itx);
@@ -111,7 +130,7 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
           },
           { timeout: Math.max(1, deadline - performance.now()), maxWait: options.maxWait ?? 10_000 },
         ),
-      );
+      ));
       joined = {
         tx: Promise.race([tx, done.then(() => Promise.reject(closed()))]),
         end: async (error) => {
@@ -122,35 +141,41 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
     }
     return joined.tx;
   };
-  const tx = joinOnUse(join);
+  const tx = joinOnUse(async () => {
+    const joinedTx = await join();
+    // Statements deferred since Prisma joined go first.
+    await flushPending(own);
+    return joinedTx;
+  });
   const hooks: Hook[] = [];
   beforeCommit.set(tx, hooks);
   connections.set(tx, own);
   // As Prisma's: at the timeout the transaction is rolled back, and its later statements refused.
   let rolledBack: Promise<unknown> | undefined;
-  const rollback = () => (rolledBack ??= connection.query('ROLLBACK'));
+  const rollback = () => (rolledBack ??= own.begin ? Promise.resolve() : connection.query('ROLLBACK'));
   const timer = setTimeout(() => {
     own.open = false;
     rollback().catch(() => {});
   }, timeout);
-  let committing = false;
   try {
-    // One round trip either way: a simple query may hold several statements.
-    const begin = options.genericPlans ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN';
-    own.onQuery?.(begin);
-    await connection.query(begin);
+    // Sent with the first statement (sendText), or before Prisma joins.
+    own.begin = options.genericPlans ? [BEGIN, GENERIC_PLANS] : [BEGIN];
+    own.onQuery?.(options.genericPlans ? 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan' : 'BEGIN');
     const result = await fn(tx);
     for (const hook of hooks) await hook(tx);
     await joined?.end();
     if (!own.open) throw closed();
     own.onQuery?.('COMMIT');
-    committing = true;
-    await connection.query('COMMIT');
+    // The deferred statements and the COMMIT in one round trip (with the BEGIN if it is still unsent); nothing when nothing was.
+    const deferred = takeDeferred(own);
+    const begin = own.begin;
+    own.begin = undefined;
+    if (!begin || deferred.length) await sendStatements(own.connection, [...(begin ?? []), ...deferred, COMMIT]);
     return result;
   } catch (error) {
     await joined?.end(error).catch(() => {});
-    // A COMMIT that failed ended the transaction already.
-    if (!committing) await rollback().catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+    // Also after a failed COMMIT batch: its deferred statement may have failed and left the transaction open (aborted).
+    if (!own.begin) await rollback().catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
     throw error;
   } finally {
     clearTimeout(timer);
@@ -256,6 +281,27 @@ export async function txExecute(tx: Tx, query: Prisma.Sql, options: SendOptions 
 }
 
 /**
+ * txExecute for a statement whose row count is not needed and after which the
+ * caller sends nothing that depends on its answer: in a lean transaction it is
+ * sent with the transaction's next statement (its own, Prisma's) or its COMMIT,
+ * in one round trip; elsewhere at once. Its error fails the transaction there.
+ */
+export async function txExecuteDeferred(tx: Tx, query: Prisma.Sql, options: SendOptions = {}): Promise<void> {
+  const own = connections.get(tx);
+  if (!own) {
+    await tx.$executeRaw(query);
+    return;
+  }
+  if (!own.deferred) {
+    await send(own, query, options);
+    return;
+  }
+  if (!own.open) throw closed();
+  own.onQuery?.(query.text);
+  own.deferred.push(toStatement(query.text, query.values, options));
+}
+
+/**
  * A statement of its own (autocommit), sent on the client's pool around Prisma,
  * as txExecute sends one in a transaction: for a small statement sent often (the
  * outbox's marks, captured headers), Prisma's work per query costs more than the
@@ -329,10 +375,99 @@ function send(own: Own, query: Prisma.Sql, options: SendOptions): Promise<pg.Que
   return sendText(own, query.text, query.values, options);
 }
 
-function sendText(own: Own, text: string, values: unknown[], options: SendOptions): Promise<pg.QueryResult> {
+async function sendText(own: Own, text: string, values: unknown[], options: SendOptions): Promise<pg.QueryResult> {
   if (!own.open) throw closed();
   own.onQuery?.(text);
-  return own.connection.query(statement(text, values, options));
+  const ahead = takePending(own);
+  if (!ahead.length) return own.connection.query(statement(text, values, options));
+  const results = await sendStatements(own.connection, [...ahead, toStatement(text, values, options)]);
+  return results.at(-1)!;
+}
+
+const BEGIN: Statement = { text: 'BEGIN', values: [] };
+const GENERIC_PLANS: Statement = { text: 'SET LOCAL plan_cache_mode = force_generic_plan', values: [] };
+const COMMIT: Statement = { text: 'COMMIT', values: [] };
+
+/** The BEGIN (when not sent yet) and the deferred statements, taken to be sent now. */
+function takePending(own: Own): Statement[] {
+  const begin = own.begin ?? [];
+  own.begin = undefined;
+  return begin.length ? [...begin, ...takeDeferred(own)] : takeDeferred(own);
+}
+
+function takeDeferred(own: Own): Statement[] {
+  if (!own.deferred?.length) return [];
+  const deferred = own.deferred;
+  own.deferred = [];
+  return deferred;
+}
+
+/** Sends what is pending (before Prisma uses the connection). */
+async function flushPending(own: Own): Promise<void> {
+  const pending = takePending(own);
+  if (!pending.length) return;
+  if (!own.open) throw closed();
+  await sendStatements(own.connection, pending);
+}
+
+const toStatement = (text: string, values: unknown[], options: SendOptions): Statement => ({
+  text,
+  values: values.map(bind),
+  name: options.prepared ? nameOf(text) : undefined,
+});
+
+type PgConnection = { parsedStatements: Record<string, string> };
+// How pg writes a bound value (arrays as array literals, dates, buffers): its own function, which it does not type.
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue: (value: unknown) => unknown };
+const PgQuery = (pg as unknown as { Query: new (config: object) => object }).Query;
+
+/**
+ * Several statements in one round trip: each one's Parse (unless prepared on
+ * this connection), Bind, Describe and Execute, then one Sync, written at once.
+ * Postgres stops at the first error (the rest are skipped) and it is the
+ * batch's error; one result per statement otherwise. A named statement this
+ * connection has not prepared yet is sent as pg sends it (pg keeps the books of
+ * what each connection prepared), so such a batch goes one statement at a time.
+ */
+async function sendStatements(connection: pg.PoolClient, statements: Statement[]): Promise<pg.QueryResult[]> {
+  const prepared = (connection as unknown as { connection: PgConnection }).connection.parsedStatements;
+  if (statements.some((s) => s.name !== undefined && prepared[s.name] !== s.text)) {
+    const results: pg.QueryResult[] = [];
+    for (const s of statements) results.push(await connection.query({ name: s.name, text: s.text, values: s.values, types } as pg.QueryConfig));
+    return results;
+  }
+  // Values serialised before anything is written: a value pg cannot send fails the batch unsent.
+  const values = statements.map((s) => s.values.map((v) => prepareValue(v)));
+  return new Promise((resolve, reject) => {
+    const query = new PgQuery({
+      text: statements.at(-1)!.text,
+      types,
+      callback: (error: Error | null, result?: pg.QueryResult | pg.QueryResult[]) => {
+        if (error) reject(error);
+        else resolve(Array.isArray(result) ? result : [result!]);
+      },
+    }) as { prepare: (connection: PgWire) => void; requiresPreparation: () => boolean };
+    query.requiresPreparation = () => true;
+    // pg's Query, whose results are one per statement (as for several statements in a simple query).
+    query.prepare = (wire: PgWire) => {
+      statements.forEach((s, i) => {
+        if (s.name === undefined) wire.parse({ text: s.text });
+        wire.bind({ statement: s.name, values: values[i]! });
+        wire.describe({ type: 'P', name: '' });
+        wire.execute({ portal: '' });
+      });
+      wire.sync();
+    };
+    connection.query(query as unknown as pg.QueryConfig);
+  });
+}
+
+interface PgWire {
+  parse(config: { text: string }): void;
+  bind(config: { statement?: string; values: unknown[] }): void;
+  describe(config: { type: 'P'; name: string }): void;
+  execute(config: { portal: string }): void;
+  sync(): void;
 }
 
 /** The query as pg sends it: values bound as Prisma binds them, named when prepared, timestamps read in UTC. */

@@ -3,7 +3,7 @@
 // id, rolled back with it, and refused once it ended.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma, type PrismaClient } from '../../src/generated/prisma/client.js';
-import { transaction, txExecute, txQuery } from '../../src/db/transaction.js';
+import { transaction, txExecute, txExecuteDeferred, txQuery } from '../../src/db/transaction.js';
 import type { Tx } from '../../src/db/client.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -89,6 +89,62 @@ describe.each([
     await pastTimeout;
     // Neither in the transaction nor after it: the statement after the timeout is refused.
     expect(await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM probe`).toEqual([{ n: 0 }]);
+  });
+
+  it('send a deferred statement with the next one or the COMMIT, in order; one that fails undoes the transaction', async () => {
+    const count = async (from: number) => (await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM probe WHERE n >= ${from}`)[0]!.n;
+    await prisma.$executeRaw`DELETE FROM probe`;
+    // Several times over: a connection's first use of a named statement is sent apart, later ones in one round trip.
+    for (let round = 0; round < 4; round++) {
+      await transaction(
+        { db: prisma },
+        async (tx) => {
+          await txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (${30}::int)`, { prepared: true });
+          // The next statement sees it: it went first.
+          expect(await txQuery(tx, Prisma.sql`SELECT count(*)::int AS n FROM probe WHERE n >= ${30}::int`, { prepared: true })).toEqual([{ n: 3 * round + 1 }]);
+          await txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (31)`);
+          // So does a Prisma call.
+          expect(await tx.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM probe WHERE n >= 30`).toEqual([{ n: 3 * round + 2 }]);
+          // This one goes with the COMMIT.
+          await txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (${32}::int)`, { prepared: true });
+        },
+        { lean, genericPlans: lean },
+      );
+      expect(await count(30)).toBe(3 * round + 3);
+    }
+    for (let round = 0; round < 3; round++) {
+      // Failing with the COMMIT, and with the next statement: nothing of the transaction is kept.
+      await expect(
+        transaction(
+          { db: prisma },
+          async (tx) => {
+            await txExecute(tx, Prisma.sql`INSERT INTO probe (n) VALUES (40)`);
+            await txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (${1}::int / ${0}::int)`, { prepared: true });
+          },
+          { lean },
+        ),
+      ).rejects.toThrow(/division by zero/);
+      await expect(
+        transaction(
+          { db: prisma },
+          async (tx) => {
+            await txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (41)`);
+            await txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (1 / 0)`);
+            await txQuery(tx, Prisma.sql`SELECT 1`);
+          },
+          { lean },
+        ),
+      ).rejects.toThrow(/division by zero/);
+      expect(await count(40)).toBe(0);
+    }
+    // The connections went back to the pool clean: as many transactions as it holds commit side by side.
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        transaction({ db: prisma }, (tx) => txExecuteDeferred(tx, Prisma.sql`INSERT INTO probe (n) VALUES (${50 + i}::int)`, { prepared: true }), { lean }),
+      ),
+    );
+    expect(await count(50)).toBe(12);
+    await prisma.$executeRaw`DELETE FROM probe`;
   });
 
   it('fails, with no uncaught error, when Postgres ends its session between two statements', async () => {
