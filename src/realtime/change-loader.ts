@@ -18,40 +18,55 @@ type Query = Omit<Prisma.EnrollmentChangeFindManyArgs, 'where' | 'include' | 'se
   select?: (Prisma.EnrollmentChangeSelect & { enrollment?: boolean | RunQuery }) | null;
 };
 
-const loaded = new WeakMap<FeedRow, Map<string, Promise<EnrollmentChange | undefined>>>();
+/**
+ * Loads shared per object and query shape: one query loads a window of objects,
+ * each of which gets its own promise; a failed load is forgotten so that the next
+ * ask tries again.
+ */
+function sharedLoads<K extends object, Id, V>(idOf: (key: K) => Id) {
+  const byKey = new WeakMap<K, Map<string, Promise<V | undefined>>>();
+  const shapesOf = (key: K) => {
+    let shapes = byKey.get(key);
+    if (!shapes) byKey.set(key, (shapes = new Map()));
+    return shapes;
+  };
+  return {
+    get: (key: K, shape: string) => shapesOf(key).get(shape),
+    has: (key: K, shape: string) => shapesOf(key).has(shape),
+    share(window: K[], shape: string, load: Promise<Map<Id, V>>) {
+      for (const key of window) {
+        const one = load.then((byId) => byId.get(idOf(key)));
+        one.catch(() => shapesOf(key).delete(shape));
+        shapesOf(key).set(shape, one);
+      }
+    },
+  };
+}
+
+const changes = sharedLoads<FeedRow, bigint, EnrollmentChange>((row) => row.id);
 /** Rows loaded at once: the row asked for and the ones read after it. */
 const WINDOW = 200;
 
-function shapesOf(row: FeedRow) {
-  let shapes = loaded.get(row);
-  if (!shapes) loaded.set(row, (shapes = new Map()));
-  return shapes;
-}
-
 export async function loadChange(db: Db, query: Query, row: FeedRow): Promise<EnrollmentChange> {
   const shape = JSON.stringify(query);
-  const hit = shapesOf(row).get(shape);
+  const hit = changes.get(row, shape);
   if (hit) return found(await hit, row);
   // This subscription (and the others) will ask for the rows read after this one next.
   const start = Math.max(0, row.batch.indexOf(row));
-  const window = row.batch.slice(start, start + WINDOW).filter((r) => r === row || !shapesOf(r).has(shape));
-  const { changes, run } = splitRun(query);
+  const window = row.batch.slice(start, start + WINDOW).filter((r) => r === row || !changes.has(r, shape));
+  const { changes: changeQuery, run } = splitRun(query);
   const all = db
-    .enrollmentChange.findMany({ ...changes, where: { id: { in: window.map((r) => r.id) } } } as Prisma.EnrollmentChangeFindManyArgs)
+    .enrollmentChange.findMany({ ...changeQuery, where: { id: { in: window.map((r) => r.id) } } } as Prisma.EnrollmentChangeFindManyArgs)
     .then(async (list) => {
       for (const c of list) loadedWith.set(c, list);
       if (run) {
-        const runs = await loadRuns(db, run, list);
-        for (const c of list) (c as EnrollmentChange & { enrollment?: Enrollment }).enrollment = runs.get(c.enrollmentId);
+        const byRun = await loadRuns(db, run, list);
+        for (const c of list) (c as EnrollmentChange & { enrollment?: Enrollment }).enrollment = byRun.get(c.enrollmentId);
       }
       return new Map(list.map((c) => [c.id, c]));
     });
-  for (const r of window) {
-    const one = all.then((byId) => byId.get(r.id));
-    one.catch(() => shapesOf(r).delete(shape));
-    shapesOf(r).set(shape, one);
-  }
-  return found(await shapesOf(row).get(shape)!, row);
+  changes.share(window, shape, all);
+  return found(await changes.get(row, shape)!, row);
 }
 
 /** The query of the changes themselves, and of their runs when it asks for `enrollment`. */
@@ -76,27 +91,16 @@ function loadRuns(db: Db, query: RunQuery, changes: EnrollmentChange[]): Promise
 
 /** The changes loaded in one query with a change: their runs are loaded together too. */
 const loadedWith = new WeakMap<EnrollmentChange, EnrollmentChange[]>();
-const runsLoaded = new WeakMap<EnrollmentChange, Map<string, Promise<Enrollment | undefined>>>();
-
-function runShapesOf(change: EnrollmentChange) {
-  let shapes = runsLoaded.get(change);
-  if (!shapes) runsLoaded.set(change, (shapes = new Map()));
-  return shapes;
-}
+const runs = sharedLoads<EnrollmentChange, string, Enrollment>((change) => change.enrollmentId);
 
 /** The run a change belongs to, with the selection's query; the other changes loaded with it get theirs in the same query. */
 export async function loadChangeRun(db: Db, query: RunQuery, change: EnrollmentChange): Promise<Enrollment> {
   const shape = JSON.stringify(query);
-  const hit = runShapesOf(change).get(shape);
+  const hit = runs.get(change, shape);
   if (hit) return foundRun(await hit, change);
-  const window = (loadedWith.get(change) ?? [change]).filter((c) => c === change || !runShapesOf(c).has(shape));
-  const all = loadRuns(db, query, window);
-  for (const c of window) {
-    const one = all.then((byId) => byId.get(c.enrollmentId));
-    one.catch(() => runShapesOf(c).delete(shape));
-    runShapesOf(c).set(shape, one);
-  }
-  return foundRun(await runShapesOf(change).get(shape)!, change);
+  const window = (loadedWith.get(change) ?? [change]).filter((c) => c === change || !runs.has(c, shape));
+  runs.share(window, shape, loadRuns(db, query, window));
+  return foundRun(await runs.get(change, shape)!, change);
 }
 
 function foundRun(run: Enrollment | undefined, change: EnrollmentChange): Enrollment {
