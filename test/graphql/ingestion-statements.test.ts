@@ -30,9 +30,11 @@ it('a batch of 200 events runs as many statements as a batch of 5', async () => 
     expect(res.data.trackEvents.errors).toEqual([]);
     // Every event starts four runs: its event, its new contact, its sku (new subscriber), its first time.
     expect(res.data.trackEvents.results.every((r: { enrollments: unknown[] }) => r.enrollments.length === 4)).toBe(true);
-    return statements.length;
+    // Sequence.lastUsedAt is stamped at most once a minute, whatever the batch: on a slow machine
+    // a minute can pass between two calls, so the stamp is not counted.
+    return statements.filter((sql) => !/^UPDATE\b.*"Sequence".*SET "lastUsedAt"/s.test(sql)).length;
   };
-  await run(1, 'warm'); // the first starts also stamp Sequence.lastUsedAt (at most once a minute)
+  await run(1, 'warm');
   const small = await run(5, 'small');
   const large = await run(200, 'large');
   console.log(`statements: 5 events → ${small}, 200 events → ${large}`);
