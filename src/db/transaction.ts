@@ -167,10 +167,9 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
     if (!own.open) throw closed();
     own.onQuery?.('COMMIT');
     // The deferred statements and the COMMIT in one round trip (with the BEGIN if it is still unsent); nothing when nothing was.
-    const deferred = takeDeferred(own);
-    const begin = own.begin;
-    own.begin = undefined;
-    if (!begin || deferred.length) await sendStatements(own.connection, [...(begin ?? []), ...deferred, COMMIT]);
+    const nothingSent = own.begin !== undefined && !own.deferred?.length;
+    const pending = takePending(own);
+    if (!nothingSent) await sendStatements(own.connection, [...pending, COMMIT]);
     return result;
   } catch (error) {
     await joined?.end(error).catch(() => {});
@@ -329,7 +328,7 @@ function onPool(db: PrismaClient, text: string, values: unknown[], options: Send
   const pool = poolOf(db);
   if (!pool) return undefined;
   queryListenerOf(db)?.(text);
-  return pool.query(statement(text, values, options));
+  return pool.query(asQuery(toStatement(text, values, options)));
 }
 
 /**
@@ -379,8 +378,9 @@ async function sendText(own: Own, text: string, values: unknown[], options: Send
   if (!own.open) throw closed();
   own.onQuery?.(text);
   const ahead = takePending(own);
-  if (!ahead.length) return own.connection.query(statement(text, values, options));
-  const results = await sendStatements(own.connection, [...ahead, toStatement(text, values, options)]);
+  const next = toStatement(text, values, options);
+  if (!ahead.length) return own.connection.query(asQuery(next));
+  const results = await sendStatements(own.connection, [...ahead, next]);
   return results.at(-1)!;
 }
 
@@ -390,16 +390,10 @@ const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
 /** The BEGIN (when not sent yet) and the deferred statements, taken to be sent now. */
 function takePending(own: Own): Statement[] {
-  const begin = own.begin ?? [];
+  const pending = [...(own.begin ?? []), ...(own.deferred ?? [])];
   own.begin = undefined;
-  return begin.length ? [...begin, ...takeDeferred(own)] : takeDeferred(own);
-}
-
-function takeDeferred(own: Own): Statement[] {
-  if (!own.deferred?.length) return [];
-  const deferred = own.deferred;
-  own.deferred = [];
-  return deferred;
+  if (own.deferred) own.deferred = [];
+  return pending;
 }
 
 /** Sends what is pending (before Prisma uses the connection). */
@@ -410,6 +404,7 @@ async function flushPending(own: Own): Promise<void> {
   await sendStatements(own.connection, pending);
 }
 
+/** A statement as sent: values bound as Prisma binds them, named when prepared. */
 const toStatement = (text: string, values: unknown[], options: SendOptions): Statement => ({
   text,
   values: values.map(bind),
@@ -433,7 +428,7 @@ async function sendStatements(connection: pg.PoolClient, statements: Statement[]
   const prepared = (connection as unknown as { connection: PgConnection }).connection.parsedStatements;
   if (statements.some((s) => s.name !== undefined && prepared[s.name] !== s.text)) {
     const results: pg.QueryResult[] = [];
-    for (const s of statements) results.push(await connection.query({ name: s.name, text: s.text, values: s.values, types } as pg.QueryConfig));
+    for (const s of statements) results.push(await connection.query(asQuery(s)));
     return results;
   }
   // Values serialised before anything is written: a value pg cannot send fails the batch unsent.
@@ -470,7 +465,7 @@ interface PgWire {
   sync(): void;
 }
 
-/** The query as pg sends it: values bound as Prisma binds them, named when prepared, timestamps read in UTC. */
-function statement(text: string, values: unknown[], options: SendOptions): pg.QueryConfig {
-  return { name: options.prepared ? nameOf(text) : undefined, text, values: values.map(bind), types } as pg.QueryConfig;
+/** A statement as one pg query, its timestamps read in UTC. */
+function asQuery({ name, text, values }: Statement): pg.QueryConfig {
+  return { name, text, values, types } as pg.QueryConfig;
 }

@@ -9,6 +9,10 @@ import { compiledStep, takeUnstored } from '../mail/compiled-email.js';
 import { likelyShape } from '../mail/render.js';
 import type { EngineContext } from './context.js';
 
+/** A step's stored templates (key → template) as one JSON value, null when none: `step` names the step's id column. */
+export const storedTemplatesOf = (step: Prisma.Sql) =>
+  Prisma.sql`(SELECT json_object_agg(c.key, c.template) FROM "CompiledEmail" c WHERE c."stepId" = ${step})`;
+
 /** Stores the templates this process compiled since the last call. */
 export async function storeCompiledEmails(ctx: Pick<EngineContext, 'db'>): Promise<void> {
   const rows = takeUnstored();
@@ -40,7 +44,7 @@ export async function compileLiveSteps(ctx: Pick<EngineContext, 'db'>, sequenceI
       { id: string; subject: string | null; previewText: string | null; blocks: unknown; transactional: boolean; compiled: Record<string, unknown> | null }[]
     >`
       SELECT s.id::text AS id, s.subject, s."previewText", s.blocks, q.transactional,
-        (SELECT json_object_agg(c.key, c.template) FROM "CompiledEmail" c WHERE c."stepId" = s.id) AS compiled
+        ${storedTemplatesOf(Prisma.raw('s.id'))} AS compiled
       FROM "Step" s JOIN "Sequence" q ON q.id = s."sequenceId"
       WHERE s."sequenceId" = ${sequenceId}::uuid AND s.position IS NOT NULL AND s.type = 'EMAIL' AND s.blocks IS NOT NULL`;
     for (const step of steps) {

@@ -18,6 +18,7 @@ import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
 import { senderDomain, type OutgoingMail } from '../mail/transport.js';
 import { completeJobs, failJobs } from './boss.js';
+import { storedTemplatesOf } from './compiled-emails.js';
 import type { EngineContext } from './context.js';
 import { apply, loadRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
@@ -292,7 +293,7 @@ async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
       d.discount,
       CASE WHEN row_number() OVER (PARTITION BY i.step ORDER BY i.run) = 1 THEN
         (SELECT json_build_object('id', st.id, 'subject', st.subject, 'previewText', st."previewText", 'blocks', st.blocks, 'discount', st.discount,
-           'compiled', (SELECT json_object_agg(c.key, c.template) FROM "CompiledEmail" c WHERE c."stepId" = st.id))
+           'compiled', ${storedTemplatesOf(Prisma.raw('st.id'))})
          FROM "Step" st WHERE st.id = i.step) END AS content
     FROM (SELECT DISTINCT run, step FROM unnest(${items.map((i) => i.enrollmentId)}::uuid[], ${items.map((i) => i.stepId)}::uuid[]) AS u(run, step)) i
     JOIN "Enrollment" e ON e.id = i.run

@@ -424,7 +424,8 @@ type TextTemplate = (ctx: MergeTagContext) => string | null;
  */
 export type TextMemo = WeakMap<ColumnBlock, string | TextTemplate | null>;
 
-const TEXT_TOKEN = new RegExp(`${SLOT_NONCE}s(\\d+)z`);
+/** SLOT_TOKEN without its global flag, for split. */
+const TEXT_TOKEN = new RegExp(SLOT_TOKEN.source);
 const VERBATIM = /^[^\s\p{Cc}\p{Cf}]+$/u;
 
 function inlineTextTemplate(html: string): TextTemplate | null {
