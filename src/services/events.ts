@@ -150,7 +150,8 @@ async function record(
       tx,
       Prisma.sql`
       SELECT e.id::text, e."subscriberId"::text AS "subscriberId", e.name, e.properties, e."idempotencyKey", s.email, s."externalId",
-        ARRAY(SELECT r.id::text FROM "Enrollment" r WHERE r."entryEventId" = e.id ORDER BY r.id) AS "enrollmentIds"
+        -- A run's entry event is its subscriber's: found by the subscriber index (there is none on entryEventId).
+        ARRAY(SELECT r.id::text FROM "Enrollment" r WHERE r."subscriberId" = e."subscriberId" AND r."entryEventId" = e.id ORDER BY r.id) AS "enrollmentIds"
       FROM "Event" e JOIN "Subscriber" s ON s.id = e."subscriberId"
       WHERE e."workspaceId" = ${actor.workspaceId}::uuid AND e."idempotencyKey" = ANY(${keyed.map((i) => i.input.idempotencyKey!)}::text[])`,
       { prepared: keyed.length <= PREPARED_ROWS },
