@@ -147,6 +147,20 @@ describe.each([
     await prisma.$executeRaw`DELETE FROM probe`;
   });
 
+  it('bind arrays as Prisma does: quotes, backslashes, braces, commas, NULLs, numbers, booleans, timestamps, int8', async () => {
+    const text = ['plain', 'a "quoted" word', 'back\\slash \\"both"', '{braces}, commas', '', ' spaced ', 'NULL', null, '{"json": "x\\"y"}', 'ünï'];
+    const numbers = [1, -2.5, null, 1e21, 0];
+    const flags = [true, false, null];
+    const times = [new Date('2026-01-02T03:04:05.678Z'), null];
+    const big = [10n ** 18n, null, -1n];
+    const query = Prisma.sql`SELECT ${text}::text[] AS text, ${numbers}::float8[] AS numbers, ${flags}::bool[] AS flags,
+      ${times}::timestamp(3)[]::text[] AS times, ${big}::int8[]::text[] AS big, ${[]}::uuid[] AS none`;
+    const viaPrisma = await prisma.$queryRaw<unknown[]>(query);
+    const around = await transaction({ db: prisma }, (tx) => txQuery(tx, query), { lean });
+    expect(around).toEqual(viaPrisma);
+    expect((around[0] as { text: unknown[] }).text).toEqual(text);
+  });
+
   it('fails, with no uncaught error, when Postgres ends its session between two statements', async () => {
     const ended = transaction(
       { db: prisma },
