@@ -11,6 +11,7 @@ import { trackingUrl } from '../src/domain/tracking-links.js';
 import { createRuntime } from '../src/runtime.js';
 import { buildApp } from '../src/server/app.js';
 import { loadSequenceStats, loadStepStats } from '../src/services/stats.js';
+import { backendCpu, cpuSince } from './cpu.js';
 import { benchDatabase } from './database.js';
 import { printTable, type Ceiling, type Figure, type Row } from './report.js';
 
@@ -20,12 +21,29 @@ export interface TrackingBenchOptions {
   concurrency: number;
 }
 
+interface Served {
+  /** Waits until what the requests recorded is written. */
+  settled(): Promise<void>;
+  /** Statements written so far. */
+  writes(): number;
+  /** The database whose backends' CPU counts (Postgres on this machine; 0 when /proc cannot tell). */
+  prisma: Parameters<typeof backendCpu>[0];
+}
+
 /**
  * Requests answered per second, from a client process of their own (bench/http-get-client.ts);
  * the time includes writing what they recorded (`settled`), so a backlog does not flatter the
- * rate. `cpuUs`: this process's CPU a request, i.e. the server's (the client is apart).
+ * rate. `cpuUs`: this process's CPU a request, i.e. the server's (the client is apart);
+ * `pgCpuUs`: its database backends' CPU a request (they share the cores); `writes`: the
+ * statements the recorder wrote for them.
  */
-async function requestsPerSecond(urls: string[], CONCURRENCY: number, settled: () => Promise<void> = async () => {}): Promise<{ rps: number; failures: number; cpuUs: number }> {
+async function requestsPerSecond(
+  urls: string[],
+  CONCURRENCY: number,
+  served?: Served,
+): Promise<{ rps: number; failures: number; cpuUs: number; pgCpuUs: number; writes: number }> {
+  const pgBefore = served ? await backendCpu(served.prisma) : new Map<number, number>();
+  const writesBefore = served?.writes() ?? 0;
   const client = spawn(process.execPath, ['--import', 'tsx', 'bench/http-get-client.ts', String(CONCURRENCY)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const output = text(client.stdout);
   const exited = new Promise<number | null>((resolve, reject) => client.once('error', reject).once('exit', resolve));
@@ -36,9 +54,16 @@ async function requestsPerSecond(urls: string[], CONCURRENCY: number, settled: (
   const { seconds, failures } = JSON.parse(await output) as { seconds: number; failures: number };
   // The client's own time from its first request to its last answer (not its start-up), then the writes.
   const answered = performance.now();
-  await settled();
+  await served?.settled();
   const used = process.cpuUsage(cpu);
-  return { rps: urls.length / (seconds + (performance.now() - answered) / 1000), failures, cpuUs: (used.user + used.system) / urls.length };
+  const pgSeconds = served ? cpuSince(pgBefore, await backendCpu(served.prisma)) : 0;
+  return {
+    rps: urls.length / (seconds + (performance.now() - answered) / 1000),
+    failures,
+    cpuUs: (used.user + used.system) / urls.length,
+    pgCpuUs: (pgSeconds * 1e6) / urls.length,
+    writes: (served?.writes() ?? 0) - writesBefore,
+  };
 }
 
 /** The same requests against a bare node:http server that only answers the pixel: what this generator and loopback allow. */
@@ -57,6 +82,10 @@ async function bareHttpCeiling(requests: number, concurrency: number): Promise<C
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+function servedFigures(r: Awaited<ReturnType<typeof requestsPerSecond>>): string {
+  return `${r.rps.toFixed(0)} req/s (${r.failures} failed), ${r.cpuUs.toFixed(0)} µs / ${r.pgCpuUs.toFixed(0)} µs CPU a request, ${r.writes} statements`;
 }
 
 async function median(fn: () => Promise<unknown>, times = 5): Promise<number> {
@@ -121,15 +150,16 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
     const ids = (await prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT id::text FROM "Message" ORDER BY id LIMIT ${REQUESTS}`)).map((r) => r.id);
     // The ceiling before and after (their mean), as the machine's load moves.
     const ceilingBefore = await bareHttpCeiling(ids.length, CONCURRENCY);
+    const served: Served = { settled: () => app.tracking.settled(), writes: () => app.tracking.writes, prisma };
     const opens = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, { kind: 'open', workspaceId: workspace.id, messageId: id })),
       CONCURRENCY,
-      () => app.tracking.settled(),
+      served,
     );
     const clicks = await requestsPerSecond(
       ids.map((id) => trackingUrl(keys, { kind: 'click', workspaceId: workspace.id, messageId: id, url: 'https://example.com/landing?utm=bench' })),
       CONCURRENCY,
-      () => app.tracking.settled(),
+      served,
     );
     // Every answered open and click is written (the rate above counts until then).
     const recorded = await prisma.messageEvent.groupBy({ by: ['type'], _count: { _all: true } });
@@ -148,11 +178,11 @@ export async function benchTracking({ messages: MESSAGES, requests: REQUESTS, co
       { measure: `messages inserted (generate_series)`, value: `${MESSAGES.toLocaleString('en')} in ${insertSeconds.toFixed(1)} s` },
       { measure: 'Sequence.stats query (median of 5)', value: `${sequenceMs.toFixed(1)} ms (sent ${stats!.sent.toLocaleString('en')}, opened ${stats!.opened.toLocaleString('en')}, enrolled ${stats!.enrolled.toLocaleString('en')})` },
       { measure: 'Step.stats query, 3 steps (median of 5)', value: `${stepMs.toFixed(1)} ms` },
-      { measure: `open pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${opens.rps.toFixed(0)} req/s (${opens.failures} failed), ${opens.cpuUs.toFixed(0)} µs CPU a request` },
-      { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${clicks.rps.toFixed(0)} req/s (${clicks.failures} failed), ${clicks.cpuUs.toFixed(0)} µs CPU a request` },
+      { measure: `open pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: servedFigures(opens) },
+      { measure: `click redirect, ${ids.length} requests × ${CONCURRENCY} clients`, value: servedFigures(clicks) },
       { measure: 'forged link refused (404), 1000 requests', value: `${forged.rps.toFixed(0)} req/s` },
       { measure: `ceiling: bare node:http pixel, ${ids.length} requests × ${CONCURRENCY} clients`, value: `${ceiling.value.toFixed(0)} req/s (mean of ${ceilingBefore.value.toFixed(0)} before and ${ceilingAfter.value.toFixed(0)} after), ${((ceilingBefore.cpuUs + ceilingAfter.cpuUs) / 2).toFixed(0)} µs CPU a request` },
-      { measure: 'clients: their own process; CPU a request: the server\'s', value: '' },
+      { measure: 'clients: their own process; CPU a request: the server\'s / its Postgres backends\'', value: '' },
     ];
     printTable(`Tracking and stats (${bench.where})`, rows);
     const million = MESSAGES === 1_000_000 ? '1,000,000' : MESSAGES.toLocaleString('en');
