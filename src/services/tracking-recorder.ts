@@ -79,7 +79,10 @@ export interface TrackingRecorderOptions {
  * failed one is retried) and moves its
  * status forward; the stats counters follow by trigger; stats subscribers of the
  * workspaces get one NOTIFY each. Rows are locked in id order (no deadlock with a
- * flush of another process), and only those that change.
+ * flush of another process), and only those that change. The UPDATE joins the
+ * locked rows alone, which carry what it sets: joined to two CTEs, whose sizes
+ * Postgres cannot guess, it was planned as a nested loop over both, quadratic in
+ * the batch (11 ms of a 200-fact statement's 25 ms).
  */
 const RECORD_LINK_FACTS = `
   WITH e AS (
@@ -91,20 +94,20 @@ const RECORD_LINK_FACTS = `
   ), first AS (
     SELECT message_id, min(at) AS opened_at, min(at) FILTER (WHERE type = 'CLICK') AS clicked_at FROM f GROUP BY message_id
   ), locked AS (
-    SELECT m.id FROM "Message" m JOIN first ON first.message_id = m.id
+    SELECT m.id, first.opened_at, first.clicked_at FROM "Message" m JOIN first ON first.message_id = m.id
     WHERE m."openedAt" IS NULL OR first.opened_at < m."openedAt"
       OR (first.clicked_at IS NOT NULL AND (m."clickedAt" IS NULL OR first.clicked_at < m."clickedAt"))
       OR m.status::text = ANY(CASE WHEN first.clicked_at IS NULL THEN $8::text[] ELSE $9::text[] END)
     ORDER BY m.id FOR NO KEY UPDATE OF m
   ), updated AS (
     UPDATE "Message" m SET
-      "openedAt" = LEAST(m."openedAt", first.opened_at),
-      "clickedAt" = LEAST(m."clickedAt", first.clicked_at),
+      "openedAt" = LEAST(m."openedAt", l.opened_at),
+      "clickedAt" = LEAST(m."clickedAt", l.clicked_at),
       status = CASE
-        WHEN first.clicked_at IS NOT NULL AND m.status::text = ANY($9::text[]) THEN 'CLICKED'::"MessageStatus"
+        WHEN l.clicked_at IS NOT NULL AND m.status::text = ANY($9::text[]) THEN 'CLICKED'::"MessageStatus"
         WHEN m.status::text = ANY($8::text[]) THEN 'OPENED'::"MessageStatus"
         ELSE m.status END
-    FROM first WHERE m.id = first.message_id AND m.id IN (SELECT id FROM locked)
+    FROM locked l WHERE m.id = l.id
     RETURNING m.id
   ), inserted AS (
     INSERT INTO "MessageEvent" (id, "messageId", type, url, data, "createdAt")
