@@ -2,13 +2,17 @@
 // answered: a graceful stop must write every one it answered or took in, and a
 // failed write must be retried without recording anything twice. The database
 // write is held by a row lock taken here, so the buffer is known to be full when
-// the stop begins (no timing involved).
+// the stop begins (no timing involved). Then how flushes are grouped: clicks that
+// come while clicks are written go together in the next statement, a click does not
+// wait behind opens, and a link's workspace decides within a mixed batch.
+import { setImmediate } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { trackingUrl } from '../../src/domain/tracking-links.js';
 import { createLogger } from '../../src/logger.js';
 import { createRuntime } from '../../src/runtime.js';
 import { buildApp } from '../../src/server/app.js';
+import { TrackingRecorder, type LinkFact } from '../../src/services/tracking-recorder.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -161,5 +165,82 @@ describe('opens and clicks across a graceful stop', () => {
     const { events } = await recorded(stepId);
     expect(Object.keys(times(events, 'OPEN')).sort()).toEqual(ids.slice(0, 7).sort());
     await app.stop();
+  });
+});
+
+describe('how opens and clicks are grouped into statements', () => {
+  const fact = (kind: LinkFact['kind'], messageId: string, workspaceId: string): LinkFact => ({
+    kind,
+    messageId,
+    workspaceId,
+    url: kind === 'click' ? 'https://example.com/go' : null,
+    userAgent: null,
+    at: new Date(),
+  });
+
+  it('clicks that come while a click is being written wait for it, and go together in the next statement', async () => {
+    const { workspaceId, stepId, ids } = await messages(3);
+    const recorder = new TrackingRecorder(prisma);
+    const held = await holdRows([ids[0]!]);
+    const first = recorder.record(fact('click', ids[0]!, workspaceId));
+    await held.waiter();
+    const second = recorder.record(fact('click', ids[1]!, workspaceId));
+    // The recorder has looked at its buffer (its kick runs at the next setImmediate) before the third comes.
+    await setImmediate();
+    await setImmediate();
+    const third = recorder.record(fact('click', ids[2]!, workspaceId));
+    await held.release();
+    expect(await Promise.all([first, second, third])).toEqual([true, true, true]);
+    expect(recorder.writes).toBe(2);
+    const { events, counters, direct } = await recorded(stepId);
+    expect(times(events, 'CLICK')).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
+    expect(counters).toEqual(direct);
+  });
+
+  it('a click is written beside a batch of opens still being written, and answered after it', async () => {
+    const { workspaceId, ids } = await messages(2);
+    const recorder = new TrackingRecorder(prisma);
+    const held = await holdRows([ids[0]!]);
+    const open = recorder.record(fact('open', ids[0]!, workspaceId));
+    await held.waiter();
+    let answered = false;
+    const click = recorder.record(fact('click', ids[1]!, workspaceId)).then((found) => ((answered = true), found));
+    await waitFor(() => prisma.messageEvent.count({ where: { messageId: ids[1]!, type: 'CLICK' } }), { message: "the click's own statement" });
+    // Answered in the order the flushes began: not before the opens ahead of it are written.
+    expect(answered).toBe(false);
+    await held.release();
+    expect(await Promise.all([open, click])).toEqual([true, true]);
+    expect(recorder.writes).toBe(2);
+  });
+
+  it("in one statement, a link naming another workspace than its message's records nothing and is answered as not found", async () => {
+    const own = await messages(2);
+    const other = await messages(1);
+    const recorder = new TrackingRecorder(prisma);
+    const answers = Promise.all([
+      recorder.record(fact('click', own.ids[0]!, own.workspaceId)),
+      recorder.record(fact('click', own.ids[1]!, other.workspaceId)),
+      recorder.record(fact('open', other.ids[0]!, own.workspaceId)),
+      recorder.record(fact('open', own.ids[1]!, own.workspaceId)),
+    ]);
+    expect(await answers).toEqual([true, false, false, true]);
+    expect(recorder.writes).toBe(1);
+    expect((await recorded(own.stepId)).direct).toEqual({ opened: 2, clicked: 1 });
+    expect((await recorded(other.stepId)).direct).toEqual({ opened: 0, clicked: 0 });
+    expect(await prisma.messageEvent.count({ where: { messageId: { in: [...own.ids, ...other.ids] } } })).toBe(2);
+  });
+
+  it('a click link signed for another workspace than its message gets 404, not a redirect', async () => {
+    const app = buildApp({ runtime, logger: createLogger('silent'), settings: { RATE_LIMIT_PER_MINUTE: 0 } });
+    const port = await app.start(0, '127.0.0.1');
+    runtime.tracking.configure({ publicUrl: `http://127.0.0.1:${port}` });
+    const keys = await runtime.tracking.keys();
+    const own = await messages(1);
+    const other = await messages(1);
+    const res = await fetch(trackingUrl(keys, { kind: 'click', workspaceId: other.workspaceId, messageId: own.ids[0]!, url: 'https://example.com/go' }), { redirect: 'manual' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('location')).toBeNull();
+    await app.stop();
+    expect(await prisma.messageEvent.count({ where: { messageId: own.ids[0]! } })).toBe(0);
   });
 });
