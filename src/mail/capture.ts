@@ -1,20 +1,19 @@
 // Test-mode mail: each message is composed into the exact MIME message an SMTP
-// relay would receive (nodemailer's stream transport, dated by the engine's
+// relay would receive (composed as live mail is, mime.ts, dated by the engine's
 // clock — a test workspace's test clock), and its headers are kept on the
 // message row, readable through `messages`. It leaves the machine only when a
 // test relay (TEST_SMTP_URL) is given, then as those same bytes.
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { dbExecute } from '../db/transaction.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import { composeMime } from './mime.js';
 import { mailOptions, type MailTransport, type OutgoingMail } from './transport.js';
 
 export interface MailHeader {
   name: string;
   value: string;
 }
-
-const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
 
 /** The header block of a composed message, unfolded, in order (values as on the wire). */
 export function headersOf(message: Buffer): MailHeader[] {
@@ -36,12 +35,13 @@ export function captureTransport(relay: Transporter | null, db: PrismaClient): M
       const options = { ...mailOptions(mail), date: mail.date ?? new Date() };
       // Without a relay only the header block is needed: built as the composer builds it, without
       // encoding the body (a test clock's advance captures thousands of emails: 7 times faster).
-      const raw = relay ? ((await composer.sendMail(options)).message as Buffer) : Buffer.from(`${new MailComposer(options).compile().buildHeaders()}\r\n\r\n`);
+      const composed = relay ? composeMime(options) : null;
+      const raw = composed?.raw ?? Buffer.from(`${new MailComposer(options).compile().buildHeaders()}\r\n\r\n`);
       // The Message-ID names one message row (unique); its send is recorded by the outbox as for any relay.
       // Around Prisma: its work per raw statement costs more CPU than this one.
       const headers = JSON.stringify(headersOf(raw));
       await dbExecute(db, Prisma.sql`UPDATE "Message" SET headers = ${headers}::jsonb WHERE "smtpMessageId" = ${mail.messageId}`);
-      if (relay) await relay.sendMail({ envelope: { from: mail.from, to: [mail.to] }, raw });
+      if (relay && composed) await relay.sendMail(composed);
     },
     close: () => relay?.close(),
   };

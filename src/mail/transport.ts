@@ -5,6 +5,7 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { captureTransport } from './capture.js';
+import { composeMime } from './mime.js';
 
 export interface OutgoingMail {
   from: string;
@@ -34,7 +35,8 @@ export function smtpTransport(smtpUrl: string, options: { connections?: number }
   const transporter = smtpTransporter(smtpUrl, options);
   return {
     async send(mail) {
-      await transporter.sendMail(mailOptions(mail));
+      // Composed here in one pass (mime.ts), the pool only converses with the relay.
+      await transporter.sendMail(composeMime(mailOptions(mail)));
     },
     close: () => transporter.close(),
   };
