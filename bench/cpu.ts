@@ -27,3 +27,6 @@ export function cpuSince(before: Map<number, number>, after: Map<number, number>
   for (const [pid, now] of after) seconds += now - (before.get(pid) ?? 0);
   return seconds;
 }
+
+/** A process.cpuUsage() difference in milliseconds. */
+export const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;

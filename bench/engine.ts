@@ -21,7 +21,7 @@ import { schema } from '../src/graphql/schema.js';
 import { createLogger } from '../src/logger.js';
 import { buildApp } from '../src/server/app.js';
 import { benchApi, benchEmail } from './api.js';
-import { backendCpu, cpuSince } from './cpu.js';
+import { backendCpu, cpuMs, cpuSince } from './cpu.js';
 import { benchDatabase } from './database.js';
 import { startEngine, type BenchEngine } from './engine-runtime.js';
 import { countTracked, drive, paced, quantile, trackEventVariables, TRACK_EVENT } from './generator.js';
@@ -163,6 +163,9 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     // 4. The SMTP burst.
     await engine?.stop();
     sink.reset();
+    // CPU per email, as for steps: this process (worker, and the SMTP sink, whose share stays the same) and Postgres.
+    const burstPgBefore = await backendCpu(prisma);
+    const burstCpuBefore = process.cpuUsage();
     engine = await startEngine(database, { workers: options.workerConcurrency, smtpUrl: sink.url });
     const burstT0 = performance.now();
     await gql(`mutation($id: ID!, $input: UpdateSequenceInput!) { updateSequence(id: $id, input: $input) { errors { message } } }`, {
@@ -170,11 +173,14 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
       input: { throttlePaused: false },
     });
     const sent = await until(async () => sink.messageIds.length, held, options.phaseLimitSeconds);
+    const burstCpu = cpuMs(process.cpuUsage(burstCpuBefore)) / sent.reached;
+    const burstPgMs = (cpuSince(burstPgBefore, await backendCpu(prisma)) * 1000) / sent.reached;
     const burstSeconds = sent.timedOut ? options.phaseLimitSeconds : (sink.arrivals.at(-1)! - burstT0) / 1000;
     const burstRate = sent.reached / burstSeconds;
     const distinct = new Set(sink.messageIds).size;
     rows.push({ measure: 'SMTP burst: emails at the sink (distinct Message-IDs)', value: `${sent.reached} (${distinct}) in ${burstSeconds.toFixed(1)} s${sent.timedOut ? ' (time limit)' : ''}` });
     if (sink.arrivals.length) rows.push({ measure: 'SMTP burst: first email at the sink after', value: `${((sink.arrivals[0]! - burstT0) / 1000).toFixed(2)} s` });
+    rows.push({ measure: 'SMTP burst: CPU per email, this process (worker and sink) / Postgres', value: `${burstCpu.toFixed(3)} ms / ${burstPgMs.toFixed(3)} ms` });
     rows.push({ measure: 'SMTP burst: load average after', value: loadAverage() });
     figures.push({ name: `burst of ${held} due emails through SMTP`, value: burstRate, unit: 'emails/s', ceiling: ceilings.smtp, target: { ratio: 0.5 }, note: sent.timedOut ? 'time limit reached' : undefined });
     if (distinct !== sink.messageIds.length) figures.push({ name: 'SMTP burst: emails sent twice', value: sink.messageIds.length - distinct, unit: '', target: { max: 1 } });
@@ -249,10 +255,9 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
         const after = (await executed(new Date(startedAt))) / ((lastStep._max.executedAt.getTime() - startedAt) / 1000);
         rows.push({ measure: 'steps: worker start / rate after it', value: `${startedAt - stepsT0} ms (${beforeStart} steps executed by then) / ${after.toFixed(0)} steps/s` });
       }
-      const ms = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
       rows.push({
         measure: 'steps: CPU per step, worker process / Postgres',
-        value: `${(ms(cpuUsed) / steps.reached).toFixed(3)} ms / ${((pgSeconds * 1000) / steps.reached).toFixed(3)} ms (of it, ${ms(cpuStart).toFixed(0)} ms in the worker's start)`,
+        value: `${(cpuMs(cpuUsed) / steps.reached).toFixed(3)} ms / ${((pgSeconds * 1000) / steps.reached).toFixed(3)} ms (of it, ${cpuMs(cpuStart).toFixed(0)} ms in the worker's start)`,
       });
       rows.push({ measure: 'steps: load average after', value: loadAverage() });
       figures.push({ name: 'steps executed to the outbox', value: steps.reached / stepsSeconds, unit: 'steps/s', ceiling: ceilings.queue, target: { ratio: 0.3 }, note: steps.timedOut ? 'time limit reached' : undefined });
