@@ -153,7 +153,7 @@ async function record(
         -- A run's entry event is its subscriber's: found by the subscriber index (there is none on entryEventId).
         ARRAY(SELECT r.id::text FROM "Enrollment" r WHERE r."subscriberId" = e."subscriberId" AND r."entryEventId" = e.id ORDER BY r.id) AS "enrollmentIds"
       FROM "Event" e JOIN "Subscriber" s ON s.id = e."subscriberId"
-      WHERE e."workspaceId" = ${actor.workspaceId}::uuid AND e."idempotencyKey" = ANY(${keyed.map((i) => i.input.idempotencyKey!)}::text[])`,
+      WHERE e."workspaceId" = ${actor.workspaceId}::uuid AND e."idempotencyKey" IS NOT NULL AND e."idempotencyKey" = ANY(${keyed.map((i) => i.input.idempotencyKey!)}::text[])`,
       { prepared: keyed.length <= PREPARED_ROWS },
     );
     const byKey = new Map(stored.map((e) => [e.idempotencyKey, e]));
