@@ -6,10 +6,12 @@
 // per statement and an idle one writes each at once (opens without a click among
 // them within openGatherMs). A second flush may start beside the running one only
 // for a click while that one holds no click (a click need not wait behind a batch
-// of opens), or for a full batch; clicks that come while clicks are being written
-// wait for that statement and go together in the next: each statement costs a
-// commit, a trigger run and a NOTIFY on the cores the server shares, and 16 clients
-// clicking wrote about 5 clicks a statement with two flushes always free to start.
+// of opens), for clicks that waited clickWaitMs (the database is slow: then
+// overlapping beats batching), or for a full batch; otherwise clicks that come
+// while clicks are being written wait for that statement and go together in the
+// next: each statement costs a commit, a trigger run and a NOTIFY on the cores the
+// server shares, and 16 clients clicking wrote about 5 clicks a statement with two
+// flushes always free to start.
 // Flushes answer in the order they began, so a click's answer also means every
 // open before it is recorded.
 //
@@ -75,6 +77,12 @@ export interface TrackingRecorderOptions {
    * each statement is a commit and a NOTIFY, on the cores the server shares.
    */
   openGatherMs?: number;
+  /**
+   * Clicks wait for a running flush that holds clicks (and then go together) for
+   * at most this long (default 5 ms, a few flushes' time on an idle machine) before
+   * a flush of their own starts beside it.
+   */
+  clickWaitMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -151,6 +159,9 @@ export class TrackingRecorder {
   private gatheringSince = 0;
   /** A click waits among the buffered facts: write now. */
   private urgent = false;
+  /** Since when the oldest of them waits. */
+  private urgentSince = 0;
+  private clickTimer: NodeJS.Timeout | null = null;
   private failures = 0;
   private written = 0;
   private idle: (() => void)[] = [];
@@ -160,6 +171,7 @@ export class TrackingRecorder {
   private readonly concurrency: number;
   private readonly retryMs: number;
   private readonly openGatherMs: number;
+  private readonly clickWaitMs: number;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -171,6 +183,7 @@ export class TrackingRecorder {
     this.concurrency = options.concurrency ?? 2;
     this.retryMs = options.retryMs ?? 100;
     this.openGatherMs = options.openGatherMs ?? 20;
+    this.clickWaitMs = options.clickWaitMs ?? 5;
   }
 
   /** Statements written so far. */
@@ -194,7 +207,10 @@ export class TrackingRecorder {
     if (this.pending.length >= this.maxBuffered) return Promise.reject(new TrackingBufferFull(this.pending.length));
     return new Promise<boolean>((resolve, reject) => {
       if (!this.pending.length) this.gatheringSince = performance.now();
-      if (fact.kind === 'click') this.urgent = true;
+      if (fact.kind === 'click' && !this.urgent) {
+        this.urgent = true;
+        this.urgentSince = performance.now();
+      }
       this.pending.push({ fact, waiter: { resolve, reject } });
       this.scheduleKick();
     });
@@ -232,13 +248,13 @@ export class TrackingRecorder {
 
   /**
    * Starts flushes while there are facts and a free slot (none while a retry waits):
-   * beside a running flush only for a click while no click is being written, or a
-   * full batch (group commit); opens alone wait to gather for up to openGatherMs.
-   * `now` (stop): every slot, no gathering.
+   * beside a running flush only for clicks (see besideRunning) or a full batch
+   * (group commit); opens alone wait to gather for up to openGatherMs. `now`
+   * (stop): every slot, no gathering.
    */
   private kick(now = false) {
     while (this.pending.length && this.inFlight < this.concurrency && !this.retryTimer) {
-      if (this.inFlight && !now && this.pending.length < this.maxBatch && !(this.urgent && !this.clicksInFlight)) return;
+      if (this.inFlight && !now && this.pending.length < this.maxBatch && !this.besideRunning()) return;
       const waited = performance.now() - this.gatheringSince;
       if (!now && !this.urgent && waited < this.openGatherMs && this.pending.length < this.maxBatch) {
         this.gatherTimer ??= setTimeout(() => {
@@ -250,6 +266,23 @@ export class TrackingRecorder {
       this.flush(this.pending.splice(0, this.maxBatch));
       if (!this.pending.length) this.urgent = false;
     }
+  }
+
+  /**
+   * Whether waiting clicks may be written beside the running flush: it holds no
+   * click, or they have waited clickWaitMs (until then, a kick is set for that time).
+   */
+  private besideRunning(): boolean {
+    if (!this.urgent) return false;
+    if (!this.clicksInFlight) return true;
+    const waited = performance.now() - this.urgentSince;
+    if (waited >= this.clickWaitMs) return true;
+    this.clickTimer ??= setTimeout(() => {
+      this.clickTimer = null;
+      this.kick();
+    }, this.clickWaitMs - waited);
+    this.clickTimer.unref();
+    return false;
   }
 
   private flush(batch: Entry[]) {

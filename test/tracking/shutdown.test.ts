@@ -3,8 +3,9 @@
 // failed write must be retried without recording anything twice. The database
 // write is held by a row lock taken here, so the buffer is known to be full when
 // the stop begins (no timing involved). Then how flushes are grouped: clicks that
-// come while clicks are written go together in the next statement, a click does not
-// wait behind opens, and a link's workspace decides within a mixed batch.
+// come while clicks are written go together in the next statement (or, having
+// waited clickWaitMs, in their own beside it), a click does not wait behind opens,
+// and a link's workspace decides within a mixed batch.
 import { setImmediate } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -180,7 +181,7 @@ describe('how opens and clicks are grouped into statements', () => {
 
   it('clicks that come while a click is being written wait for it, and go together in the next statement', async () => {
     const { workspaceId, stepId, ids } = await messages(3);
-    const recorder = new TrackingRecorder(prisma);
+    const recorder = new TrackingRecorder(prisma, { clickWaitMs: 60_000 });
     const held = await holdRows([ids[0]!]);
     const first = recorder.record(fact('click', ids[0]!, workspaceId));
     await held.waiter();
@@ -195,6 +196,19 @@ describe('how opens and clicks are grouped into statements', () => {
     const { events, counters, direct } = await recorded(stepId);
     expect(times(events, 'CLICK')).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
     expect(counters).toEqual(direct);
+  });
+
+  it('a click waits for a click being written at most clickWaitMs, then is written beside it', async () => {
+    const { workspaceId, ids } = await messages(2);
+    const recorder = new TrackingRecorder(prisma, { clickWaitMs: 20 });
+    const held = await holdRows([ids[0]!]);
+    const first = recorder.record(fact('click', ids[0]!, workspaceId));
+    await held.waiter();
+    const second = recorder.record(fact('click', ids[1]!, workspaceId));
+    await waitFor(() => prisma.messageEvent.count({ where: { messageId: ids[1]!, type: 'CLICK' } }), { message: "the second click's own statement" });
+    await held.release();
+    expect(await Promise.all([first, second])).toEqual([true, true]);
+    expect(recorder.writes).toBe(2);
   });
 
   it('a click is written beside a batch of opens still being written, and answered after it', async () => {
