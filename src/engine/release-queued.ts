@@ -19,7 +19,7 @@ export async function releaseQueued(ctx: EngineContext, sequenceId?: string): Pr
     ? [sequenceId]
     : (
         await ctx.db.enrollment.findMany({
-          where: { status: 'QUEUED', workspace: { liveWorkspaceId: null } },
+          where: { status: 'QUEUED', sequence: { workspace: { liveWorkspaceId: null } } },
           distinct: ['sequenceId'],
           select: { sequenceId: true },
         })
