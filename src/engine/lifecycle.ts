@@ -348,62 +348,6 @@ export async function endRunsWhere(
   return { count: result?.count ?? 0, rows: result?.rows ?? [] };
 }
 
-/** Runs one transaction of endRunsInChunks ends at most, and how many of those run at once. */
-export const END_CHUNK_RUNS = 10_000;
-const END_CHUNK_LANES = 2;
-
-/**
- * endRunsWhere for any number of runs, in transactions of its own. Up to
- * END_CHUNK_RUNS runs: one transaction. More: the matching runs are cut into
- * ranges of END_CHUNK_RUNS by id, ended a range a transaction, two at once. One
- * statement ending 100,000 runs keeps one core busy for seconds (every index
- * entry of every run, and its change, written by one backend); two ranges at a
- * time use two, and each range's locks are held for a tenth of that. Ranges are
- * disjoint and each locks in id order, so they cannot deadlock each other or
- * another locker. Each range commits on its own: if one fails, the ranges that
- * committed stay ended, no range starts after it, and the error is thrown; calling
- * again ends the rest (ended runs no longer match).
- */
-export async function endRunsInChunks(
-  ctx: EngineContext,
-  where: Prisma.Sql,
-  input: { kind: 'cancel' | 'stop'; reason: string },
-  options: { sample?: number } = {},
-): Promise<EndedRuns> {
-  // Every END_CHUNK_RUNS-th matching run: where each range after the first starts.
-  const starts = await ctx.db.$queryRaw<{ id: string }[]>`
-    SELECT id::text FROM (
-      SELECT e.id, row_number() OVER (ORDER BY e.id) AS n FROM "Enrollment" e WHERE ${where} AND e.status IN ${OPEN}
-    ) m WHERE m.n % ${END_CHUNK_RUNS} = 1 AND m.n > 1 ORDER BY m.id`;
-  // The first range has no lower bound, the last no upper one: a run that starts matching meanwhile still falls in one.
-  const bounds = starts.map((s) => s.id);
-  const ranges = [null, ...bounds].map((from, i) => {
-    const conditions = [Prisma.sql`(${where})`];
-    if (from) conditions.push(Prisma.sql`e.id >= ${from}::uuid`);
-    if (i < bounds.length) conditions.push(Prisma.sql`e.id < ${bounds[i]}::uuid`);
-    return Prisma.join(conditions, ' AND ');
-  });
-  const ended: EndedRuns[] = new Array(ranges.length);
-  let next = 0;
-  let failed = false;
-  const lane = async () => {
-    while (!failed && next < ranges.length) {
-      const i = next++;
-      try {
-        ended[i] = await transaction(ctx, (tx) => endRunsWhere(ctx, tx, ranges[i]!, input, options), { timeout: 120_000 });
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  const lanes = await Promise.allSettled(Array.from({ length: Math.min(END_CHUNK_LANES, ranges.length) }, lane));
-  const rejected = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  const rows = ended.flatMap((e) => e.rows);
-  return { count: ended.reduce((sum, e) => sum + e.count, 0), rows: options.sample === undefined ? rows : rows.slice(0, options.sample) };
-}
-
 /** The PAUSE reply action's end: a run still paused by that reply finishes. */
 export async function finishReplyPause(ctx: EngineContext, enrollmentId: string, pausedUntil: Date): Promise<void> {
   await transaction(ctx, (tx) => transitionRuns(ctx, tx, [enrollmentId], { kind: 'pauseTimeout', pausedUntil }));

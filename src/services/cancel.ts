@@ -1,15 +1,16 @@
 // Cancelling runs in bulk: by subscriber, by entry-event field values (dry run
 // first), or by any AND of execution id, recipients, idempotency key and
-// sequence slug. One UPDATE locks only the matched runs (over 10,000 of them: a
-// range of 10,000 a transaction, lifecycle.ts's endRunsInChunks); a step being sent
-// for one of them finishes first (it holds the run's row lock) and stays recorded.
+// sequence slug. One UPDATE locks only the matched runs; a step being sent for
+// one of them finishes first (it holds the run's row lock) and stays recorded.
 import { z } from 'zod';
 import { boundedJson, MAX_JSON_SCALAR_NODES } from '../domain/json-limits.js';
 import { UserError, notFound } from '../domain/errors.js';
 import { dotPathSchema } from '../domain/json-path.js';
 import { tryDecodeId } from '../domain/public-id.js';
+import type { Tx } from '../db/client.js';
+import { transaction } from '../db/transaction.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
-import { endRunsInChunks } from '../engine/lifecycle.js';
+import { endRunsWhere } from '../engine/lifecycle.js';
 import { OPEN_STATUSES } from '../engine/run-status.js';
 import { owned } from '../db/scope.js';
 import type { Actor, Caller } from '../auth/actor.js';
@@ -66,63 +67,66 @@ export async function cancelEnrollments(actor: Caller, rawInput: unknown): Promi
   const limit = input.limit ?? 100;
   // Field-value targeting is a dry run unless asked otherwise; subscriber targeting cancels.
   const dryRun = input.dryRun ?? input.fieldValues != null;
-  const { db } = actor.runtime;
-  const sequence = await owned(db, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
+  return transaction(actor.runtime, async (tx) => {
+      const sequence = await owned(tx, actor, 'Sequence', input.sequenceId, { field: ['input', 'sequenceId'] });
 
-  let match: Prisma.Sql;
-  if (input.subscriberId != null) {
-    const subscriberId = tryDecodeId('Subscriber', input.subscriberId);
-    if (!subscriberId) throw notFound('Subscriber', ['input', 'subscriberId']);
-    match = Prisma.sql`e."subscriberId" = ${subscriberId}::uuid`;
-  } else {
-    const path = input.fieldPath ?? sequence.enrollmentFieldPath;
-    if (!path) {
-      throw new UserError('fieldPath is required: the sequence has no enrollmentFieldPath', ['input', 'fieldPath'], 'VALIDATION');
-    }
-    match = fieldValuesMatch(path, input.fieldValues!);
-  }
-  const where = Prisma.sql`e."sequenceId" = ${sequence.id}::uuid AND e.status IN ${OPEN} AND ${match}`;
-  const reason = input.reason ?? 'cancelled';
+      let match: Prisma.Sql;
+      if (input.subscriberId != null) {
+        const subscriberId = tryDecodeId('Subscriber', input.subscriberId);
+        if (!subscriberId) throw notFound('Subscriber', ['input', 'subscriberId']);
+        match = Prisma.sql`e."subscriberId" = ${subscriberId}::uuid`;
+      } else {
+        const path = input.fieldPath ?? sequence.enrollmentFieldPath;
+        if (!path) {
+          throw new UserError('fieldPath is required: the sequence has no enrollmentFieldPath', ['input', 'fieldPath'], 'VALIDATION');
+        }
+        match = fieldValuesMatch(path, input.fieldValues!);
+      }
+      const where = Prisma.sql`e."sequenceId" = ${sequence.id}::uuid AND e.status IN ${OPEN} AND ${match}`;
+      const reason = input.reason ?? 'cancelled';
 
-  if (dryRun) {
-    const [{ count }] = await db.$queryRaw<[{ count: number }]>`SELECT count(*)::int AS count FROM "Enrollment" e WHERE ${where}`;
-    const sample = await db.$queryRaw<CancelledRun[]>`
-      SELECT e.id AS "enrollmentId", e."subscriberId", s.email AS "subscriberEmail", e.status, e."enrollmentKey"
-      FROM "Enrollment" e JOIN "Subscriber" s ON s.id = e."subscriberId"
-      WHERE ${where} ORDER BY e."startedAt", e.id LIMIT ${limit}`;
-    return {
-      sequenceId: sequence.id,
-      dryRun,
-      matchedCount: count,
-      cancelledCount: 0,
-      enrollments: sample,
-      hasMore: count > sample.length,
-      message: `Would cancel ${plural(count)}.`,
-    };
-  }
+      if (dryRun) {
+        const [{ count }] = await tx.$queryRaw<[{ count: number }]>`SELECT count(*)::int AS count FROM "Enrollment" e WHERE ${where}`;
+        const sample = await tx.$queryRaw<CancelledRun[]>`
+          SELECT e.id AS "enrollmentId", e."subscriberId", s.email AS "subscriberEmail", e.status, e."enrollmentKey"
+          FROM "Enrollment" e JOIN "Subscriber" s ON s.id = e."subscriberId"
+          WHERE ${where} ORDER BY e."startedAt", e.id LIMIT ${limit}`;
+        return {
+          sequenceId: sequence.id,
+          dryRun,
+          matchedCount: count,
+          cancelledCount: 0,
+          enrollments: sample,
+          hasMore: count > sample.length,
+          message: `Would cancel ${plural(count)}.`,
+        };
+      }
 
-  const cancelled = await endRunsInChunks(actor.runtime, where, { kind: 'cancel', reason }, { sample: limit });
-  const sample = cancelled.rows;
-  const emails = await db.subscriber.findMany({
-    where: { id: { in: [...new Set(sample.map((r) => r.subscriberId))] } },
-    select: { id: true, email: true },
-  });
-  const emailOf = new Map(emails.map((s) => [s.id, s.email]));
-  return {
-    sequenceId: sequence.id,
-    dryRun,
-    matchedCount: cancelled.count,
-    cancelledCount: cancelled.count,
-    enrollments: sample.map((r) => ({
-      enrollmentId: r.id,
-      subscriberId: r.subscriberId,
-      subscriberEmail: emailOf.get(r.subscriberId) ?? '',
-      status: 'CANCELLED' as const,
-      enrollmentKey: r.enrollmentKey,
-    })),
-    hasMore: cancelled.count > sample.length,
-    message: `Cancelled ${plural(cancelled.count)}.`,
-  };
+      const cancelled = await endRunsWhere(actor.runtime, tx, where, { kind: 'cancel', reason }, { sample: limit });
+      const sample = cancelled.rows;
+      const emails = await tx.subscriber.findMany({
+        where: { id: { in: [...new Set(sample.map((r) => r.subscriberId))] } },
+        select: { id: true, email: true },
+      });
+      const emailOf = new Map(emails.map((s) => [s.id, s.email]));
+      return {
+        sequenceId: sequence.id,
+        dryRun,
+        matchedCount: cancelled.count,
+        cancelledCount: cancelled.count,
+        enrollments: sample.map((r) => ({
+          enrollmentId: r.id,
+          subscriberId: r.subscriberId,
+          subscriberEmail: emailOf.get(r.subscriberId) ?? '',
+          status: 'CANCELLED' as const,
+          enrollmentKey: r.enrollmentKey,
+        })),
+        hasMore: cancelled.count > sample.length,
+        message: `Cancelled ${plural(cancelled.count)}.`,
+      };
+    },
+    { timeout: 120_000 },
+  );
 }
 
 /**
@@ -177,6 +181,10 @@ export async function cancelRuns(actor: Caller, rawInput: unknown): Promise<stri
     filters.push(Prisma.sql`e."sequenceId" IN (
       SELECT q.id FROM "Sequence" q WHERE q."workspaceId" = ${actor.workspaceId}::uuid AND q.slug = ${input.sequenceSlug})`);
   }
-  const ended = await endRunsInChunks(actor.runtime, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
-  return ended.rows.map((r) => r.id);
+  return transaction(actor.runtime, async (tx) => {
+      const ended = await endRunsWhere(actor.runtime, tx, Prisma.join(filters, ' AND '), { kind: 'cancel', reason: input.reason ?? 'cancelled' });
+      return ended.rows.map((r) => r.id);
+    },
+    { timeout: 120_000 },
+  );
 }

@@ -1,6 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tryDecodeId } from '../../src/domain/public-id.js';
-import { END_CHUNK_RUNS } from '../../src/engine/lifecycle.js';
 import { useTestEngine } from '../helpers/engine.js';
 import { drained } from '../helpers/jobs.js';
 
@@ -91,44 +89,6 @@ describe('cancelEnrollments by entry-event field values', () => {
     const after = (await ws.gql(CANCEL, { input: { sequenceId: seq.id, fieldValues: [123, '123'] } })).data.cancelEnrollments;
     expect(after.matchedCount).toBe(0);
     expect((await status(runs[0]!.id)).cancelReason).toBe('order refunded');
-  });
-
-  it('cancels more runs than one transaction ends, range by range: each matching run once, the rest untouched, the sample the first by id', async () => {
-    const seq = await waitingSequence({ enrollmentFieldPath: 'order.id' });
-    const sequenceId = tryDecodeId('Sequence', seq.id)!;
-    const matching = 2 * END_CHUNK_RUNS + 7;
-    // Runs written directly, as many again not matching.
-    await t.prisma.$executeRaw`
-      INSERT INTO "Subscriber" (id, "workspaceId", email, "updatedAt")
-      SELECT gen_random_uuid(), q."workspaceId", 'bulk' || i || '@x.io', now() FROM "Sequence" q, generate_series(1, ${2 * matching}) i WHERE q.id = ${sequenceId}::uuid`;
-    await t.prisma.$executeRaw`
-      INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "entryEvent", "updatedAt")
-      SELECT gen_random_uuid(), s."workspaceId", ${sequenceId}::uuid, s.id, 'ACTIVE',
-             jsonb_build_object('order', jsonb_build_object('id', CASE WHEN n % 2 = 0 THEN 'bulk' ELSE 'keep' END)), now()
-      FROM (SELECT s.*, row_number() OVER (ORDER BY s.email) AS n FROM "Subscriber" s WHERE s.email LIKE 'bulk%@x.io' AND s."workspaceId" = (SELECT "workspaceId" FROM "Sequence" WHERE id = ${sequenceId}::uuid)) s`;
-
-    const res = (await ws.gql(CANCEL, { input: { sequenceId: seq.id, fieldValues: ['bulk'], dryRun: false, limit: 5 } })).data.cancelEnrollments;
-    expect(res).toMatchObject({ matchedCount: matching, cancelledCount: matching, hasMore: true, errors: [] });
-    const first = await t.prisma.$queryRaw<{ id: string }[]>`
-      SELECT id::text FROM "Enrollment" WHERE "sequenceId" = ${sequenceId}::uuid AND "entryEvent" #>> '{order,id}' = 'bulk' ORDER BY id LIMIT 5`;
-    expect(res.enrollments.map((e: { enrollmentId: string }) => tryDecodeId('Enrollment', e.enrollmentId))).toEqual(first.map((r) => r.id));
-
-    const byStatus = await t.prisma.$queryRaw<{ value: string; status: string; runs: number; changes: number; changed: number }[]>`
-      SELECT e."entryEvent" #>> '{order,id}' AS value, e.status::text AS status, count(*)::int AS runs,
-             count(c.id)::int AS changes, count(DISTINCT c."enrollmentId")::int AS changed
-      FROM "Enrollment" e LEFT JOIN "EnrollmentChange" c ON c."enrollmentId" = e.id AND c.status = 'CANCELLED'
-      WHERE e."sequenceId" = ${sequenceId}::uuid GROUP BY 1, 2 ORDER BY 1`;
-    expect(byStatus).toEqual([
-      { value: 'bulk', status: 'CANCELLED', runs: matching, changes: matching, changed: matching },
-      { value: 'keep', status: 'ACTIVE', runs: matching, changes: 0, changed: 0 },
-    ]);
-    // The run counters the stats read moved with every range.
-    const counts = await t.prisma.$queryRaw<{ status: string; n: number }[]>`
-      SELECT status::text, sum(count)::int AS n FROM "SequenceRunCount" WHERE "sequenceId" = ${sequenceId}::uuid GROUP BY 1 HAVING sum(count) <> 0 ORDER BY 1`;
-    expect(counts).toEqual([
-      { status: 'ACTIVE', n: matching },
-      { status: 'CANCELLED', n: matching },
-    ]);
   });
 
   it('answers bad input with UserErrors', async () => {
