@@ -15,6 +15,7 @@
 // the production build (built first; BENCH_WORKER_BUILD=tsx: under tsx instead),
 // with the heap limit README gives workers (BENCH_WORKER_NODE_OPTIONS: other node
 // options instead, '' for none).
+import './as-deployed.js';
 import os from 'node:os';
 import { benchCancel } from './cancel.js';
 import { commitCeiling, httpCeiling, queueCeiling, smtpCeiling } from './ceilings.js';

@@ -1,4 +1,5 @@
 // `npm run bench:load` (kept apart from `npm run bench`: it takes minutes and many processes).
+import './as-deployed.js';
 import { stopBenchServer } from './database.js';
 import { benchLoad } from './load.js';
 

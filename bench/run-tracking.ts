@@ -1,6 +1,7 @@
 // `npm run bench:tracking`: only the tracking phase of `npm run bench` (open pixel,
 // click redirect, forged links, stats), with the same sizes and switches
 // (BENCH_QUICK, BENCH_TRACKING_MESSAGES, BENCH_TRACKING_REQUESTS, BENCH_TRACKING_CONCURRENCY).
+import './as-deployed.js';
 import { stopBenchServer } from './database.js';
 import { printFigures } from './report.js';
 import { benchTracking } from './tracking.js';
