@@ -23,7 +23,7 @@ interface Node {
   getTransferEncoding(): string | false;
 }
 
-/** The message nodemailer would send for `options` (strings only), and its envelope. */
+/** The message nodemailer would send for `options` (contents as strings or buffers), and its envelope. */
 export function composeMime(options: Mail.Options): { raw: Buffer; envelope: { from: string; to: string[] } } {
   const root = new MailComposer(options).compile() as MimeNode & Node;
   const envelope = root.getEnvelope() as { from: string | false; to: string[] };
