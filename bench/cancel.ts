@@ -54,6 +54,10 @@ export async function benchCancel(RUNS: number): Promise<Figure[]> {
     await probe.connect();
     // The Postgres CPU of the call (its backends, the probe's included: it only waits): steadier than
     // the wall time on a shared machine, where the call's time follows the other work.
+    // A checkpoint first: the setup wrote hundreds of MB of WAL, and a checkpoint that began
+    // inside the call (its full-page writes with it) swung the figure 2.6–5 s between runs.
+    // Best effort: a server where this role may not checkpoint measures as before.
+    await prisma.$executeRawUnsafe('CHECKPOINT').catch(() => undefined);
     const pgBefore = await backendCpu(prisma);
     const started = performance.now();
     const cancelling = cancelEnrollments({ workspaceId: workspace.id, runtime: engine.runtime }, { sequenceId: encodeId('Sequence', target.id), fieldValues: ['bulk'], dryRun: false });
