@@ -313,9 +313,8 @@ export async function dbExecute(db: PrismaClient, query: Prisma.Sql, options: Se
 }
 
 /** dbExecute for a statement whose rows are read (a small read sent often: the counters behind stats and page counts). */
-export async function dbQuery<T>(db: PrismaClient, query: Prisma.Sql, options: SendOptions = {}): Promise<T[]> {
-  const sent = onPool(db, query.text, query.values, options);
-  return sent ? ((await sent).rows as T[]) : db.$queryRaw<T[]>(query);
+export function dbQuery<T>(db: PrismaClient, query: Prisma.Sql, options: SendOptions = {}): Promise<T[]> {
+  return dbQueryText<T>(db, query.text, query.values, options);
 }
 
 /** dbExecute for a statement built as text with its own `$n` placeholders, returning its rows. */
