@@ -13,6 +13,30 @@ export interface ClientOptions {
   onQuery?: (sql: string) => void;
 }
 
+/**
+ * An AsyncLocalStorage enabled only while one of its run() calls is in progress.
+ * On Node 20 an enabled instance keeps promise hooks on for every promise of the
+ * process (an await costs about twice as much), and these two are needed only
+ * while Prisma opens a transaction: disabled again when none is opening, the hot
+ * paths' lean transactions, which do not use them, run without the hooks.
+ */
+function scopedStorage<T>() {
+  const storage = new AsyncLocalStorage<T>();
+  let running = 0;
+  return {
+    getStore: (): T | undefined => storage.getStore(),
+    async run<R>(store: T, fn: () => Promise<R>): Promise<R> {
+      running++;
+      try {
+        return await storage.run(store, fn);
+      } finally {
+        // No run() left whose context could still be read (disable() ends every context of the instance).
+        if (--running === 0) storage.disable();
+      }
+    },
+  };
+}
+
 const pools = new WeakMap<PrismaClient, pg.Pool>();
 const queryListeners = new WeakMap<PrismaClient, (sql: string) => void>();
 
@@ -20,7 +44,7 @@ const queryListeners = new WeakMap<PrismaClient, (sql: string) => void>();
  * Set by src/db/transaction.ts while Prisma opens a transaction: told the pool
  * connection Prisma takes for it (the first one taken in that async context).
  */
-export const openingTransaction = new AsyncLocalStorage<(connection: pg.PoolClient) => void>();
+export const openingTransaction = scopedStorage<(connection: pg.PoolClient) => void>();
 
 /**
  * Set by src/db/transaction.ts while Prisma opens an interactive transaction for a
@@ -28,7 +52,7 @@ export const openingTransaction = new AsyncLocalStorage<(connection: pg.PoolClie
  * joins it (no connection taken, no BEGIN) and leaves its end to the owner
  * (a "phantom" commit or rollback: no statement sent).
  */
-export const joiningTransaction = new AsyncLocalStorage<pg.PoolClient>();
+export const joiningTransaction = scopedStorage<pg.PoolClient>();
 
 type Adapter = Awaited<ReturnType<PrismaPg['connect']>>;
 

@@ -39,6 +39,29 @@ describe.each([
     expect(new Set(seen.map((s) => s.around!.xid)).size).toBe(8);
   });
 
+  it('keep to their own connection when openings overlap, stop, and start again', async () => {
+    // What tells Prisma's opening its connection is switched off whenever no transaction
+    // is opening (src/db/client.ts), and on again at the next: rounds of 1, 8 and 3 at once,
+    // the last with a transaction that opens while the others are already running.
+    const one = () =>
+      transaction(
+        { db: prisma },
+        async (tx) => {
+          const [viaPrisma] = await tx.$queryRaw<{ pid: number; xid: string }[]>(WHO);
+          const [around] = await txQuery<{ pid: number; xid: string }>(tx, WHO);
+          return { viaPrisma, around };
+        },
+        { lean },
+      );
+    for (const size of [1, 8, 3]) {
+      const first = Array.from({ length: size }, one);
+      const late = first[0]!.then(one);
+      const seen = await Promise.all([...first, late]);
+      for (const { viaPrisma, around } of seen) expect(around).toEqual(viaPrisma);
+      expect(new Set(seen.map((s) => s.around!.xid)).size).toBe(size + 1);
+    }
+  });
+
   it('are rolled back with the transaction, and refused once it ended', async () => {
     let kept: Tx | undefined;
     await expect(
