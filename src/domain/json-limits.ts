@@ -40,7 +40,8 @@ export function boundedJson<S extends z.ZodType>(
     })
     .pipe(schema)
     .superRefine((value, ctx) => {
-      if (new TextEncoder().encode(JSON.stringify(value) ?? '').length > maxBytes) {
+      // Counted, not encoded: every event's properties pass here.
+      if (Buffer.byteLength(JSON.stringify(value) ?? '') > maxBytes) {
         ctx.addIssue({ code: 'custom', message: `must be at most ${maxBytes / 1024} KB as JSON` });
       }
     });

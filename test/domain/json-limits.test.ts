@@ -23,6 +23,9 @@ describe('JSON limits', () => {
     expect(schema.safeParse(nest(50_000)).error!.issues.map((i) => i.message)).toEqual(['must not nest deeper than 32 levels']);
     expect(schema.safeParse({ big: 'x'.repeat(70_000) }).error!.issues[0]!.message).toBe('must be at most 64 KB as JSON');
     expect(schema.safeParse({ a: [1, { b: null }] }).data).toEqual({ a: [1, { b: null }] });
+    // Bytes of UTF-8, not characters: 30,000 euro signs are 90,000 bytes.
+    expect(schema.safeParse({ big: '€'.repeat(30_000) }).error!.issues[0]!.message).toBe('must be at most 64 KB as JSON');
+    expect(schema.safeParse({ big: '€'.repeat(20_000) }).success).toBe(true);
   });
 });
 
