@@ -58,13 +58,15 @@ export function unwrittenRunChanges(tx: Tx): readonly RunChange[] {
  * last key, for a writer whose statement snapshot predates its locks (it would
  * miss a change committed while it waited). `unordered`: a source of one change
  * per run, whose order among themselves says nothing, leaves out n and the sort.
+ * A run's first change (no previous status: its start, in the transaction that
+ * inserted it) has no earlier key to look up.
  */
 export function changeLogInsert(source: Prisma.Sql, options: { bound?: Prisma.Sql; unordered?: boolean } = {}): Prisma.Sql {
   const earlier = options.bound ?? Prisma.sql`(SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."enrollmentId" = c.enrollment)`;
   return Prisma.sql`
     INSERT INTO "EnrollmentChange"
       (xid, "workspaceId", "enrollmentId", "sequenceId", "subscriberId", "previousStatus", status, reason, "occurredAt")
-    SELECT GREATEST(me.xid, ${earlier}),
+    SELECT CASE WHEN c.previous IS NULL THEN me.xid ELSE GREATEST(me.xid, ${earlier}) END,
            c.workspace, c.enrollment, c.sequence, c.subscriber,
            c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
     FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me, (${source}) AS c
