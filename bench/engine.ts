@@ -123,12 +123,20 @@ export async function benchEngine(options: EngineBenchOptions, ceilings: EngineC
     const hasBatch = schema.getMutationType()?.getFields().trackEvents !== undefined;
     if (!options.smtpOnly) {
       // 1. trackEvent over HTTP.
+      const pgBeforeOne = await backendCpu(prisma);
+      const cpuBeforeOne = process.cpuUsage();
       const tracked = await drive({
         endpoint, headers, document: TRACK_EVENT, calls: options.httpCalls, inFlight: options.inFlight,
         variables: trackEventVariables('bench', 'bench.signed_up'), count: countTracked,
       });
+      const cpuOne = process.cpuUsage(cpuBeforeOne);
+      const pgSecondsOne = cpuSince(pgBeforeOne, await backendCpu(prisma));
       if (tracked.counted !== options.httpCalls) throw new Error(`trackEvent started ${tracked.counted} runs for ${options.httpCalls} calls`);
       rows.push({ measure: `trackEvent over HTTP, ${options.inFlight} in flight`, value: `${options.httpCalls} runs in ${tracked.seconds.toFixed(1)} s` });
+      rows.push({
+        measure: 'trackEvent: CPU per call, API process (generator included) / Postgres',
+        value: `${((cpuMs(cpuOne) * 1000) / tracked.counted).toFixed(0)} µs / ${((pgSecondsOne * 1e6) / tracked.counted).toFixed(0)} µs`,
+      });
       figures.push({ name: `trackEvent over HTTP, ${options.inFlight} in flight: runs started`, value: tracked.perSecond, unit: 'runs/s', ceiling: ceilings.http, target: { ratio: 0.5 } });
       figures.push({ name: 'trackEvent latency p50', value: quantile(tracked.latencies, 0.5), unit: 'ms' });
       figures.push({ name: 'trackEvent latency p99', value: quantile(tracked.latencies, 0.99), unit: 'ms', target: { max: 100 } });
