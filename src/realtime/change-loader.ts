@@ -55,8 +55,10 @@ export async function loadChange(db: Db, query: Query, row: FeedRow): Promise<En
   const start = Math.max(0, row.batch.indexOf(row));
   const window = row.batch.slice(start, start + WINDOW).filter((r) => r === row || !changes.has(r, shape));
   const { changes: changeQuery, run } = splitRun(query);
+  // By the primary key (workspaceId, xid, id): a feed reads one workspace, and a window's rows share few xids.
+  const where = { workspaceId: row.workspaceId, xid: { in: [...new Set(window.map((r) => r.xid))] }, id: { in: window.map((r) => r.id) } };
   const all = db
-    .enrollmentChange.findMany({ ...changeQuery, where: { id: { in: window.map((r) => r.id) } } } as Prisma.EnrollmentChangeFindManyArgs)
+    .enrollmentChange.findMany({ ...changeQuery, where } as Prisma.EnrollmentChangeFindManyArgs)
     .then(async (list) => {
       for (const c of list) loadedWith.set(c, list);
       if (run) {
