@@ -22,7 +22,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { completeJobsSql, enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
 import { QUEUES } from './queues.js';
-import { CHANGES_CHANNEL, OPEN_STATUSES, changeLogInsert, takeRunChanges } from './run-status.js';
+import { CHANGES_CHANNEL, OPEN_SQL as OPEN, OPEN_STATUSES, changeLogInsert, takeRunChanges } from './run-status.js';
 
 /** What the change log needs besides the decision. */
 export interface RunRef {
@@ -269,8 +269,6 @@ export async function transitionRuns(
   return applied;
 }
 
-// The open statuses as an SQL list, from the one constant (fixed words, no user input).
-const OPEN = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
 export interface EndedRow extends Omit<RunRef, 'version'> {
   previousStatus: RunStatus;

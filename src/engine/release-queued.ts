@@ -41,12 +41,9 @@ async function releaseBatch(ctx: EngineContext, tx: Tx, sequenceId: string): Pro
   await advisoryLock(tx, 'limits', sequenceId);
   const sequence = await tx.sequence.findUnique({ where: { id: sequenceId } });
   if (!sequence || sequence.status !== 'ACTIVE') return 0;
-  const queued = await tx.enrollment.findMany({
-    where: { sequenceId, status: 'QUEUED' },
-    orderBy: { startedAt: 'asc' },
-    take: BATCH,
-    select: { id: true },
-  });
+  // The status as a literal: the (sequenceId, status) index holds open runs only (schema.prisma).
+  const queued = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM "Enrollment" WHERE "sequenceId" = ${sequenceId}::uuid AND status = 'QUEUED' ORDER BY "startedAt" LIMIT ${BATCH}`;
   // Each run begins on the version it was queued on (a publish that kept runs may leave older ones).
   const { runs, sequences: machines } = await loadRuns(tx, queued.map((r) => r.id));
   const facts = await loadRunFacts(tx, [...runs.values()], machines);

@@ -7,6 +7,12 @@ import { runBeforeCommit } from '../db/transaction.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
+/**
+ * The open statuses as an SQL list of literals (fixed words, no user input): a
+ * filter written with it lets the planner use the indexes kept only over open
+ * runs, which a bound array or Prisma's enum cast does not.
+ */
+export const OPEN_SQL = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
 /** Wakes stats subscriptions of the workspace (delivered on commit, like the change log's). */
 export async function notifyStatsChanged(tx: Tx, workspaceId: string): Promise<void> {

@@ -9,7 +9,7 @@ import { uuidv7 } from '../domain/tracking-links.js';
 import { Prisma, type Sequence, type Step } from '../generated/prisma/client.js';
 import type { EngineContext } from './context.js';
 import { apply, loadRunFacts, loadRuns, machineKey, type RunRef } from './lifecycle.js';
-import { OPEN_STATUSES } from './run-status.js';
+import { OPEN_SQL } from './run-status.js';
 
 type Settings = Pick<Sequence, (typeof VERSION_SETTINGS)[number]>;
 
@@ -78,7 +78,7 @@ export interface PlannedRuns {
  */
 export async function planOpenRuns(tx: Tx, sequenceId: string, to: VersionedSequence, mode: RunMigration, at: Date, lock: boolean): Promise<PlannedRuns> {
   const rows = await tx.$queryRaw<{ id: string }[]>`
-    SELECT id::text FROM "Enrollment" WHERE "sequenceId" = ${sequenceId}::uuid AND status::text = ANY(${OPEN_STATUSES as string[]}) ORDER BY id`;
+    SELECT id::text FROM "Enrollment" WHERE "sequenceId" = ${sequenceId}::uuid AND status IN ${OPEN_SQL} ORDER BY id`;
   const loaded = await loadRuns(tx, rows.map((r) => r.id), { lock });
   const runs = [...loaded.runs.values()].filter((r) => isOpen(r.state.status));
   const froms = loaded.sequences;

@@ -11,13 +11,11 @@ import type { Tx } from '../db/client.js';
 import { transaction } from '../db/transaction.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
 import { endRunsWhere } from '../engine/lifecycle.js';
-import { OPEN_STATUSES } from '../engine/run-status.js';
+import { OPEN_SQL as OPEN } from '../engine/run-status.js';
 import { owned } from '../db/scope.js';
 import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
-// The open statuses as an SQL list, from the one constant (fixed words, no user input).
-const OPEN = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
 const cancelEnrollmentsSchema = z
   .object({

@@ -193,10 +193,9 @@ export async function changeSequenceStatus(actor: Caller, id: string, action: Se
     });
     if (current.status === 'PAUSED' && next.status === 'ACTIVE') {
       // The runs' timelines stood still while disabled: steps that fell due go out once, now.
-      const waiting = await tx.enrollment.findMany({
-        where: { sequenceId: current.id, status: 'ACTIVE' },
-        select: { id: true, sequenceId: true, currentStepPosition: true, nextTriggerAt: true },
-      });
+      // The status as a literal: the (sequenceId, status) index holds open runs only (schema.prisma).
+      const waiting = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id::text FROM "Enrollment" WHERE "sequenceId" = ${current.id}::uuid AND status = 'ACTIVE'`;
       await rescheduleCurrentSteps(actor.runtime, tx, waiting);
       await enqueue(actor.runtime, tx, [{ name: QUEUES.releaseQueued, data: { sequenceId: current.id }, workspaceId: current.workspaceId }]);
     }

@@ -233,8 +233,14 @@ async function loadCounts(db: Db, loaded: Loaded, subscriberId: string, eventNam
   if (!saved) return { startFacts: emptyStartFacts(), queuedAhead: 0 };
   const request = { subscriberId, eventName, properties, idempotencyKey: null };
   const facts = await loadStartFacts(db, [{ input: { sequence: saved, subscriberId }, request, key: requestKey(loaded.sequence.start, request) }], [saved], at);
-  const queuedAhead = saved.throttleMaxAddsPerDay == null ? 0 : await db.enrollment.count({ where: { sequenceId: saved.id, status: 'QUEUED' } });
+  const queuedAhead = saved.throttleMaxAddsPerDay == null ? 0 : await queuedRuns(db, saved.id);
   return { startFacts: facts.get(saved.id) as StartFacts, queuedAhead };
+}
+
+/** The sequence's queued runs (the status as a literal: the (sequenceId, status) index holds open runs only). */
+async function queuedRuns(db: Db, sequenceId: string): Promise<number> {
+  const [row] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM "Enrollment" WHERE "sequenceId" = ${sequenceId}::uuid AND status = 'QUEUED'`;
+  return row?.n ?? 0;
 }
 
 /** The subscriber as stored, or as given inline (its lists must be this workspace's), or a stand-in. */
