@@ -29,7 +29,7 @@
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
 import { dbQueryText } from '../db/transaction.js';
-import type { EnrollmentStatus } from '../generated/prisma/client.js';
+import type { EnrollmentChange, EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { announceChange, bumpChangeVersion, changeVersion, waitForChange } from './change-notifier.js';
 
@@ -56,16 +56,11 @@ export interface FeedFilter {
   statuses?: EnrollmentStatus[] | null;
 }
 
-/** One row of the change log as the feed reads it (the GraphQL layer loads the fields it needs by id). */
-export interface FeedRow {
-  id: bigint;
-  xid: bigint;
-  seq: bigint | null;
-  workspaceId: string;
-  enrollmentId: string;
-  sequenceId: string;
-  subscriberId: string;
-  status: EnrollmentStatus;
+/**
+ * One row of the change log as the feed reads it, every column: a selection of the
+ * change's own fields is answered from it, only its run is loaded (change-loader.ts).
+ */
+export interface FeedRow extends EnrollmentChange {
   /** (xid, id) as one number: the feed's order. */
   position: bigint;
   /** The rows read together with this one: loading one row's fields loads theirs too (change-loader.ts). */
@@ -108,15 +103,9 @@ const HORIZON = Prisma.sql`
                            WHERE a.backend_xid IS NOT NULL AND (a.datname <> current_database() OR a.application_name = 'pgboss'))),
     pg_snapshot_xmax(pg_current_snapshot()))::text::bigint AS horizon`;
 
-interface RawRow {
+interface RawRow extends Omit<EnrollmentChange, 'id' | 'xid'> {
   id: bigint | null;
   xid: bigint | null;
-  seq: bigint | null;
-  workspaceId: string;
-  enrollmentId: string;
-  sequenceId: string;
-  subscriberId: string;
-  status: EnrollmentStatus;
   horizon: bigint;
   held: boolean;
 }
@@ -151,8 +140,8 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
   const query = Prisma.sql`
     WITH h AS MATERIALIZED (${HORIZON})
     SELECT c.id, c.xid, c.seq, c."workspaceId"::text AS "workspaceId", c."enrollmentId"::text AS "enrollmentId",
-           c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c.status::text AS status,
-           h.horizon,
+           c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c."previousStatus"::text AS "previousStatus",
+           c.status::text AS status, c.reason, c."occurredAt", h.horizon,
            EXISTS (SELECT 1 FROM "EnrollmentChange" p WHERE p."workspaceId" = ${filter.workspaceId}::uuid AND p.xid >= h.horizon) AS held
     FROM h
     LEFT JOIN LATERAL (
@@ -171,7 +160,10 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
       enrollmentId: r.enrollmentId,
       sequenceId: r.sequenceId,
       subscriberId: r.subscriberId,
+      previousStatus: r.previousStatus,
       status: r.status,
+      reason: r.reason,
+      occurredAt: r.occurredAt,
       position: r.xid * SHIFT + r.id,
       batch,
     });

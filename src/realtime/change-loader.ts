@@ -1,5 +1,6 @@
 // The fields of delivered changes, loaded once per process however many
-// subscriptions receive them. Each subscription resolves a change with the
+// subscriptions receive them. The feed's rows hold every column of the change, so
+// a selection of those alone is answered from the row with no query; otherwise each subscription resolves a change with the
 // Prisma query its selection needs (include/select from the GraphQL plugin); the
 // first subscription to ask for a row loads it, and the rows read with it, in
 // one query for that selection, and every other subscription with the same
@@ -48,6 +49,8 @@ const changes = sharedLoads<FeedRow, bigint, EnrollmentChange>((row) => row.id);
 const WINDOW = 200;
 
 export async function loadChange(db: Db, query: Query, row: FeedRow): Promise<EnrollmentChange> {
+  // The feed read every column: a selection without the run (the usual `cursor status`) needs no query.
+  if (!asksForRun(query)) return row;
   const shape = JSON.stringify(query);
   const hit = changes.get(row, shape);
   if (hit) return found(await hit, row);
@@ -69,6 +72,10 @@ export async function loadChange(db: Db, query: Query, row: FeedRow): Promise<En
     });
   changes.share(window, shape, all);
   return found(await changes.get(row, shape)!, row);
+}
+
+function asksForRun(query: Query): boolean {
+  return Boolean(query.include?.enrollment || query.select?.enrollment);
 }
 
 /** The query of the changes themselves, and of their runs when it asks for `enrollment`. */

@@ -115,3 +115,33 @@ it('loads a change once per selection even when subscriptions ask for it at diff
   await loadChange(t.prisma, { include: { enrollment: true } } as never, rows[0]!);
   expect(statements.filter((sql) => /"public"\."EnrollmentChange"/.test(sql))).toHaveLength(2);
 });
+
+it("answers a selection of the change's own fields from the feed's row, with no load", async () => {
+  const ws = await t.workspace('own-fields');
+  const sequence = await t.prisma.sequence.create({ data: { workspaceId: ws.workspaceId, slug: 'own', name: 'Own', triggerType: 'MANUAL', status: 'ACTIVE' } });
+  const subscriber = await t.prisma.subscriber.create({ data: { workspaceId: ws.workspaceId, email: 'own@out.test' } });
+  const base = { workspaceId: ws.workspaceId, sequenceId: sequence.id, subscriberId: subscriber.id };
+  await transaction(t.runtime, async (tx) => {
+    const run = await tx.enrollment.create({ data: { ...base, status: 'ACTIVE' } });
+    await logRunChanges(tx, [
+      { ...base, id: run.id, previousStatus: null, status: 'ACTIVE', reason: null, occurredAt: new Date('2026-01-02T03:04:05.678Z') },
+      { ...base, id: run.id, previousStatus: 'ACTIVE', status: 'PAUSED', reason: 'held', occurredAt: new Date('2026-01-02T03:04:06.789Z') },
+    ]);
+  });
+  const feed = changeFeed(t.prisma, { workspaceId: ws.workspaceId }, { position: 0n });
+  const rows: FeedRow[] = [];
+  for (let i = 0; i < 2; i++) rows.push((await feed.next()).value as FeedRow);
+  await feed.return(undefined);
+  statements.length = 0;
+  const loaded = [];
+  for (const query of [{}, { select: { status: true, previousStatus: true, reason: true, occurredAt: true } }]) {
+    for (const row of rows) loaded.push(await loadChange(t.prisma, query as never, row));
+  }
+  expect(statements).toEqual([]);
+  // The same values as Prisma reads them.
+  const stored = await t.prisma.enrollmentChange.findMany({ where: { workspaceId: ws.workspaceId }, orderBy: { id: 'asc' } });
+  for (const [i, change] of loaded.entries()) {
+    const { position: _position, batch: _batch, ...columns } = change as FeedRow;
+    expect(columns).toEqual(stored[i % 2]);
+  }
+});
