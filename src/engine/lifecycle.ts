@@ -269,7 +269,6 @@ export async function transitionRuns(
   return applied;
 }
 
-
 export interface EndedRow extends Omit<RunRef, 'version'> {
   previousStatus: RunStatus;
   enrollmentKey: string | null;

@@ -1,11 +1,12 @@
 // The fields of delivered changes, loaded once per process however many
 // subscriptions receive them. The feed's rows hold every column of the change, so
-// a selection of those alone is answered from the row with no query; otherwise each subscription resolves a change with the
-// Prisma query its selection needs (include/select from the GraphQL plugin); the
-// first subscription to ask for a row loads it, and the rows read with it, in
-// one query for that selection, and every other subscription with the same
-// selection gets the same object. Entries live as long as the rows they belong to
-// (a WeakMap on the feed's row objects), i.e. while the shared tail holds them.
+// a selection of those alone is answered from the row with no query; otherwise
+// each subscription resolves a change with the Prisma query its selection needs
+// (include/select from the GraphQL plugin); the first subscription to ask for a
+// row loads it, and the rows read with it, in one query for that selection, and
+// every other subscription with the same selection gets the same object. Entries
+// live as long as the rows they belong to (a WeakMap on the feed's row objects),
+// i.e. while the shared tail holds them.
 // A change's run (the change log has no foreign key to it, see schema.prisma) is
 // loaded the same way: once per selection for the changes loaded together.
 import type { Db } from '../db/client.js';

@@ -16,7 +16,6 @@ import { owned } from '../db/scope.js';
 import type { Actor, Caller } from '../auth/actor.js';
 import { parseInput } from './user-input.js';
 
-
 const cancelEnrollmentsSchema = z
   .object({
     sequenceId: z.string(),
