@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import { createNotifier, type Notifier } from './notifier.js';
 
 export type Db = PrismaClient;
 /** The interactive-transaction client, for code that must run inside one. */
@@ -38,6 +39,7 @@ function scopedStorage<T>() {
 }
 
 const pools = new WeakMap<PrismaClient, pg.Pool>();
+const notifiers = new WeakMap<PrismaClient, Notifier>();
 const queryListeners = new WeakMap<PrismaClient, (sql: string) => void>();
 
 /**
@@ -97,6 +99,11 @@ export function poolOf(client: PrismaClient): pg.Pool | undefined {
   return pools.get(client);
 }
 
+/** The notifier of a client made by createPrismaClient (src/db/notifier.ts): ended with the client. */
+export function notifierOf(client: PrismaClient): Notifier | undefined {
+  return notifiers.get(client);
+}
+
 /**
  * Keeps count of a pool's open connections (`add` each as it connects): pg-pool's
  * end() resolves once it has asked each connection to close, before Postgres has
@@ -129,8 +136,10 @@ export function createPrismaClient(connectionString: string, options: ClientOpti
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10, idle_in_transaction_session_timeout: 60_000 });
   // $disconnect() ends the pool (the adapter's dispose): it resolves once every connection is closed.
   pool.on('connect', connections.add);
+  const notifier = createNotifier(connectionString);
   const end = pool.end.bind(pool) as () => Promise<void>;
   pool.end = (async () => {
+    await notifier.end();
     await end();
     await connections.closed();
   }) as typeof pool.end;
@@ -149,6 +158,7 @@ export function createPrismaClient(connectionString: string, options: ClientOpti
     log: options.onQuery ? [{ emit: 'event', level: 'query' }] : [],
   });
   pools.set(client, pool);
+  notifiers.set(client, notifier);
   if (options.onQuery) {
     const onQuery = options.onQuery;
     queryListeners.set(client, onQuery);

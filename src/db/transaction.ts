@@ -6,11 +6,13 @@
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { joiningTransaction, openingTransaction, poolOf, queryListenerOf, type Tx } from './client.js';
+import { joiningTransaction, notifierOf, openingTransaction, poolOf, queryListenerOf, type Tx } from './client.js';
 
 type Hook = (tx: Tx) => Promise<void>;
 
 const beforeCommit = new WeakMap<Tx, Hook[]>();
+/** NOTIFYs a transaction sends once it has committed (notifyOnCommit), as channel and payload. */
+const onCommit = new WeakMap<Tx, [string, string][]>();
 interface Own {
   connection: pg.PoolClient;
   /** False once Prisma gave the connection back (commit, rollback, timeout): it may serve someone else then. */
@@ -79,12 +81,14 @@ export async function transaction<T>(on: { db: PrismaClient }, fn: (tx: Tx) => P
   const timer = setTimeout(() => {
     if (own) own.open = false;
   }, timeout);
+  let notifications: [string, string][] = [];
   try {
-    return await openingTransaction.run(claim, () =>
+    const result = await openingTransaction.run(claim, () =>
       on.db.$transaction(
         async (tx) => {
           const hooks: Hook[] = [];
           beforeCommit.set(tx, hooks);
+          onCommit.set(tx, (notifications = []));
           if (own) connections.set(tx, own);
           const result = await fn(tx);
           for (const hook of hooks) await hook(tx);
@@ -93,6 +97,8 @@ export async function transaction<T>(on: { db: PrismaClient }, fn: (tx: Tx) => P
         { timeout, maxWait: options.maxWait ?? 10_000 },
       ),
     );
+    sendNotifications(on.db, notifications);
+    return result;
   } finally {
     clearTimeout(timer);
   }
@@ -149,6 +155,8 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
   });
   const hooks: Hook[] = [];
   beforeCommit.set(tx, hooks);
+  const notifications: [string, string][] = [];
+  onCommit.set(tx, notifications);
   connections.set(tx, own);
   // As Prisma's: at the timeout the transaction is rolled back, and its later statements refused.
   let rolledBack: Promise<unknown> | undefined;
@@ -170,6 +178,7 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
     const nothingSent = own.begin !== undefined && !own.deferred?.length;
     const pending = takePending(own);
     if (!nothingSent) await sendStatements(own.connection, [...pending, COMMIT]);
+    sendNotifications(db, notifications);
     return result;
   } catch (error) {
     await joined?.end(error).catch(() => {});
@@ -222,6 +231,31 @@ function joinOnUse(join: () => Promise<Tx>): Tx {
       },
     });
   return new Proxy({}, { get: (_target, key) => (typeof key === 'string' && key !== 'then' ? member([key]) : undefined) }) as Tx;
+}
+
+/**
+ * NOTIFYs `channel` with `payload` once the transaction has committed (never if it
+ * does not), from the client's notifier rather than inside the transaction: see
+ * src/db/notifier.ts for why. Listeners must still poll: a process that dies
+ * between the commit and the send loses it.
+ */
+export function notifyOnCommit(tx: Tx, channel: string, payload: string): void {
+  const notifications = onCommit.get(tx);
+  if (!notifications) throw new Error('not inside transaction(): open the transaction with src/db/transaction.ts');
+  notifications.push([channel, payload]);
+}
+
+/** NOTIFYs now, for a statement that committed on its own (outside transaction()). */
+export function notifyNow(db: PrismaClient, channel: string, payload: string): void {
+  sendNotifications(db, [[channel, payload]]);
+}
+
+function sendNotifications(db: PrismaClient, notifications: [string, string][]): void {
+  if (!notifications.length) return;
+  const notifier = notifierOf(db);
+  if (notifier) for (const [channel, payload] of notifications) notifier.notify(channel, payload);
+  // A client made elsewhere than createPrismaClient (no notifier): one statement each.
+  else for (const [channel, payload] of notifications) void db.$executeRaw`SELECT pg_notify(${channel}, ${payload})`.catch(() => {});
 }
 
 /** Registers `key`'s hook once per transaction; returns false when it already was. */

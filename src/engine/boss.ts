@@ -2,7 +2,7 @@
 // transaction, so a job exists exactly when the state change that needs it commits.
 import PgBoss from 'pg-boss';
 import { connectionTracker, type Tx } from '../db/client.js';
-import { txQueryText } from '../db/transaction.js';
+import { notifyOnCommit, txQueryText } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EngineContext } from './context.js';
 import { QUEUE_OPTIONS, QUEUES } from './queues.js';
@@ -48,11 +48,11 @@ export async function startBoss(instance: PgBoss): Promise<PgBoss> {
       ...QUEUE_OPTIONS[name],
     });
   }
-  await instance.getDb().executeSql(STEP_JOBS_TRIGGER, []);
+  await instance.getDb().executeSql(DROP_STEP_JOBS_TRIGGER, []);
   return instance;
 }
 
-/** NOTIFYed (on commit) when step jobs due now were inserted: it wakes the step loops (step-worker.ts). */
+/** NOTIFYed after the commit when step jobs due now were inserted: it wakes the step loops (step-worker.ts). */
 export const STEP_JOBS_CHANNEL = 'stepwise_step_jobs';
 /**
  * The payload on that channel when release jobs due now were inserted: their worker
@@ -60,27 +60,17 @@ export const STEP_JOBS_CHANNEL = 'stepwise_step_jobs';
  */
 export const RELEASE_PAYLOAD = 'release';
 
-// pg-boss has no wake-up of its own, and jobs are inserted from several paths
-// (run starts in their INSERT statement, enqueue, pg-boss's own retries), so one
-// statement trigger on its job table announces them all. Installed at each start
-// (pg-boss creates its schema itself), under a lock so processes starting together
-// do not race on the catalog.
-const STEP_JOBS_TRIGGER = `
+// pg-boss has no wake-up of its own: jobsInsert, the one place Stepwise inserts
+// jobs, NOTIFYs after the commit (src/db/notifier.ts). pg-boss's own retries fall
+// due later and are found by the loops' poll. Earlier versions NOTIFYed from a
+// trigger on the job table, inside every inserting transaction: it is dropped at
+// each start (under a lock, so processes starting together do not race on the catalog).
+const DROP_STEP_JOBS_TRIGGER = `
 DO $do$
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('${STEP_JOBS_CHANNEL}'));
-  CREATE OR REPLACE FUNCTION pgboss.stepwise_step_jobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $fn$
-  BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows WHERE name = '${QUEUES.step}' AND start_after <= now()) THEN
-      PERFORM pg_notify('${STEP_JOBS_CHANNEL}', '');
-    END IF;
-    IF EXISTS (SELECT 1 FROM new_rows WHERE name = '${QUEUES.releaseQueued}' AND start_after <= now()) THEN
-      PERFORM pg_notify('${STEP_JOBS_CHANNEL}', '${RELEASE_PAYLOAD}');
-    END IF;
-    RETURN NULL;
-  END $fn$;
-  CREATE OR REPLACE TRIGGER stepwise_step_jobs_inserted AFTER INSERT ON pgboss.job
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pgboss.stepwise_step_jobs_inserted();
+  DROP TRIGGER IF EXISTS stepwise_step_jobs_inserted ON pgboss.job;
+  DROP FUNCTION IF EXISTS pgboss.stepwise_step_jobs_inserted();
 END $do$`;
 
 const toParam = (v: unknown) =>
@@ -146,6 +136,9 @@ export async function jobsInsert(ctx: Pick<EngineContext, 'boss' | 'clock'>, tx:
   if (!jobs.length) return null;
   const at = ctx.clock.now().getTime();
   const d = await bossDefaults(ctx.boss);
+  const due = (name: string) => jobs.some((j) => j.name === name && (!j.startAfter || j.startAfter.getTime() <= at));
+  if (due(QUEUES.step)) notifyOnCommit(tx, STEP_JOBS_CHANNEL, '');
+  if (due(QUEUES.releaseQueued)) notifyOnCommit(tx, STEP_JOBS_CHANNEL, RELEASE_PAYLOAD);
   return Prisma.sql`
     INSERT INTO pgboss.job (id, name, data, start_after, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
     SELECT gen_random_uuid(), q.name, j.data, j.start_after, q.dead_letter,

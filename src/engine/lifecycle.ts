@@ -22,7 +22,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { completeJobsSql, enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
 import { QUEUES } from './queues.js';
-import { CHANGES_CHANNEL, OPEN_SQL as OPEN, OPEN_STATUSES, changeLogInsert, takeRunChanges } from './run-status.js';
+import { OPEN_SQL as OPEN, OPEN_STATUSES, changeLogInsert, notifyWorkspaces, takeRunChanges } from './run-status.js';
 
 /** What the change log needs besides the decision. */
 export interface RunRef {
@@ -205,7 +205,8 @@ export async function apply(
   const done = options.complete?.ids.length ? options.complete : null;
   if (!changed.length && !jobs.length && !changes.length && !notify.length && !done) return;
   const insertJobs = await jobsInsert(ctx, tx, jobs);
-  const log = changes.length ? takeRunChanges(tx, changes) : null;
+  const logInsert = changes.length ? takeRunChanges(tx, changes) : null;
+  notifyWorkspaces(tx, notify);
   const n = changed.map((a) => a.decision.next);
   const ctes = [
     ...(changed.length
@@ -228,13 +229,10 @@ export async function apply(
         ]
       : []),
     ...(insertJobs ? [Prisma.sql`jobs AS (${insertJobs})`] : []),
-    ...(log ? [Prisma.sql`logged AS (${log.insert} RETURNING 1)`] : []),
+    ...(logInsert ? [Prisma.sql`logged AS (${logInsert} RETURNING 1)`] : []),
     ...(done ? [Prisma.sql`done AS (${completeJobsSql(done.name, done.ids)})`] : []),
   ];
-  // `notify`: stats subscriptions of these workspaces wake on commit too (as notifyStatsChanged).
-  const selects = [...(log ? [log.notify] : []), ...(notify.length ? [Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${notify}::text[]) AS w`] : [])];
-  const select = selects.length ? Prisma.join(selects, ' UNION ALL ') : Prisma.sql`SELECT 1`;
-  await txExecute(tx, ctes.length ? Prisma.sql`WITH ${Prisma.join(ctes, ', ')} ${select}` : select);
+  if (ctes.length) await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`);
 }
 
 /**
@@ -332,7 +330,7 @@ export async function endRunsWhere(
       (SELECT array_agg(DISTINCT "workspaceId"::text) FROM touched) AS workspaces,
       (SELECT array_agg(DISTINCT "sequenceId"::text) FROM touched) AS sequences`;
   const workspaces = result?.workspaces ?? [];
-  if (workspaces.length) await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
+  notifyWorkspaces(tx, workspaces);
   // Ended runs free room on throttled sequences.
   const sequenceIds = result?.sequences ?? [];
   if (sequenceIds.length) {

@@ -1,9 +1,9 @@
 // The change log of runs' statuses (lifecycle.ts writes the statuses). Each change is appended to it
 // in the same transaction (the subscription feed replays from it) and
-// announced with a tiny NOTIFY that is delivered only if the transaction commits.
+// announced with a tiny NOTIFY sent once the transaction has committed.
 import type { Tx } from '../db/client.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
-import { runBeforeCommit } from '../db/transaction.js';
+import { notifyOnCommit, runBeforeCommit } from '../db/transaction.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
@@ -14,9 +14,9 @@ export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
  */
 export const OPEN_SQL = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
-/** Wakes stats subscriptions of the workspace (delivered on commit, like the change log's). */
-export async function notifyStatsChanged(tx: Tx, workspaceId: string): Promise<void> {
-  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${workspaceId})`;
+/** Wakes the change feeds and stats subscriptions of the workspaces, once the transaction has committed. */
+export function notifyWorkspaces(tx: Tx, workspaceIds: string | readonly string[]): void {
+  for (const workspaceId of new Set(typeof workspaceIds === 'string' ? [workspaceIds] : workspaceIds)) notifyOnCommit(tx, CHANGES_CHANNEL, workspaceId);
 }
 
 export interface RunChange {
@@ -34,7 +34,7 @@ const pending = new WeakMap<Tx, RunChange[]>();
 
 /**
  * Appends changes (already applied to the runs) to the log, as the transaction's
- * last statement, and NOTIFYs listeners (delivered only on commit; they re-read
+ * last statement, and NOTIFYs listeners once it has committed (they re-read
  * the log). No lock: each row's order key `xid` is this transaction's id, so a
  * reader that stops below the oldest transaction still in flight never sees a
  * row appear behind one it has read (src/realtime/change-feed.ts). Call it only
@@ -92,22 +92,24 @@ async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];
   pending.delete(tx);
   if (!changes.length) return;
-  // One statement however many changes (a bulk cancel writes 100,000); the NOTIFY rides in it.
-  await tx.$executeRaw`WITH logged AS (${changeLogInsert(changesSource(changes))} RETURNING 1) ${notifyChanges(changes)}`;
+  // One statement however many changes (a bulk cancel writes 100,000).
+  await tx.$executeRaw`${changeLogInsert(changesSource(changes))}`;
+  notifyWorkspaces(tx, changes.map((c) => c.workspaceId));
 }
 
 /**
  * For a writer about to run its own statement: every change this transaction
  * logged so far plus `changes`, taken out of the buffer, as a change-log INSERT
- * (a data-modifying CTE) and the NOTIFY to SELECT beside it; null when none.
+ * (a data-modifying CTE; their NOTIFY follows the commit); null when none.
  * The same order key as flushRunChanges, in the same order: the writer's
  * statement holds its rows' locks as the flush would.
  */
-export function takeRunChanges(tx: Tx, changes: RunChange[]): { insert: Prisma.Sql; notify: Prisma.Sql } | null {
+export function takeRunChanges(tx: Tx, changes: RunChange[]): Prisma.Sql | null {
   const all = [...(pending.get(tx) ?? []), ...changes];
   pending.delete(tx);
   if (!all.length) return null;
-  return { insert: changeLogInsert(changesSource(all)), notify: notifyChanges(all) };
+  notifyWorkspaces(tx, all.map((c) => c.workspaceId));
+  return changeLogInsert(changesSource(all));
 }
 
 /** Changes as the rows `changeLogInsert` selects from: arrays, unnested in order. */
@@ -120,8 +122,3 @@ function changesSource(changes: RunChange[]): Prisma.Sql {
     ) WITH ORDINALITY AS c(workspace, enrollment, sequence, subscriber, previous, status, reason, at, n)`;
 }
 
-/** The SELECT that NOTIFYs the changes' workspaces (delivered on commit). */
-function notifyChanges(changes: RunChange[]): Prisma.Sql {
-  const workspaces = [...new Set(changes.map((c) => c.workspaceId))];
-  return Prisma.sql`SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${workspaces}::text[]) AS w`;
-}

@@ -332,10 +332,10 @@ interface EnrollmentRow {
 async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow[], at: Date, jobs: JobToSend[], changes: RunChange[]): Promise<void> {
   const col = <K extends keyof EnrollmentRow>(k: K) => rows.map((r) => r[k]);
   const insertJobs = await jobsInsert(ctx, tx, jobs);
-  const log = takeRunChanges(tx, changes)!;
+  const logInsert = takeRunChanges(tx, changes)!;
   // Nothing below reads its answer: in a lean transaction it goes with the COMMIT (or the next statement), one round trip fewer.
   await txExecuteDeferred(tx, Prisma.sql`
-    WITH ${insertJobs ? Prisma.sql`jobs AS (${insertJobs}),` : Prisma.empty} logged AS (${log.insert} RETURNING 1), runs AS (
+    WITH ${insertJobs ? Prisma.sql`jobs AS (${insertJobs}),` : Prisma.empty} logged AS (${logInsert} RETURNING 1), runs AS (
     INSERT INTO "Enrollment" (id, "workspaceId", "sequenceId", "subscriberId", status, "enrollmentKey", "idempotencyKey",
       "entryEventId", "entryEvent", version, "currentStepPosition", "nextTriggerAt", "completedAt", "startedAt", "createdAt", "updatedAt")
     SELECT r.id, r.workspace, r.sequence, r.subscriber, r.status::"EnrollmentStatus", r.key, r.idem, r.entry_id, r.entry,
@@ -345,7 +345,7 @@ async function insertEnrollments(ctx: EngineContext, tx: Tx, rows: EnrollmentRow
       ${col('entryEvent')}::jsonb[], ${col('version')}::int[], ${col('currentStepPosition')}::int[], ${col('nextTriggerAt')}::timestamp(3)[], ${col('completedAt')}::timestamp(3)[])
       AS r(id, workspace, sequence, subscriber, status, key, idem, entry_id, entry, version, position, next, completed)
     RETURNING 1
-    ) ${log.notify}`,
+    ) SELECT 1`,
     { prepared: rows.length <= PREPARED_ROWS },
   );
 }

@@ -22,7 +22,7 @@ import { storedTemplatesOf } from './compiled-emails.js';
 import type { EngineContext } from './context.js';
 import { apply, loadRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
-import { CHANGES_CHANNEL } from './run-status.js';
+import { notifyWorkspaces } from './run-status.js';
 
 export interface DueStep {
   /** The pg-boss job, or null when a step is executed directly. */
@@ -357,8 +357,9 @@ async function insertClaimed(tx: Tx, messages: readonly MessageRow[], stepRuns: 
     RETURNING 1)`);
   }
   if (!ctes.length) return;
-  // Stats subscriptions of these workspaces wake on commit (as notifyStatsChanged).
-  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT pg_notify(${CHANGES_CHANNEL}, w) FROM unnest(${statsOf}::text[]) AS w`);
+  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`);
+  // Stats subscriptions of these workspaces wake once it has committed.
+  notifyWorkspaces(tx, statsOf);
 }
 
 /** The headers of a message sent again (as renderTrackedStep made them the first time). */

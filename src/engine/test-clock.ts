@@ -14,7 +14,7 @@
 // is idempotent: a step already recorded is not sent again).
 import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db/client.js';
-import { transaction } from '../db/transaction.js';
+import { notifyOnCommit, transaction } from '../db/transaction.js';
 import { UserError } from '../domain/errors.js';
 import { dayStart } from '../domain/run-machine/start.js';
 import type { EngineContext } from './context.js';
@@ -85,13 +85,13 @@ export async function requestAdvance(ctx: EngineContext, workspaceId: string, ta
     if (goal.getTime() === (state.advancingTo ?? state.frozenTime).getTime()) return state;
     await tx.$executeRaw`
       UPDATE "Workspace" SET "testClockStatus" = 'ADVANCING', "testClockTarget" = ${goal} WHERE id = ${workspaceId}::uuid`;
-    await notifyTestClock(tx, workspaceId);
+    notifyTestClock(tx, workspaceId);
     return { ...state, status: 'ADVANCING', advancingTo: goal };
   });
 }
 
-async function notifyTestClock(tx: Tx, workspaceId: string) {
-  await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, ${testClockTopic(workspaceId)})`;
+function notifyTestClock(tx: Tx, workspaceId: string) {
+  notifyOnCommit(tx, CHANGES_CHANNEL, testClockTopic(workspaceId));
 }
 
 const running = new Map<string, Promise<void>>();
@@ -170,7 +170,7 @@ async function finish(ctx: EngineContext, workspaceId: string, runner: string, t
       UPDATE "Workspace" SET "testClockTime" = ${target}, "testClockStatus" = 'READY', "testClockTarget" = NULL,
         "testClockRunner" = NULL, "testClockLeaseUntil" = NULL
       WHERE id = ${workspaceId}::uuid AND "testClockRunner" = ${runner}::uuid AND "testClockTarget" = ${target}`;
-    if (done) await notifyTestClock(tx, workspaceId);
+    if (done) notifyTestClock(tx, workspaceId);
     return done > 0;
   });
 }

@@ -11,7 +11,7 @@
 // ids are cluster-wide, so pg_snapshot_xmin alone would also wait for a long
 // transaction in another database (seconds behind a report or a migration
 // elsewhere): the snapshot's in-flight ids that pg_stat_activity shows as another
-// database's, or as pg-boss's own connections' (they never write this log), are
+// database's, or as pg-boss's or the notifier's connections' (they never write this log), are
 // left out. An id it no longer shows (finished since the snapshot, its rows
 // invisible to it) or cannot show (no privilege) is kept: the horizon only errs
 // low. Positions are (xid, id), packed into one number
@@ -28,6 +28,7 @@
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
+import { NOTIFIER_APPLICATION } from '../db/notifier.js';
 import { dbQueryText } from '../db/transaction.js';
 import type { EnrollmentChange, EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -100,7 +101,7 @@ const HORIZON = Prisma.sql`
   SELECT coalesce(
     (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
       WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
-                           WHERE a.backend_xid IS NOT NULL AND (a.datname <> current_database() OR a.application_name = 'pgboss'))),
+                           WHERE a.backend_xid IS NOT NULL AND (a.datname <> current_database() OR a.application_name IN ('pgboss', ${NOTIFIER_APPLICATION})))),
     pg_snapshot_xmax(pg_current_snapshot()))::text::bigint AS horizon`;
 
 interface RawRow extends Omit<EnrollmentChange, 'id' | 'xid'> {

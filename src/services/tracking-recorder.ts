@@ -21,7 +21,7 @@
 // (milliseconds of pixels; clicks are answered only once written).
 import { randomBytes } from 'node:crypto';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import { dbQueryText } from '../db/transaction.js';
+import { dbQueryText, notifyNow } from '../db/transaction.js';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -92,7 +92,7 @@ export interface TrackingRecorderOptions {
  * even when a later fact was written first: two flushes may run at once, and a
  * failed one is retried) and moves its
  * status forward; the stats counters follow by trigger; stats subscribers of the
- * workspaces get one NOTIFY each. Rows are locked in id order (no deadlock with a
+ * workspaces get one NOTIFY each, after it. Rows are locked in id order (no deadlock with a
  * flush of another process), and only those that change. The UPDATE joins the
  * locked rows alone, which carry what it sets: joined to two CTEs, whose sizes
  * Postgres cannot guess, it was planned as a nested loop over both, quadratic in
@@ -131,7 +131,7 @@ const RECORD_LINK_FACTS = `
     RETURNING 1
   )
   SELECT COALESCE((SELECT array_agg(i::int - 1) FROM f), '{}') AS found,
-    (SELECT count(pg_notify($10, w::text)) FROM (SELECT DISTINCT message_workspace AS w FROM f) ws) AS notified`;
+    COALESCE((SELECT array_agg(DISTINCT message_workspace::text) FROM f), '{}') AS workspaces`;
 
 export class TrackingBufferFull extends Error {
   constructor(buffered: number) {
@@ -337,12 +337,12 @@ export class TrackingRecorder {
       facts.map((f) => f.at),
       OPEN_FROM,
       CLICK_FROM,
-      CHANGES_CHANNEL,
-    ];
+      ];
     // Around Prisma (its work per query costs more than the statement here), prepared:
     // each connection parses the statement once, not at every flush.
-    const rows = await dbQueryText<{ found: number[] }>(this.prisma, RECORD_LINK_FACTS, params, { prepared: true });
+    const rows = await dbQueryText<{ found: number[]; workspaces: string[] }>(this.prisma, RECORD_LINK_FACTS, params, { prepared: true });
     this.written++;
+    for (const workspaceId of rows[0]!.workspaces) notifyNow(this.prisma, CHANGES_CHANNEL, workspaceId);
     return new Set(rows[0]!.found);
   }
 }

@@ -4,14 +4,13 @@
 // fact (so stats count a message once) and every fact is kept as a MessageEvent.
 import type { Db, Tx } from '../db/client.js';
 import type { EngineContext } from '../engine/context.js';
-import { transaction } from '../db/transaction.js';
+import { notifyNow, transaction } from '../db/transaction.js';
 import type { FeedbackEvent } from '../domain/delivery-feedback.js';
 import { optOutEndsRun, statusAfterOptOut, type OptOut } from '../domain/opt-out.js';
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
 import { statusesBefore, type MessageStatus, type TrackingTarget } from '../domain/tracking-links.js';
 import { transitionRuns } from '../engine/lifecycle.js';
-import { OPEN_STATUSES, notifyStatsChanged } from '../engine/run-status.js';
-export { notifyStatsChanged };
+import { CHANGES_CHANNEL, OPEN_STATUSES, notifyWorkspaces } from '../engine/run-status.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
 import type { Actor, Caller } from '../auth/actor.js';
@@ -49,7 +48,7 @@ async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date
   if (fact.status && statusesBefore(fact.status).includes(message.status)) data.status = fact.status;
   if (Object.keys(data).length) await tx.message.update({ where: { id: messageId }, data });
   await tx.messageEvent.create({ data: { messageId, type: fact.event, url: fact.url ?? null, data: fact.data, createdAt: at } });
-  await notifyStatsChanged(tx, message.workspaceId);
+  notifyWorkspaces(tx, message.workspaceId);
   return message;
 }
 
@@ -123,7 +122,7 @@ export async function recordFeedback(actor: Caller, event: FeedbackEvent): Promi
   if (!messageId) return 'unknown-message';
   if (event.type === 'reply') {
     await recordReply(actor, { messageId: encodeId('Message', messageId), sentiment: event.sentiment, fromPrimary: event.fromPrimary });
-    await transaction(actor.runtime, async (tx) => notifyStatsChanged(tx, actor.workspaceId));
+    notifyNow(actor.runtime.db, CHANGES_CHANNEL, actor.workspaceId);
     return 'recorded';
   }
   const at = actor.runtime.clock.now();

@@ -1,7 +1,7 @@
 // A step due now is fetched when its job is inserted, not at the loops' next poll:
-// the job insert's NOTIFY wakes the idle step loops. Here they would otherwise
-// poll once an hour, so the email arriving at all shows the wake-up; jobs due
-// later are still found by polling (not exercised here).
+// the job insert's NOTIFY, sent once its transaction committed, wakes the idle step
+// loops. Here they would otherwise poll once an hour, so the email arriving at all
+// shows the wake-up; jobs due later are still found by polling (not exercised here).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createWorkspaceWithKey } from '../../src/auth/api-keys.js';
 import type { Caller } from '../../src/auth/actor.js';
@@ -14,7 +14,10 @@ import { startSmtpSink } from '../helpers/smtp-sink.js';
 
 const smtp = await startSmtpSink();
 afterAll(() => smtp.close());
+// Every statement sent on the runtime's pool: none NOTIFYs (src/db/notifier.ts sends them, after the commit).
+const statements: string[] = [];
 const { prisma, runtime } = await useTestRuntime({
+  onQuery: (sql) => statements.push(sql),
   config: { SMTP_URL: smtp.url, MAIL_FROM: 'Stepwise Test <test@stepwise.test>' },
   runtime: { workers: { stepPollMs: 3_600_000 } },
 });
@@ -38,4 +41,8 @@ it('wakes idle step loops when a due step job is inserted', async () => {
     expect(run.status).toBe('COMPLETED');
   }
   expect(smtp.messages.map((m) => (Array.isArray(m.to) ? m.to[0]?.text : m.to?.text)).sort()).toEqual(['first@wake.test', 'second@wake.test']);
+  expect(statements.some((sql) => /INSERT INTO pgboss\.job/.test(sql))).toBe(true);
+  expect(statements.filter((sql) => /pg_notify/i.test(sql))).toEqual([]);
+  // Nor does a trigger of an earlier version on the job table (dropped at start).
+  expect(await prisma.$queryRaw`SELECT tgname FROM pg_trigger WHERE tgrelid = 'pgboss.job'::regclass AND tgname = 'stepwise_step_jobs_inserted'`).toEqual([]);
 });
