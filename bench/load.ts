@@ -13,7 +13,9 @@
 // BENCH_LOAD_KEEP=1 with DATABASE_URL keeps the test's database. BENCH_PG_STATEMENTS=1
 // (embedded Postgres, or a server that preloads pg_stat_statements) prints the statements
 // that took Postgres' time during the load window; a value with a slash is a file the
-// statements are also written to in full (JSON).
+// statements are also written to in full (JSON). BENCH_LAG_DUMP=<file> writes each
+// trackEvent's [answered at (ms into the load), lag to its subscription, subscriber] (JSON),
+// to see when in the run the slow changes came.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
@@ -292,6 +294,10 @@ export async function benchLoad(): Promise<void> {
     // Two calls for one subscriber in flight at once may pair crosswise: rare, and then both lags are near.
     const lag = sorted(answeredAt.flatMap((answers, i) => answers.map((at, k) => Math.max(0, (startedAt[i]![k] ?? Infinity) - at))).filter(Number.isFinite));
     const q = sorted(latencies.query);
+    if (process.env.BENCH_LAG_DUMP) {
+      const pairs = answeredAt.flatMap((answers, i) => answers.map((at, k) => [at - started, (startedAt[i]![k] ?? Infinity) - at, i]));
+      writeFileSync(process.env.BENCH_LAG_DUMP, JSON.stringify(pairs));
+    }
     const rows: Row[] = [
       ['machine', `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${bench.where}`],
       ['topology', `2 API + 2 worker processes (WORKER_CONCURRENCY=${WORKERS}), ${CONCURRENCY} requests in flight`],
