@@ -28,6 +28,11 @@ export interface StepLoopOptions {
   fetchers: number;
   /** Wait after a fetch that found less than a full batch, unless woken by a NOTIFY. */
   pollMs: number;
+  /**
+   * The least time between the starts of two of this process's fetches that a
+   * NOTIFY woke: jobs inserted meanwhile join the next fetch (0: fetch at once).
+   */
+  gatherMs: number;
   outbox: Outbox;
   /** The database to LISTEN on for inserted step jobs (without it, the loops only poll). */
   listenUrl?: string;
@@ -52,10 +57,13 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): St
   let missed = false;
   const waiting: (() => void)[] = [];
   const wakeOne = () => waiting.shift()?.();
+  // A loop waiting to gather (below) fetches after this NOTIFY anyway: no other loop is woken for it.
+  let gathering = false;
   const wake = () => {
     missed = true;
-    wakeOne();
+    if (!gathering) wakeOne();
   };
+  let lastFetch = -Infinity;
   const idle = () =>
     missed || stopped
       ? Promise.resolve()
@@ -77,7 +85,18 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): St
       })
     : undefined;
   const loop = async () => {
+    let full = false;
     while (!stopped) {
+      // Under a stream of small inserts (a trackEvent each), fetching at every
+      // NOTIFY made batches of one or two jobs, each paying a fetch, a claim, a
+      // record and their commits; waiting until gatherMs after the last fetch
+      // lets them share one. Not after a full batch: the backlog is already there.
+      const wait = full ? 0 : lastFetch + options.gatherMs - performance.now();
+      if (wait > 0 && !gathering) {
+        gathering = true;
+        await Promise.race([new Promise((resolve) => setTimeout(resolve, wait)), stopping]);
+        gathering = false;
+      }
       const room = outbox.reserve(options.batchSize);
       if (!room) {
         await Promise.race([outbox.roomFreed(), stopping]);
@@ -86,7 +105,7 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): St
       // This fetch sees every job whose NOTIFY came before it starts.
       missed = false;
       let fetched = 0;
-      const started = performance.now();
+      const started = (lastFetch = performance.now());
       try {
         fetched = await claimBatch(ctx, { batchSize: room, outbox });
       } catch (error) {
@@ -95,7 +114,8 @@ export function startStepLoops(ctx: EngineContext, options: StepLoopOptions): St
         // Only full claims time one: a short one ends early for want of jobs.
         outbox.unreserve(room, fetched === room ? performance.now() - started : undefined);
       }
-      if (fetched === room) wakeOne();
+      full = fetched === room;
+      if (full) wakeOne();
       else await idle();
     }
   };

@@ -25,6 +25,8 @@ export interface WorkerOptions {
   listenUrl?: string;
   /** How often the step loops look for jobs that fell due without a NOTIFY (default: 250 ms at most). */
   stepPollMs?: number;
+  /** The least time between two fetches a NOTIFY wakes, so that jobs inserted meanwhile share one (default 25 ms; step-worker.ts). */
+  stepGatherMs?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function startWorkers(ctx: EngineContext & { outbox: Outbox }, opti
     batchSize: options.batchSize ?? 200,
     fetchers: options.fetchers ?? 2,
     pollMs: options.stepPollMs ?? Math.min(250, (options.pollingIntervalSeconds ?? 0.5) * 1000),
+    gatherMs: options.stepGatherMs ?? 25,
     outbox: ctx.outbox,
     listenUrl: options.listenUrl,
     // A release job inserted now (throttles relaxed, capacity freed) is fetched at once, not at the next poll.
