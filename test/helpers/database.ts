@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, inject } from 'vitest';
-import { createPrismaClient, type ClientOptions } from '../../src/db/client.js';
+import { createPrismaClient, poolOf, type ClientOptions } from '../../src/db/client.js';
 import { adminUrlFor, dropDatabase, ensureDatabase } from '../../src/db/postgres.js';
 import { databaseUrlFor } from './global-setup.js';
 
@@ -14,11 +15,30 @@ export async function createTestDatabase(options: { empty?: boolean } = {}) {
   return { url: databaseUrlFor(serverUrl, name), name };
 }
 
+export interface TestDatabaseOptions extends ClientOptions {
+  /** Settings of the database (ALTER DATABASE … SET), in force on every connection the client opens. */
+  settings?: Record<string, string>;
+  /** Called with every notice a connection of the client receives. */
+  onNotice?: (notice: { message?: string }) => void;
+}
+
 /** A fresh migrated database for this test file, with a client on it. */
-export async function useTestDatabase(options?: ClientOptions) {
+export async function useTestDatabase(options: TestDatabaseOptions = {}) {
+  const { settings, onNotice, ...clientOptions } = options;
   const { url, name } = await createTestDatabase();
+  if (settings) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      for (const [key, value] of Object.entries(settings)) await admin.query(`ALTER DATABASE "${name}" SET ${key} = ${admin.escapeLiteral(value)}`);
+    } finally {
+      await admin.end();
+    }
+  }
   // Room for the workers' transactions and the test's own calls at once.
-  const prisma = createPrismaClient(url, { max: 20, ...options });
+  const prisma = createPrismaClient(url, { max: 20, ...clientOptions });
+  // Before any connection is opened (they open lazily), so none goes unheard.
+  if (onNotice) poolOf(prisma)!.on('connect', (client) => client.on('notice', onNotice));
   // Registered after the drop, so it runs first (afterAll hooks run in reverse).
   afterAll(() => prisma.$disconnect());
   return { prisma, url, name };

@@ -1,11 +1,10 @@
 // A runtime per test file: the file's database, a job queue (no workers unless
 // asked), mail and clock as the file chooses. Stopped after the file.
 import { afterAll } from 'vitest';
-import type { ClientOptions } from '../../src/db/client.js';
 import { createRuntime, type RuntimeConfig, type RuntimeOptions } from '../../src/runtime.js';
-import { useTestDatabase } from './database.js';
+import { useTestDatabase, type TestDatabaseOptions } from './database.js';
 
-export interface TestRuntimeOptions extends ClientOptions {
+export interface TestRuntimeOptions extends TestDatabaseOptions {
   /** Settings of the file's runtime (mail, concurrency). */
   config?: Partial<RuntimeConfig>;
   /** Its clock and workers (default: no workers: only inserting jobs). */
