@@ -14,7 +14,7 @@
 // (embedded Postgres, or a server that preloads pg_stat_statements) prints the statements
 // that took Postgres' time during the load window; a value with a slash is a file the
 // statements are also written to in full (JSON). BENCH_LAG_DUMP=<file> writes each
-// trackEvent's [answered at (ms into the load), lag to its subscription, subscriber] (JSON),
+// trackEvent's [answered at (ms into the load), lag to its subscription, subscriber, its latency] (JSON),
 // to see when in the run the slow changes came.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -179,6 +179,7 @@ export async function benchLoad(): Promise<void> {
     // run's start reaching the subscription; a start that arrives first counts 0.
     const startedAt = Array.from({ length: SUBSCRIPTIONS }, () => [] as number[]);
     const answeredAt = Array.from({ length: SUBSCRIPTIONS }, () => [] as number[]);
+    const tookFor = Array.from({ length: SUBSCRIPTIONS }, () => [] as number[]);
     let subscriptionErrors = 0;
     let endedEarly = 0;
     let unsubscribing = false;
@@ -233,6 +234,7 @@ export async function benchLoad(): Promise<void> {
               const answered = performance.now();
               latencies.trackEvent.push(answered - t0);
               answeredAt[i]!.push(answered);
+              tookFor[i]!.push(answered - t0);
               events += 1;
               eventsFor[i]! += 1;
             }
@@ -295,7 +297,7 @@ export async function benchLoad(): Promise<void> {
     const lag = sorted(answeredAt.flatMap((answers, i) => answers.map((at, k) => Math.max(0, (startedAt[i]![k] ?? Infinity) - at))).filter(Number.isFinite));
     const q = sorted(latencies.query);
     if (process.env.BENCH_LAG_DUMP) {
-      const pairs = answeredAt.flatMap((answers, i) => answers.map((at, k) => [at - started, (startedAt[i]![k] ?? Infinity) - at, i]));
+      const pairs = answeredAt.flatMap((answers, i) => answers.map((at, k) => [at - started, (startedAt[i]![k] ?? Infinity) - at, i, tookFor[i]![k]]));
       writeFileSync(process.env.BENCH_LAG_DUMP, JSON.stringify(pairs));
     }
     const rows: Row[] = [
