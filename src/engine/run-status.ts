@@ -10,7 +10,8 @@ export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
 /**
  * The open statuses as an SQL list of literals (fixed words, no user input): a
  * filter written with it lets the planner use the indexes kept only over open
- * runs, which a bound array or Prisma's enum cast does not.
+ * runs, which values bound as text and cast to the enum (Prisma's way) do not
+ * (test/engine/open-runs-index.test.ts).
  */
 export const OPEN_SQL = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
