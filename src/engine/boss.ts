@@ -171,6 +171,43 @@ interface BossDefaults {
 
 const defaultsOf = new WeakMap<PgBoss, Promise<BossDefaults>>();
 
+export interface FetchedJob {
+  id: string;
+  data: unknown;
+  retryCount: number;
+  retryLimit: number;
+}
+
+/**
+ * What pg-boss 10's fetch does for a queue of the standard policy (plans.js
+ * fetchNextJob: due jobs locked with SKIP LOCKED, made active, a retry counted),
+ * in due order. pg-boss orders by (priority, created_on, id), which its index
+ * (name, start_after) cannot give: every fetch read and sorted every due job, so
+ * when the relay fell behind and due jobs piled up, each fetch grew slower, and a
+ * claim's transaction (which has written by then) held the change feed's horizon
+ * for seconds (the load test's changes reached their subscribers 3–40 s late).
+ * Ordered by start_after, the index gives the jobs in order and the fetch stops
+ * at the batch. Stepwise gives its jobs no priority.
+ */
+export async function fetchJobs(tx: Tx, name: string, batchSize: number): Promise<FetchedJob[]> {
+  return txQueryText<FetchedJob>(
+    tx,
+    `WITH next AS (
+      SELECT id FROM pgboss.job
+      WHERE name = $1 AND state < 'active' AND start_after < now()
+      ORDER BY start_after
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE pgboss.job j SET state = 'active', started_on = now(),
+      retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
+    FROM next WHERE j.name = $1 AND j.id = next.id
+    RETURNING j.id::text AS id, j.data, j.retry_count AS "retryCount", j.retry_limit AS "retryLimit"`,
+    [name, batchSize],
+    { prepared: true },
+  );
+}
+
 /** The instance-wide job defaults pg-boss's insert binds as $2…$6 (manager.js insert), read from its own call. */
 function bossDefaults(boss: PgBoss): Promise<BossDefaults> {
   let defaults = defaultsOf.get(boss);

@@ -11,7 +11,7 @@
 // only for jobs that fall due later (delays, retries).
 import { transaction } from '../db/transaction.js';
 import { listen } from '../db/listener.js';
-import { RELEASE_PAYLOAD, STEP_JOBS_CHANNEL, enqueue, failJobs, txDb } from './boss.js';
+import { RELEASE_PAYLOAD, STEP_JOBS_CHANNEL, enqueue, failJobs, fetchJobs } from './boss.js';
 import type { EngineContext } from './context.js';
 import type { Outbox } from './outbox.js';
 import { QUEUES, stepJobSchema } from './queues.js';
@@ -139,9 +139,8 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
   const fetched = await transaction(
     ctx,
     async (tx) => {
-      const db = txDb(tx);
-      // With metadata: each job's attempts come with it (the last one fails the run).
-      const jobs = await ctx.boss.fetch<unknown>(QUEUES.step, { batchSize: options.batchSize, db, includeMetadata: true });
+      // Each job's attempts come with it (the last one fails the run).
+      const jobs = await fetchJobs(tx, QUEUES.step, options.batchSize);
       if (!jobs.length) return 0;
       const items: DueStep[] = [];
       const invalid: string[] = [];
