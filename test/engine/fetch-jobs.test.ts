@@ -5,23 +5,12 @@
 import { expect, it } from 'vitest';
 import { transaction } from '../../src/db/transaction.js';
 import { fetchJobs } from '../../src/engine/boss.js';
+import { explainedStatements } from '../helpers/explained.js';
 import { useTestRuntime } from '../helpers/runtime.js';
 
 const QUEUE = 'stepwise.step';
-/** The plans of the statements sent, as Postgres' auto_explain reports them (JSON). */
-const plans: string[] = [];
-const { prisma, runtime } = await useTestRuntime({
-  settings: {
-    session_preload_libraries: 'auto_explain',
-    'auto_explain.log_min_duration': '0',
-    'auto_explain.log_level': 'notice',
-    'auto_explain.log_format': 'json',
-  },
-  onNotice: (notice) => {
-    const json = notice.message?.match(/plan:\s*(\{[\s\S]*\})\s*$/)?.[1];
-    if (json) plans.push(json);
-  },
-});
+const explained = explainedStatements();
+const { prisma, runtime } = await useTestRuntime(explained.options);
 
 const insert = (marker: string, offsetsMs: number[]) =>
   prisma.$executeRaw`
@@ -66,9 +55,9 @@ it('counts a retry when a job that ran before is fetched again', async () => {
 it('reads the batch in index order, not every due job, with thousands waiting', async () => {
   await insert('backlog', Array.from({ length: 5_000 }, (_, i) => -100_000 - i));
   await prisma.$executeRaw`ANALYZE pgboss.job`;
-  plans.length = 0;
-  expect(await fetch(10)).toHaveLength(10);
-  const plan = plans.find((p) => p.includes('FOR UPDATE SKIP LOCKED') && p.includes('pgboss.job'));
+  let fetched: unknown[] = [];
+  const [plan] = await explained.of('FOR UPDATE SKIP LOCKED', async () => (fetched = await fetch(10)));
+  expect(fetched).toHaveLength(10);
   expect(plan, 'the fetch statement was not explained').toBeDefined();
   // The batch read from the index in start_after order: no sort over every due job.
   expect(plan).toMatch(/_i5/);

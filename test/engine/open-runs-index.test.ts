@@ -16,24 +16,13 @@ import { changeSequenceStatus, createSequence } from '../../src/services/sequenc
 import { simulateSequence } from '../../src/services/simulate.js';
 import { editSequenceDraft, publishSequence } from '../../src/services/versions.js';
 import { useTestApp } from '../helpers/app.js';
+import { explainedStatements } from '../helpers/explained.js';
 
 const INDEX = 'Enrollment_sequenceId_status_idx';
 const ENDED = 20_000;
 
-/** The plan of each statement run, as auto_explain reports it (JSON). */
-const plans: { query: string; plan: string }[] = [];
-const t = await useTestApp({
-  settings: {
-    session_preload_libraries: 'auto_explain',
-    'auto_explain.log_min_duration': '0',
-    'auto_explain.log_level': 'notice',
-    'auto_explain.log_format': 'json',
-  },
-  onNotice: (notice) => {
-    const json = notice.message?.match(/plan:\s*(\{[\s\S]*\})\s*$/)?.[1];
-    if (json) plans.push({ query: (JSON.parse(json) as { 'Query Text': string })['Query Text'], plan: json });
-  },
-});
+const explained = explainedStatements();
+const t = await useTestApp(explained.options);
 let actor: Caller;
 let sequenceId: string;
 let publicId: string;
@@ -65,13 +54,6 @@ beforeAll(async () => {
   await t.prisma.$executeRaw`ANALYZE "Enrollment"`;
 });
 
-/** Runs `read` and returns the plans of its statements whose text contains `fragment`. */
-async function plansOf(fragment: string, read: () => Promise<unknown>): Promise<string[]> {
-  plans.length = 0;
-  await read();
-  return plans.filter((p) => p.query.includes(fragment)).map((p) => p.plan);
-}
-
 describe('readers of open runs use the partial (sequenceId, status) index', () => {
   it.each([
     ['releasing queued runs (and so re-enabling a sequence)', 'ORDER BY "startedAt"', () => releaseQueued(t.runtime, sequenceId)],
@@ -87,7 +69,7 @@ describe('readers of open runs use the partial (sequenceId, status) index', () =
     ["cancelling a subscriber's runs, dry run", 'count(*)::int AS count FROM "Enrollment" e', () => cancelEnrollments(actor, { sequenceId: publicId, subscriberId, dryRun: true })],
     ['ending runs', 'WITH old AS', () => cancelEnrollments(actor, { sequenceId: publicId, subscriberId, dryRun: false })],
   ])('%s', async (_, fragment, read) => {
-    const found = await plansOf(fragment, read);
+    const found = await explained.of(fragment, read);
     expect(found.length).toBeGreaterThan(0);
     for (const plan of found) expect(plan).toContain(`"Index Name": "${INDEX}"`);
   });
