@@ -1,9 +1,9 @@
 // The change log of runs' statuses (lifecycle.ts writes the statuses). Each change is appended to it
 // in the same transaction (the subscription feed replays from it) and
 // announced with a tiny NOTIFY sent once the transaction has committed.
-import type { Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
-import { notifyOnCommit, runBeforeCommit } from '../db/transaction.js';
+import { notifyNow, notifyOnCommit, runBeforeCommit } from '../db/transaction.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
@@ -15,9 +15,16 @@ export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
  */
 export const OPEN_SQL = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
+const distinct = (workspaceIds: string | readonly string[]) => new Set(typeof workspaceIds === 'string' ? [workspaceIds] : workspaceIds);
+
 /** Wakes the change feeds and stats subscriptions of the workspaces, once the transaction has committed. */
 export function notifyWorkspaces(tx: Tx, workspaceIds: string | readonly string[]): void {
-  for (const workspaceId of new Set(typeof workspaceIds === 'string' ? [workspaceIds] : workspaceIds)) notifyOnCommit(tx, CHANGES_CHANNEL, workspaceId);
+  for (const workspaceId of distinct(workspaceIds)) notifyOnCommit(tx, CHANGES_CHANNEL, workspaceId);
+}
+
+/** The same, for a write that committed on its own (outside transaction()). */
+export function notifyWorkspacesNow(db: Db, workspaceIds: string | readonly string[]): void {
+  for (const workspaceId of distinct(workspaceIds)) notifyNow(db, CHANGES_CHANNEL, workspaceId);
 }
 
 export interface RunChange {

@@ -21,8 +21,8 @@
 // (milliseconds of pixels; clicks are answered only once written).
 import { randomBytes } from 'node:crypto';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import { dbQueryText, notifyNow } from '../db/transaction.js';
-import { CHANGES_CHANNEL } from '../engine/run-status.js';
+import { dbQueryText } from '../db/transaction.js';
+import { notifyWorkspacesNow } from '../engine/run-status.js';
 import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
@@ -337,12 +337,12 @@ export class TrackingRecorder {
       facts.map((f) => f.at),
       OPEN_FROM,
       CLICK_FROM,
-      ];
+    ];
     // Around Prisma (its work per query costs more than the statement here), prepared:
     // each connection parses the statement once, not at every flush.
     const rows = await dbQueryText<{ found: number[]; workspaces: string[] }>(this.prisma, RECORD_LINK_FACTS, params, { prepared: true });
     this.written++;
-    for (const workspaceId of rows[0]!.workspaces) notifyNow(this.prisma, CHANGES_CHANNEL, workspaceId);
+    notifyWorkspacesNow(this.prisma, rows[0]!.workspaces);
     return new Set(rows[0]!.found);
   }
 }

@@ -4,13 +4,13 @@
 // fact (so stats count a message once) and every fact is kept as a MessageEvent.
 import type { Db, Tx } from '../db/client.js';
 import type { EngineContext } from '../engine/context.js';
-import { notifyNow, transaction } from '../db/transaction.js';
+import { transaction } from '../db/transaction.js';
 import type { FeedbackEvent } from '../domain/delivery-feedback.js';
 import { optOutEndsRun, statusAfterOptOut, type OptOut } from '../domain/opt-out.js';
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
 import { statusesBefore, type MessageStatus, type TrackingTarget } from '../domain/tracking-links.js';
 import { transitionRuns } from '../engine/lifecycle.js';
-import { CHANGES_CHANNEL, OPEN_STATUSES, notifyWorkspaces } from '../engine/run-status.js';
+import { OPEN_STATUSES, notifyWorkspaces, notifyWorkspacesNow } from '../engine/run-status.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
 import type { Actor, Caller } from '../auth/actor.js';
@@ -122,7 +122,7 @@ export async function recordFeedback(actor: Caller, event: FeedbackEvent): Promi
   if (!messageId) return 'unknown-message';
   if (event.type === 'reply') {
     await recordReply(actor, { messageId: encodeId('Message', messageId), sentiment: event.sentiment, fromPrimary: event.fromPrimary });
-    notifyNow(actor.runtime.db, CHANGES_CHANNEL, actor.workspaceId);
+    notifyWorkspacesNow(actor.runtime.db, actor.workspaceId);
     return 'recorded';
   }
   const at = actor.runtime.clock.now();
