@@ -1,7 +1,7 @@
 // Publishing a new version: what happens to each open run, without a database.
 import { describe, expect, it } from 'vitest';
-import { freshRun, type RunState } from '../../../src/domain/run-machine/index.js';
-import { nextStepOnPublish, planPublish, summarize, type VersionedSequence, type VersionStep } from '../../../src/domain/run-machine/publish.js';
+import { freshRun, type RunState } from '../../src/domain/run-machine/index.js';
+import { nextStepOnPublish, planPublish, summarize, type VersionedSequence, type VersionStep } from '../../src/domain/run-machine/publish.js';
 
 const T0 = new Date('2026-03-02T10:00:00.000Z');
 const DAY = 86_400_000;

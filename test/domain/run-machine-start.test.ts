@@ -12,7 +12,7 @@ import {
   type StartFacts,
   type StartRequest,
   type StartSequence,
-} from '../../../src/domain/run-machine/start.js';
+} from '../../src/domain/run-machine/start.js';
 
 const base: StartSequence = {
   id: 'seq',
