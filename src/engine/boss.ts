@@ -187,7 +187,9 @@ export interface FetchedJob {
  * claim's transaction (which has written by then) held the change feed's horizon
  * for seconds (the load test's changes reached their subscribers 3–40 s late).
  * Ordered by start_after, the index gives the jobs in order and the fetch stops
- * at the batch. Stepwise gives its jobs no priority.
+ * at the batch. Stepwise gives its jobs no priority. The UPDATE finds the batch
+ * by id in the primary key (name, id): joined to the CTE, the prepared statement's
+ * generic plan read every job the queue keeps (completed ones too) per fetch.
  */
 export async function fetchJobs(tx: Tx, name: string, batchSize: number): Promise<FetchedJob[]> {
   return txQueryText<FetchedJob>(
@@ -201,7 +203,7 @@ export async function fetchJobs(tx: Tx, name: string, batchSize: number): Promis
     )
     UPDATE pgboss.job j SET state = 'active', started_on = now(),
       retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
-    FROM next WHERE j.name = $1 AND j.id = next.id
+    WHERE j.name = $1 AND j.id = ANY(ARRAY(SELECT id FROM next))
     RETURNING j.id::text AS id, j.data, j.retry_count AS "retryCount", j.retry_limit AS "retryLimit"`,
     [name, batchSize],
     { prepared: true },

@@ -10,7 +10,12 @@ import { useTestRuntime } from '../helpers/runtime.js';
 
 const QUEUE = 'stepwise.step';
 const explained = explainedStatements();
-const { prisma, runtime } = await useTestRuntime(explained.options);
+// The fetch is a prepared statement: after its fifth run Postgres plans it once,
+// without the batch size or the queue's statistics, and keeps that plan.
+const { prisma, runtime } = await useTestRuntime({
+  ...explained.options,
+  settings: { ...explained.options.settings, plan_cache_mode: 'force_generic_plan' },
+});
 
 const insert = (marker: string, offsetsMs: number[]) =>
   prisma.$executeRaw`
@@ -62,4 +67,21 @@ it('reads the batch in index order, not every due job, with thousands waiting', 
   // The batch read from the index in start_after order: no sort over every due job.
   expect(plan).toMatch(/_i5/);
   expect(plan).not.toMatch(/"Node Type": "Sort"/);
+});
+
+it('updates the fetched jobs by id, not by reading every job the queue keeps', async () => {
+  // pg-boss keeps completed jobs in the queue's table (until archived); a generic plan
+  // that joined the batch to the table on the queue name alone read all of them per
+  // job (33,000 buffers, 60 ms, in a 60 s load test).
+  await prisma.$executeRaw`
+    INSERT INTO pgboss.job (id, name, data, state, start_after, completed_on)
+    SELECT gen_random_uuid(), ${QUEUE}, '{}'::jsonb, 'completed', now() - interval '1 hour', now() FROM generate_series(1, 3000)`;
+  await insert('kept', [-200_000, -200_001, -200_002]);
+  let fetched: unknown[] = [];
+  const [plan] = await explained.of('FOR UPDATE SKIP LOCKED', async () => (fetched = await fetch(3)));
+  expect(fetched).toHaveLength(3);
+  const scans = [...plan!.matchAll(/"Index Name": "[^"]*_pkey",[^}]*?"Index Cond": "([^"]*)"/g)].map((m) => m[1]);
+  expect(scans.length, plan).toBeGreaterThan(0);
+  for (const cond of scans) expect(cond).toMatch(/\bid = /);
+  expect(plan).not.toMatch(/"Join Filter"|"Seq Scan"/);
 });
