@@ -87,8 +87,8 @@ async function cpuSeconds(prisma: { $queryRaw: (q: TemplateStringsArray) => Prom
 
 /** The load window's statements in this database by total time (top-level ones: a trigger's statements are inside their caller's time). */
 async function printStatements(prisma: { $queryRawUnsafe: <T>(q: string) => Promise<T> }, events: number) {
-  const rows = await prisma.$queryRawUnsafe<{ toplevel: boolean; calls: bigint; total: number; rows: bigint; query: string }[]>(
-    `SELECT toplevel, calls, total_exec_time + total_plan_time AS total, rows, query FROM pg_stat_statements
+  const rows = await prisma.$queryRawUnsafe<{ toplevel: boolean; calls: bigint; total: number; plan: number; rows: bigint; query: string }[]>(
+    `SELECT toplevel, calls, total_exec_time + total_plan_time AS total, total_plan_time AS plan, rows, query FROM pg_stat_statements
      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total DESC`,
   );
   if (process.env.BENCH_PG_STATEMENTS!.includes('/')) {
@@ -96,7 +96,8 @@ async function printStatements(prisma: { $queryRawUnsafe: <T>(q: string) => Prom
   }
   const top = rows.filter((r) => r.toplevel);
   const sum = top.reduce((a, r) => a + r.total, 0);
-  console.log(`pg_stat_statements: ${(sum / 1000).toFixed(1)} s of statement time (top level), ${(sum / Math.max(1, events)).toFixed(2)} ms per trackEvent`);
+  const planned = top.reduce((a, r) => a + r.plan, 0);
+  console.log(`pg_stat_statements: ${(sum / 1000).toFixed(1)} s of statement time (top level), ${(sum / Math.max(1, events)).toFixed(2)} ms per trackEvent, of which planning ${(planned / 1000).toFixed(1)} s (counted with -c pg_stat_statements.track_planning=on in BENCH_PG_FLAGS)`);
   console.log('  share  total ms    calls  ms/call   rows/call  statement');
   for (const r of rows.slice(0, 40)) {
     const calls = Number(r.calls);
