@@ -336,6 +336,18 @@ export async function txExecuteDeferred(tx: Tx, query: Prisma.Sql, options: Send
 }
 
 /**
+ * `genericPlans` from here on, for a lean transaction that learns only from its
+ * first statement that it holds a few rows (a claim, from its fetch): sent with
+ * its next statement. Elsewhere nothing.
+ */
+export function useGenericPlans(tx: Tx): void {
+  const own = connections.get(tx);
+  if (!own?.deferred || !own.open) return;
+  own.onQuery?.(GENERIC_PLANS.text);
+  own.deferred.push(GENERIC_PLANS);
+}
+
+/**
  * A statement of its own (autocommit), sent on the client's pool around Prisma,
  * as txExecute sends one in a transaction: for a small statement sent often (the
  * outbox's marks, captured headers), Prisma's work per query costs more than the

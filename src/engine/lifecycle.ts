@@ -17,7 +17,7 @@ import { toMachineSequence, type SequenceSettingsRow, type StepTimingRow } from 
 import type { VersionedSequence } from '../domain/run-machine/publish.js';
 import { sequenceRunDate } from '../domain/schedule.js';
 import type { Tx } from '../db/client.js';
-import { transaction, txExecute, txQuery } from '../db/transaction.js';
+import { PREPARED_ROWS, transaction, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { completeJobsSql, enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
@@ -82,9 +82,14 @@ export async function loadRuns(
       ? Prisma.sql`NULL::jsonb`
       : Prisma.sql`CASE WHEN row_number() OVER (PARTITION BY r."sequenceId", r.version ORDER BY r.id) = 1
           THEN ${machineJson(Prisma.sql`r."sequenceId"::uuid`, Prisma.sql`r.version`)} END`;
-  const rows = await txQuery<RunRow & { machine: MachineJson | null }>(tx, Prisma.sql`
-    WITH r AS (SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${[...new Set(ids)]}::uuid[]) ORDER BY e.id ${lock})
-    SELECT r.*, ${machine} AS machine FROM r ORDER BY r.id`);
+  const unique = [...new Set(ids)];
+  const rows = await txQuery<RunRow & { machine: MachineJson | null }>(
+    tx,
+    Prisma.sql`
+    WITH r AS (SELECT ${RUN_COLUMNS} FROM "Enrollment" e WHERE e.id = ANY(${unique}::uuid[]) ORDER BY e.id ${lock})
+    SELECT r.*, ${machine} AS machine FROM r ORDER BY r.id`,
+    { prepared: unique.length <= PREPARED_ROWS },
+  );
   const runs = new Map<string, LoadedRun>();
   for (const { machine, ...row } of rows) {
     runs.set(row.id, toLoaded(row));
@@ -232,7 +237,7 @@ export async function apply(
     ...(logInsert ? [Prisma.sql`logged AS (${logInsert} RETURNING 1)`] : []),
     ...(done ? [Prisma.sql`done AS (${completeJobsSql(done.name, done.ids)})`] : []),
   ];
-  if (ctes.length) await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`);
+  if (ctes.length) await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`, { prepared: applied.length <= PREPARED_ROWS });
 }
 
 /**

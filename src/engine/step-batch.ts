@@ -12,7 +12,7 @@ import type { DiscountTerms } from '../domain/sequence-input.js';
 import { trackingUrl, uuidv7, type TrackingKeys } from '../domain/tracking-links.js';
 import type { Tx } from '../db/client.js';
 import { sequenceRunDate } from '../domain/schedule.js';
-import { dbExecute, transaction, txExecute, txQuery } from '../db/transaction.js';
+import { dbExecute, PREPARED_ROWS, transaction, txExecute, txQuery } from '../db/transaction.js';
 import { Prisma, type Message, type Step, type Subscriber } from '../generated/prisma/client.js';
 import { DiscountRefused, issueDiscount } from '../integrations/discounts.js';
 import { renderTrackedStep } from '../mail/tracked-email.js';
@@ -304,6 +304,7 @@ async function loadClaimFacts(tx: Tx, items: readonly DueStep[]) {
       SELECT json_build_object('code', x.code, 'percentOff', x."percentOff", 'amountOff', x."amountOff", 'currency', x.currency,
         'expiresAt', to_char(x."expiresAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS discount
       FROM "Discount" x WHERE x."enrollmentId" = i.run ORDER BY x."createdAt" DESC LIMIT 1) d ON true`,
+    { prepared: items.length <= PREPARED_ROWS },
   );
   const stepById = new Map<string, StepRow>();
   const subscriberById = new Map<string, ClaimSubscriber>();
@@ -357,7 +358,7 @@ async function insertClaimed(tx: Tx, messages: readonly MessageRow[], stepRuns: 
     RETURNING 1)`);
   }
   if (!ctes.length) return;
-  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`);
+  await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`, { prepared: messages.length + stepRuns.length <= PREPARED_ROWS });
   // Stats subscriptions of these workspaces wake once it has committed.
   notifyWorkspaces(tx, statsOf);
 }
@@ -437,7 +438,7 @@ export async function recordAnswers(
     ctx,
     async (tx) => {
       const at = ctx.clock.now();
-      if (sent.length && !options.marked) await txExecute(tx, markSentSql(sent, at));
+      if (sent.length && !options.marked) await txExecute(tx, markSentSql(sent, at), { prepared: sent.length <= PREPARED_ROWS });
       if (retry.length) {
         // Not the final attempt: the claim is undone (step run, then its QUEUED message), the job retries.
         const ids = retry.map((r) => r.handoff.messageId);
@@ -476,8 +477,8 @@ export async function recordAnswers(
       const complete = { name: QUEUES.step, ids: jobIdsOf([...sent, ...failed.map((r) => r.handoff)]) };
       if (inputOf.size) await transitionRuns(ctx, tx, [...inputOf.keys()], (run) => inputOf.get(run.ref.id)!, { at: (run) => sentAt.get(run.ref.id) ?? at, notify, complete });
     },
-    // Lean, as the claim: its statements go around Prisma.
-    { timeout: 60_000, lean: true },
+    // Lean, as the claim: its statements go around Prisma; a few answers' prepared ones are planned once (as the claim's).
+    { timeout: 60_000, lean: true, genericPlans: sent.length + refused.length <= PREPARED_ROWS },
   );
   return new Set(retry.map((r) => r.handoff.messageId));
 }

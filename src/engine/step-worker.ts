@@ -9,7 +9,7 @@
 // loop fetches again at once when the batch was full, and after a short one
 // waits for the NOTIFY that step jobs due now were inserted (boss.ts), polling
 // only for jobs that fall due later (delays, retries).
-import { transaction } from '../db/transaction.js';
+import { PREPARED_ROWS, transaction, useGenericPlans } from '../db/transaction.js';
 import { listen } from '../db/listener.js';
 import { RELEASE_PAYLOAD, STEP_JOBS_CHANNEL, enqueue, failJobs, fetchJobs } from './boss.js';
 import type { EngineContext } from './context.js';
@@ -142,6 +142,10 @@ export async function claimBatch(ctx: EngineContext, options: Pick<StepLoopOptio
       // Each job's attempts come with it (the last one fails the run).
       const jobs = await fetchJobs(tx, QUEUES.step, options.batchSize);
       if (!jobs.length) return 0;
+      // A few jobs (a steady stream): the claim's statements are prepared then, and
+      // planned once; Postgres planned them again at every call (about a fifth of
+      // its time on them in the load test), the plan costing more than the run.
+      if (jobs.length <= PREPARED_ROWS) useGenericPlans(tx);
       const items: DueStep[] = [];
       const invalid: string[] = [];
       for (const job of jobs) {

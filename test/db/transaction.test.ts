@@ -3,7 +3,7 @@
 // id, rolled back with it, and refused once it ended.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Prisma, type PrismaClient } from '../../src/generated/prisma/client.js';
-import { transaction, txExecute, txExecuteDeferred, txQuery } from '../../src/db/transaction.js';
+import { transaction, txExecute, txExecuteDeferred, txQuery, useGenericPlans } from '../../src/db/transaction.js';
 import type { Tx } from '../../src/db/client.js';
 import { useTestDatabase } from '../helpers/database.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -168,6 +168,23 @@ describe.each([
     );
     expect(await count(50)).toBe(12);
     await prisma.$executeRaw`DELETE FROM probe`;
+  });
+
+  it('plan generic from useGenericPlans on, in this transaction only (a lean one)', async () => {
+    const mode = async (tx: Tx) => (await txQuery<{ mode: string }>(tx, Prisma.sql`SELECT current_setting('plan_cache_mode') AS mode`))[0]!.mode;
+    const seen = await transaction(
+      { db: prisma },
+      async (tx) => {
+        const before = await mode(tx);
+        useGenericPlans(tx);
+        return [before, await mode(tx)];
+      },
+      { lean },
+    );
+    expect(seen).toEqual(['auto', lean ? 'force_generic_plan' : 'auto']);
+    // SET LOCAL: the connection goes back to the pool as it was.
+    const after = await Promise.all(Array.from({ length: 12 }, () => transaction({ db: prisma }, mode, { lean })));
+    expect(new Set(after)).toEqual(new Set(['auto']));
   });
 
   it('bind arrays as Prisma does: quotes, backslashes, braces, commas, NULLs, numbers, booleans, timestamps, int8', async () => {
