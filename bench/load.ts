@@ -217,6 +217,7 @@ export async function benchLoad(): Promise<void> {
     }
     const cpuBefore = await cpuSeconds(bench.prisma);
     const started = performance.now();
+    console.log(`load started at ${new Date().toISOString()}`);
     const deadline = started + SECONDS * 1000;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, lane) => {
