@@ -33,3 +33,34 @@ export function explainedStatements() {
     },
   };
 }
+
+/** A node of auto_explain's JSON plan (the fields the tests read). */
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  'Parent Relationship'?: string;
+  Plans?: PlanNode[];
+}
+
+export interface PlanScan {
+  type: string;
+  relation: string;
+  index?: string;
+  indexCond?: string;
+  /** Inside a correlated subplan: run again for every row of its parent. */
+  inSubPlan: boolean;
+}
+
+/** Every scan of a table in a plan (as `of` returns it: not the ModifyTable above them), with where it sits. */
+export function scansOf(plan: string): PlanScan[] {
+  const walk = (node: PlanNode, inSubPlan: boolean): PlanScan[] => {
+    const within = inSubPlan || node['Parent Relationship'] === 'SubPlan';
+    const own = node['Relation Name'] && node['Node Type'].endsWith('Scan')
+      ? [{ type: node['Node Type'], relation: node['Relation Name'], index: node['Index Name'], indexCond: node['Index Cond'], inSubPlan: within }]
+      : [];
+    return [...own, ...(node.Plans ?? []).flatMap((child) => walk(child, within))];
+  };
+  return walk((JSON.parse(plan) as { Plan: PlanNode }).Plan, false);
+}

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { changeFeed } from '../../src/realtime/change-feed.js';
-import { explainedStatements } from '../helpers/explained.js';
+import { explainedStatements, scansOf } from '../helpers/explained.js';
 import { useTestRuntime } from '../helpers/runtime.js';
 
 const explained = explainedStatements();
@@ -32,22 +32,8 @@ it('reads the log by its index, and whether changes are held once, with thousand
   abort.abort();
   expect(read).toHaveLength(50);
   expect(plans.length).toBeGreaterThan(0);
-  const scans = plans.flatMap((plan) => logScans((JSON.parse(plan) as { Plan: PlanNode }).Plan, false));
+  const scans = plans.flatMap(scansOf).filter((s) => s.relation === 'EnrollmentChange');
   expect(scans.length).toBeGreaterThan(0);
   // By the index, and none in a subplan (run again for every row read, as the EXISTS beside each row was).
   expect(scans.filter((s) => s.type === 'Seq Scan' || s.inSubPlan)).toEqual([]);
 });
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Parent Relationship'?: string;
-  Plans?: PlanNode[];
-}
-
-/** The plan's scans of the change log, and whether each is inside a (correlated) subplan. */
-function logScans(node: PlanNode, inSubPlan: boolean): { type: string; inSubPlan: boolean }[] {
-  const within = inSubPlan || node['Parent Relationship'] === 'SubPlan';
-  const own = node['Relation Name'] === 'EnrollmentChange' ? [{ type: node['Node Type'], inSubPlan: within }] : [];
-  return [...own, ...(node.Plans ?? []).flatMap((child) => logScans(child, within))];
-}
