@@ -87,9 +87,9 @@ const toParam = (v: unknown) =>
 /**
  * pg-boss's SQL, run in the transaction on its connection around Prisma (as
  * txQuery sends statements), each text prepared once per connection: pg-boss
- * writes a few fixed texts (fetch, complete, fail), their values bound.
+ * writes a few fixed texts (complete, fail), their values bound.
  */
-export function txDb(tx: Tx): PgBoss.Db {
+function txDb(tx: Tx): PgBoss.Db {
   return {
     executeSql: async (text, values) => ({ rows: await txQueryText<unknown>(tx, text, values.map(toParam), { prepared: true }) }),
   };

@@ -206,7 +206,7 @@ export async function apply(
   const changes = applied.flatMap(({ ref, decision }) =>
     decision.changes.map((c) => ({ ...ref, previousStatus: c.previousStatus, status: c.status, reason: c.reason, occurredAt: decision.at })),
   );
-  const notify = [...new Set(options.notify ?? [])];
+  const notify = options.notify ?? [];
   const done = options.complete?.ids.length ? options.complete : null;
   if (!changed.length && !jobs.length && !changes.length && !notify.length && !done) return;
   const insertJobs = await jobsInsert(ctx, tx, jobs);
