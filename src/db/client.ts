@@ -130,8 +130,8 @@ export function connectionTracker() {
 
 export function createPrismaClient(connectionString: string, options: ClientOptions = {}): PrismaClient {
   const connections = connectionTracker();
-  // A session left idle inside a transaction would hold back the change feed's
-  // horizon (src/realtime/change-feed.ts) for everyone; transactions end within
+  // A session left idle inside a transaction that wrote the change log would hold
+  // back the change feed (src/realtime/change-feed.ts) for everyone; transactions end within
   // 30 s (src/db/transaction.ts), so the server ends one idle for a minute.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10, idle_in_transaction_session_timeout: 60_000 });
   // $disconnect() ends the pool (the adapter's dispose): it resolves once every connection is closed.

@@ -15,8 +15,8 @@
 // every 2 s, step loops every 250 ms), as it must for a missed NOTIFY anyway.
 import pg from 'pg';
 
-/** The notifier's connections, by name: the change feed's horizon leaves their (notify-only) transactions out. */
-export const NOTIFIER_APPLICATION = 'stepwise-notify';
+/** The notifier's connections' name, as pg_stat_activity shows them. */
+const NOTIFIER_APPLICATION = 'stepwise-notify';
 
 export interface Notifier {
   /** Queues a NOTIFY, sent as soon as the connection is free (with whatever else was queued meanwhile). */

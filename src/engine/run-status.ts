@@ -43,9 +43,11 @@ const pending = new WeakMap<Tx, RunChange[]>();
 /**
  * Appends changes (already applied to the runs) to the log, as the transaction's
  * last statement, and NOTIFYs listeners once it has committed (they re-read
- * the log). No lock: each row's order key `xid` is this transaction's id, so a
- * reader that stops below the oldest transaction still in flight never sees a
- * row appear behind one it has read (src/realtime/change-feed.ts). Call it only
+ * the log). No lock that writers wait on: each row's order key `xid` is taken as
+ * the log is written (stepwise_change_key(): at least this transaction's id and
+ * the first id not completed then), and a reader stops below the oldest writer of
+ * the log still in flight, so it never sees a row appear behind one it has read
+ * (src/realtime/change-feed.ts). Call it only
  * for runs whose rows this transaction has written (updated or inserted): that
  * row lock is what keeps one run's changes in order (see flushRunChanges).
  */
@@ -83,18 +85,18 @@ export function changeLogInsert(source: Prisma.Sql, options: { bound?: Prisma.Sq
     SELECT CASE WHEN c.previous IS NULL THEN me.xid ELSE GREATEST(me.xid, ${earlier}) END,
            c.workspace, c.enrollment, c.sequence, c.subscriber,
            c.previous::"EnrollmentStatus", c.status::"EnrollmentStatus", c.reason, c.at
-    FROM (SELECT pg_current_xact_id()::text::bigint AS xid) me, (${source}) AS c
+    -- An init plan: the key is taken once per statement, however the join is planned.
+    FROM (SELECT (SELECT stepwise_change_key()) AS xid) me, (${source}) AS c
     ${options.unordered ? Prisma.empty : Prisma.sql`ORDER BY c.n`}`;
 }
 
 /**
- * Transaction ids are taken at a transaction's first write, not at its commit, so
- * xid order can invert two changes of one run: T1 takes its id, T2 (a higher id)
- * changes run R and commits, then T1 changes R. Both writers held R's row lock,
- * so T1 wrote after T2 committed and this statement (a new snapshot) sees T2's
- * row: the key is raised to at least the run's last key, and the tie is broken by
- * id, taken later. A key above the writer's own id is still safe for readers:
- * while T1 is in flight the horizon is at most T1's id, so below the key.
+ * Keys can still invert two changes of one run: T1 takes its key, T2 changes run
+ * R and commits, then T1 changes R in the same statement (a data-modifying CTE
+ * whose key was read before it waited for R's lock). Both held R's row lock, so
+ * T1 wrote after T2 committed: the key is raised to at least the run's last key,
+ * and the tie is broken by id, taken later. A key above the writer's own is still
+ * safe for readers: while T1 is in flight the horizon is at most T1's id.
  */
 async function flushRunChanges(tx: Tx): Promise<void> {
   const changes = pending.get(tx) ?? [];

@@ -3,20 +3,23 @@
 // duplicate at the seam, because replay and live read the same log in the same
 // order.
 //
-// Order and horizon. Writers take no lock: each row's key `xid` is (at least) its
-// writing transaction's id (src/engine/run-status.ts). Every read stops below the
-// oldest transaction still in flight in its own snapshot that may write this log
-// (the horizon): every id below it has committed or aborted, or can write no
-// row here, so no row can appear later behind a position already read. Transaction
-// ids are cluster-wide, so pg_snapshot_xmin alone would also wait for a long
-// transaction in another database (seconds behind a report or a migration
-// elsewhere): the snapshot's in-flight ids that pg_stat_activity shows as another
-// database's, or as pg-boss's or the notifier's connections' (they never write this log), are
-// left out. An id it no longer shows (finished since the snapshot, its rows
-// invisible to it) or cannot show (no privilege) is kept: the horizon only errs
-// low. Positions are (xid, id), packed into one number
-// (xid * 10^19 + id) that is also the opaque cursor; rows logged before xid
-// existed keep their old per-workspace seq as cursor.
+// Order and horizon. Writers take no lock that anyone waits on: each row's key
+// `xid` is taken as its transaction writes the log (stepwise_change_key(), in
+// src/engine/run-status.ts's INSERT), from a snapshot read after the writer took
+// a shared "log writer" advisory lock it holds to its end: at least the writer's
+// own id, and at least the first id not completed then. Every read stops below
+// the horizon: the oldest transaction in flight in its own snapshot, leaving out
+// those that one read of pg_locks shows alive (their id's lock) and not holding
+// the writer lock. Left out safely: such a writer takes its key later, from a
+// snapshot newer than the reader's, so above everything the reader may read. A
+// writer that took its key before the reader's snapshot holds the lock, so it
+// is counted; one that ended since the snapshot (its rows invisible to it) is
+// not shown alive, so it is counted too: the horizon only errs low. So only a
+// transaction between its log write and its commit (trackEvent's last round
+// trip) holds readers back, not one that wrote elsewhere long before (an open
+// claim, another database, pg-boss). Positions are (xid, id), packed into one
+// number (xid * 10^19 + id) that is also the opaque cursor; rows logged before
+// xid existed keep their old per-workspace seq as cursor.
 //
 // Live reads are shared: per workspace, this process keeps the recent tail of
 // the log and refreshes it with one query per wake-up, however many subscribers
@@ -28,7 +31,6 @@
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
-import { NOTIFIER_APPLICATION } from '../db/notifier.js';
 import { dbQueryText } from '../db/transaction.js';
 import type { EnrollmentChange, EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -94,21 +96,35 @@ async function resolveCursor(db: Db, workspaceId: string, cursor: Cursor): Promi
 }
 
 /**
- * The horizon of the statement's snapshot (see the note at the top). backend_xid is
- * a 32-bit xid; an in-flight one names one transaction (wraparound keeps them apart).
+ * The horizon of the statement's snapshot (see the note at the top). pg_locks is
+ * read once (one consistent copy of the lock table): a transaction's own id lock
+ * (transactionid, ExclusiveLock) and the log writer lock of this database
+ * (classid/objid as in stepwise_change_key(), objsubid 2: the two-key form),
+ * matched by the holding backend's pid: a backend runs one transaction at a time
+ * and releases its id lock before its advisory ones. Not by virtualtransaction:
+ * that is read from the backend as each row is copied, and a committing backend
+ * resets it meanwhile, so one writer's two locks could show two different ones
+ * (a writer left out while it commits: test/realtime/horizon-race.test.ts).
  */
 const HORIZON = Prisma.sql`
   SELECT coalesce(
     (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-      WHERE xid(x) NOT IN (SELECT a.backend_xid FROM pg_stat_activity a
-                           WHERE a.backend_xid IS NOT NULL AND (a.datname <> current_database() OR a.application_name IN ('pgboss', ${NOTIFIER_APPLICATION})))),
+      WHERE xid(x) NOT IN (SELECT t.transactionid FROM locks t WHERE t.locktype = 'transactionid'
+                           AND NOT EXISTS (SELECT 1 FROM locks w WHERE w.locktype = 'advisory' AND w.pid = t.pid))),
     pg_snapshot_xmax(pg_current_snapshot()))::text::bigint AS horizon`;
+
+const LOCKS = Prisma.sql`
+  SELECT l.locktype, l.pid, l.transactionid FROM pg_locks l
+  WHERE l.granted AND (l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock'
+    OR l.locktype = 'advisory' AND l.classid = 1400139895 AND l.objid = 1 AND l.objsubid = 2
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
 
 interface RawRow extends Omit<EnrollmentChange, 'id' | 'xid'> {
   id: bigint | null;
   xid: bigint | null;
   horizon: bigint;
   held: boolean;
+  quiet: boolean;
 }
 
 interface ReadResult {
@@ -117,14 +133,21 @@ interface ReadResult {
   complete: bigint;
   /** Committed changes wait above the horizon, behind an older transaction still open. */
   held: boolean;
+  /**
+   * Held, with no writer of the log in flight: the changes' keys are the first id
+   * not completed when they were taken, and wait for any newer transaction to end
+   * (the writer's NOTIFY after its commit is one; see `advanceCompleted`).
+   */
+  stalled: boolean;
 }
 
 /**
- * Reads up to `limit` changes after `after`, in order, stopping below the horizon.
+ * Reads up to `limit` changes after `after`, in order, stopping below the horizon
+ * (exported for the test that races it against committing writers).
  * The horizon comes from the statement's own snapshot (pg_current_snapshot() is
  * the active snapshot), so it matches exactly the rows the statement sees.
  */
-async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number, newest = false): Promise<ReadResult> {
+export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number, newest = false): Promise<ReadResult> {
   const conditions = [
     Prisma.sql`c."workspaceId" = ${filter.workspaceId}::uuid`,
     Prisma.sql`c.xid < h.horizon`,
@@ -134,27 +157,27 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
   if (filter.subscriberId) conditions.push(Prisma.sql`c."subscriberId" = ${filter.subscriberId}::uuid`);
   if (filter.statuses?.length) conditions.push(Prisma.sql`c.status::text = ANY(${filter.statuses}::text[])`);
   const order = newest ? Prisma.sql`c.xid DESC, c.id DESC` : Prisma.sql`c.xid, c.id`;
-  // The horizon is computed once (MATERIALIZED: inlined, Postgres read pg_stat_activity
-  // for each of its three uses), and the statement is prepared: a few shapes, values
-  // bound, planned once per connection instead of at every read (its plan, through the
-  // pg_stat_activity view, cost more than running it). `held` is computed once too, as
+  // The lock table is read once and the horizon computed once (MATERIALIZED: inlined,
+  // Postgres would read them for each use), and the statement is prepared: a few shapes, values
+  // bound, planned once per connection instead of at every read (its plan cost more
+  // than running it). `held` is computed once too, as
   // the workspace's newest xid (one probe of the index, whatever the statistics): as an
   // EXISTS beside each row, once ANALYZE had seen one workspace's log, its generic plan
   // read the whole log for every row returned (8 ms a read at 5,000 changes).
   const query = Prisma.sql`
-    WITH h AS MATERIALIZED (
-      SELECT x.horizon,
+    WITH locks AS MATERIALIZED (${LOCKS}), h AS MATERIALIZED (
+      SELECT x.horizon, x.horizon = pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS quiet,
              coalesce((SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."workspaceId" = ${filter.workspaceId}::uuid) >= x.horizon, false) AS held
       FROM (${HORIZON}) x)
     SELECT c.id, c.xid, c.seq, c."workspaceId"::text AS "workspaceId", c."enrollmentId"::text AS "enrollmentId",
            c."sequenceId"::text AS "sequenceId", c."subscriberId"::text AS "subscriberId", c."previousStatus"::text AS "previousStatus",
-           c.status::text AS status, c.reason, c."occurredAt", h.horizon, h.held
+           c.status::text AS status, c.reason, c."occurredAt", h.horizon, h.held, h.quiet
     FROM h
     LEFT JOIN LATERAL (
       SELECT * FROM "EnrollmentChange" c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${limit}
     ) c ON TRUE`;
   const raw = await dbQueryText<RawRow>(db, query.text, query.values, { prepared: true });
-  const { horizon, held } = raw[0]!;
+  const { horizon, held, quiet } = raw[0]!;
   const batch: FeedRow[] = [];
   for (const r of raw) {
     if (r.id === null || r.xid === null) continue;
@@ -177,7 +200,16 @@ async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number,
   if (newest) batch.reverse();
   // A full page ends at its last row; a short one has read everything below the horizon.
   const complete = batch.length === limit && !newest ? batch.at(-1)!.position : horizon * SHIFT - 1n;
-  return { rows: batch, complete, held };
+  return { rows: batch, complete, held, stalled: held && quiet };
+}
+
+/**
+ * Ends a transaction with an id of its own: the first id not completed moves past
+ * every key taken so far, so stalled changes become readable even when nothing
+ * else writes (the writer died between its commit and its NOTIFY).
+ */
+async function advanceCompleted(db: Db): Promise<void> {
+  await dbQueryText(db, 'SELECT pg_current_xact_id()::text', []);
 }
 
 /** A live feed asleep on its workspace's tail. */
@@ -196,6 +228,7 @@ class WorkspaceTail {
   head = -1n;
   users = 0;
   held = false;
+  private stalled = false;
   private heldFor = 0;
   private heldTimer: NodeJS.Timeout | undefined;
   private freshAt = -1;
@@ -233,7 +266,7 @@ class WorkspaceTail {
       this.head = last.complete;
       // Fewer rows than the tail holds: it has the whole log, so even cursor 0 reads live.
       this.floor = last.rows.length < TAIL_SIZE ? 0n : last.rows[0]!.position - 1n;
-      this.noteHeld(last.held);
+      this.noteHeld(last);
       return;
     }
     for (;;) {
@@ -245,15 +278,20 @@ class WorkspaceTail {
         this.floor = this.rows[0]!.position - 1n;
       }
       if (read.rows.length < TAIL_SIZE) {
-        this.noteHeld(read.held);
+        this.noteHeld(read);
         return;
       }
     }
   }
 
-  /** While committed changes wait behind an open transaction, read again soon (backing off), not only at the next NOTIFY. */
-  private noteHeld(held: boolean) {
+  /**
+   * While committed changes wait behind an open transaction, read again soon
+   * (backing off), not only at the next NOTIFY; when they wait for no writer
+   * (stalled), move the completed ids on first.
+   */
+  private noteHeld({ held, stalled }: { held: boolean; stalled: boolean }) {
     this.held = held;
+    this.stalled = stalled;
     if (!held) {
       this.heldFor = 0;
       return;
@@ -261,8 +299,11 @@ class WorkspaceTail {
     if (this.heldTimer || this.users === 0) return;
     const delay = Math.min(HELD_POLL_MS[1], HELD_POLL_MS[0] * 2 ** this.heldFor++);
     this.heldTimer = setTimeout(() => {
-      this.heldTimer = undefined;
-      announceChange(this.workspaceId);
+      const advanced = this.stalled ? advanceCompleted(this.db).catch(() => {}) : Promise.resolve();
+      void advanced.then(() => {
+        this.heldTimer = undefined;
+        announceChange(this.workspaceId);
+      });
     }, delay);
     this.heldTimer.unref();
   }
