@@ -208,7 +208,7 @@ export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: 
  * every key taken so far, so stalled changes become readable even when nothing
  * else writes (the writer died between its commit and its NOTIFY).
  */
-async function advanceCompleted(db: Db): Promise<void> {
+export async function advanceCompleted(db: Db): Promise<void> {
   await dbQueryText(db, 'SELECT pg_current_xact_id()::text', []);
 }
 

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
-import { readLog } from '../../src/realtime/change-feed.js';
+import { advanceCompleted, readLog } from '../../src/realtime/change-feed.js';
 import { useTestRuntime } from '../helpers/runtime.js';
 
 const { prisma, url } = await useTestRuntime();
@@ -31,7 +31,11 @@ it('never moves past a change that commits behind it, with many writers committi
       const read = await readLog(prisma, { workspaceId }, after, 5_000);
       for (const row of read.rows) seen.add(row.id);
       if (read.complete > after) after = read.complete;
-      if (last && read.held) last = false;
+      if (last && read.held) {
+        last = false;
+        // Waiting for no writer, only for the next id to complete (these writers send no NOTIFY): the feed's own remedy.
+        if (read.stalled) await advanceCompleted(prisma);
+      }
     }
     return seen;
   });
