@@ -83,6 +83,10 @@ export function buildApp(options: AppOptions) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Bodies are bounded before Yoga sees them (ops.handle: Content-Length at most
+    // MAX_BODY_BYTES, chunked bodies refused), so Yoga's own limit, a stream
+    // pipeline around every request body, would only cost CPU (about 2 % of the API's).
+    maxRequestBodySize: false,
     logging: {
       debug: (...args) => options.logger.debug(args),
       info: (...args) => options.logger.info(args),

@@ -1,6 +1,7 @@
 // Limits of the GraphQL endpoint: depth, aliases, tokens, directives, cost,
 // body size, CSRF, introspection and GraphiQL off, per-key rate limit (429 +
 // Retry-After) — over HTTP and WebSocket.
+import { request } from 'node:http';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,27 @@ it('a body over MAX_BODY_BYTES is refused with 413 before it is read', async () 
     message: expect.stringMatching(/too large.*at most 2048/),
     extensions: { code: 'PAYLOAD_TOO_LARGE' },
   });
+});
+
+it('a chunked body (no Content-Length) is refused with 411 before it is read, however little it holds', async () => {
+  // Yoga's own stream limit is off (src/server/app.ts): this check is the only bound on a body.
+  const k = await key();
+  const answer = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${k}` } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+      },
+    );
+    req.on('error', reject);
+    // Two writes before the end: Node sends them chunked.
+    req.write('{"query":');
+    req.end('"{ lists { id } }"}');
+  });
+  expect(answer.status).toBe(411);
+  expect(answer.body.errors[0].extensions).toEqual({ code: 'LENGTH_REQUIRED' });
 });
 
 it('CSRF: a browser "simple" request (GET without a preflight header) is refused; JSON POSTs pass', async () => {
