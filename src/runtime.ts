@@ -15,7 +15,7 @@
 import type PgBoss from 'pg-boss';
 import { fixedClock, systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
-import { createPrismaClient, type ClientOptions } from './db/client.js';
+import { createPrismaClient, notifierOf, type ClientOptions } from './db/client.js';
 import { createBoss, startBoss, stopBoss } from './engine/boss.js';
 import type { EngineContext } from './engine/context.js';
 import { Outbox } from './engine/outbox.js';
@@ -148,7 +148,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions = {
     async start() {
       await startBoss(boss);
       running = true;
-      if (notifier) await startChangeNotifier(config.DATABASE_URL, options.onError);
+      if (notifier) await startChangeNotifier(config.DATABASE_URL, options.onError, notifierOf(db));
       if (workers !== false) stopWorkers = await startWorkers(runtime, { listenUrl: config.DATABASE_URL, ...workers });
     },
     async stop(stopOptions = {}) {

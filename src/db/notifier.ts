@@ -21,6 +21,14 @@ const NOTIFIER_APPLICATION = 'stepwise-notify';
 export interface Notifier {
   /** Queues a NOTIFY, sent as soon as the connection is free (with whatever else was queued meanwhile). */
   notify(channel: string, payload: string): void;
+  /**
+   * Also hands this process's own notifications on `channel` to `listener`, as they
+   * are queued: the process's listeners need not wait for the round trip through
+   * Postgres. Their echoes carry `backendPid`.
+   */
+  deliverLocally(channel: string, listener: (payload: string) => void): void;
+  /** The backend pid of the connection notifications go out on (their echoes' processId), or null while none is open. */
+  readonly backendPid: number | null;
   /** Resolves when everything queued so far has been sent (or given up on). */
   flushed(): Promise<void>;
   end(): Promise<void>;
@@ -30,7 +38,9 @@ const SEND = 'SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) 
 
 export function createNotifier(connectionString: string): Notifier {
   let queued = new Map<string, [string, string]>();
+  const local = new Map<string, (payload: string) => void>();
   let client: Promise<pg.Client> | undefined;
+  let backendPid: number | null = null;
   let sending: Promise<void> | undefined;
   let ended = false;
 
@@ -39,11 +49,15 @@ export function createNotifier(connectionString: string): Notifier {
     // An error between batches (a restart, a dropped session) only means connecting again for the next.
     next.on('error', () => {
       if (client === opened) client = undefined;
+      backendPid = null;
     });
     const opened = next
       .connect()
       .then(() => next.query('SET synchronous_commit = off'))
-      .then(() => next);
+      .then(() => {
+        backendPid = (next as pg.Client & { processID: number }).processID;
+        return next;
+      });
     return opened;
   };
 
@@ -59,6 +73,7 @@ export function createNotifier(connectionString: string): Notifier {
         // Lost: the listeners' polls find what it announced.
         const failed = client;
         client = undefined;
+        backendPid = null;
         void failed?.then((c) => c.end()).catch(() => {});
       }
     }
@@ -78,6 +93,13 @@ export function createNotifier(connectionString: string): Notifier {
       if (ended) return;
       queued.set(`${channel}\u0000${payload}`, [channel, payload]);
       kick();
+      local.get(channel)?.(payload);
+    },
+    deliverLocally(channel, listener) {
+      local.set(channel, listener);
+    },
+    get backendPid() {
+      return backendPid;
     },
     async flushed() {
       while (sending) await sending;

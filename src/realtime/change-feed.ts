@@ -34,7 +34,7 @@ import type { Db } from '../db/client.js';
 import { dbQueryText } from '../db/transaction.js';
 import type { EnrollmentChange, EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { announceChange, bumpChangeVersion, changeVersion, waitForChange } from './change-notifier.js';
+import { announceChange, bumpChangeVersion, changeVersion, noteHeld as noteHeldForEchoes, waitForChange } from './change-notifier.js';
 
 const BATCH = 200;
 /** Changes kept in a workspace's shared tail (tests shrink it to exercise replay). */
@@ -302,6 +302,7 @@ class WorkspaceTail {
   private noteHeld({ held, stalled }: { held: boolean; stalled: boolean }) {
     this.held = held;
     this.stalled = stalled;
+    noteHeldForEchoes(this.workspaceId, held);
     if (!held) {
       this.heldFor = 0;
       return;
@@ -427,6 +428,7 @@ class WorkspaceTail {
 
   close() {
     clearTimeout(this.heldTimer);
+    noteHeldForEchoes(this.workspaceId, false);
   }
 }
 

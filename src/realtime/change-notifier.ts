@@ -2,7 +2,13 @@
 // subscription feeds of a workspace, which then re-read the log. Reconnects with
 // backoff and jitter; after a reconnect every feed re-reads (a NOTIFY may have
 // been missed), and feeds also poll, so NOTIFY is never the only guarantee.
+//
+// This process's own changes wake its feeds as they commit (the client's
+// notifier hands them over before sending them), not a round trip through
+// Postgres later; their echoes are then passed over, unless the workspace's
+// last read found changes held (see `noteHeld`).
 import pg from 'pg';
+import type { Notifier } from '../db/notifier.js';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 
 type Waiter = () => void;
@@ -17,16 +23,25 @@ export class ChangeNotifier {
   constructor(
     private readonly connectionString: string,
     private readonly onError: (error: unknown) => void = () => {},
+    /** This process's sender of notifications, whose changes are delivered here directly. */
+    private readonly local?: Notifier,
   ) {}
 
   async start(): Promise<void> {
+    this.local?.deliverLocally(CHANGES_CHANNEL, (workspaceId) => this.wake(workspaceId));
     await this.connect();
   }
 
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
     client.on('notification', (message) => {
-      if (message.payload) this.wake(message.payload);
+      if (!message.payload) return;
+      // An echo of a change already delivered here at its commit. Unless a read
+      // found changes held since: a change whose key waits for a newer
+      // transaction to complete is readable once this NOTIFY's transaction has.
+      const echo = this.local !== undefined && message.processId === this.local.backendPid;
+      if (echo && !held.has(message.payload)) return;
+      this.wake(message.payload);
     });
     client.on('error', (error) => {
       this.onError(error);
@@ -97,6 +112,15 @@ export class ChangeNotifier {
 
 let current: ChangeNotifier | undefined;
 
+/** Workspaces whose last read found committed changes held back (change-feed.ts). */
+const held = new Set<string>();
+
+/** Records whether a read of the workspace's log found changes held back: while so, echoes of this process's own notifications wake its readers too. */
+export function noteHeld(workspaceId: string, isHeld: boolean) {
+  if (isHeld) held.add(workspaceId);
+  else held.delete(workspaceId);
+}
+
 /**
  * How many times this process was told about changes of a workspace (NOTIFY, or a
  * poll that found the wait over). A read that starts after version v has seen
@@ -114,8 +138,8 @@ export function bumpChangeVersion(workspaceId: string): number {
   return next;
 }
 
-export async function startChangeNotifier(connectionString: string, onError?: (error: unknown) => void) {
-  const notifier = new ChangeNotifier(connectionString, onError);
+export async function startChangeNotifier(connectionString: string, onError?: (error: unknown) => void, local?: Notifier) {
+  const notifier = new ChangeNotifier(connectionString, onError, local);
   await notifier.start();
   current = notifier;
   return notifier;
