@@ -15,7 +15,8 @@
 // that took Postgres' time during the load window; a value with a slash is a file the
 // statements are also written to in full (JSON). BENCH_LAG_DUMP=<file> writes each
 // trackEvent's [answered at (ms into the load), lag to its subscription, subscriber, its latency] (JSON),
-// to see when in the run the slow changes came.
+// to see when in the run the slow changes came. BENCH_CHILD_LOG=<prefix> writes each process's
+// output after its start to <prefix>-<role>-<pid>.log (with BENCH_LOAD_NODE_ARGS=--trace-gc: its pauses).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';

@@ -2,6 +2,7 @@
 // process from outside: the load test's API and worker processes, the worker
 // whose memory the memory phase samples.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 export interface StepwiseProcess {
@@ -43,8 +44,15 @@ export function startStepwise(env: NodeJS.ProcessEnv, ready: RegExp, nodeArgs: s
       if (match) {
         child.stdout!.off('data', onData);
         child.stderr!.off('data', onData);
-        child.stdout!.resume();
-        child.stderr!.resume();
+        if (process.env.BENCH_CHILD_LOG) {
+          // Each process's output from here on, to a file of its own (e.g. with --trace-gc).
+          const out = createWriteStream(`${process.env.BENCH_CHILD_LOG}-${env.STEPWISE_ROLE ?? 'stepwise'}-${child.pid}.log`);
+          child.stdout!.pipe(out);
+          child.stderr!.pipe(out);
+        } else {
+          child.stdout!.resume();
+          child.stderr!.resume();
+        }
         resolve({
           child,
           ready: match,
