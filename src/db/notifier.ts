@@ -19,8 +19,11 @@ import pg from 'pg';
 const NOTIFIER_APPLICATION = 'stepwise-notify';
 
 export interface Notifier {
-  /** Queues a NOTIFY, sent as soon as the connection is free (with whatever else was queued meanwhile). */
-  notify(channel: string, payload: string): void;
+  /**
+   * Queues a NOTIFY, sent as soon as the connection is free (with whatever else was
+   * queued meanwhile); `local` false when it was delivered in this process already.
+   */
+  notify(channel: string, payload: string, local?: boolean): void;
   /**
    * Also hands this process's own notifications on `channel` to `listener`, as they
    * are queued: the process's listeners need not wait for the round trip through
@@ -89,11 +92,11 @@ export function createNotifier(connectionString: string): Notifier {
   };
 
   return {
-    notify(channel, payload) {
+    notify(channel, payload, deliverHere = true) {
       if (ended) return;
       queued.set(`${channel}\u0000${payload}`, [channel, payload]);
       kick();
-      local.get(channel)?.(payload);
+      if (deliverHere) local.get(channel)?.(payload);
     },
     deliverLocally(channel, listener) {
       local.set(channel, listener);

@@ -177,8 +177,9 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
     // The deferred statements and the COMMIT in one round trip (with the BEGIN if it is still unsent); nothing when nothing was.
     const nothingSent = own.begin !== undefined && !own.deferred?.length;
     const pending = takePending(own);
-    if (!nothingSent) await sendStatements(own.connection, [...pending, COMMIT]);
-    sendNotifications(db, notifications);
+    // A read that failed after the COMMIT may leave its own transaction open: the connection goes, not back to the pool.
+    const delivered = nothingSent ? undefined : await commitWithReads(db, own, pending, notifications, (error) => (broken ??= error));
+    sendNotifications(db, notifications, delivered);
     return result;
   } catch (error) {
     await joined?.end(error).catch(() => {});
@@ -193,6 +194,85 @@ async function leanTransaction<T>(db: PrismaClient, pool: pg.Pool, fn: (tx: Tx) 
     connection.release(broken);
   }
 }
+
+/**
+ * A read sent right after a transaction's COMMIT, on its connection and in the
+ * same round trip, for one of the notifications it sends (readAfterCommit): its
+ * answer comes with the COMMIT's, so what it reads reaches this process's
+ * listeners without another round trip (nor another turn of a busy event loop).
+ */
+export interface CommitRead {
+  /** Statements run after the COMMIT, in order (they may open and commit a transaction of their own); the last one's rows are the read's. */
+  statements: BatchStatement[];
+  /**
+   * Its rows once the COMMIT and it have run, or its error (the transaction
+   * committed all the same). Returns whether the notification has been delivered
+   * in this process by that: it is then not handed to the local listener again.
+   */
+  done(rows: unknown[] | undefined, error?: unknown): boolean;
+}
+
+/** A statement as dbBatch and commit reads take it: `prepared` as in SendOptions. */
+export interface BatchStatement {
+  text: string;
+  values: unknown[];
+  prepared?: boolean;
+}
+
+const commitReaders = new WeakMap<PrismaClient, Map<string, (payload: string) => CommitRead | undefined>>();
+
+/**
+ * Asks `reader`, at each lean transaction of `db` that notifies `channel`, for a
+ * read to send after its COMMIT (or none). One reader per channel and client.
+ */
+export function readAfterCommit(db: PrismaClient, channel: string, reader: (payload: string) => CommitRead | undefined): void {
+  let readers = commitReaders.get(db);
+  if (!readers) commitReaders.set(db, (readers = new Map()));
+  readers.set(channel, reader);
+}
+
+/**
+ * Sends the pending statements and the COMMIT, with the reads its notifications
+ * ask for after it, in one round trip; returns the notifications the reads delivered.
+ */
+async function commitWithReads(
+  db: PrismaClient,
+  own: Own,
+  pending: Statement[],
+  notifications: [string, string][],
+  readFailed: (error: Error) => void,
+): Promise<Set<string> | undefined> {
+  const readers = commitReaders.get(db);
+  const reads: { key: string; read: CommitRead; last: number }[] = [];
+  const batch = [...pending, COMMIT];
+  if (readers) {
+    for (const [channel, payload] of notifications) {
+      const read = readers.get(channel)?.(payload);
+      if (!read) continue;
+      for (const s of read.statements) {
+        own.onQuery?.(s.text);
+        batch.push(toStatement(s.text, s.values, s));
+      }
+      reads.push({ key: notificationKey(channel, payload), read, last: batch.length - 1 });
+    }
+  }
+  let results: pg.QueryResult[] | undefined;
+  let failed: unknown;
+  try {
+    results = await sendStatements(own.connection, batch);
+  } catch (error) {
+    // Failed before the COMMIT had completed: the transaction's error. After it, only a read's.
+    if (!reads.length || completedBefore(error) <= pending.length) throw error;
+    failed = error;
+    readFailed(error instanceof Error ? error : new Error(String(error)));
+  }
+  if (!reads.length) return undefined;
+  const delivered = new Set<string>();
+  for (const { key, read, last } of reads) if (read.done(results?.[last]?.rows, failed)) delivered.add(key);
+  return delivered;
+}
+
+const notificationKey = (channel: string, payload: string) => `${channel}\u0000${payload}`;
 
 /** A pool connection, or an error after `maxWait` ms as Prisma gives (the connection, should it come later, goes back). */
 function connectWithin(pool: pg.Pool, maxWait: number): Promise<pg.PoolClient> {
@@ -250,10 +330,11 @@ export function notifyNow(db: PrismaClient, channel: string, payload: string): v
   sendNotifications(db, [[channel, payload]]);
 }
 
-function sendNotifications(db: PrismaClient, notifications: [string, string][]): void {
+/** `delivered`: the notifications already delivered in this process (by a commit read), to be sent to the others only. */
+function sendNotifications(db: PrismaClient, notifications: [string, string][], delivered?: Set<string>): void {
   if (!notifications.length) return;
   const notifier = notifierOf(db);
-  if (notifier) for (const [channel, payload] of notifications) notifier.notify(channel, payload);
+  if (notifier) for (const [channel, payload] of notifications) notifier.notify(channel, payload, !delivered?.has(notificationKey(channel, payload)));
   // A client made elsewhere than createPrismaClient (no notifier): one statement each.
   else for (const [channel, payload] of notifications) void db.$executeRaw`SELECT pg_notify(${channel}, ${payload})`.catch(() => {});
 }
@@ -345,6 +426,30 @@ export function useGenericPlans(tx: Tx): void {
   if (!own?.deferred || !own.open) return;
   own.onQuery?.(GENERIC_PLANS.text);
   own.deferred.push(GENERIC_PLANS);
+}
+
+/**
+ * Statements of their own, sent on one connection of the client's pool in one
+ * round trip (as sendStatements sends them): one implicit transaction unless
+ * they open their own. Their results, one per statement; on an error the
+ * connection is closed rather than given back.
+ */
+export async function dbBatch(db: PrismaClient, statements: BatchStatement[]): Promise<pg.QueryResult[]> {
+  const pool = poolOf(db);
+  if (!pool) throw new Error('dbBatch needs a client made by createPrismaClient');
+  const listener = queryListenerOf(db);
+  for (const s of statements) listener?.(s.text);
+  const connection = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    return await sendStatements(connection, statements.map((s) => toStatement(s.text, s.values, s)));
+  } catch (error) {
+    // Not back to the pool: statements that open a transaction of their own may have left it open (or the socket broke).
+    broken = error instanceof Error ? error : new Error(String(error));
+    throw error;
+  } finally {
+    connection.release(broken);
+  }
 }
 
 /**
@@ -474,21 +579,31 @@ async function sendStatements(connection: pg.PoolClient, statements: Statement[]
   const prepared = (connection as unknown as { connection: PgConnection }).connection.parsedStatements;
   if (statements.some((s) => s.name !== undefined && prepared[s.name] !== s.text)) {
     const results: pg.QueryResult[] = [];
-    for (const s of statements) results.push(await connection.query(asQuery(s)));
+    try {
+      for (const s of statements) results.push(await connection.query(asQuery(s)));
+    } catch (error) {
+      throw failedAfter(error, results.length);
+    }
     return results;
   }
   // Values serialised before anything is written: a value pg cannot send fails the batch unsent.
   const values = statements.map((s) => s.values.map((v) => prepareValue(v)));
   return new Promise((resolve, reject) => {
+    let completed = 0;
     const query = new PgQuery({
       text: statements.at(-1)!.text,
       types,
       callback: (error: Error | null, result?: pg.QueryResult | pg.QueryResult[]) => {
-        if (error) reject(error);
+        if (error) reject(failedAfter(error, completed));
         else resolve(Array.isArray(result) ? result : [result!]);
       },
-    }) as { prepare: (connection: PgWire) => void; requiresPreparation: () => boolean };
+    }) as { prepare: (connection: PgWire) => void; requiresPreparation: () => boolean; handleCommandComplete: (...args: unknown[]) => void };
     query.requiresPreparation = () => true;
+    const handleCommandComplete = query.handleCommandComplete.bind(query);
+    query.handleCommandComplete = (...args) => {
+      completed += 1;
+      handleCommandComplete(...args);
+    };
     // pg's Query, whose results are one per statement (as for several statements in a simple query).
     query.prepare = (wire: PgWire) => {
       statements.forEach((s, i) => {
@@ -501,6 +616,18 @@ async function sendStatements(connection: pg.PoolClient, statements: Statement[]
     };
     connection.query(query as unknown as pg.QueryConfig);
   });
+}
+
+/** How many statements of a failed batch had completed before its error (sendStatements). */
+const completedCounts = new WeakMap<object, number>();
+
+function failedAfter(error: unknown, completed: number): unknown {
+  if (typeof error === 'object' && error !== null) completedCounts.set(error, completed);
+  return error;
+}
+
+function completedBefore(error: unknown): number {
+  return (typeof error === 'object' && error !== null && completedCounts.get(error)) || 0;
 }
 
 interface PgWire {

@@ -26,12 +26,17 @@
 // are waiting, so 1,000 subscriptions cost one read per change, not 1,000. The
 // tail then wakes only the feeds a new change matches; the others stay asleep and
 // are moved past it, so a change costs its own subscribers' work, not every
-// feed's. A subscriber further behind than the tail reads the log itself (replay). The
+// feed's. A transaction of this process that wrote the log reads the tail after its
+// COMMIT, in the same round trip (commitRead), and a read that finds changes held
+// behind a writer in flight waits for that writer in Postgres and reads again (chase):
+// a change is not left waiting for a NOTIFY and a turn of a busy event loop.
+// A subscriber further behind than the tail reads the log itself (replay). The
 // buffer per subscriber is one batch: a slow client slows only its own reads
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
-import { dbQueryText } from '../db/transaction.js';
+import { dbBatch, dbQueryText, readAfterCommit, type CommitRead } from '../db/transaction.js';
+import { CHANGES_CHANNEL } from '../engine/run-status.js';
 import type { EnrollmentChange, EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { announceChange, bumpChangeVersion, changeVersion, noteHeld as noteHeldForEchoes, waitForChange } from './change-notifier.js';
@@ -129,6 +134,8 @@ interface RawRow extends Omit<EnrollmentChange, 'id' | 'xid'> {
 
 interface ReadResult {
   rows: FeedRow[];
+  /** The first key not readable yet: the oldest writer in flight, or the first id not completed. */
+  horizon: bigint;
   /** Everything at or below this position that matches has been read. */
   complete: bigint;
   /** Committed changes wait above the horizon, behind an older transaction still open. */
@@ -148,6 +155,12 @@ interface ReadResult {
  * the active snapshot), so it matches exactly the rows the statement sees.
  */
 export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: number, newest = false): Promise<ReadResult> {
+  const query = logQuery(filter, after, limit, newest);
+  return readResult(await dbQueryText<RawRow>(db, query.text, query.values, { prepared: true }), limit, newest);
+}
+
+/** The statement of readLog. */
+function logQuery(filter: FeedFilter, after: bigint, limit: number, newest: boolean): Prisma.Sql {
   const conditions = [
     Prisma.sql`c."workspaceId" = ${filter.workspaceId}::uuid`,
     Prisma.sql`c.xid < h.horizon`,
@@ -164,7 +177,7 @@ export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: 
   // the workspace's newest xid (one probe of the index, whatever the statistics): as an
   // EXISTS beside each row, once ANALYZE had seen one workspace's log, its generic plan
   // read the whole log for every row returned (8 ms a read at 5,000 changes).
-  const query = Prisma.sql`
+  return Prisma.sql`
     WITH locks AS MATERIALIZED (${LOCKS}), h AS MATERIALIZED (
       SELECT x.horizon, x.horizon = pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS quiet,
              coalesce((SELECT max(p.xid) FROM "EnrollmentChange" p WHERE p."workspaceId" = ${filter.workspaceId}::uuid) >= x.horizon, false) AS held
@@ -176,7 +189,10 @@ export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: 
     LEFT JOIN LATERAL (
       SELECT * FROM "EnrollmentChange" c WHERE ${Prisma.join(conditions, ' AND ')} ORDER BY ${order} LIMIT ${limit}
     ) c ON TRUE`;
-  const raw = await dbQueryText<RawRow>(db, query.text, query.values, { prepared: true });
+}
+
+/** readLog's result from its statement's rows. */
+function readResult(raw: RawRow[], limit: number, newest: boolean): ReadResult {
   const { horizon, held, quiet } = raw[0]!;
   const batch: FeedRow[] = [];
   for (const r of raw) {
@@ -200,7 +216,22 @@ export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: 
   if (newest) batch.reverse();
   // A full page ends at its last row; a short one has read everything below the horizon.
   const complete = batch.length === limit && !newest ? batch.at(-1)!.position : horizon * SHIFT - 1n;
-  return { rows: batch, complete, held, stalled: held && quiet };
+  return { rows: batch, horizon, complete, held, stalled: held && quiet };
+}
+
+/** advanceCompleted's transaction, before a read in the same round trip (its commit need not wait for a flush). */
+const ADVANCE = [
+  { text: 'BEGIN', values: [] },
+  { text: "SELECT set_config('synchronous_commit', 'off', true), pg_current_xact_id()::text", values: [] },
+  { text: 'COMMIT', values: [] },
+];
+
+/** Waits (at most 2 s) for the log writer with transaction id `xid` to end: its own lock, as stepwise_change_key() takes it. */
+function waitForWriter(xid: bigint) {
+  return [
+    { text: "SELECT set_config('lock_timeout', '2000', true)", values: [] },
+    { text: 'SELECT pg_advisory_xact_lock_shared(1400139896, $1::int)', values: [Number(xid % 4294967296n) - 2147483648], prepared: true },
+  ];
 }
 
 /**
@@ -209,7 +240,7 @@ export async function readLog(db: Db, filter: FeedFilter, after: bigint, limit: 
  * else writes (the writer died between its commit and its NOTIFY).
  */
 export async function advanceCompleted(db: Db): Promise<void> {
-  await dbQueryText(db, 'SELECT pg_current_xact_id()::text', []);
+  await dbBatch(db, ADVANCE);
 }
 
 /** A live feed asleep on its workspace's tail. */
@@ -245,6 +276,12 @@ class WorkspaceTail {
   /** Every waiter still waiting has been checked against the rows up to here. */
   private checkedTo = -1n;
   private pumping = false;
+  /** Reads of the log issued so far, and which of them last said whether changes are held. */
+  private reads = 0;
+  private heldBy = 0;
+  /** A chase is in flight; the horizon the last one was sent behind. */
+  private chasing = false;
+  private chased: bigint | undefined;
 
   constructor(
     private readonly db: Db,
@@ -280,18 +317,63 @@ class WorkspaceTail {
       return;
     }
     for (;;) {
+      const issued = ++this.reads;
       const read = await readLog(this.db, filter, this.head, TAIL_SIZE);
-      for (const row of read.rows) this.rows.push(row);
-      if (read.complete > this.head) this.head = read.complete;
-      if (this.rows.length > TAIL_SIZE) {
-        this.rows = this.rows.slice(-TAIL_SIZE);
-        this.floor = this.rows[0]!.position - 1n;
-      }
-      if (read.rows.length < TAIL_SIZE) {
-        this.noteHeld(read);
-        return;
-      }
+      this.merge(read, issued);
+      if (read.rows.length < TAIL_SIZE) return;
     }
+  }
+
+  /**
+   * Adds what a read after the head found. Reads run concurrently (the pump's
+   * refresh, commit reads), so one may start from a head another has moved
+   * since: only rows past the head are new. Each read is complete up to its
+   * `complete` for good, so the head moves to the furthest.
+   */
+  private merge(read: ReadResult, issued: number) {
+    for (const row of read.rows) if (row.position > this.head) this.rows.push(row);
+    if (read.complete > this.head) this.head = read.complete;
+    if (this.rows.length > TAIL_SIZE) {
+      this.rows = this.rows.slice(-TAIL_SIZE);
+      this.floor = this.rows[0]!.position - 1n;
+    }
+    // Whether changes are held: as the latest read issued says (an earlier one answering later is older news).
+    if (read.rows.length < TAIL_SIZE && issued >= this.heldBy) {
+      this.heldBy = issued;
+      this.noteHeld(read);
+    }
+  }
+
+  /**
+   * The read a transaction of this process that wrote the workspace's log sends
+   * after its COMMIT, in the same round trip (readAfterCommit): its changes reach
+   * the waiting feeds as the COMMIT is answered, without another round trip and
+   * another wait for this process's turn, which under load was most of their lag.
+   */
+  commitRead(db: Db): CommitRead | undefined {
+    // Not before the tail's first read, nor for another client (a test's second runtime).
+    if (db !== this.db || this.head < 0n) return undefined;
+    const version = changeVersion(this.workspaceId);
+    const issued = ++this.reads;
+    const query = logQuery({ workspaceId: this.workspaceId }, this.head, TAIL_SIZE, false);
+    return {
+      // Its own changes' key may be the first id not completed when it was taken (see the note at
+      // the top): ending a transaction with an id first makes them readable at once, not stalled.
+      statements: [...ADVANCE, { text: query.text, values: query.values, prepared: true }],
+      done: (raw) => {
+        // Failed: the commit's notification wakes the feeds as it would have.
+        if (!raw) return false;
+        const read = readResult(raw as RawRow[], TAIL_SIZE, false);
+        this.merge(read, issued);
+        // It saw every change announced before it was sent and this commit's own: unless
+        // more were announced since (or it read a full page), the pump need not read again.
+        const fresh = read.rows.length < TAIL_SIZE && changeVersion(this.workspaceId) === version;
+        announceChange(this.workspaceId);
+        if (fresh) this.freshAt = Math.max(this.freshAt, changeVersion(this.workspaceId));
+        this.wakeDue();
+        return true;
+      },
+    };
   }
 
   /**
@@ -299,15 +381,19 @@ class WorkspaceTail {
    * (backing off), not only at the next NOTIFY; when they wait for no writer
    * (stalled), move the completed ids on first.
    */
-  private noteHeld({ held, stalled }: { held: boolean; stalled: boolean }) {
+  private noteHeld(read: ReadResult) {
+    const { held, stalled } = read;
     this.held = held;
     this.stalled = stalled;
     noteHeldForEchoes(this.workspaceId, held);
     if (!held) {
       this.heldFor = 0;
+      this.chased = undefined;
       return;
     }
-    if (this.heldTimer || this.users === 0) return;
+    if (this.users === 0) return;
+    this.chase(read);
+    if (this.heldTimer) return;
     const delay = Math.min(HELD_POLL_MS[1], HELD_POLL_MS[0] * 2 ** this.heldFor++);
     this.heldTimer = setTimeout(() => {
       const advanced = this.stalled ? advanceCompleted(this.db).catch(() => {}) : Promise.resolve();
@@ -317,6 +403,36 @@ class WorkspaceTail {
       });
     }, delay);
     this.heldTimer.unref();
+  }
+
+  /**
+   * Reads again as soon as held changes can be read, in one round trip: behind a
+   * writer in flight, after waiting in Postgres for that writer to end (its own
+   * lock, see stepwise_change_key()); stalled, after ending a transaction with an
+   * id of its own (advanceCompleted). Under load most reads find something held
+   * (another process's writer between its log write and its commit): waiting for
+   * that writer's NOTIFY and this process's next turn to read was most of a
+   * change's lag. One chase at a time, and not twice behind one horizon (a writer
+   * that does not hold its own lock): the backing-off re-reads take over.
+   */
+  private chase(read: ReadResult) {
+    if (this.chasing || read.horizon === this.chased) return;
+    this.chasing = true;
+    this.chased = read.horizon;
+    const issued = ++this.reads;
+    const query = logQuery({ workspaceId: this.workspaceId }, this.head, TAIL_SIZE, false);
+    const first = read.stalled ? ADVANCE : waitForWriter(read.horizon);
+    dbBatch(this.db, [...first, { text: query.text, values: query.values, prepared: true }]).then(
+      (results) => {
+        this.chasing = false;
+        this.merge(readResult(results.at(-1)!.rows as RawRow[], TAIL_SIZE, false), issued);
+        this.wakeDue();
+      },
+      () => {
+        // A writer holding its lock past the timeout, a lost connection: the re-reads go on.
+        this.chasing = false;
+      },
+    );
   }
 
   /**
@@ -434,7 +550,14 @@ class WorkspaceTail {
 
 const tails = new Map<string, WorkspaceTail>();
 
+/** Clients whose transactions read their workspace's tail after their COMMIT. */
+const readingAfterCommit = new WeakSet<Db>();
+
 function useTail(db: Db, workspaceId: string): WorkspaceTail {
+  if (!readingAfterCommit.has(db)) {
+    readingAfterCommit.add(db);
+    readAfterCommit(db, CHANGES_CHANNEL, (id) => tails.get(id)?.commitRead(db));
+  }
   let tail = tails.get(workspaceId);
   if (!tail) tails.set(workspaceId, (tail = new WorkspaceTail(db, workspaceId)));
   tail.users += 1;
