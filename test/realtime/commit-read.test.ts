@@ -2,13 +2,13 @@
 // workspace's shared tail after its COMMIT, in the same round trip: its changes
 // reach the waiting feeds as the COMMIT is answered, and the tail does not read
 // the log again for them. A change it finds held behind an older writer still
-// open waits for that writer, and comes after its changes.
+// open waits for that writer (the tail waits on the writer's own lock in
+// Postgres), and comes after its changes.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { poolOf } from '../../src/db/client.js';
 import { changeFeed, changesHeld, type FeedRow } from '../../src/realtime/change-feed.js';
-import { CHANGES_CHANNEL } from '../../src/engine/run-status.js';
 import { parseId } from '../../src/domain/public-id.js';
 import { useTestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -96,8 +96,17 @@ it('a change the read after the COMMIT finds held waits for the older writer, an
     // The read after trackEvent's COMMIT has found its change held: noted before the mutation answered.
     expect(changesHeld(ws.workspaceId)).toBe(true);
     expect(rows).toHaveLength(1);
+    // The tail waits in Postgres for that writer to end: on the writer's own lock, keyed by its transaction id.
+    const [{ xid }] = (await other.query('SELECT pg_current_xact_id()::text AS xid')).rows as [{ xid: string }];
+    const key = Number(BigInt(xid) % 4294967296n) - 2147483648;
+    await waitFor(
+      async () =>
+        (await t.prisma.$queryRaw<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = 1400139896 AND objid::bigint = ${key}::int::oid::bigint`)[0]!.n === 1,
+      { message: "a reader waiting on the older writer's lock" },
+    );
+    // No NOTIFY: the waiting read has the changes the moment the writer commits.
     await other.query('COMMIT');
-    await other.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, ws.workspaceId]);
     await waitFor(() => rows.length === 3, { message: 'both changes' });
     expect(rows.slice(1).map((r) => [r.enrollmentId, r.reason])).toEqual([
       [run.id, 'older writer'],
