@@ -11,7 +11,8 @@ import { adminUrlFor, dropDatabase, ensureDatabase, freePort, startEmbeddedPostg
 const dataDir = `.data/bench-postgres/${process.pid}`;
 let server: Promise<{ url: string; stop: () => Promise<void> }> | undefined;
 
-function benchServer() {
+/** `flags`: more postgres flags, for the embedded server when this call starts it. */
+function benchServer(flags: string[] = []) {
   server ??= process.env.DATABASE_URL
     ? Promise.resolve({ url: process.env.DATABASE_URL, stop: async () => {} })
     : freePort().then((port) =>
@@ -24,6 +25,7 @@ function benchServer() {
             ...(process.env.BENCH_PG_STATEMENTS ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'] : []),
             // BENCH_PG_FLAGS: more of postgres' own flags, e.g. "-c autovacuum_naptime=5".
             ...(process.env.BENCH_PG_FLAGS ?? '').split(' ').filter(Boolean),
+            ...flags,
           ],
         }),
       );
@@ -32,9 +34,12 @@ function benchServer() {
 
 export const benchWhere = () => (process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded Postgres');
 
-/** A fresh database on the bench server; `migrated: false` for one without Stepwise's tables. */
-export async function benchDatabase(options: { migrated?: boolean } = {}) {
-  const { url: serverUrl } = await benchServer();
+/**
+ * A fresh database on the bench server; `migrated: false` for one without Stepwise's tables;
+ * `postgresFlags` for the embedded server, should this call start it.
+ */
+export async function benchDatabase(options: { migrated?: boolean; postgresFlags?: string[] } = {}) {
+  const { url: serverUrl } = await benchServer(options.postgresFlags);
   const admin = adminUrlFor(serverUrl);
   const name = `stepwise_bench_${randomBytes(4).toString('hex')}`;
   await ensureDatabase(admin, name);

@@ -1,11 +1,15 @@
 // `npm run bench:load`: sustained load against two API processes and two worker
 // processes on one database, loopback only and bounded in time: trackEvent calls
 // and queries at a steady concurrency while 1,000 live subscriptions follow
-// their subscribers' runs. Reports throughput, p50/p99 latency and errors, then
-// checks that every expected email was sent exactly once.
+// their subscribers' runs. Reports throughput, p50/p99 latency and errors, each
+// change's lag from its writer's commit to its subscription (the embedded Postgres
+// stamps commits: track_commit_timestamp), then checks that every expected email
+// was sent exactly once.
 //
 // BENCH_LOAD_SECONDS (default 120), BENCH_LOAD_SUBSCRIPTIONS (1000),
-// BENCH_LOAD_CONCURRENCY (16), WORKER_CONCURRENCY (8), BENCH_LOAD_BUILD (dist: the
+// BENCH_LOAD_CONCURRENCY (16), BENCH_LOAD_RATE (calls started per second, trackEvent
+// and queries; unset: each lane calls again as soon as answered, the machine saturated),
+// WORKER_CONCURRENCY (8), BENCH_LOAD_BUILD (dist: the
 // processes run as deployed, built first; tsx: src/ under tsx). BENCH_LOAD_NODE_ARGS are
 // given to each process's node, e.g. "--cpu-prof --cpu-prof-dir=DIR" for a CPU
 // profile of each (they stop gracefully, so it gets written; the pids are printed).
@@ -31,6 +35,8 @@ import { startBenchSmtpSink } from './smtp-sink.js';
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 120);
 const SUBSCRIPTIONS = Number(process.env.BENCH_LOAD_SUBSCRIPTIONS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_LOAD_CONCURRENCY ?? 16);
+// Calls started per second (trackEvent and queries, 2:1), at most CONCURRENCY in flight; unset: as fast as they answer.
+const RATE = Number(process.env.BENCH_LOAD_RATE ?? 0);
 const WORKERS = process.env.WORKER_CONCURRENCY ?? '8';
 // As deployed (`npm run build`, `node dist/main.js`): under tsx every closure also pays esbuild's
 // __name() and every Error its source-map lookup. BENCH_LOAD_BUILD=tsx runs src/ under tsx.
@@ -116,7 +122,8 @@ function percentile(sorted: number[], p: number): number {
 
 export async function benchLoad(): Promise<void> {
   if (BUILD === 'dist') await buildDist();
-  const bench = await benchDatabase();
+  // Commit timestamps: each change's lag is measured from its writer's commit (pg_xact_commit_timestamp).
+  const bench = await benchDatabase({ postgresFlags: ['-c', 'track_commit_timestamp=on'] });
   // It keeps each message's Message-ID without parsing the message: the sink and the
   // generator share the machine with what they measure, and should cost it little.
   const smtp = await startBenchSmtpSink();
@@ -177,6 +184,8 @@ export async function benchLoad(): Promise<void> {
     );
     const received = new Array<number>(SUBSCRIPTIONS).fill(0);
     const cursors = Array.from({ length: SUBSCRIPTIONS }, () => [] as string[]);
+    // Every change as received: its log id (the cursor's low part), status and arrival (epoch ms, the clock Postgres stamps commits with).
+    const arrivals: { id: bigint; status: string; at: number }[] = [];
     // Change lag: from trackEvent's answer (its transaction has committed) to the
     // run's start reaching the subscription; a start that arrives first counts 0.
     const startedAt = Array.from({ length: SUBSCRIPTIONS }, () => [] as number[]);
@@ -195,7 +204,9 @@ export async function benchLoad(): Promise<void> {
         {
           next: (result) => {
             received[i]! += 1;
-            cursors[i]!.push(`${result.data?.enrollmentChanged.status}@${(result.data?.enrollmentChanged as { cursor?: string })?.cursor}`);
+            const cursor = (result.data?.enrollmentChanged as { cursor?: string })?.cursor;
+            cursors[i]!.push(`${result.data?.enrollmentChanged.status}@${cursor}`);
+            if (cursor) arrivals.push({ id: BigInt(cursor) % 10n ** 19n, status: result.data!.enrollmentChanged.status, at: performance.timeOrigin + performance.now() });
             if (result.data?.enrollmentChanged.status === 'ACTIVE') startedAt[i]!.push(performance.now());
           },
           error: () => void (subscriptionErrors += 1),
@@ -223,6 +234,12 @@ export async function benchLoad(): Promise<void> {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, lane) => {
         for (let n = 0; performance.now() < deadline; n++) {
+          if (RATE > 0) {
+            // Each lane's calls on their own schedule, the lanes staggered: RATE calls a second in all.
+            const slot = started + ((n * CONCURRENCY + lane) * 1000) / RATE;
+            if (slot > deadline) break;
+            if (slot > performance.now()) await new Promise((r) => setTimeout(r, slot - performance.now()));
+          }
           const port = ports[(lane + n) % 2]!;
           const t0 = performance.now();
           try {
@@ -299,13 +316,39 @@ export async function benchLoad(): Promise<void> {
     // Two calls for one subscriber in flight at once may pair crosswise: rare, and then both lags are near.
     const lag = sorted(answeredAt.flatMap((answers, i) => answers.map((at, k) => Math.max(0, (startedAt[i]![k] ?? Infinity) - at))).filter(Number.isFinite));
     const q = sorted(latencies.query);
+    // From each change's commit (its writer's, as Postgres stamped it) to its arrival: run starts are
+    // trackEvent's, in the API process holding the subscription; completions a worker's, in another process.
+    const stamped = (await bench.prisma.$queryRawUnsafe<{ track_commit_timestamp: string }[]>('SHOW track_commit_timestamp'))[0]?.track_commit_timestamp;
+    const commitLag = new Map<string, number[]>();
+    if (stamped === 'on') {
+      const committedAt = new Map<bigint, number>();
+      for (let from = 0; from < arrivals.length; from += 5_000) {
+        const ids = arrivals.slice(from, from + 5_000).map((a) => a.id.toString());
+        const rows = await bench.prisma.$queryRawUnsafe<{ id: bigint; at: number }[]>(
+          `SELECT id, (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::float8 AS at FROM "EnrollmentChange" WHERE id = ANY($1::bigint[])`,
+          ids,
+        );
+        for (const row of rows) committedAt.set(BigInt(row.id), Number(row.at));
+      }
+      for (const a of arrivals) {
+        const committed = committedAt.get(a.id);
+        if (committed === undefined) continue;
+        const lags = commitLag.get(a.status) ?? [];
+        lags.push(Math.max(0, a.at - committed));
+        commitLag.set(a.status, lags);
+      }
+    }
+    const lagOf = (statuses: string[]) => {
+      const xs = sorted(statuses.flatMap((s) => commitLag.get(s) ?? []));
+      return stamped !== 'on' ? 'n/a (track_commit_timestamp is off)' : `${percentile(xs, 50).toFixed(0)} ms / ${percentile(xs, 99).toFixed(0)} ms (${xs.length})`;
+    };
     if (process.env.BENCH_LAG_DUMP) {
       const pairs = answeredAt.flatMap((answers, i) => answers.map((at, k) => [at - started, (startedAt[i]![k] ?? Infinity) - at, i, tookFor[i]![k]]));
       writeFileSync(process.env.BENCH_LAG_DUMP, JSON.stringify(pairs));
     }
     const rows: Row[] = [
       ['machine', `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${bench.where}`],
-      ['topology', `2 API + 2 worker processes (WORKER_CONCURRENCY=${WORKERS}), ${CONCURRENCY} requests in flight`],
+      ['topology', `2 API + 2 worker processes (WORKER_CONCURRENCY=${WORKERS}), ${RATE > 0 ? `${RATE} calls/s offered, at most ${CONCURRENCY}` : CONCURRENCY} requests in flight`],
       ['processes run as', STEPWISE_COMMANDS[BUILD]],
       ['duration', `${elapsed.toFixed(0)} s`],
       ['live subscriptions', `${SUBSCRIPTIONS} (${subscriptionErrors} errors, ${endedEarly} ended by the server)`],
@@ -316,6 +359,9 @@ export async function benchLoad(): Promise<void> {
       ['request errors', `${errors}${errorSamples.size ? ` (${[...errorSamples].join('; ')})` : ''}`],
       ['CPU cores used: API / workers / generator / Postgres', `${cpuShare('api')} / ${cpuShare('worker')} / ${cpuShare('generator')} / ${cpuShare('postgres')} (load average ${os.loadavg()[0]!.toFixed(1)})`],
       ['run start → subscription p50 / p99', `${percentile(lag, 50).toFixed(0)} ms / ${percentile(lag, 99).toFixed(0)} ms (after trackEvent answered)`],
+      ['change commit → subscription p50 / p99: every change', lagOf(['ACTIVE', 'COMPLETED'])],
+      ['  run starts (trackEvent, the same API process)', lagOf(['ACTIVE'])],
+      ['  run completions (a worker process)', lagOf(['COMPLETED'])],
       ['drain after load', `${drainSeconds.toFixed(0)} s`],
       ['emails expected / distinct sent / SMTP deliveries', `${expected} / ${messageIds.size} / ${smtp.messageIds.length}`],
       ['every email sent exactly once', messageIds.size === expected && smtp.messageIds.length === expected ? 'yes' : 'NO'],

@@ -21,9 +21,9 @@ const NOTIFIER_APPLICATION = 'stepwise-notify';
 export interface Notifier {
   /**
    * Queues a NOTIFY, sent as soon as the connection is free (with whatever else was
-   * queued meanwhile); `local` false when it was delivered in this process already.
+   * queued meanwhile); `deliverHere` false when it was delivered in this process already.
    */
-  notify(channel: string, payload: string, local?: boolean): void;
+  notify(channel: string, payload: string, deliverHere?: boolean): void;
   /**
    * Also hands this process's own notifications on `channel` to `listener`, as they
    * are queued: the process's listeners need not wait for the round trip through
