@@ -336,10 +336,11 @@ export async function benchLoad(): Promise<void> {
       for (const a of arrivals) {
         const committed = committedAt.get(a.id);
         if (committed === undefined) continue;
+        const lag = Math.max(0, a.at - committed);
         const lags = commitLag.get(a.status) ?? [];
-        lags.push(Math.max(0, a.at - committed));
+        lags.push(lag);
         commitLag.set(a.status, lags);
-        if (committed >= warmFrom) warmLag.push(Math.max(0, a.at - committed));
+        if (committed >= warmFrom) warmLag.push(lag);
       }
     }
     const lagOf = (statuses: string[] | 'warm') => {

@@ -37,6 +37,9 @@ export interface Notifier {
   end(): Promise<void>;
 }
 
+/** One notification as a key: queued ones are deduplicated by it. */
+export const notificationKey = (channel: string, payload: string) => `${channel}\u0000${payload}`;
+
 const SEND = 'SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS n(c, p)';
 
 export function createNotifier(connectionString: string): Notifier {
@@ -94,7 +97,7 @@ export function createNotifier(connectionString: string): Notifier {
   return {
     notify(channel, payload, deliverHere = true) {
       if (ended) return;
-      queued.set(`${channel}\u0000${payload}`, [channel, payload]);
+      queued.set(notificationKey(channel, payload), [channel, payload]);
       kick();
       if (deliverHere) local.get(channel)?.(payload);
     },

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { joiningTransaction, notifierOf, openingTransaction, poolOf, queryListenerOf, type Tx } from './client.js';
+import { notificationKey } from './notifier.js';
 
 type Hook = (tx: Tx) => Promise<void>;
 
@@ -271,8 +272,6 @@ async function commitWithReads(
   for (const { key, read, last } of reads) if (read.done(results?.[last]?.rows, failed)) delivered.add(key);
   return delivered;
 }
-
-const notificationKey = (channel: string, payload: string) => `${channel}\u0000${payload}`;
 
 /** A pool connection, or an error after `maxWait` ms as Prisma gives (the connection, should it come later, goes back). */
 function connectWithin(pool: pg.Pool, maxWait: number): Promise<pg.PoolClient> {

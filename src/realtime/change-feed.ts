@@ -35,7 +35,7 @@
 // (and the WebSocket server drops a client whose socket backs up).
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
-import { dbBatch, dbQueryText, readAfterCommit, type CommitRead } from '../db/transaction.js';
+import { dbBatch, dbQueryText, readAfterCommit, type BatchStatement, type CommitRead } from '../db/transaction.js';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 import type { EnrollmentChange, EnrollmentStatus } from '../generated/prisma/client.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -306,9 +306,8 @@ class WorkspaceTail {
   }
 
   private async refresh(): Promise<void> {
-    const filter = { workspaceId: this.workspaceId };
     if (this.head < 0n) {
-      const last = await readLog(this.db, filter, 0n, TAIL_SIZE, true);
+      const last = await readLog(this.db, { workspaceId: this.workspaceId }, 0n, TAIL_SIZE, true);
       this.rows = last.rows;
       this.head = last.complete;
       // Fewer rows than the tail holds: it has the whole log, so even cursor 0 reads live.
@@ -317,11 +316,27 @@ class WorkspaceTail {
       return;
     }
     for (;;) {
-      const issued = ++this.reads;
-      const read = await readLog(this.db, filter, this.head, TAIL_SIZE);
-      this.merge(read, issued);
+      const { statement, apply } = this.readAfterHead();
+      const read = apply(await dbQueryText(this.db, statement.text, statement.values, statement));
       if (read.rows.length < TAIL_SIZE) return;
     }
+  }
+
+  /**
+   * A read of the log after the head, numbered as it is issued (the pump's refresh,
+   * a commit read, a chase), and what to do with its rows: merge them.
+   */
+  private readAfterHead(): { statement: BatchStatement; apply: (rows: unknown[]) => ReadResult } {
+    const issued = ++this.reads;
+    const query = logQuery({ workspaceId: this.workspaceId }, this.head, TAIL_SIZE, false);
+    return {
+      statement: { text: query.text, values: query.values, prepared: true },
+      apply: (rows) => {
+        const read = readResult(rows as RawRow[], TAIL_SIZE, false);
+        this.merge(read, issued);
+        return read;
+      },
+    };
   }
 
   /**
@@ -354,17 +369,15 @@ class WorkspaceTail {
     // Not before the tail's first read, nor for another client (a test's second runtime).
     if (db !== this.db || this.head < 0n) return undefined;
     const version = changeVersion(this.workspaceId);
-    const issued = ++this.reads;
-    const query = logQuery({ workspaceId: this.workspaceId }, this.head, TAIL_SIZE, false);
+    const { statement, apply } = this.readAfterHead();
     return {
       // Its own changes' key may be the first id not completed when it was taken (see the note at
       // the top): ending a transaction with an id first makes them readable at once, not stalled.
-      statements: [...ADVANCE, { text: query.text, values: query.values, prepared: true }],
+      statements: [...ADVANCE, statement],
       done: (raw) => {
         // Failed: the commit's notification wakes the feeds as it would have.
         if (!raw) return false;
-        const read = readResult(raw as RawRow[], TAIL_SIZE, false);
-        this.merge(read, issued);
+        const read = apply(raw);
         // It saw every change announced before it was sent and this commit's own: unless
         // more were announced since (or it read a full page), the pump need not read again.
         const fresh = read.rows.length < TAIL_SIZE && changeVersion(this.workspaceId) === version;
@@ -419,13 +432,12 @@ class WorkspaceTail {
     if (this.chasing || read.horizon === this.chased) return;
     this.chasing = true;
     this.chased = read.horizon;
-    const issued = ++this.reads;
-    const query = logQuery({ workspaceId: this.workspaceId }, this.head, TAIL_SIZE, false);
+    const { statement, apply } = this.readAfterHead();
     const first = read.stalled ? ADVANCE : waitForWriter(read.horizon);
-    dbBatch(this.db, [...first, { text: query.text, values: query.values, prepared: true }]).then(
+    dbBatch(this.db, [...first, statement]).then(
       (results) => {
         this.chasing = false;
-        this.merge(readResult(results.at(-1)!.rows as RawRow[], TAIL_SIZE, false), issued);
+        apply(results.at(-1)!.rows);
         this.wakeDue();
       },
       () => {
