@@ -14,6 +14,7 @@
 // process dies in between it is lost: every listener also polls (change feeds
 // every 2 s, step loops every 250 ms), as it must for a missed NOTIFY anyway.
 import pg from 'pg';
+import { mergePayloads, payloadTopic } from '../domain/change-notification.js';
 
 /** The notifier's connections' name, as pg_stat_activity shows them. */
 const NOTIFIER_APPLICATION = 'stepwise-notify';
@@ -37,7 +38,7 @@ export interface Notifier {
   end(): Promise<void>;
 }
 
-/** One notification as a key: queued ones are deduplicated by it. */
+/** One notification as a key: a commit read's delivered ones are told apart by it. */
 export const notificationKey = (channel: string, payload: string) => `${channel}\u0000${payload}`;
 
 const SEND = 'SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS n(c, p)';
@@ -97,7 +98,10 @@ export function createNotifier(connectionString: string): Notifier {
   return {
     notify(channel, payload, deliverHere = true) {
       if (ended) return;
-      queued.set(notificationKey(channel, payload), [channel, payload]);
+      // Queued ones of one topic go as one (domain/change-notification.ts: their subscribers merged).
+      const key = notificationKey(channel, payloadTopic(payload));
+      const earlier = queued.get(key);
+      queued.set(key, [channel, earlier ? mergePayloads(earlier[1], payload) : payload]);
       kick();
       if (deliverHere) local.get(channel)?.(payload);
     },

@@ -22,7 +22,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { completeJobsSql, enqueue, jobsInsert, type JobToSend } from './boss.js';
 import type { EngineContext } from './context.js';
 import { QUEUES } from './queues.js';
-import { OPEN_SQL as OPEN, OPEN_STATUSES, changeLogInsert, notifyWorkspaces, takeRunChanges } from './run-status.js';
+import { OPEN_SQL as OPEN, OPEN_STATUSES, changeLogInsert, notifyStats, notifyWorkspaces, takeRunChanges } from './run-status.js';
 
 /** What the change log needs besides the decision. */
 export interface RunRef {
@@ -211,7 +211,7 @@ export async function apply(
   if (!changed.length && !jobs.length && !changes.length && !notify.length && !done) return;
   const insertJobs = await jobsInsert(ctx, tx, jobs);
   const logInsert = changes.length ? takeRunChanges(tx, changes) : null;
-  notifyWorkspaces(tx, notify);
+  notifyStats(tx, notify);
   const n = changed.map((a) => a.decision.next);
   const ctes = [
     ...(changed.length

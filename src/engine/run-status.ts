@@ -4,6 +4,7 @@
 import type { Db, Tx } from '../db/client.js';
 import { Prisma, type EnrollmentStatus } from '../generated/prisma/client.js';
 import { notifyNow, notifyOnCommit, runBeforeCommit } from '../db/transaction.js';
+import { changePayload } from '../domain/change-notification.js';
 
 export const CHANGES_CHANNEL = 'stepwise_enrollment_changes';
 export const OPEN_STATUSES: EnrollmentStatus[] = ['QUEUED', 'ACTIVE', 'PAUSED'];
@@ -17,14 +18,33 @@ export const OPEN_SQL = Prisma.raw(`(${OPEN_STATUSES.map((s) => `'${s}'`).join('
 
 const distinct = (workspaceIds: string | readonly string[]) => new Set(typeof workspaceIds === 'string' ? [workspaceIds] : workspaceIds);
 
-/** Wakes the change feeds and stats subscriptions of the workspaces, once the transaction has committed. */
+/**
+ * Wakes the change feeds and stats subscriptions of the workspaces, once the
+ * transaction has committed: runs of any subscriber may have changed (a bulk write).
+ */
 export function notifyWorkspaces(tx: Tx, workspaceIds: string | readonly string[]): void {
   for (const workspaceId of distinct(workspaceIds)) notifyOnCommit(tx, CHANGES_CHANNEL, workspaceId);
 }
 
+/** Wakes the stats subscriptions of the workspaces once the transaction has committed: their figures changed, no run did. */
+export function notifyStats(tx: Tx, workspaceIds: string | readonly string[]): void {
+  for (const workspaceId of distinct(workspaceIds)) notifyOnCommit(tx, CHANGES_CHANNEL, changePayload(workspaceId, []));
+}
+
 /** The same, for a write that committed on its own (outside transaction()). */
-export function notifyWorkspacesNow(db: Db, workspaceIds: string | readonly string[]): void {
-  for (const workspaceId of distinct(workspaceIds)) notifyNow(db, CHANGES_CHANNEL, workspaceId);
+export function notifyStatsNow(db: Db, workspaceIds: string | readonly string[]): void {
+  for (const workspaceId of distinct(workspaceIds)) notifyNow(db, CHANGES_CHANNEL, changePayload(workspaceId, []));
+}
+
+/** Wakes the feeds following these changes' subscribers (and the stats subscriptions), once the transaction has committed. */
+function notifyRunChanges(tx: Tx, changes: readonly Pick<RunChange, 'workspaceId' | 'subscriberId'>[]): void {
+  const byWorkspace = new Map<string, string[]>();
+  for (const c of changes) {
+    const subscribers = byWorkspace.get(c.workspaceId);
+    if (subscribers) subscribers.push(c.subscriberId);
+    else byWorkspace.set(c.workspaceId, [c.subscriberId]);
+  }
+  for (const [workspaceId, subscribers] of byWorkspace) notifyOnCommit(tx, CHANGES_CHANNEL, changePayload(workspaceId, subscribers));
 }
 
 export interface RunChange {
@@ -104,7 +124,7 @@ async function flushRunChanges(tx: Tx): Promise<void> {
   if (!changes.length) return;
   // One statement however many changes (a bulk cancel writes 100,000).
   await tx.$executeRaw`${changeLogInsert(changesSource(changes))}`;
-  notifyWorkspaces(tx, changes.map((c) => c.workspaceId));
+  notifyRunChanges(tx, changes);
 }
 
 /**
@@ -118,7 +138,7 @@ export function takeRunChanges(tx: Tx, changes: RunChange[]): Prisma.Sql | null 
   const all = [...(pending.get(tx) ?? []), ...changes];
   pending.delete(tx);
   if (!all.length) return null;
-  notifyWorkspaces(tx, all.map((c) => c.workspaceId));
+  notifyRunChanges(tx, all);
   return changeLogInsert(changesSource(all));
 }
 

@@ -22,7 +22,7 @@ import { storedTemplatesOf } from './compiled-emails.js';
 import type { EngineContext } from './context.js';
 import { apply, loadRuns, machineKey, transitionRuns, type Applied, type RunRef } from './lifecycle.js';
 import { QUEUES } from './queues.js';
-import { notifyWorkspaces } from './run-status.js';
+import { notifyStats } from './run-status.js';
 
 export interface DueStep {
   /** The pg-boss job, or null when a step is executed directly. */
@@ -360,7 +360,7 @@ async function insertClaimed(tx: Tx, messages: readonly MessageRow[], stepRuns: 
   if (!ctes.length) return;
   await txExecute(tx, Prisma.sql`WITH ${Prisma.join(ctes, ', ')} SELECT 1`, { prepared: messages.length + stepRuns.length <= PREPARED_ROWS });
   // Stats subscriptions of these workspaces wake once it has committed.
-  notifyWorkspaces(tx, statsOf);
+  notifyStats(tx, statsOf);
 }
 
 /** The headers of a message sent again (as renderTrackedStep made them the first time). */

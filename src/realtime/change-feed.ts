@@ -30,9 +30,13 @@
 // COMMIT, in the same round trip (commitRead), and a read that finds changes held
 // behind a writer in flight waits for that writer in Postgres and reads again (chase):
 // a change is not left waiting for a NOTIFY and a turn of a busy event loop.
+// A notification that names only subscribers none of the process's waiting feeds
+// follow (domain/change-notification.ts) is noted, not read: their changes are read
+// with the next read, or at once should a feed for one of them start waiting.
 // A subscriber further behind than the tail reads the log itself (replay). The
 // buffer per subscriber is one batch: a slow client slows only its own reads
 // (and the WebSocket server drops a client whose socket backs up).
+import { parseChangePayload } from '../domain/change-notification.js';
 import { UserError } from '../domain/errors.js';
 import type { Db } from '../db/client.js';
 import { dbBatch, dbQueryText, readAfterCommit, type BatchStatement, type CommitRead } from '../db/transaction.js';
@@ -282,14 +286,22 @@ class WorkspaceTail {
   /** A chase is in flight; the horizon the last one was sent behind. */
   private chasing = false;
   private chased: bigint | undefined;
+  /**
+   * Subscribers whose changes were announced since the last read was issued but not
+   * read (no feed here was waiting for them): a feed for one of them reads first.
+   */
+  private skipped = new Set<string>();
+  /** Wakes the pump's wait for a notification, for a read now. */
+  private pumpWake = new AbortController();
 
   constructor(
     private readonly db: Db,
     readonly workspaceId: string,
   ) {}
 
-  /** Makes sure the tail holds every change announced up to `version`. */
-  async ensureFresh(version: number): Promise<void> {
+  /** Makes sure the tail holds every change announced up to `version` (that `filter` may match, when given). */
+  async ensureFresh(version: number, filter?: FeedFilter): Promise<void> {
+    if (filter && this.missed(filter)) this.freshAt = -1;
     while (this.freshAt < version) {
       if (!this.refreshing) {
         const startedAt = changeVersion(this.workspaceId);
@@ -328,6 +340,8 @@ class WorkspaceTail {
    */
   private readAfterHead(): { statement: BatchStatement; apply: (rows: unknown[]) => ReadResult } {
     const issued = ++this.reads;
+    // Issued after their notifications came: it reads the skipped changes too.
+    this.skipped.clear();
     const query = logQuery({ workspaceId: this.workspaceId }, this.head, TAIL_SIZE, false);
     return {
       statement: { text: query.text, values: query.values, prepared: true },
@@ -473,6 +487,11 @@ class WorkspaceTail {
       // The poll also lets a feed whose subscription ended see that it did.
       const timer = setTimeout(onAbort, POLL_MS);
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.missed(filter)) {
+        // Its changes were announced while no feed here waited for them: read now.
+        this.freshAt = -1;
+        this.pumpWake.abort();
+      }
       if (signal?.aborted || this.due(waiter)) return waiter.done();
       // due() moved it to the head; wake-ups look only at rows after checkedTo (with
       // nobody waiting, none need looking at).
@@ -492,6 +511,21 @@ class WorkspaceTail {
     }
     if (head > waiter.cursor) waiter.cursor = head;
     return false;
+  }
+
+  /** Whether changes a feed with this filter may want were announced and not read (see `skipped`). */
+  private missed(filter: FeedFilter): boolean {
+    if (!this.skipped.size) return false;
+    return filter.subscriberId ? this.skipped.has(filter.subscriberId) : true;
+  }
+
+  /**
+   * Whether a notification naming these subscribers can go unread: no feed here
+   * waits for any of them, none waits for every subscriber, and no read found
+   * changes held (a notification is also the news that a transaction ended).
+   */
+  unconcerned(subscribers: readonly string[]): boolean {
+    return !this.held && !this.unkeyed.size && subscribers.every((s) => !this.bySubscriber.has(s));
   }
 
   private index(waiter: Waiter) {
@@ -536,7 +570,7 @@ class WorkspaceTail {
     this.pumping = true;
     try {
       while (this.waiters.size) {
-        const version = changeVersion(this.workspaceId);
+        let version = changeVersion(this.workspaceId);
         try {
           await this.ensureFresh(version);
         } catch (error) {
@@ -544,10 +578,22 @@ class WorkspaceTail {
           return;
         }
         this.wakeDue();
-        if (!this.waiters.size || changeVersion(this.workspaceId) > version) continue;
-        await waitForChange(this.workspaceId, POLL_MS);
-        // No NOTIFY within the poll: read again anyway (one may have been missed).
-        if (changeVersion(this.workspaceId) === version) bumpChangeVersion(this.workspaceId);
+        for (;;) {
+          if (!this.waiters.size || changeVersion(this.workspaceId) > version) break;
+          if (this.pumpWake.signal.aborted) this.pumpWake = new AbortController();
+          const subscribers = await waitForChange(this.workspaceId, POLL_MS, this.pumpWake.signal);
+          const now = changeVersion(this.workspaceId);
+          // No NOTIFY within the poll (one may have been missed), or a feed asks: read again anyway.
+          if (now === version) bumpChangeVersion(this.workspaceId);
+          // One notification, for subscribers no feed here waits for: noted, not read.
+          else if (now === version + 1 && subscribers && this.unconcerned(subscribers)) {
+            for (const s of subscribers) this.skipped.add(s);
+            this.freshAt = Math.max(this.freshAt, now);
+            version = now;
+            continue;
+          }
+          break;
+        }
       }
     } finally {
       this.pumping = false;
@@ -568,7 +614,13 @@ const readingAfterCommit = new WeakSet<Db>();
 function useTail(db: Db, workspaceId: string): WorkspaceTail {
   if (!readingAfterCommit.has(db)) {
     readingAfterCommit.add(db);
-    readAfterCommit(db, CHANGES_CHANNEL, (id) => tails.get(id)?.commitRead(db));
+    readAfterCommit(db, CHANGES_CHANNEL, (payload) => {
+      const { topic, subscribers } = parseChangePayload(payload);
+      const tail = tails.get(topic);
+      // Stats alone (no run changed), or runs no feed here waits for: the notification tells the pump.
+      if (!tail || subscribers?.length === 0 || (subscribers && tail.unconcerned(subscribers))) return undefined;
+      return tail.commitRead(db);
+    });
   }
   let tail = tails.get(workspaceId);
   if (!tail) tails.set(workspaceId, (tail = new WorkspaceTail(db, workspaceId)));
@@ -612,7 +664,7 @@ function matches(filter: FeedFilter, row: FeedRow): boolean {
 export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | null, signal?: AbortSignal): AsyncGenerator<FeedRow> {
   const tail = useTail(db, filter.workspaceId);
   try {
-    await tail.ensureFresh(changeVersion(filter.workspaceId));
+    await tail.ensureFresh(changeVersion(filter.workspaceId), filter);
     // Without a cursor the feed starts now: only changes read from here on.
     let cursor = after ? await resolveCursor(db, filter.workspaceId, after) : tail.head;
     while (!signal?.aborted) {
@@ -643,7 +695,7 @@ export async function* changeFeed(db: Db, filter: FeedFilter, after: Cursor | nu
         // Held below the horizon by an open transaction: wait for a wake-up, then read again.
         const version = changeVersion(filter.workspaceId);
         await waitForChange(filter.workspaceId, POLL_MS, signal);
-        await tail.ensureFresh(changeVersion(filter.workspaceId) > version ? changeVersion(filter.workspaceId) : bumpChangeVersion(filter.workspaceId));
+        await tail.ensureFresh(changeVersion(filter.workspaceId) > version ? changeVersion(filter.workspaceId) : bumpChangeVersion(filter.workspaceId), filter);
       }
     }
   } finally {

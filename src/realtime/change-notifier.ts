@@ -7,11 +7,18 @@
 // notifier hands them over before sending them), not a round trip through
 // Postgres later; their echoes are then passed over, unless the workspace's
 // last read found changes held (see `noteHeld`).
+//
+// A notification's payload names its topic (what listeners wait on) and, when the
+// writer knew them, the subscribers whose runs changed (domain/change-notification.ts):
+// waiters get that list, and a workspace's tail reads the log only when a feed it
+// holds may care (change-feed.ts).
 import pg from 'pg';
 import type { Notifier } from '../db/notifier.js';
+import { parseChangePayload } from '../domain/change-notification.js';
 import { CHANGES_CHANNEL } from '../engine/run-status.js';
 
-type Waiter = () => void;
+/** Woken with the subscribers the notification names, or null: anything may have changed. */
+type Waiter = (subscribers: readonly string[] | null) => void;
 
 export class ChangeNotifier {
   private waiters = new Map<string, Set<Waiter>>();
@@ -28,7 +35,7 @@ export class ChangeNotifier {
   ) {}
 
   async start(): Promise<void> {
-    this.local?.deliverLocally(CHANGES_CHANNEL, (workspaceId) => this.wake(workspaceId));
+    this.local?.deliverLocally(CHANGES_CHANNEL, (payload) => this.notified(payload));
     await this.connect();
   }
 
@@ -40,8 +47,7 @@ export class ChangeNotifier {
       // found changes held since: a change whose key waits for a newer
       // transaction to complete is readable once this NOTIFY's transaction has.
       const echo = this.local !== undefined && message.processId === this.local.backendPid;
-      if (echo && !held.has(message.payload)) return;
-      this.wake(message.payload);
+      this.notified(message.payload, echo);
     });
     client.on('error', (error) => {
       this.onError(error);
@@ -72,31 +78,41 @@ export class ChangeNotifier {
     }, delay);
   }
 
-  wake(workspaceId: string) {
-    bumpChangeVersion(workspaceId);
-    const set = this.waiters.get(workspaceId);
+  private notified(payload: string, echo = false) {
+    const { topic, subscribers } = parseChangePayload(payload);
+    if (echo && !held.has(topic)) return;
+    this.wake(topic, subscribers);
+  }
+
+  wake(topic: string, subscribers: readonly string[] | null = null) {
+    bumpChangeVersion(topic);
+    const set = this.waiters.get(topic);
     if (!set) return;
-    this.waiters.delete(workspaceId);
-    for (const waiter of set) waiter();
+    this.waiters.delete(topic);
+    for (const waiter of set) waiter(subscribers);
   }
 
   private wakeAll() {
     for (const workspaceId of [...this.waiters.keys()]) this.wake(workspaceId);
   }
 
-  /** Resolves at the next change of the workspace, after `timeoutMs` at the latest, or when aborted. */
-  wait(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves at the next change of the workspace, with the subscribers its notification
+   * names; with null after `timeoutMs` at the latest, when aborted, or when it named none.
+   */
+  wait(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<readonly string[] | null> {
     return new Promise((resolve) => {
       let set = this.waiters.get(workspaceId);
       if (!set) this.waiters.set(workspaceId, (set = new Set()));
-      const done = () => {
+      const done = (subscribers: readonly string[] | null = null) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
+        signal?.removeEventListener('abort', aborted);
         this.waiters.get(workspaceId)?.delete(done);
-        resolve();
+        resolve(subscribers);
       };
-      const timer = setTimeout(done, timeoutMs);
-      signal?.addEventListener('abort', done, { once: true });
+      const aborted = () => done();
+      const timer = setTimeout(aborted, timeoutMs);
+      signal?.addEventListener('abort', aborted, { once: true });
       set.add(done);
     });
   }
@@ -157,8 +173,8 @@ export function announceChange(workspaceId: string) {
   else bumpChangeVersion(workspaceId);
 }
 
-/** Waits for a change of the workspace (or just `timeoutMs` when no notifier runs in this process). */
-export function waitForChange(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+/** Waits for a change of the workspace (or just `timeoutMs` when no notifier runs in this process); see ChangeNotifier.wait. */
+export function waitForChange(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<readonly string[] | null> {
   if (current) return current.wait(workspaceId, timeoutMs, signal);
-  return new Promise((resolve) => setTimeout(resolve, timeoutMs));
+  return new Promise((resolve) => setTimeout(() => resolve(null), timeoutMs));
 }

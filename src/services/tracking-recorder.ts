@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import { dbQueryText } from '../db/transaction.js';
-import { notifyWorkspacesNow } from '../engine/run-status.js';
+import { notifyStatsNow } from '../engine/run-status.js';
 import { statusesBefore, uuidv7, type TrackingTarget } from '../domain/tracking-links.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
@@ -342,7 +342,7 @@ export class TrackingRecorder {
     // each connection parses the statement once, not at every flush.
     const rows = await dbQueryText<{ found: number[]; workspaces: string[] }>(this.prisma, RECORD_LINK_FACTS, params, { prepared: true });
     this.written++;
-    notifyWorkspacesNow(this.prisma, rows[0]!.workspaces);
+    notifyStatsNow(this.prisma, rows[0]!.workspaces);
     return new Set(rows[0]!.found);
   }
 }

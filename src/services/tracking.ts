@@ -10,7 +10,7 @@ import { optOutEndsRun, statusAfterOptOut, type OptOut } from '../domain/opt-out
 import { encodeId, tryDecodeId } from '../domain/public-id.js';
 import { statusesBefore, type MessageStatus, type TrackingTarget } from '../domain/tracking-links.js';
 import { transitionRuns } from '../engine/lifecycle.js';
-import { OPEN_STATUSES, notifyWorkspaces, notifyWorkspacesNow } from '../engine/run-status.js';
+import { OPEN_STATUSES, notifyStats, notifyStatsNow } from '../engine/run-status.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { recordReply } from './runs.js';
 import type { Actor, Caller } from '../auth/actor.js';
@@ -48,7 +48,7 @@ async function recordFact(tx: Tx, messageId: string, fact: MessageFact, at: Date
   if (fact.status && statusesBefore(fact.status).includes(message.status)) data.status = fact.status;
   if (Object.keys(data).length) await tx.message.update({ where: { id: messageId }, data });
   await tx.messageEvent.create({ data: { messageId, type: fact.event, url: fact.url ?? null, data: fact.data, createdAt: at } });
-  notifyWorkspaces(tx, message.workspaceId);
+  notifyStats(tx, message.workspaceId);
   return message;
 }
 
@@ -122,7 +122,7 @@ export async function recordFeedback(actor: Caller, event: FeedbackEvent): Promi
   if (!messageId) return 'unknown-message';
   if (event.type === 'reply') {
     await recordReply(actor, { messageId: encodeId('Message', messageId), sentiment: event.sentiment, fromPrimary: event.fromPrimary });
-    notifyWorkspacesNow(actor.runtime.db, actor.workspaceId);
+    notifyStatsNow(actor.runtime.db, actor.workspaceId);
     return 'recorded';
   }
   const at = actor.runtime.clock.now();

@@ -136,3 +136,22 @@ it('a read after a COMMIT for a workspace no feed of this process follows is not
   expect(logReads().afterCommit).toBe(0);
   expect(ownReadsOf.get(ws.workspaceId) ?? 0).toBe(0);
 });
+
+it('a run start of a subscriber no feed here follows is read neither after its COMMIT nor by the tail', { timeout: 30_000 }, async () => {
+  const { ws, track, rows } = await setUp('Other subscriber');
+  statements.length = 0;
+  ownReads = 0;
+  ownReadsOf.clear();
+  // Another subscriber of the same workspace, whose runs start in this process.
+  for (let i = 0; i < 5; i++) {
+    const res = await ws.gql(TRACK, { input: { email: `other${i}@commit-read.test`, event: 'commit.read' } });
+    expect(res.errors).toBeUndefined();
+    expect(res.data.trackEvent.enrollments).toHaveLength(1);
+  }
+  const started = await track();
+  await waitFor(() => rows.length === 2, { message: "the followed subscriber's run start" });
+  expect(rows[1]!.enrollmentId).toBe(started);
+  // Only the followed subscriber's start was read, after its COMMIT (read for each, 6); the feeds' 2 s poll may add one of the tail's own.
+  expect(logReads().afterCommit).toBe(1);
+  expect(ownReadsOf.get(ws.workspaceId) ?? 0).toBeLessThanOrEqual(1);
+});

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { notifierOf } from '../../src/db/client.js';
-import { CHANGES_CHANNEL, notifyWorkspacesNow } from '../../src/engine/run-status.js';
+import { CHANGES_CHANNEL, notifyStatsNow } from '../../src/engine/run-status.js';
 import { changeVersion, noteHeld, waitForChange } from '../../src/realtime/change-notifier.js';
 import { useTestRuntime } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -27,7 +27,7 @@ it("wakes this process's readers as the change is announced, and passes over its
   const workspaceId = randomUUID();
   let woken = false;
   void waitForChange(workspaceId, 60_000).then(() => (woken = true));
-  notifyWorkspacesNow(runtime.db, workspaceId);
+  notifyStatsNow(runtime.db, workspaceId);
   // Delivered in the same tick: the waiter's promise settles with the next microtasks.
   await Promise.resolve();
   expect(woken).toBe(true);
@@ -41,7 +41,7 @@ it('an echo wakes the readers again while their last read found changes held', a
   const workspaceId = randomUUID();
   noteHeld(workspaceId, true);
   try {
-    notifyWorkspacesNow(runtime.db, workspaceId);
+    notifyStatsNow(runtime.db, workspaceId);
     await listenerCaughtUp();
     expect(changeVersion(workspaceId)).toBe(2);
   } finally {
