@@ -97,8 +97,9 @@ export class ChangeNotifier {
   }
 
   /**
-   * Resolves at the next change of the workspace, with the subscribers its notification
-   * names; with null after `timeoutMs` at the latest, when aborted, or when it named none.
+   * Resolves at the next change of the workspace with the subscribers its notification
+   * names ([]: stats only), or with null: the notification did not say (a bare topic),
+   * `timeoutMs` passed, or the signal aborted.
    */
   wait(workspaceId: string, timeoutMs: number, signal?: AbortSignal): Promise<readonly string[] | null> {
     return new Promise((resolve) => {
