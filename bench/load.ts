@@ -302,8 +302,7 @@ export async function benchLoad(): Promise<void> {
     // Cores, and CPU per trackEvent (with its share of the queries, emails and changes): the cores
     // are shared, so a slower part takes them from the others; the milliseconds show what each costs.
     const cores = ROLES.map((role) => (cpuSecondsOf(role) / elapsed).toFixed(2)).join(' / ');
-    const perTrackEvent = ROLES.map((role) => ((1000 * cpuSecondsOf(role)) / Math.max(1, latencies.trackEvent.length)).toFixed(1));
-    const perTrackEventTotal = ROLES.reduce((sum, role) => sum + (1000 * cpuSecondsOf(role)) / Math.max(1, latencies.trackEvent.length), 0);
+    const msPerTrackEvent = ROLES.map((role) => (1000 * cpuSecondsOf(role)) / Math.max(1, latencies.trackEvent.length));
     // The load window on the monotonic clock the profiles' timestamps use (µs).
     if (NODE_ARGS.length) console.log(`load window: ${(process.hrtime.bigint() / 1000n - BigInt(Math.round(elapsed * 1e6)))} .. ${process.hrtime.bigint() / 1000n} µs`);
 
@@ -332,14 +331,13 @@ export async function benchLoad(): Promise<void> {
 
     // Each email of the measured window from its step's due time to the relay's acceptance (as
     // `npm run bench` measures it): the workers' share of the machine shows here, not in trackEvent's figures.
-    const window = [new Date(performance.timeOrigin + started), new Date(performance.timeOrigin + started + elapsed * 1000)];
     const [sendLag] = await bench.prisma.$queryRawUnsafe<{ p50: number | null; p99: number | null; max: number | null; n: bigint }[]>(
       `SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_disc(0.99) WITHIN GROUP (ORDER BY ms) AS p99, max(ms) AS max, count(*) AS n
        FROM (SELECT (extract(epoch FROM (m."sentAt" - s."scheduledAt")) * 1000)::float8 AS ms
              FROM "StepRun" s JOIN "Message" m ON m.id = s."messageId"
              WHERE s."scheduledAt" >= $1::timestamp(3) AND s."scheduledAt" < $2::timestamp(3) AND m."sentAt" IS NOT NULL) x`,
-      window[0],
-      window[1],
+      new Date(performance.timeOrigin + started),
+      new Date(performance.timeOrigin + started + elapsed * 1000),
     );
     const expected = events * 2;
     const messageIds = new Set(smtp.messageIds);
@@ -414,7 +412,7 @@ export async function benchLoad(): Promise<void> {
       ['query p50 / p99', `${percentile(q, 50).toFixed(0)} ms / ${percentile(q, 99).toFixed(0)} ms`],
       ['request errors', `${errors}${errorSamples.size ? ` (${[...errorSamples].join('; ')})` : ''}`],
       ['CPU cores used: API / workers / generator / Postgres', `${cores} (load average ${os.loadavg()[0]!.toFixed(1)})`],
-      ['CPU ms per trackEvent: API / workers / generator / Postgres', `${perTrackEvent.join(' / ')} (${perTrackEventTotal.toFixed(1)} in all)`],
+      ['CPU ms per trackEvent: API / workers / generator / Postgres', `${msPerTrackEvent.map((ms) => ms.toFixed(1)).join(' / ')} (${msPerTrackEvent.reduce((a, b) => a + b, 0).toFixed(1)} in all)`],
       ['run start → subscription p50 / p99', `${percentile(lag, 50).toFixed(0)} ms / ${percentile(lag, 99).toFixed(0)} ms (after trackEvent answered)`],
       ['change commit → subscription p50 / p99: every change', lagOf(['ACTIVE', 'COMPLETED'])],
       ['  run starts (trackEvent, the same API process)', lagOf(['ACTIVE'])],
