@@ -301,8 +301,9 @@ export async function benchLoad(): Promise<void> {
     const ROLES = ['api', 'worker', 'generator', 'postgres'];
     // Cores, and CPU per trackEvent (with its share of the queries, emails and changes): the cores
     // are shared, so a slower part takes them from the others; the milliseconds show what each costs.
-    const cores = ROLES.map((role) => (cpuSecondsOf(role) / elapsed).toFixed(2)).join(' / ');
-    const msPerTrackEvent = ROLES.map((role) => (1000 * cpuSecondsOf(role)) / Math.max(1, latencies.trackEvent.length));
+    const secondsByRole = ROLES.map(cpuSecondsOf);
+    const cores = secondsByRole.map((seconds) => (seconds / elapsed).toFixed(2)).join(' / ');
+    const msPerTrackEvent = secondsByRole.map((seconds) => (1000 * seconds) / Math.max(1, latencies.trackEvent.length));
     // The load window on the monotonic clock the profiles' timestamps use (µs).
     if (NODE_ARGS.length) console.log(`load window: ${(process.hrtime.bigint() / 1000n - BigInt(Math.round(elapsed * 1e6)))} .. ${process.hrtime.bigint() / 1000n} µs`);
 
